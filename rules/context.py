@@ -1,0 +1,29 @@
+"""What a rule sees besides the event: its tenant's shared state and policy, the clock, the emitter."""
+
+from rules.findings import Emitter
+from rules.policy import TenantPolicy
+from rules.state import Conveyance, TenantState
+
+
+class Ctx:
+    __slots__ = ("now", "out", "policy", "tenant")
+
+    def __init__(self, tenant: TenantState, policy: TenantPolicy, out: Emitter, now: float) -> None:
+        self.tenant = tenant
+        self.policy = policy
+        self.out = out
+        self.now = now
+
+    def set_timer(self, conv: Conveyance, name: str, due: float) -> None:
+        # A deadline already behind the clock fires at the clock: no timer ever fires backwards.
+        conv.timers[name] = due if due > self.now else self.now
+
+
+def cancel_timers(conv: Conveyance, *names: str) -> None:
+    for name in names:
+        conv.timers.pop(name, None)
+
+
+def cancel_prefixed(conv: Conveyance, prefix: str) -> None:
+    for name in [n for n in conv.timers if n.startswith(prefix)]:
+        del conv.timers[name]

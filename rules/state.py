@@ -1,0 +1,266 @@
+"""The engine's keyed state: per tenant (inventory, seal registry, facilities, trip ids) and per
+(tenant, conveyance) (trips, last fix, stop, seals on, inspections, open conditions, timers).
+
+Everything here converts to plain data (``to_plain``) and back, so a snapshot is JSON and a restored
+engine continues exactly where the original would have. Times are POSIX seconds (floats).
+"""
+
+from typing import Any
+
+from rules.geometry import CompiledPlace, FacilityIndex, RouteCorridor
+from schemas.events import TripPlanned
+from schemas.places import Place
+
+
+def normalize_seal(number: str) -> str:
+    """Seal numbers compare upper-cased without spaces and dashes; nothing fuzzier (criteria.md)."""
+    return number.upper().replace(" ", "").replace("-", "")
+
+
+class TripPlan:
+    """A compiled ``trip.planned``: reference data, replaced whole on a re-plan."""
+
+    __slots__ = (
+        "approved",
+        "approved_ids",
+        "corridor_m",
+        "destination",
+        "event",
+        "origin",
+        "planned_arrival",
+        "route",
+        "seals",
+        "trip_id",
+    )
+
+    def __init__(self, event: TripPlanned) -> None:
+        self.event = event
+        self.trip_id = event.trip_id
+        self.seals = frozenset(normalize_seal(s) for s in event.seal_numbers)
+        self.origin = CompiledPlace(event.origin)
+        self.destination = CompiledPlace(event.destination)
+        stops = [CompiledPlace(p) for p in event.approved_stops or ()]
+        self.approved: tuple[CompiledPlace, ...] = (self.origin, self.destination, *stops)
+        self.approved_ids = frozenset(p.facility_id for p in self.approved)
+        self.route = RouteCorridor([(p[0], p[1]) for p in event.route]) if event.route else None
+        self.corridor_m = event.corridor_m
+        self.planned_arrival = event.planned_arrival.timestamp() if event.planned_arrival else None
+
+    def in_approved_place(self, lon: float, lat: float) -> bool:
+        return any(p.contains(lon, lat) for p in self.approved)
+
+
+class Trip:
+    """An open trip's mutable state."""
+
+    __slots__ = (
+        "arrival_event",
+        "arrived_at",
+        "departed_at",
+        "gov_removal_at",
+        "last_pass_at",
+        "off_event",
+        "off_since",
+        "plan",
+        "reseals",
+        "route_hint",
+        "seal010_done",
+        "status",
+    )
+
+    def __init__(self, plan: TripPlan) -> None:
+        self.plan = plan
+        self.status = "planned"
+        self.departed_at: float | None = None
+        self.arrived_at: float | None = None
+        self.arrival_event: str | None = None
+        self.reseals: set[str] = set()
+        self.gov_removal_at: float | None = None
+        self.last_pass_at: float | None = None
+        self.seal010_done = False
+        self.route_hint = -1
+        self.off_since: float | None = None
+        self.off_event: str | None = None
+
+    @property
+    def trip_id(self) -> str:
+        return self.plan.trip_id
+
+    def expects(self, seal: str) -> bool:
+        return seal in self.plan.seals or seal in self.reseals
+
+    def expected_display(self) -> str:
+        return ", ".join(sorted(self.plan.seals | self.reseals))
+
+    _PLAIN = ("status", "departed_at", "arrived_at", "arrival_event", "gov_removal_at", "last_pass_at")
+    _PLAIN2 = ("seal010_done", "route_hint", "off_since", "off_event")
+
+    def to_plain(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in (*self._PLAIN, *self._PLAIN2)}
+        out["plan"] = self.plan.event.model_dump(mode="json", exclude_none=True)
+        out["reseals"] = sorted(self.reseals)
+        return out
+
+    @classmethod
+    def from_plain(cls, data: dict[str, Any], plan: TripPlan) -> "Trip":
+        trip = cls(plan)
+        for name in (*cls._PLAIN, *cls._PLAIN2):
+            setattr(trip, name, data[name])
+        trip.reseals = set(data["reseals"])
+        return trip
+
+
+class Stop:
+    """A stop in progress: where and when it began, and what that place was."""
+
+    __slots__ = ("approved", "event", "facilities", "lat", "lon", "start")
+
+    def __init__(
+        self, start: float, lon: float, lat: float, event: str, approved: bool, facilities: tuple[str, ...]
+    ) -> None:
+        self.start = start
+        self.lon = lon
+        self.lat = lat
+        self.event = event
+        self.approved = approved
+        self.facilities = facilities
+
+    def to_plain(self) -> list[Any]:
+        return [self.start, self.lon, self.lat, self.event, self.approved, list(self.facilities)]
+
+    @classmethod
+    def from_plain(cls, d: list[Any]) -> "Stop":
+        return cls(d[0], d[1], d[2], d[3], d[4], tuple(d[5]))
+
+
+class Conveyance:
+    """Everything the rules remember about one (tenant, conveyance)."""
+
+    __slots__ = (
+        "battery_low",
+        "comp2",
+        "conds",
+        "conveyance_id",
+        "ended",
+        "fix",
+        "heartbeats",
+        "insp",
+        "passed_insp",
+        "seals_on",
+        "stop",
+        "tenant",
+        "timers",
+        "trips",
+        "untripped_origin",
+        "wake",
+    )
+
+    def __init__(self, tenant: str, conveyance_id: str) -> None:
+        self.tenant = tenant
+        self.conveyance_id = conveyance_id
+        self.trips: list[Trip] = []  # open trips, oldest first; the first is the current one
+        self.fix: tuple[float, float, float, str] | None = None  # (time, lon, lat, event_id)
+        self.stop: Stop | None = None
+        self.untripped_origin: tuple[float, float, str] | None = None  # (lon, lat, event_id)
+        self.seals_on: set[str] = set()
+        self.insp: tuple[float, bool, str] | None = None  # latest inspection: (time, passed, event_id)
+        self.passed_insp: tuple[float, str] | None = None  # latest passed inspection
+        self.heartbeats: dict[str, tuple[float, str]] = {}  # e-seal -> (last heartbeat, event_id)
+        self.battery_low: set[str] = set()
+        self.conds: dict[str, tuple[float, str]] = {}  # open auto condition -> (since, dedup key)
+        self.ended: dict[str, float] = {}  # auto rule -> when its condition last cleared
+        self.comp2: tuple[float, float, float, str] | None = None  # (stop start, lon, lat, event_id)
+        self.timers: dict[str, float] = {}
+        self.wake: float | None = None  # the deadline registered in the engine's heap
+
+    def current_trip(self, trip_id: str | None) -> Trip | None:
+        """The trip an event belongs to: the named open trip, else the conveyance's current one."""
+        if trip_id is None:
+            return self.trips[0] if self.trips else None
+        for trip in self.trips:
+            if trip.plan.trip_id == trip_id:
+                return trip
+        return None
+
+    def open_cond(self, name: str, since: float, key: str) -> None:
+        self.conds[name] = (since, key)
+
+    def close_cond(self, name: str, at: float) -> str | None:
+        """Clear a condition; returns its dedup key when it was open."""
+        entry = self.conds.pop(name, None)
+        if entry is None:
+            return None
+        self.ended[name.split(":", 1)[0]] = at
+        return entry[1]
+
+    def active_or_recent(self, rule_id: str, now: float, window: float) -> bool:
+        """True while ``rule_id``'s condition is open here, or within ``window`` after it last cleared."""
+        prefix = rule_id + ":"
+        if any(name == rule_id or name.startswith(prefix) for name in self.conds):
+            return True
+        ended = self.ended.get(rule_id)
+        return ended is not None and now - ended <= window
+
+    def to_plain(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "conveyance_id": self.conveyance_id,
+            "trips": [t.to_plain() for t in self.trips],
+            "fix": list(self.fix) if self.fix else None,
+            "stop": self.stop.to_plain() if self.stop else None,
+            "untripped_origin": list(self.untripped_origin) if self.untripped_origin else None,
+            "seals_on": sorted(self.seals_on),
+            "insp": list(self.insp) if self.insp else None,
+            "passed_insp": list(self.passed_insp) if self.passed_insp else None,
+            "heartbeats": {k: list(v) for k, v in self.heartbeats.items()},
+            "battery_low": sorted(self.battery_low),
+            "conds": {k: list(v) for k, v in self.conds.items()},
+            "ended": dict(self.ended),
+            "comp2": list(self.comp2) if self.comp2 else None,
+            "timers": dict(self.timers),
+        }
+
+    @classmethod
+    def from_plain(cls, d: dict[str, Any], plans: dict[str, TripPlan]) -> "Conveyance":
+        conv = cls(d["tenant"], d["conveyance_id"])
+        conv.trips = [Trip.from_plain(t, plans[t["plan"]["event_id"]]) for t in d["trips"]]
+        conv.fix = tuple(d["fix"]) if d["fix"] else None
+        conv.stop = Stop.from_plain(d["stop"]) if d["stop"] else None
+        conv.untripped_origin = tuple(d["untripped_origin"]) if d["untripped_origin"] else None
+        conv.seals_on = set(d["seals_on"])
+        conv.insp = tuple(d["insp"]) if d["insp"] else None
+        conv.passed_insp = tuple(d["passed_insp"]) if d["passed_insp"] else None
+        conv.heartbeats = {k: (v[0], v[1]) for k, v in d["heartbeats"].items()}
+        conv.battery_low = set(d["battery_low"])
+        conv.conds = {k: (v[0], v[1]) for k, v in d["conds"].items()}
+        conv.ended = dict(d["ended"])
+        conv.comp2 = tuple(d["comp2"]) if d["comp2"] else None
+        conv.timers = dict(d["timers"])
+        return conv
+
+
+class TenantState:
+    """What rules share across a tenant's conveyances."""
+
+    __slots__ = ("closed_trips", "facilities", "facility_events", "issued", "open_trips", "registry")
+
+    def __init__(self) -> None:
+        self.facilities = FacilityIndex()
+        self.facility_events: dict[str, dict[str, Any]] = {}  # facility id -> place, for snapshots
+        self.issued: dict[str, str] = {}  # seal -> facility it was issued to
+        self.registry: dict[str, tuple[str, str | None, bool]] = {}  # seal -> (conveyance, trip, removed)
+        self.open_trips: dict[str, str] = {}  # trip id -> conveyance id
+        self.closed_trips: set[str] = set()
+
+    def register_facility(self, place: Place) -> None:
+        self.facilities.add(place)
+        self.facility_events[place.facility_id] = place.model_dump(mode="json", exclude_none=True)
+
+    def to_plain(self) -> dict[str, Any]:
+        return {
+            "facilities": self.facility_events,
+            "issued": self.issued,
+            "registry": {k: list(v) for k, v in self.registry.items()},
+            "open_trips": self.open_trips,
+            "closed_trips": sorted(self.closed_trips),
+        }
