@@ -55,8 +55,10 @@ def seal_event_in_blind_spot(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: 
         )
 
 
-def stop_alerted(conv: Conveyance, stop: Stop) -> None:
-    """TRK-002 fired: from now on, moving away from the stop needs a passing VVTT first (COMP-002)."""
+def stop_alerted(conv: Conveyance, trip: Trip, stop: Stop) -> None:
+    """TRK-002 fired: moving away from the stop now needs a passing VVTT since it began (COMP-002)."""
+    if trip.last_pass_at is not None and trip.last_pass_at >= stop.start:
+        return  # already verified during this stop
     conv.comp2 = (stop.start, stop.lon, stop.lat, stop.event)
 
 

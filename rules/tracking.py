@@ -238,7 +238,7 @@ def fire(ctx: Ctx, conv: Conveyance, name: str, due: float) -> None:
             _stop_evidence(conv, stop),
         )
         conv.open_cond("TRK-002", due, key)
-        correlation.stop_alerted(conv, stop)
+        correlation.stop_alerted(conv, trip, stop)
     elif name == "TRK-006" and conv.stop is not None:
         stop = conv.stop
         ctx.out.raise_(

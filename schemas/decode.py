@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import EVENT_MODELS, Event
@@ -44,8 +45,6 @@ def describe(exc: ValidationError) -> str:
 
 def _event_id_of(raw: bytes | str) -> str | None:
     try:
-        import orjson
-
         obj = orjson.loads(raw)
     except Exception:
         return None
@@ -68,11 +67,15 @@ def decode_event(raw: bytes | str) -> Event:
 
 
 def decode_object(obj: Any) -> Event:
-    """Validate an already-parsed JSON value (an item of an HTTP batch, a snapshot entry)."""
+    """Validate an already-parsed JSON value (an item of an HTTP batch, a snapshot entry).
+
+    It is re-encoded so that JSON's rules apply exactly as on the wire (strict Python mode would
+    refuse a timestamp string or a ``[lon, lat]`` list)."""
     try:
-        return _ADAPTER.validate_python(obj)
-    except ValidationError as exc:
-        raise InvalidEvent(describe(exc)) from exc
+        raw = orjson.dumps(obj)
+    except TypeError as exc:
+        raise InvalidEvent(f"not representable as JSON: {exc}") from exc
+    return decode_event(raw)
 
 
 def json_schema() -> dict[str, Any]:
