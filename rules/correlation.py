@@ -24,7 +24,7 @@ def _what(ev: SealEvent) -> str:
 
 def seal_event_during_stop(ctx: Ctx, conv: Conveyance, trip: Trip, ev: SealAlarm | SealRemoved, t: float) -> None:
     """COMP-001: an alarm or a non-delivery removal during, or soon after, an unscheduled stop."""
-    window = ctx.policy.param("COMP-001", "window")
+    window = ctx.policy.values["COMP-001.window"]
     if conv.active_or_recent("TRK-002", t, window):
         state = "during" if "TRK-002" in conv.conds else "within the window after"
         ctx.out.raise_(
@@ -41,7 +41,7 @@ def seal_event_in_blind_spot(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: 
     """COMP-003: an alarm, a mismatch or a non-delivery removal while off route or unseen (or just after)."""
     if trip is None:
         return
-    window = ctx.policy.param("COMP-003", "window")
+    window = ctx.policy.values["COMP-003.window"]
     why = [label for rule, label in _BLIND_SPOT_RULES if conv.active_or_recent(rule, t, window)]
     if why:
         ctx.out.raise_(
@@ -73,7 +73,7 @@ def after_fix(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t:
     if watch is None:
         return
     moved = distance_m(watch[1], watch[2], lon, lat)
-    limit = ctx.policy.param("COMP-002", "distance_m")
+    limit = ctx.policy.values["COMP-002.distance_m"]
     if moved > limit:
         conv.comp2 = None
         ctx.out.raise_(

@@ -55,6 +55,7 @@ class Engine:
         self.tenants: dict[str, TenantState] = {}
         self.conveyances: dict[tuple[str, str], Conveyance] = {}
         self._heap: list[tuple[float, str, str]] = []
+        self._contexts: dict[str, Ctx] = {}  # one per tenant, re-aimed at each step's findings
 
     # --- the two pure entry points ------------------------------------------------------------------
 
@@ -185,8 +186,7 @@ class Engine:
             if conv is None or conv.wake != due:
                 continue  # superseded entry
             conv.wake = None
-            policy = self.policy.for_tenant(tenant_id)
-            ctx = Ctx(self._tenant(tenant_id), policy, Emitter(tenant_id, policy, findings), due)
+            ctx = self._context(tenant_id, findings, due)
             for name in sorted(n for n, d in conv.timers.items() if d <= due):
                 if conv.timers.get(name, until + 1) > due:
                     continue  # cancelled by a timer that fired before it
@@ -204,6 +204,16 @@ class Engine:
         if tenant is None:
             tenant = self.tenants[tenant_id] = TenantState()
         return tenant
+
+    def _context(self, tenant_id: str, findings: list[Finding], now: float) -> Ctx:
+        ctx = self._contexts.get(tenant_id)
+        if ctx is None:
+            policy = self.policy.for_tenant(tenant_id)
+            ctx = Ctx(self._tenant(tenant_id), policy, Emitter(tenant_id, policy, findings), now)
+            self._contexts[tenant_id] = ctx
+        ctx.out.findings = findings
+        ctx.now = now
+        return ctx
 
     def _conveyance(self, tenant_id: str, conveyance_id: str) -> Conveyance:
         key = (tenant_id, conveyance_id)

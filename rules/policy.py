@@ -71,17 +71,25 @@ class RulePolicy:
     params: MappingProxyType[str, float]
 
 
-@dataclass(frozen=True, slots=True)
 class TenantPolicy:
-    """The effective policy of one tenant: what rules read."""
+    """The effective policy of one tenant: what rules read.
 
-    rules: MappingProxyType[str, RulePolicy]
+    ``values`` flattens every threshold to ``"RULE-ID.name"``: rules read it on every GPS fix, and one
+    dict lookup is measurably cheaper than a method call and two lookups."""
+
+    __slots__ = ("rules", "values")
+
+    def __init__(self, rules: MappingProxyType[str, RulePolicy]) -> None:
+        self.rules = rules
+        self.values: dict[str, float] = {
+            f"{rid}.{name}": value for rid, rp in rules.items() for name, value in rp.params.items()
+        }
 
     def enabled(self, rule_id: str) -> bool:
         return self.rules[rule_id].enabled
 
     def param(self, rule_id: str, name: str) -> float:
-        return self.rules[rule_id].params[name]
+        return self.values[f"{rule_id}.{name}"]
 
     def severity(self, rule_id: str, which: str = "severity") -> str:
         rule = self.rules[rule_id]

@@ -54,7 +54,7 @@ def on_affixed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealAffixed, t
     if trip is not None:
         if trip.status == "in_transit":
             removal = trip.gov_removal_at
-            window = ctx.policy.param("SEAL-008", "window")
+            window = ctx.policy.values["SEAL-008.window"]
             if removal is not None and removal <= t <= removal + window:
                 trip.reseals.add(seal)
             else:
@@ -121,7 +121,7 @@ def _inspection_before_sealing(ctx: Ctx, conv: Conveyance, tid: str | None, ev: 
         evidence = (ev.event_id,) if latest is None else (latest[2], ev.event_id)
         ctx.out.raise_("INSP-001", cid, tid, t, f"{cid} was sealed with {ev.seal_number} {what}.", evidence)
     passed = conv.passed_insp
-    limit = ctx.policy.param("INSP-004", "max_age")
+    limit = ctx.policy.values["INSP-004.max_age"]
     if passed is not None and t - passed[0] >= limit:
         ctx.out.raise_(
             "INSP-004",
@@ -240,7 +240,7 @@ def on_heartbeat(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealHeartbea
     cid, tid = conv.conveyance_id, trip.trip_id if trip else None
     if _mismatch(ctx, conv, trip, ev, seal, t):
         correlation.seal_event_in_blind_spot(ctx, conv, trip, ev, t)
-    limit = ctx.policy.param("ESEAL-002", "battery_pct")
+    limit = ctx.policy.values["ESEAL-002.battery_pct"]
     low_name = f"ESEAL-002:{seal}"
     if ev.battery_pct < limit:
         if low_name not in conv.conds:
@@ -272,7 +272,7 @@ def on_heartbeat(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealHeartbea
 
 def _arm_silence(ctx: Ctx, conv: Conveyance, trip: Trip, seal: str, last: float) -> None:
     start = max(last, trip.departed_at or last)
-    ctx.set_timer(conv, f"ESEAL-001:{seal}", start + ctx.policy.param("ESEAL-001", "window"))
+    ctx.set_timer(conv, f"ESEAL-001:{seal}", start + ctx.policy.values["ESEAL-001.window"])
 
 
 # --- trip transitions and timers ------------------------------------------------------------------
@@ -296,7 +296,7 @@ def on_departure(ctx: Ctx, conv: Conveyance, trip: Trip, t: float, eid: str) -> 
 
 def on_arrival(ctx: Ctx, conv: Conveyance, trip: Trip, t: float) -> None:
     if not trip.seal010_done:
-        ctx.set_timer(conv, "SEAL-010", t + ctx.policy.param("SEAL-010", "window"))
+        ctx.set_timer(conv, "SEAL-010", t + ctx.policy.values["SEAL-010.window"])
 
 
 def _unverified_arrival(ctx: Ctx, conv: Conveyance, trip: Trip, t: float, what: str, eid: str) -> None:
@@ -330,7 +330,7 @@ def fire(ctx: Ctx, conv: Conveyance, name: str, due: float) -> None:
     if trip is None:
         return
     if name == "SEAL-010":
-        window = ctx.policy.param("SEAL-010", "window")
+        window = ctx.policy.values["SEAL-010.window"]
         _unverified_arrival(ctx, conv, trip, due, f"no passing VVTT check within {minutes(window)} of arrival", "")
     elif name.startswith("ESEAL-001:") and trip.status == "in_transit":
         seal = name.split(":", 1)[1]
@@ -341,7 +341,7 @@ def fire(ctx: Ctx, conv: Conveyance, name: str, due: float) -> None:
             trip.trip_id,
             due,
             f"Electronic seal {seal} on {conv.conveyance_id} has sent no heartbeat for "
-            f"{minutes(ctx.policy.param('ESEAL-001', 'window'))} in transit on trip {trip.trip_id}.",
+            f"{minutes(ctx.policy.values['ESEAL-001.window'])} in transit on trip {trip.trip_id}.",
             (last[1],) if last else (),
             seal=seal,
         )

@@ -39,7 +39,7 @@ def on_fix(ctx: Ctx, conv: Conveyance, ev: GpsPosition, t: float) -> None:
         key = conv.close_cond("TRK-003", t)
         if key is not None:
             ctx.out.resolve("TRK-003", key, conv.conveyance_id, trip.trip_id, t)
-        ctx.set_timer(conv, "TRK-003", t + ctx.policy.param("TRK-003", "window"))
+        ctx.set_timer(conv, "TRK-003", t + ctx.policy.values["TRK-003.window"])
         if plan.destination.contains(lon, lat):
             _arrive(ctx, conv, trip, t, eid)
         else:
@@ -79,10 +79,10 @@ def _impossible_movement(
     t: float,
     eid: str,
 ) -> None:
-    if step < ctx.policy.param("TRK-005", "min_distance_m"):
+    if step < ctx.policy.values["TRK-005.min_distance_m"]:
         return
     dt = t - prev[0]
-    limit = ctx.policy.param("TRK-005", "max_speed_kph")
+    limit = ctx.policy.values["TRK-005.max_speed_kph"]
     implied = float("inf") if dt <= 0 else step / dt * 3.6
     if implied > limit:
         shown = "at the same instant" if dt <= 0 else f"in {minutes(dt)} ({implied:,.0f} km/h)"
@@ -101,7 +101,7 @@ def _corridor(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t:
     plan = trip.plan
     if plan.route is None:
         return
-    limit = plan.corridor_m if plan.corridor_m is not None else ctx.policy.param("TRK-001", "corridor_m")
+    limit = plan.corridor_m if plan.corridor_m is not None else ctx.policy.values["TRK-001.corridor_m"]
     check = plan.route.check(lon, lat, limit, trip.route_hint)
     trip.route_hint = check.segment
     outside = check.distance_m > limit and not _approved_here(ctx, trip, lon, lat)
@@ -113,7 +113,7 @@ def _corridor(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t:
         return
     if trip.off_since is None:
         trip.off_since, trip.off_event = t, eid
-    duration = ctx.policy.param("TRK-001", "duration")
+    duration = ctx.policy.values["TRK-001.duration"]
     if "TRK-001" not in conv.conds and t - trip.off_since >= duration:
         key = ctx.out.raise_(
             "TRK-001",
@@ -138,10 +138,10 @@ def _approved_here(ctx: Ctx, trip: Trip, lon: float, lat: float) -> bool:
 def _stops(
     ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, speed: float | None, t: float, eid: str
 ) -> None:
-    stopped = speed is not None and speed < ctx.policy.param("TRK-002", "stop_speed_kph")
+    stopped = speed is not None and speed < ctx.policy.values["TRK-002.stop_speed_kph"]
     stop = conv.stop
     if stop is not None:
-        radius = ctx.policy.param("TRK-002", "stop_radius_m")
+        radius = ctx.policy.values["TRK-002.stop_radius_m"]
         if stopped and distance_m(stop.lon, stop.lat, lon, lat) <= radius:
             return
         _end_stop(ctx, conv, trip, t)
@@ -155,9 +155,9 @@ def _begin_stop(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, 
     conv.stop = Stop(t, lon, lat, eid, approved, () if approved else facilities)
     if approved or trip.status != "in_transit":
         return
-    ctx.set_timer(conv, "TRK-002", t + ctx.policy.param("TRK-002", "duration"))
+    ctx.set_timer(conv, "TRK-002", t + ctx.policy.values["TRK-002.duration"])
     if facilities:
-        ctx.set_timer(conv, "TRK-006", t + ctx.policy.param("TRK-006", "duration"))
+        ctx.set_timer(conv, "TRK-006", t + ctx.policy.values["TRK-006.duration"])
 
 
 def _end_stop(ctx: Ctx, conv: Conveyance, trip: Trip, t: float) -> None:
@@ -174,7 +174,7 @@ def _untripped(ctx: Ctx, conv: Conveyance, lon: float, lat: float, eid: str) -> 
         conv.untripped_origin = (lon, lat, eid)
         return
     moved = distance_m(origin[0], origin[1], lon, lat)
-    limit = ctx.policy.param("TRK-007", "distance_m")
+    limit = ctx.policy.values["TRK-007.distance_m"]
     if moved > limit:
         ctx.out.raise_(
             "TRK-007",
@@ -198,7 +198,7 @@ def on_trip_planned(ctx: Ctx, conv: Conveyance, trip: Trip) -> None:
     elif arrival is None:
         cancel_timers(conv, name)
     else:
-        ctx.set_timer(conv, name, arrival + ctx.policy.param("TRK-004", "grace"))
+        ctx.set_timer(conv, name, arrival + ctx.policy.values["TRK-004.grace"])
     trip.route_hint = -1
     if trip.plan.route is None:
         trip.off_since = None
@@ -221,7 +221,7 @@ def fire(ctx: Ctx, conv: Conveyance, name: str, due: float) -> None:
             conv.conveyance_id,
             trip.trip_id,
             due,
-            f"No GPS fix from {conv.conveyance_id} for {minutes(ctx.policy.param('TRK-003', 'window'))} "
+            f"No GPS fix from {conv.conveyance_id} for {minutes(ctx.policy.values['TRK-003.window'])} "
             f"in transit on trip {trip.trip_id}.",
             (last[3],) if last else (),
         )
