@@ -20,7 +20,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-
 import shapely
 from pyproj import CRS, Geod, Transformer
 
