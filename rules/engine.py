@@ -73,13 +73,7 @@ class Engine:
         if self.clock is None or t > self.clock:
             self._fire_due(t, findings)
             self.clock = t
-        ctx = Ctx(
-            tenant,
-            self.policy.for_tenant(tenant_id),
-            Emitter(tenant_id, self.policy.for_tenant(tenant_id), findings),
-            self.clock,
-        )
-        self._dispatch(ctx, tenant, event, t)
+        self._dispatch(self._context(tenant_id, findings, self.clock), tenant, event, t)
         if self.remember_ids:
             self.seen.add((tenant_id, event.event_id))
         return Outcome("applied", findings)
