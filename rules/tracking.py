@@ -27,7 +27,7 @@ def on_fix(ctx: Ctx, conv: Conveyance, ev: GpsPosition, t: float) -> None:
     trip = conv.current_trip(ev.trip_id)
     if trip is None:
         conv.stop = None
-        _untripped(ctx, conv, lon, lat, eid)
+        _untripped(ctx, conv, lon, lat, t, eid)
         return
     conv.untripped_origin = None
     plan = trip.plan
@@ -168,7 +168,7 @@ def _end_stop(ctx: Ctx, conv: Conveyance, trip: Trip, t: float) -> None:
         ctx.out.resolve("TRK-002", key, conv.conveyance_id, trip.trip_id, t)
 
 
-def _untripped(ctx: Ctx, conv: Conveyance, lon: float, lat: float, eid: str) -> None:
+def _untripped(ctx: Ctx, conv: Conveyance, lon: float, lat: float, t: float, eid: str) -> None:
     origin = conv.untripped_origin
     if origin is None:
         conv.untripped_origin = (lon, lat, eid)
@@ -180,7 +180,7 @@ def _untripped(ctx: Ctx, conv: Conveyance, lon: float, lat: float, eid: str) -> 
             "TRK-007",
             conv.conveyance_id,
             None,
-            conv.fix[0] if conv.fix else ctx.now,
+            t,
             f"{conv.conveyance_id} moved {moved:,.0f} m with no open trip (limit {limit:,.0f} m).",
             (origin[2], eid),
         )
