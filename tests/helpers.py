@@ -9,6 +9,7 @@ from rules.engine import Engine
 from rules.findings import Finding
 from rules.policy import Policy
 from schemas import decode_object
+from schemas.events import INSPECTION_POINTS
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 M_PER_DEG_LAT = 111_000.0  # close enough to place test fixes; rules measure on the ellipsoid
@@ -55,18 +56,7 @@ class Stream:
         return self.add("trip.planned", minute, **base)
 
     def inspect(self, minute: float, failed: tuple[str, ...] = (), **fields: Any) -> dict[str, Any]:
-        points = {
-            p: ("fail" if p in failed else "pass")
-            for p in (
-                "front_wall",
-                "left_side",
-                "right_side",
-                "floor",
-                "ceiling_roof",
-                "inside_outside_doors",
-                "outside_undercarriage",
-            )
-        }
+        points = {p: ("fail" if p in failed else "pass") for p in INSPECTION_POINTS["container_7pt"]}
         fields.setdefault("points", points)
         return self.add("inspection.completed", minute, inspection_type="container_7pt", **fields)
 
