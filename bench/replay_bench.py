@@ -95,20 +95,18 @@ def main(argv: list[str] | None = None) -> int:
         for trip in c.trips:
             seen.add(id(trip.plan))
     state = sum(_deep_size(c, seen) for c in convs) / len(convs)
-    live = [c for c in convs if c.trips]
-    plans = sum(_deep_size(t.plan.event, set()) for c in live for t in c.trips) / max(1, len(live))
     snap = len(orjson.dumps(engine.snapshot()["conveyances"])) / len(convs)
     ids = _deep_size(engine.seen, set()) / max(1, len(engine.seen))
     print(f"state   {state:,.0f} B per conveyance (all {len(convs):,}, trips closed at the end); "
-          f"snapshot {snap:,.0f} B per conveyance as JSON")  # fmt: skip
-    print(f"        a trip plan in memory: {plans:,.0f} B (reference data: 200-point route) "
-          f"[{len(live)} trips open at the end]; dedupe index: {ids:,.0f} B per event id")  # fmt: skip
+          f"snapshot {snap:,.0f} B per conveyance as JSON; dedupe index {ids:,.0f} B per event id")  # fmt: skip
     mid_engine = Engine()
     replay(lines[: len(lines) // 2], mid_engine, book=AlertBook())
     mid = [c for c in mid_engine.conveyances.values() if c.trips]
     seen = {id(t.plan) for c in mid for t in c.trips}
     mid_state = sum(_deep_size(c, seen) for c in mid) / max(1, len(mid))
-    print(f"        mid-stream: {len(mid):,} conveyances in an open trip, {mid_state:,.0f} B each excluding plans")
+    plan = sum(_deep_size(t.plan, set()) for c in mid for t in c.trips) / max(1, len(mid))
+    print(f"        mid-stream: {len(mid):,} conveyances on an open trip: {mid_state:,.0f} B of state each, "
+          f"plus {plan:,.0f} B of trip plan (reference data; 200-point route, compiled geometry)")  # fmt: skip
 
     # The whole process, as users run it.
     del engine, book, samples, mid_engine

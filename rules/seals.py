@@ -56,7 +56,7 @@ def on_affixed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealAffixed, t
             removal = trip.gov_removal_at
             window = ctx.policy.values["SEAL-008.window"]
             if removal is not None and removal <= t <= removal + window:
-                trip.reseals.add(seal)
+                trip.reseals = trip.reseals | {seal}
             else:
                 out.raise_(
                     "SEAL-008",

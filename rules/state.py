@@ -74,7 +74,9 @@ class Trip:
         self.departed_at: float | None = None
         self.arrived_at: float | None = None
         self.arrival_event: str | None = None
-        self.reseals: set[str] = set()
+        # Seals resealed after a government inspection; a shared empty frozenset until the first one
+        # (an empty set costs 216 bytes on every trip, and reseals are rare).
+        self.reseals: frozenset[str] = frozenset()
         self.gov_removal_at: float | None = None
         self.last_pass_at: float | None = None
         self.seal010_done = False
@@ -106,7 +108,7 @@ class Trip:
         trip = cls(plan)
         for name in (*cls._PLAIN, *cls._PLAIN2):
             setattr(trip, name, data[name])
-        trip.reseals = set(data["reseals"])
+        trip.reseals = frozenset(data["reseals"])
         return trip
 
 
@@ -137,7 +139,6 @@ class Conveyance:
     """Everything the rules remember about one (tenant, conveyance)."""
 
     __slots__ = (
-        "battery_low",
         "comp2",
         "conds",
         "conveyance_id",
@@ -166,7 +167,6 @@ class Conveyance:
         self.insp: tuple[float, bool, str] | None = None  # latest inspection: (time, passed, event_id)
         self.passed_insp: tuple[float, str] | None = None  # latest passed inspection
         self.heartbeats: dict[str, tuple[float, str]] = {}  # e-seal -> (last heartbeat, event_id)
-        self.battery_low: set[str] = set()
         self.conds: dict[str, tuple[float, str]] = {}  # open auto condition -> (since, dedup key)
         self.ended: dict[str, float] = {}  # auto rule -> when its condition last cleared
         self.comp2: tuple[float, float, float, str] | None = None  # (stop start, lon, lat, event_id)
@@ -213,7 +213,6 @@ class Conveyance:
             "insp": list(self.insp) if self.insp else None,
             "passed_insp": list(self.passed_insp) if self.passed_insp else None,
             "heartbeats": {k: list(v) for k, v in self.heartbeats.items()},
-            "battery_low": sorted(self.battery_low),
             "conds": {k: list(v) for k, v in self.conds.items()},
             "ended": dict(self.ended),
             "comp2": list(self.comp2) if self.comp2 else None,
@@ -231,7 +230,6 @@ class Conveyance:
         conv.insp = tuple(d["insp"]) if d["insp"] else None
         conv.passed_insp = tuple(d["passed_insp"]) if d["passed_insp"] else None
         conv.heartbeats = {k: (v[0], v[1]) for k, v in d["heartbeats"].items()}
-        conv.battery_low = set(d["battery_low"])
         conv.conds = {k: (v[0], v[1]) for k, v in d["conds"].items()}
         conv.ended = dict(d["ended"])
         conv.comp2 = tuple(d["comp2"]) if d["comp2"] else None
