@@ -76,8 +76,3 @@ def decode_object(obj: Any) -> Event:
     except TypeError as exc:
         raise InvalidEvent(f"not representable as JSON: {exc}") from exc
     return decode_event(raw)
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the event union (one definition per kind)."""
-    return _ADAPTER.json_schema()

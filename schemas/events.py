@@ -4,7 +4,6 @@ Models are strict: JSON numbers are not read from strings, booleans are only ``t
 timestamps need an offset. Unknown extra fields are kept (``extra="allow"``) but never read by rules.
 """
 
-from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -54,11 +53,6 @@ class _Envelope(BaseModel):
         if self.conveyance_id is None and not self.conveyance_optional:
             raise ValueError("conveyance_id: field required for this kind")
         return self
-
-    @property
-    def epoch(self) -> float:
-        """``occurred_at`` as POSIX seconds: the engine's internal clock unit."""
-        return self.occurred_at.timestamp()
 
 
 # --- reference data -------------------------------------------------------------------------------
@@ -278,8 +272,3 @@ EVENT_MODELS: dict[str, type[_Envelope]] = {
     "inspection.completed": InspectionCompleted,
     "gps.position": GpsPosition,
 }
-
-
-def event_time(value: datetime) -> float:
-    """POSIX seconds of an aware timestamp."""
-    return value.timestamp()

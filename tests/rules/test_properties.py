@@ -140,3 +140,27 @@ def test_random_streams_do_raise_alerts() -> None:
     s.affix(1, seal="SG999999", seal_class="S")
     s.fix(2, 27.6)
     assert {a["rule_id"] for a in _run(s.events)} >= {"SEAL-001", "SEAL-002", "INSP-001"}
+
+
+def test_every_alert_matches_the_contract_model() -> None:
+    for path in SCENARIOS:
+        events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        engine, book = Engine(), AlertBook()
+        for raw in events:
+            for f in engine.process(decode_object(raw)).findings:
+                book.apply(f)
+        for record in book.in_order():
+            alert = record.to_alert()
+            assert alert.dedup_key.startswith(f"{alert.tenant}:{alert.rule_id}:")
+            assert alert.criterion.startswith("MSC") and alert.evidence
+
+
+def test_next_deadline_tells_the_runtime_when_to_advance() -> None:
+    s = Stream().prepared()
+    s.fix(120, 27.6)  # departs: the tracking-gap timer is due 15 minutes later
+    engine = Engine()
+    for raw in s.events:
+        engine.process(decode_object(raw))
+    deadline = engine.next_deadline()
+    assert engine.clock is not None and deadline == engine.clock + 15 * 60
+    assert [f.rule_id for f in engine.advance(deadline)] == ["TRK-003"]
