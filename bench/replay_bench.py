@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     mid_state = sum(_deep_size(c, seen) for c in mid) / max(1, len(mid))
     plan = sum(_deep_size(t.plan, set()) for c in mid for t in c.trips) / max(1, len(mid))
     print(f"        mid-stream: {len(mid):,} conveyances on an open trip: {mid_state:,.0f} B of state each, "
-          f"plus {plan:,.0f} B of trip plan (reference data; 200-point route, compiled geometry)")  # fmt: skip
+          f"plus {plan:,.0f} B of trip plan")  # fmt: skip
+    print("        (the plan is reference data; Python objects only: GEOS memory of the shapely line is not counted)")
 
     # The whole process, as users run it.
     del engine, book, samples, mid_engine

@@ -58,7 +58,7 @@ def test_seal_003_alarm_outside_destination_not_inside() -> None:
     s.add("seal.alarm", 132, seal_number="SG123456", alarm="cut", lat=28.5, lon=-99.0)  # at destination
     alerts = run(s.events)
     assert rules_of(alerts) == ["SEAL-003"]
-    assert alerts[0].occurred_at == run(s.events)[0].occurred_at
+    assert alerts[0].to_json()["occurred_at"] == at(131)
     assert "opened" in alerts[0].message
 
 
@@ -166,7 +166,7 @@ def test_seal_010_delivered_or_closed_before_verification() -> None:
     s.add("seal.removed", arrival + 5, seal_number="SG123456", reason="delivered")
     alerts = run(s.events)
     assert rules_of(alerts) == ["SEAL-010"]
-    assert alerts[0].occurred_at - run(s.events)[0].occurred_at == 0
+    assert alerts[0].to_json()["occurred_at"] == at(arrival + 5)  # the delivered removal, not the window
     c = Stream().prepared()
     _arrive(c)
     c.add("trip.closed", arrival + 10, trip_id="T-1")
@@ -198,7 +198,6 @@ def test_eseal_001_silence_counted_from_departure_and_resolved_by_heartbeat() ->
     drive(s, 120, 170)
     alerts = run(s.events)
     assert rules_of(alerts) == ["ESEAL-001"]
-    assert alerts[0].occurred_at == run(s.events)[0].occurred_at
     assert alerts[0].to_json()["occurred_at"] == at(151)  # 30 min after departure (121), not after 100
     _eseal(s, 171)
     alerts = run(s.events)
