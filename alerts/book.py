@@ -5,8 +5,8 @@ that persist or notify know exactly which alerts changed.
 """
 
 import uuid
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from rules.findings import Finding, iso
 from schemas.alerts import SEVERITY_RANK, Alert
@@ -61,10 +61,14 @@ class AlertRecord:
 
 @dataclass(slots=True)
 class AlertBook:
-    """All alerts of a run, with an index of the open ones by dedup key."""
+    """All alerts of a run, with an index of the open ones by dedup key.
+
+    A live monitor keeps only the open ones (``retain=False``): resolved alerts live in the database."""
 
     alerts: list[AlertRecord] = field(default_factory=list)
     open_by_key: dict[str, AlertRecord] = field(default_factory=dict)
+    retain: bool = True
+    raised: int = 0
 
     def apply(self, finding: Finding) -> tuple[Change, AlertRecord | None]:
         current = self.open_by_key.get(finding.dedup_key)
@@ -94,11 +98,27 @@ class AlertBook:
             finding.criterion,
             list(finding.evidence),
             finding.dedup_key,
-            seq=len(self.alerts),
+            seq=self.raised,
         )
-        self.alerts.append(record)
+        self.raised += 1
+        if self.retain:
+            self.alerts.append(record)
         self.open_by_key[finding.dedup_key] = record
         return "opened", record
+
+    def snapshot(self) -> dict[str, Any]:
+        """The open alerts as plain data (with float times), for the engine snapshot."""
+        return {"raised": self.raised, "open": [asdict(r) for r in self.open_by_key.values()]}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], *, retain: bool = False) -> "AlertBook":
+        book = cls(retain=retain, raised=int(data["raised"]))
+        for plain in data["open"]:
+            record = AlertRecord(**plain)
+            book.open_by_key[record.dedup_key] = record
+            if retain:
+                book.alerts.append(record)
+        return book
 
     def in_order(self) -> list[AlertRecord]:
         """Every alert in order of ``occurred_at`` (ties in the order they were raised)."""

@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
 
     dp = sub.add_parser("demo", help="replay the bundled example scenarios and show their alerts")
     dp.add_argument("--scenarios", help="folder of scenarios (default: the bundled copies)")
+    dp.add_argument("--replay", action="store_true", help="only replay the scenarios (no servers)")
+    dp.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
+    dp.add_argument("--speedup", type=float, default=60.0, help="simulated seconds per real second")
+
+    from sealguard import cli_live
+
+    cli_live.add_commands(sub)
     return parser
 
 
@@ -62,9 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "policy":
         return _policy_show(args.policy, args.tenant)
     if args.command == "demo":
-        from sealguard.demo import run_demo
+        from sealguard.demo import run_demo, run_live_demo
 
-        return run_demo(args.scenarios)
+        if args.replay or args.scenarios:
+            return run_demo(args.scenarios)
+        return run_live_demo(args.duration, args.speedup)
+    from sealguard import cli_live
+
+    code = cli_live.run(args)
+    if code is not None:
+        return code
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
 

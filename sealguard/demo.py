@@ -1,11 +1,15 @@
-"""``sealguard demo``: replay the example scenarios and show, for each, the alerts it raises.
+"""``sealguard demo``: the live monitor on embedded servers, fed by the simulated fleet.
 
-Until the live monitor lands this is the embedded default: no servers, just the engine on the
-bundled stories (a clean trip, a defect, a deviation, a mismatched seal, a gap, an unscheduled stop).
+It runs ``sealguard up`` (embedded PostgreSQL and MQTT broker) and ``sealguard simulate`` together in
+one process and prints what is happening, read back through the API, every few seconds.
+``sealguard demo --replay`` instead replays the bundled scenarios with no servers at all.
 """
 
 import json
+import logging
+import sys
 from pathlib import Path
+from typing import Any
 
 from alerts.book import AlertBook
 from ingest.replay import replay
@@ -20,6 +24,87 @@ def find_scenarios(folder: str | None) -> Path | None:
         if candidate.is_dir() and any(candidate.glob("*/events.jsonl")):
             return candidate
     return None
+
+
+def run_live_demo(duration: float, speedup: float) -> int:
+    import asyncio
+
+    from sealguard.config import Settings
+
+    settings = Settings()
+    # The simulated fleet runs event time ahead of the wall clock (speed-up), so a second run against the
+    # same database would be judged against the first run's clock. The demo starts clean each time in
+    # its own folder; `sealguard up` keeps its data.
+    settings.data_dir = settings.data_dir / "demo"
+    if settings.data_dir.exists():
+        import shutil
+
+        shutil.rmtree(settings.data_dir)
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_live(settings, duration, speedup))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _live(settings: Any, duration: float, speedup: float) -> int:
+    import asyncio
+    import contextlib
+    import signal
+
+    import httpx
+
+    from sealguard.runtime import Monitor
+    from sealguard.servers import port_in_use
+    from sealguard.simulate import SimulatorOptions, run_simulator
+
+    if not settings.mqtt_url and port_in_use(settings.mqtt_embedded_port):
+        from sealguard.servers import free_port
+
+        settings.mqtt_embedded_port = free_port()
+    if port_in_use(settings.http_port):
+        print(f"sealguard demo: {settings.http} is in use; set SEALGUARD_HTTP=127.0.0.1:PORT", file=sys.stderr)
+        return 2
+    monitor = Monitor(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print("sealguard demo: starting the monitor (embedded PostgreSQL and MQTT broker) ...", flush=True)
+    await monitor.start()
+    try:
+        print(monitor.banner(), flush=True)
+        print(
+            f"\nsimulating 12 trucks at {speedup:g}x (one real minute is {speedup / 60:g} h of driving); Ctrl-C stops\n"
+        )
+        fleet = SimulatorOptions(mqtt_url=monitor.mqtt_url, speedup=speedup, incident_rate=0.5, showcase=True)
+        sim = asyncio.create_task(run_simulator(fleet, quiet=True))
+        base = f"http://{settings.http}"
+        headers = {"Authorization": f"Bearer {monitor.token}"}
+        seen: set[str] = set()
+        started = loop.time()
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as api:
+            while not stop.is_set() and not (duration and loop.time() - started > duration):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=5)
+                resp = await api.get("/api/v1/alerts", params={"limit": 1000})
+                alerts = resp.json()["alerts"] if resp.status_code == 200 else []
+                open_ = [a for a in alerts if a["status"] != "resolved"]
+                by = {s: sum(a["severity"] == s for a in open_) for s in ("critical", "high", "medium", "low")}
+                print(f"[{loop.time() - started:5.0f} s] GET /api/v1/alerts: {len(alerts)} alerts, {len(open_)} open "
+                      f"(critical {by['critical']}, high {by['high']}, medium {by['medium']}, low {by['low']})",
+                      flush=True)  # fmt: skip
+                for a in reversed(alerts):
+                    if a["alert_id"] not in seen:
+                        seen.add(a["alert_id"])
+                        print(f"    NEW {a['severity']:<8} {a['rule_id']:<8} {a['conveyance_id']}: {a['message']}")
+        sim.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sim
+    finally:
+        print("sealguard demo: stopping (flush, snapshot, embedded servers down)", flush=True)
+        await monitor.stop()
+    return 0
 
 
 def run_demo(folder: str | None) -> int:

@@ -1,0 +1,145 @@
+"""Kafka source and producer (aiokafka).
+
+Records are keyed ``{tenant}:{conveyance_id}`` so one conveyance stays on one partition, in order.
+Offsets are committed only after every record of the batch is stored and evaluated; if any record
+could not be handled, the partition is rewound to it and nothing past it is committed.
+"""
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from ingest.backoff import Backoff
+from ingest.pipeline import Inbound, Pipeline
+from sealguard import metrics
+
+log = logging.getLogger("sealguard.kafka")
+
+DEFAULT_TOPIC = "sealguard.events"
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaOptions:
+    bootstrap: str
+    topic: str = DEFAULT_TOPIC
+    group_id: str = "sealguard-workers"
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+    sasl_mechanism: str | None = None  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ca_file: str | None = None
+    max_records: int = 2000
+
+    def client_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "security_protocol": self.security_protocol}
+        if "SSL" in self.security_protocol:
+            args["ssl_context"] = ssl.create_default_context(cafile=self.ca_file)
+        if self.sasl_mechanism:
+            args.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
+                        sasl_plain_password=self.sasl_password)  # fmt: skip
+        return args
+
+
+def record_key(event: dict[str, Any]) -> bytes:
+    return f"{event.get('tenant') or 'default'}:{event.get('conveyance_id') or ''}".encode()
+
+
+class KafkaSource:
+    def __init__(self, pipeline: Pipeline, options: KafkaOptions) -> None:
+        self.pipeline = pipeline
+        self.options = options
+        self.connected = False
+        self.stopping = False
+
+    def request_stop(self) -> None:
+        """Finish and commit the batch in hand, then leave the group."""
+        self.stopping = True
+
+    async def run(self) -> None:
+        backoff = Backoff()
+        while not self.stopping:
+            consumer = AIOKafkaConsumer(
+                self.options.topic,
+                group_id=self.options.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_interval_ms=30 * 60 * 1000,  # a database outage holds a batch; do not leave the group
+                **self.options.client_args(),
+            )
+            try:
+                await consumer.start()
+                self._set_connected(True)
+                backoff.reset()
+                await self._consume(consumer)
+            except KafkaError as exc:
+                self._set_connected(False)
+                delay = backoff.next()
+                log.warning("Kafka unavailable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+            finally:
+                await consumer.stop()
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while not self.stopping:
+            batches = await consumer.getmany(timeout_ms=500, max_records=self.options.max_records)
+            if not batches:
+                continue
+            pending: list[tuple[TopicPartition, int, asyncio.Future[Any]]] = []
+            for tp, records in batches.items():
+                for r in records:
+                    origin = {"topic": tp.topic, "partition": tp.partition, "offset": r.offset,
+                              "key": r.key.decode(errors="replace") if r.key else None}  # fmt: skip
+                    future = await self.pipeline.submit(Inbound(r.value or b"", "kafka", origin))
+                    pending.append((tp, r.offset, future))
+            await asyncio.wait([f for _, _, f in pending])
+            commit: dict[TopicPartition, int] = {}
+            failed: dict[TopicPartition, int] = {}
+            for tp, offset, future in pending:
+                if tp in failed:
+                    continue
+                if future.exception() is not None:
+                    failed[tp] = offset
+                else:
+                    commit[tp] = offset + 1
+            if commit:
+                await consumer.commit(commit)
+            for tp, offset in failed.items():
+                consumer.seek(tp, offset)
+            for tp in batches:
+                high = consumer.highwater(tp)
+                if high is not None:
+                    metrics.CONSUMER_LAG.labels("kafka", str(tp.partition)).set(max(0, high - commit.get(tp, 0)))
+
+    def _set_connected(self, up: bool) -> None:
+        self.connected = up
+        metrics.BROKER_UP.labels("kafka").set(1 if up else 0)
+
+
+class EventProducer:
+    """Publishes events keyed ``{tenant}:{conveyance_id}`` (the simulator, a gateway, tests)."""
+
+    def __init__(self, options: KafkaOptions) -> None:
+        self.options = options
+        self.producer = AIOKafkaProducer(acks="all", linger_ms=5, **options.client_args())
+
+    async def __aenter__(self) -> "EventProducer":
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.producer.stop()
+
+    async def send(self, event: dict[str, Any] | bytes, key: bytes | None = None) -> None:
+        if isinstance(event, bytes):
+            await self.producer.send(self.options.topic, event, key=key)
+            return
+        await self.producer.send(self.options.topic, orjson.dumps(event), key=key or record_key(event))
+
+    async def flush(self) -> None:
+        await self.producer.flush()

@@ -1,0 +1,119 @@
+"""MQTT source (aiomqtt on paho-mqtt 2): QoS 1, persistent session, acknowledged after storage.
+
+paho acknowledges a QoS 1 message as soon as its callback returns, before we have stored it; with
+manual acknowledgement switched on *before connecting* (aiomqtt does not expose it, so we reach its
+paho client), PUBACK is sent only once the event is committed. Unacknowledged messages come back on
+reconnect, and the broker's in-flight limit is our backpressure.
+"""
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ingest.backoff import Backoff
+from ingest.pipeline import Inbound, ItemResult, Pipeline
+from sealguard import metrics
+
+log = logging.getLogger("sealguard.mqtt")
+
+TOPIC_FILTER = "sealguard/v1/+/events"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    url: str  # mqtt://user:pass@host:port or mqtts://...
+    client_id: str = "sealguard-monitor"
+    protocol: str = "5"  # "5" or "3.1.1"
+    shared_group: str | None = None  # MQTT 5 shared subscription group, for several monitors
+    ca_file: str | None = None
+    session_expiry_s: int = 7 * 24 * 3600
+
+    def connect_args(self) -> dict[str, Any]:
+        parts = urlsplit(self.url)
+        tls = parts.scheme in ("mqtts", "ssl")
+        args: dict[str, Any] = {
+            "hostname": parts.hostname or "127.0.0.1",
+            "port": parts.port or (8883 if tls else 1883),
+            "identifier": self.client_id,
+            "username": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None,
+        }
+        if tls:
+            args["tls_context"] = ssl.create_default_context(cafile=self.ca_file)
+        if self.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self.session_expiry_s
+            args.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props)
+        else:
+            args.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
+        return args
+
+    def subscription(self) -> str:
+        if self.shared_group:
+            return f"$share/{self.shared_group}/{TOPIC_FILTER}"
+        return TOPIC_FILTER
+
+
+def tenant_of(topic: str) -> str | None:
+    parts = topic.split("/")
+    if len(parts) == 4 and parts[0] == "sealguard" and parts[1] == "v1" and parts[3] == "events" and parts[2]:
+        return parts[2]
+    return None
+
+
+class MqttSource:
+    def __init__(self, pipeline: Pipeline, options: MqttOptions) -> None:
+        self.pipeline = pipeline
+        self.options = options
+        self.connected = False
+
+    async def run(self) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                await self._session(backoff)
+            except aiomqtt.MqttError as exc:
+                self._set_connected(False)
+                delay = backoff.next()
+                log.warning("MQTT connection lost (%s); reconnecting in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _session(self, backoff: Backoff) -> None:
+        client = aiomqtt.Client(**self.options.connect_args())
+        paho = client._client  # manual acks must be on before CONNECT: queued messages arrive at once
+        paho.manual_ack_set(True)
+        async with client:
+            await client.subscribe(self.options.subscription(), qos=1)
+            self._set_connected(True)
+            backoff.reset()
+            log.info("MQTT subscribed to %s", self.options.subscription())
+            async for message in client.messages:
+                topic = message.topic.value
+                payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+                tenant = tenant_of(topic)
+                item = Inbound(payload, "mqtt", {"topic": topic, "mid": message.mid}, tenant=tenant)
+                if tenant is None:  # e.g. an empty tenant level: still a dead letter, never a silent drop
+                    item.refused = f"topic {topic!r} is not sealguard/v1/{{tenant}}/events"
+                future = await self.pipeline.submit(item)
+                if message.qos > 0:
+                    future.add_done_callback(_acker(paho, message.mid, message.qos))
+
+    def _set_connected(self, up: bool) -> None:
+        self.connected = up
+        metrics.BROKER_UP.labels("mqtt").set(1 if up else 0)
+
+
+def _acker(paho: Any, mid: int, qos: int) -> Any:
+    def ack(future: "asyncio.Future[ItemResult]") -> None:
+        if future.cancelled() or future.exception() is not None:
+            return  # not stored: leave it unacknowledged so the broker redelivers it
+        paho.ack(mid, qos)
+
+    return ack

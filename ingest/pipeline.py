@@ -1,0 +1,415 @@
+"""The one path every source shares: admit -> dedupe -> evaluate -> store -> acknowledge.
+
+A single task owns the rule engine and processes inputs in batches, each in one database transaction
+(events, dead letters, reference data, alert changes and their history). An input's future resolves
+only after that commit, so transports acknowledge only what is durably stored and evaluated.
+
+The database is the source of truth: the engine is a deterministic function of the stored log (events
+and the clock ticks that fired timers, in sequence order) starting from a snapshot. After a crash, or a
+failed transaction that left the in-memory engine ahead of the database, the engine is rebuilt from the
+latest snapshot plus the log after it, so no rule forgets a stop, a timer or a used seal and no alert is
+raised twice.
+
+Time: the live clock is event time (the largest ``occurred_at`` applied). When the stream goes quiet,
+it advances with the wall clock after ``idle_advance_after`` seconds, so silence timers (tracking gaps,
+missing heartbeats, late arrivals) still fire; replaying a file through the monitor quickly gives the
+same alerts as ``sealguard replay``.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import psycopg
+import psycopg_pool
+
+from alerts.book import AlertBook, AlertRecord, Change
+from ingest.admit import Admitted, admit
+from rules.engine import Engine
+from rules.policy import Policy
+from schemas.decode import InvalidEvent, decode_event
+from sealguard import metrics
+from store import engine_log
+from store.alerts import apply_changes
+from store.events import (
+    DeadLetter,
+    PartitionCache,
+    StoredEvent,
+    native_partitions,
+    seen,
+    write_dead_letters,
+    write_events,
+)
+
+log = logging.getLogger("sealguard.pipeline")
+
+Status = Literal["accepted", "duplicate", "rejected"]
+RETRYABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    status: Status
+    event_id: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "event_id": self.event_id}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(slots=True)
+class Inbound:
+    raw: bytes
+    source: str  # mqtt, kafka, http
+    origin: dict[str, Any]  # topic, partition/offset, HTTP client: stored with a dead letter
+    tenant: str | None = None  # fixed by the transport (topic, token); None to take the payload's
+    refused: str | None = None  # the transport already knows it cannot be accepted, and why
+    received_at: float = field(default_factory=time.time)
+    received_mono: float = field(default_factory=time.monotonic)
+    done: "asyncio.Future[ItemResult] | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    until: float
+
+
+AlertListener = Callable[[list[tuple[Change, dict[str, Any]]]], None]
+
+
+@dataclass(slots=True)
+class _Batch:
+    results: list[ItemResult | None]
+    rows: list[StoredEvent] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    ticks: list[tuple[int, float]] = field(default_factory=list)
+    changes: list[tuple[Change, AlertRecord]] = field(default_factory=list)
+    applied_kinds: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        pool: psycopg_pool.AsyncConnectionPool[Any],
+        policy: Policy | None = None,
+        *,
+        queue_size: int = 10_000,
+        batch_max: int = 2_000,
+        snapshot_every_events: int = 20_000,
+        snapshot_every_s: float = 30.0,
+        idle_advance_after: float = 60.0,
+        tick_interval: float = 1.0,
+        mono: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pool = pool
+        self.policy = policy or Policy()
+        self.queue: asyncio.Queue[Inbound | Tick | None] = asyncio.Queue(maxsize=queue_size)
+        self.batch_max = batch_max
+        self.snapshot_every_events = snapshot_every_events
+        self.snapshot_every_s = snapshot_every_s
+        self.idle_advance_after = idle_advance_after
+        self.tick_interval = tick_interval
+        self.mono = mono
+        self.engine = Engine(self.policy, remember_ids=False)
+        self.book = AlertBook(retain=False)
+        self.seq = 0
+        self.watermark: float | None = None
+        self.last_applied_mono = mono()
+        self.db_ok = False
+        self.listeners: list[AlertListener] = []
+        self._partitions = PartitionCache(True)
+        self._since_snapshot = 0
+        self._snapshot_mono = mono()
+        self._tick_pending = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    # --- life cycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._with_db(self._recover)
+        self._tasks = [asyncio.create_task(self._run(), name="pipeline"),
+                       asyncio.create_task(self._ticker(), name="ticker")]  # fmt: skip
+
+    async def stop(self) -> None:
+        """Finish what was submitted, then take a snapshot so the next start replays little."""
+        self._closing = True
+        self._tasks[1].cancel()
+        await self.queue.put(None)
+        await self._tasks[0]
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._tasks[1]
+        with contextlib.suppress(*RETRYABLE):
+            await self._snapshot()
+
+    async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
+        """Queue one input; waits while the queue is full (backpressure reaches the transport)."""
+        if self._closing:
+            raise RuntimeError("the pipeline is shutting down")
+        item.done = asyncio.get_running_loop().create_future()
+        await self.queue.put(item)
+        metrics.QUEUE_DEPTH.set(self.queue.qsize())
+        return item.done
+
+    # --- time ---------------------------------------------------------------------------------------
+
+    def clock_now(self) -> float | None:
+        if self.engine.clock is None or self.watermark is None:
+            return self.engine.clock
+        idle = self.mono() - self.last_applied_mono - self.idle_advance_after
+        return max(self.engine.clock, self.watermark + max(0.0, idle))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            now, due = self.clock_now(), self.engine.next_deadline()
+            if not self._tick_pending and now is not None and due is not None and due <= now:
+                self._tick_pending = True
+                await self.queue.put(Tick(now))
+
+    # --- the loop -----------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            first = await self.queue.get()
+            if first is None:
+                return
+            items: list[Inbound | Tick] = [first]
+            stop = False
+            while len(items) < self.batch_max and not self.queue.empty():
+                nxt = self.queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                items.append(nxt)
+            metrics.QUEUE_DEPTH.set(self.queue.qsize())
+            try:
+                await self._handle(items)
+            except Exception:  # a bug must not leave transports waiting forever
+                log.exception("batch failed unexpectedly; inputs are left unacknowledged for redelivery")
+                for it in items:
+                    if isinstance(it, Inbound) and it.done is not None and not it.done.done():
+                        it.done.set_exception(RuntimeError("internal error; retry"))
+                await self._with_db(self._recover)
+            if stop:
+                return
+
+    async def _handle(self, items: list[Inbound | Tick]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                batch = await self._commit(items)
+                break
+            except RETRYABLE as exc:
+                # The database is away: hold everything (nothing acknowledged), rebuild, retry.
+                self._set_db(False)
+                log.warning("database unavailable (%s); holding %d inputs", exc, len(items))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                await self._with_db(self._recover)
+            except psycopg.Error as exc:
+                # The database refused the data itself. Isolate the culprit: one input per transaction.
+                await self._with_db(self._recover)
+                if len(items) == 1 and isinstance(items[0], Inbound):
+                    await self._refuse(items[0], f"storage refused the event: {exc}")
+                    return
+                for it in items:
+                    await self._handle([it])
+                return
+        self._set_db(True)
+        self._finish(items, batch)
+        if self._since_snapshot and (
+            self._since_snapshot >= self.snapshot_every_events
+            or self.mono() - self._snapshot_mono >= self.snapshot_every_s
+        ):
+            with contextlib.suppress(*RETRYABLE):
+                await self._snapshot()
+
+    async def _commit(self, items: list[Inbound | Tick]) -> _Batch:
+        admitted: list[Admitted | InvalidEvent | None] = []
+        for it in items:
+            if isinstance(it, Tick):
+                admitted.append(None)
+                continue
+            if it.refused is not None:
+                admitted.append(InvalidEvent(it.refused))
+                continue
+            try:
+                admitted.append(admit(it.raw, it.tenant))
+            except InvalidEvent as exc:
+                admitted.append(exc)
+        keys = [(a.event.tenant, a.event.event_id) for a in admitted if isinstance(a, Admitted)]
+        start = time.perf_counter()
+        async with self.pool.connection() as conn, conn.transaction():
+            stored = await seen(conn, keys)
+            batch = self._evaluate(items, admitted, stored)
+            await write_events(conn, batch.rows, self._partitions)
+            await write_dead_letters(conn, batch.dead)
+            for seq, until in batch.ticks:
+                await engine_log.write_tick(conn, seq, until)
+            await apply_changes(conn, batch.changes, datetime.now(UTC))
+        metrics.DB_WRITE_LATENCY.observe(time.perf_counter() - start)
+        return batch
+
+    def _evaluate(
+        self, items: list[Inbound | Tick], admitted: list[Admitted | InvalidEvent | None], stored: set[tuple[str, str]]
+    ) -> _Batch:
+        """The pure middle: mutates the engine and the book, collects what to write. Sequence numbers
+        are taken from a local counter and only become ``self.seq`` once the transaction commits."""
+        batch = _Batch(results=[None] * len(items))
+        seq = self.seq
+        in_batch: set[tuple[str, str]] = set()
+        for i, (it, a) in enumerate(zip(items, admitted, strict=True)):
+            if isinstance(it, Tick):
+                due = self.engine.next_deadline()
+                if due is not None and due <= it.until:
+                    seq += 1
+                    batch.ticks.append((seq, it.until))
+                    self._apply(self.engine.advance(it.until), batch)
+                continue
+            received = datetime.fromtimestamp(it.received_at, UTC)
+            if isinstance(a, InvalidEvent):
+                batch.results[i] = ItemResult("rejected", a.event_id, a.reason)
+                batch.dead.append(DeadLetter(received, it.source, it.origin, it.tenant, a.event_id, a.reason, it.raw))
+                continue
+            assert a is not None
+            event = a.event
+            key = (event.tenant, event.event_id)
+            if key in stored or key in in_batch:
+                batch.results[i] = ItemResult("duplicate", event.event_id)
+                continue
+            outcome = self.engine.process(event)
+            if outcome.status != "applied":
+                reason = outcome.reason or outcome.status
+                batch.results[i] = ItemResult("rejected", event.event_id, reason)
+                batch.dead.append(
+                    DeadLetter(received, it.source, it.origin, event.tenant, event.event_id, reason, it.raw)
+                )
+                continue
+            seq += 1
+            in_batch.add(key)
+            batch.rows.append(StoredEvent(seq, event, a.payload, it.source, received))
+            batch.results[i] = ItemResult("accepted", event.event_id)
+            batch.applied_kinds.append((it.source, event.kind))
+            t = event.occurred_at.timestamp()
+            self.watermark = t if self.watermark is None else max(self.watermark, t)
+            self._apply(outcome.findings, batch)
+        self.seq = seq  # provisional; a failed commit triggers recovery, which resets it from the database
+        return batch
+
+    def _apply(self, findings: list[Any], batch: _Batch) -> None:
+        for finding in findings:
+            change, record = self.book.apply(finding)
+            if record is not None and change in ("opened", "escalated", "resolved"):
+                batch.changes.append((change, record))
+
+    def _finish(self, items: list[Inbound | Tick], batch: _Batch) -> None:
+        now = self.mono()
+        notices: list[tuple[Change, dict[str, Any]]] = []
+        for change, record in batch.changes:
+            metrics.ALERT_CHANGES.labels(change).inc()
+            if change == "opened":
+                metrics.ALERTS_RAISED.labels(record.rule_id, record.severity).inc()
+            notices.append((change, record.to_json()))
+        for source, kind in batch.applied_kinds:
+            metrics.EVENTS_RECEIVED.labels(source, kind).inc()
+        for it, result in zip(items, batch.results, strict=True):
+            if isinstance(it, Tick):
+                self._tick_pending = False
+                continue
+            assert result is not None
+            if result.status == "rejected":
+                metrics.EVENTS_REJECTED.labels(it.source, _reason_label(result.reason)).inc()
+                metrics.DEAD_LETTERS.labels(it.source).inc()
+            elif result.status == "duplicate":
+                metrics.EVENTS_DUPLICATE.labels(it.source).inc()
+            else:
+                metrics.PROCESSING_LATENCY.observe(now - it.received_mono)
+            if it.done is not None and not it.done.done():
+                it.done.set_result(result)
+        if batch.rows:
+            self.last_applied_mono = now
+            self._since_snapshot += len(batch.rows) + len(batch.ticks)
+        for listener in self.listeners:
+            if notices:
+                listener(notices)
+
+    async def _refuse(self, item: Inbound, reason: str) -> None:
+        letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,
+                            None, reason, item.raw)  # fmt: skip
+        async with self.pool.connection() as conn, conn.transaction():
+            await write_dead_letters(conn, [letter])
+        metrics.DEAD_LETTERS.labels(item.source).inc()
+        if item.done is not None and not item.done.done():
+            item.done.set_result(ItemResult("rejected", None, reason))
+
+    # --- recovery and snapshots ---------------------------------------------------------------------
+
+    async def _with_db(self, action: Callable[[], Any]) -> None:
+        """Run ``action`` until the database answers, backing off up to 5 s between tries."""
+        delay = 0.2
+        while True:
+            try:
+                await action()
+                self._set_db(True)
+                return
+            except RETRYABLE as exc:
+                self._set_db(False)
+                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _recover(self) -> None:
+        async with self.pool.connection() as conn:
+            self._partitions = PartitionCache(await native_partitions(conn))
+            snap = await engine_log.latest_snapshot(conn)
+            if snap is None:
+                base, engine, book = 0, Engine(self.policy, remember_ids=False), AlertBook(retain=False)
+            else:
+                base, data = snap
+                engine = Engine.restore(data["engine"], self.policy)
+                book = AlertBook.restore(data["book"])
+            replayed = 0
+            async for _seq, entry in engine_log.log_after(conn, base):
+                findings = (
+                    engine.advance(entry) if isinstance(entry, float) else engine.process(decode_event(entry)).findings
+                )
+                for finding in findings:
+                    book.apply(finding)
+                replayed += 1
+            self.seq = max(base, await engine_log.last_seq(conn))
+        self.engine, self.book = engine, book
+        self.watermark = engine.clock
+        self.last_applied_mono = self.mono()
+        self._since_snapshot = replayed
+        self._tick_pending = False
+        log.info("engine restored at sequence %d (%d log entries replayed after the snapshot)", self.seq, replayed)
+
+    async def _snapshot(self) -> None:
+        data = {"engine": self.engine.snapshot(), "book": self.book.snapshot()}
+        async with self.pool.connection() as conn:
+            await engine_log.save_snapshot(conn, self.seq, data)
+        self._since_snapshot = 0
+        self._snapshot_mono = self.mono()
+
+    def _set_db(self, ok: bool) -> None:
+        self.db_ok = ok
+        metrics.DB_UP.set(1 if ok else 0)
+
+
+def _reason_label(reason: str | None) -> str:
+    """A bounded label for the rejected-per-reason metric: the first field named, or the kind of error."""
+    if not reason:
+        return "unknown"
+    if reason.startswith(("not valid JSON", "tenant mismatch", "an event must", "storage refused", "contains a NUL")):
+        return reason.split(":")[0][:40]
+    head = reason.split(":")[0]
+    return head if len(head) <= 40 and " " not in head else "invalid"

@@ -1,0 +1,84 @@
+"""Configuration from ``SEALGUARD_*`` environment variables and an optional YAML file.
+
+Precedence: environment over the file (``SEALGUARD_CONFIG``) over the defaults below.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEALGUARD_", extra="forbid")
+
+    config: Path | None = Field(None, description="YAML file with any of these settings (lower-case keys)")
+    database_url: str | None = Field(None, description="PostgreSQL URL; none starts an embedded server")
+    mqtt_url: str | None = Field(None, description="mqtt://[user:pass@]host:port; none starts an embedded broker")
+    mqtt_protocol: str = Field("5", description="'5' or '3.1.1' (the embedded amqtt broker speaks 3.1.1)")
+    mqtt_shared_group: str | None = Field(None, description="MQTT 5 shared-subscription group")
+    mqtt_client_id: str = "sealguard-monitor"
+    mqtt_ca_file: str | None = None
+    mqtt_embedded_port: int = 1883
+    kafka_bootstrap: str | None = Field(None, description="host:port[,host:port]; Kafka is used only when set")
+    kafka_topic: str = "sealguard.events"
+    kafka_group: str = "sealguard-workers"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ca_file: str | None = None
+    http: str = Field("127.0.0.1:8000", description="host:port of the API and dashboard")
+    data_dir: Path = Field(Path(".sealguard"), description="embedded database and broker data, the admin token")
+    policy: Path | None = Field(None, description="policy YAML (criteria.md); none uses the defaults")
+    http_max_batch: int = 1000
+    http_max_body: int = 5 * 1024 * 1024
+    idle_advance_after: float = Field(60.0, description="seconds of silence before the clock follows the wall clock")
+    snapshot_every_s: float = 30.0
+    queue_size: int = 10_000
+    log_level: str = "INFO"
+
+    @field_validator("http")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("expected host:port, e.g. 127.0.0.1:8000")
+        return value
+
+    @property
+    def http_host(self) -> str:
+        return self.http.rpartition(":")[0]
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http.rpartition(":")[2])
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFile(settings_cls))
+
+
+class _YamlFile(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        path = os.environ.get("SEALGUARD_CONFIG")
+        if not path:
+            return {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+        return data

@@ -1,0 +1,190 @@
+"""``sealguard up``: every role in one process (ingest, rules, storage, API), with embedded servers
+started for whatever is not configured, and a clean shutdown on SIGINT/SIGTERM."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import psycopg_pool
+import uvicorn
+
+from ingest.kafka import KafkaOptions, KafkaSource
+from ingest.mqtt import MqttOptions, MqttSource
+from ingest.pipeline import Pipeline
+from rules.policy import Policy
+from sealguard.config import Settings
+from sealguard.servers import EmbeddedPostgres, MqttBroker
+from sealguard.web.app import Runtime, create_app
+from store import tokens
+from store.migrate import migrate
+
+log = logging.getLogger("sealguard")
+
+
+def open_pool(url: str, *, max_size: int = 10) -> psycopg_pool.AsyncConnectionPool[Any]:
+    return psycopg_pool.AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        timeout=5.0,
+        kwargs={"options": "-c timezone=UTC", "connect_timeout": 5},
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+    )
+
+
+async def migrate_url(url: str) -> list[str]:
+    async with await psycopg.AsyncConnection.connect(url, connect_timeout=10) as conn:
+        return await migrate(conn)
+
+
+async def admin_token(pool: psycopg_pool.AsyncConnectionPool[Any], data_dir: Path) -> str:
+    """The bootstrap admin token: created on first start, kept in ``{data_dir}/admin-token``."""
+    path = data_dir / "admin-token"
+    async with pool.connection() as conn:
+        if path.exists():
+            token = path.read_text().strip()
+            if await tokens.lookup(conn, token) is not None:
+                return token
+        token = await tokens.create(conn, tokens.ALL_TENANTS, "admin", label="bootstrap admin")
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn inside our loop: signals are ours (stop consuming first, then HTTP), not uvicorn's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def embedded_url_file(data_dir: Path) -> Path:
+    """Where a running ``up`` says how to reach its embedded database (the port differs each start)."""
+    return data_dir / "postgres.url"
+
+
+@dataclass
+class Monitor:
+    """The running pieces, so tests and ``up`` share one wiring."""
+
+    settings: Settings
+    database_url: str = ""
+    mqtt_url: str = ""
+    token: str = ""
+    embedded: list[Any] = field(default_factory=list)
+    pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+    pipeline: Pipeline | None = None
+    sources: list[Any] = field(default_factory=list)
+    tasks: list["asyncio.Task[Any]"] = field(default_factory=list)
+    server: uvicorn.Server | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = s.database_url or ""
+        if not self.database_url:
+            pg = EmbeddedPostgres(s.data_dir / "postgres")
+            await asyncio.to_thread(pg.start)
+            self.embedded.append(pg)
+            self.database_url = pg.url
+            embedded_url_file(s.data_dir).write_text(pg.url + "\n")
+        mqtt_protocol = s.mqtt_protocol
+        self.mqtt_url = s.mqtt_url or ""
+        if not self.mqtt_url:
+            broker = MqttBroker(s.data_dir / "mqtt", s.mqtt_embedded_port)
+            await asyncio.to_thread(broker.start)
+            self.embedded.append(broker)
+            self.mqtt_url, mqtt_protocol = broker.url, broker.protocol
+        applied = await migrate_url(self.database_url)
+        if applied:
+            log.info("migrations applied: %s", ", ".join(applied))
+        self.pool = open_pool(self.database_url)
+        await self.pool.open(wait=True, timeout=30)
+        self.token = await admin_token(self.pool, s.data_dir)
+        policy = Policy.load(s.policy) if s.policy else Policy()
+        self.pipeline = Pipeline(self.pool, policy, queue_size=s.queue_size, snapshot_every_s=s.snapshot_every_s,
+                                 idle_advance_after=s.idle_advance_after)  # fmt: skip
+        await self.pipeline.start()
+        options = MqttOptions(self.mqtt_url, client_id=s.mqtt_client_id, protocol=mqtt_protocol,
+                              shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file)  # fmt: skip
+        mqtt = MqttSource(self.pipeline, options)
+        self.sources.append(mqtt)
+        brokers: dict[str, Any] = {"mqtt": mqtt}
+        if s.kafka_bootstrap:
+            kafka = KafkaSource(self.pipeline, KafkaOptions(
+                s.kafka_bootstrap, s.kafka_topic, s.kafka_group, s.kafka_security_protocol, s.kafka_sasl_mechanism,
+                s.kafka_sasl_username, s.kafka_sasl_password, s.kafka_ca_file))  # fmt: skip
+            self.sources.append(kafka)
+            brokers["kafka"] = kafka
+        rt = Runtime(self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers)
+        config = uvicorn.Config(create_app(rt), host=s.http_host, port=s.http_port, log_level="warning",
+                                lifespan="off", access_log=False)  # fmt: skip
+        self.server = _QuietServer(config)
+        self.tasks = [asyncio.create_task(src.run(), name=type(src).__name__) for src in self.sources]
+        self.tasks.append(asyncio.create_task(self.server.serve(), name="http"))
+        while not self.server.started:
+            if self.tasks[-1].done():
+                self.tasks[-1].result()  # raises why the server could not start (e.g. port in use)
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        """Stop consuming, flush and snapshot, close, then stop embedded servers."""
+        for src in self.sources:
+            if hasattr(src, "request_stop"):
+                src.request_stop()
+        for task in self.tasks[:-1]:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), timeout=3)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.pipeline is not None:
+            await self.pipeline.stop()
+        if self.server is not None:
+            self.server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self.tasks[-1]
+        if self.pool is not None:
+            await self.pool.close()
+        for server in reversed(self.embedded):
+            await asyncio.to_thread(server.stop)
+
+    def banner(self) -> str:
+        s = self.settings
+        base = f"http://{s.http}"
+        lines = [
+            "sealguard is running",
+            f"  API          {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
+            f"  alerts       curl -H 'Authorization: Bearer {self.token}' {base}/api/v1/alerts",
+            f"  metrics      {base}/metrics    health: {base}/healthz  {base}/readyz",
+            f"  MQTT         {self.mqtt_url}  topic sealguard/v1/{{tenant}}/events",
+            f"  database     {self.database_url}",
+            f"  data dir     {s.data_dir.resolve()}",
+            f"  admin token  {self.token}  (also in {s.data_dir.resolve() / 'admin-token'})",
+        ]
+        if s.kafka_bootstrap:
+            lines.insert(5, f"  Kafka        {s.kafka_bootstrap}  topic {s.kafka_topic}")
+        return "\n".join(lines)
+
+
+async def run_until_signalled(settings: Settings) -> None:
+    monitor = Monitor(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await monitor.start()
+        print(monitor.banner(), flush=True)
+        await stop.wait()
+        log.info("stopping: no new input, flushing, snapshotting")
+    finally:
+        await monitor.stop()

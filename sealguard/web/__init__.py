@@ -1,0 +1,1 @@
+"""The HTTP side: API, health, metrics (and, later, the dashboard)."""

@@ -1,0 +1,160 @@
+"""FastAPI application: events in, alerts out, health, readiness and metrics."""
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+import psycopg_pool
+from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ingest.pipeline import Inbound, ItemResult, Pipeline
+from rules.findings import iso
+from sealguard.web.auth import TokenCache, require, tenant_scope
+from store.tokens import ALL_TENANTS, Principal
+
+API = "/api/v1"
+SUBMIT_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Runtime:
+    """What the web layer reads: the pool, the pipeline, and readiness of each connection."""
+
+    pool: psycopg_pool.AsyncConnectionPool[Any]
+    pipeline: Pipeline
+    max_batch: int = 1000
+    max_body: int = 5 * 1024 * 1024
+    brokers: dict[str, Any] = field(default_factory=dict)  # name -> object with .connected
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    app = FastAPI(title="sealguard", version="1", openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs",
+                  redoc_url=None)  # fmt: skip
+    app.state.rt = rt
+    app.state.tokens = TokenCache(rt.pool)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Ready: the database answers and every configured broker is connected."""
+        checks: dict[str, bool] = {}
+        try:
+            async with asyncio.timeout(2):
+                async with rt.pool.connection(timeout=2) as conn:
+                    await conn.execute("SELECT 1")
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        for name, source in rt.brokers.items():
+            checks[name] = bool(getattr(source, "connected", False))
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(f"{API}/events", tags=["events"])
+    async def post_events(request: Request, who: Annotated[Principal, require("scanner")]) -> JSONResponse:
+        """Submit one event or an array of events. Each item is answered: accepted, duplicate, or
+        rejected with the reason (rejected items are kept in the dead-letter table)."""
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > rt.max_body:
+            raise HTTPException(413, f"body larger than {rt.max_body} bytes")
+        body = await request.body()
+        if len(body) > rt.max_body:
+            raise HTTPException(413, f"body larger than {rt.max_body} bytes")
+        tenant = None if who.tenant == ALL_TENANTS else who.tenant
+        client = request.client.host if request.client else None
+        origin = {"client": client, "token": who.label}
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, list):
+            if len(parsed) > rt.max_batch:
+                raise HTTPException(413, f"at most {rt.max_batch} events per request; got {len(parsed)}")
+            raws = [orjson.dumps(item) for item in parsed]
+        else:
+            raws = [body]  # one event, or not JSON at all: the pipeline dead-letters it with the reason
+        futures = [await rt.pipeline.submit(Inbound(raw, "http", {**origin, "index": i}, tenant=tenant))
+                   for i, raw in enumerate(raws)]  # fmt: skip
+        try:
+            async with asyncio.timeout(SUBMIT_TIMEOUT_S):
+                results: list[ItemResult] = list(await asyncio.gather(*futures))
+        except TimeoutError:
+            raise HTTPException(503, "not yet stored (database unavailable); retry: duplicates are ignored") from None
+        counts = {s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "rejected")}
+        payload: dict[str, Any] = {**counts, "results": [r.to_json() for r in results]}
+        if not isinstance(parsed, list | dict):
+            return JSONResponse(payload, status_code=400)
+        return JSONResponse(payload)
+
+    @app.get(f"{API}/alerts", tags=["alerts"])
+    async def list_alerts(
+        who: Annotated[Principal, require("operator")],
+        tenant: str | None = None,
+        status: Literal["open", "acknowledged", "resolved"] | None = None,
+        severity: Literal["critical", "high", "medium", "low"] | None = None,
+        rule: str | None = None,
+        conveyance: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """Alerts, newest first, filtered; page with ``offset`` (``next_offset`` says where to go on)."""
+        scope = tenant_scope(who, tenant)
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
+        for column, value in (("tenant", scope), ("status", status), ("severity", severity), ("rule_id", rule),
+                              ("conveyance_id", conveyance)):  # fmt: skip
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if since is not None:
+            where.append("occurred_at >= %s")
+            params.append(since)
+        if until is not None:
+            where.append("occurred_at < %s")
+            params.append(until)
+        async with rt.pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)}"
+                " ORDER BY occurred_at DESC, alert_id LIMIT %s OFFSET %s",
+                [*params, limit + 1, offset],
+            )
+            rows = await cur.fetchall()
+        alerts = [alert_json(r) for r in rows[:limit]]
+        return {"alerts": alerts, "next_offset": offset + limit if len(rows) > limit else None}
+
+    return app
+
+
+ALERT_COLUMNS = (
+    "alert_id::text, rule_id, severity, tenant, conveyance_id, trip_id, occurred_at, message, criterion, evidence,"
+    " dedup_key, status, resolved_at, acknowledged_at, acknowledged_by, resolved_by"
+)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return iso(t.timestamp()) if t is not None else None
+
+
+def alert_json(r: Any) -> dict[str, Any]:
+    return {
+        "alert_id": r[0], "rule_id": r[1], "severity": r[2], "tenant": r[3], "conveyance_id": r[4], "trip_id": r[5],
+        "occurred_at": _iso(r[6]), "message": r[7], "criterion": r[8], "evidence": r[9], "dedup_key": r[10],
+        "status": r[11], "resolved_at": _iso(r[12]), "acknowledged_at": _iso(r[13]), "acknowledged_by": r[14],
+        "resolved_by": r[15],
+    }  # fmt: skip

@@ -1,0 +1,169 @@
+"""The event log: daily partitions, COPY on the hot path, the dedupe index, dead letters, reference data."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb
+
+from schemas.events import (
+    Event,
+    FacilityRegistered,
+    SealAffixed,
+    SealIssued,
+    SealRemoved,
+    SealVerified,
+    TripClosed,
+    TripPlanned,
+)
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    seq: int
+    event: Event
+    payload: bytes
+    source: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    received_at: datetime
+    source: str
+    origin: dict[str, Any]
+    tenant: str | None
+    event_id: str | None
+    reason: str
+    raw: bytes
+
+
+class PartitionCache:
+    """Which daily partitions exist; None when TimescaleDB partitions by itself."""
+
+    def __init__(self, native: bool) -> None:
+        self.native = native
+        self.known: set[str] = set()
+
+    async def ensure(self, conn: Conn, times: list[datetime]) -> None:
+        if not self.native:
+            return
+        for day in sorted({t.astimezone(UTC).date() for t in times}):
+            name = f"events_p{day:%Y%m%d}"
+            if name in self.known:
+                continue
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            try:
+                async with conn.transaction():  # a savepoint: a refused partition must not abort the batch
+                    await conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM (%s) TO (%s)".replace(
+                            "%s", "'{}'"
+                        ).format(start.isoformat(), (start + timedelta(days=1)).isoformat())
+                    )
+            except psycopg.errors.CheckViolation:
+                pass  # rows of that day already sit in the default partition; they stay there
+            self.known.add(name)
+
+
+async def native_partitions(conn: Conn) -> bool:
+    cur = await conn.execute("SELECT variant FROM schema_migrations WHERE version = 2")
+    row = await cur.fetchone()
+    return row is None or row[0] != "timescale"
+
+
+async def seen(conn: Conn, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which ``(tenant, event_id)`` are already stored."""
+    if not keys:
+        return set()
+    cur = await conn.execute(
+        "SELECT i.tenant, i.event_id FROM event_ids i"
+        " JOIN unnest(%s::text[], %s::text[]) AS k(tenant, event_id) USING (tenant, event_id)",
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    )
+    return {(r[0], r[1]) for r in await cur.fetchall()}
+
+
+async def write_events(conn: Conn, rows: list[StoredEvent], partitions: PartitionCache) -> None:
+    if not rows:
+        return
+    await partitions.ensure(conn, [r.event.occurred_at for r in rows])
+    cur = conn.cursor()
+    async with cur.copy(
+        "COPY events (seq, tenant, event_id, kind, conveyance_id, trip_id, occurred_at, received_at, source, payload)"
+        " FROM STDIN"
+    ) as copy:
+        for r in rows:
+            e = r.event
+            await copy.write_row((r.seq, e.tenant, e.event_id, e.kind, getattr(e, "conveyance_id", None),
+                                  getattr(e, "trip_id", None), e.occurred_at, r.received_at, r.source,
+                                  r.payload.decode()))  # fmt: skip
+    async with cur.copy("COPY event_ids (tenant, event_id, seq, occurred_at) FROM STDIN") as copy:
+        for r in rows:
+            await copy.write_row((r.event.tenant, r.event.event_id, r.seq, r.event.occurred_at))
+    await _reference(conn, rows)
+
+
+async def _reference(conn: Conn, rows: list[StoredEvent]) -> None:
+    """Keep the trips, facilities and seals tables current for the API and operators."""
+    trips, closed, facilities, seals = [], [], [], []
+    for r in rows:
+        e = r.event
+        if isinstance(e, TripPlanned):
+            trips.append((e.tenant, e.trip_id, e.conveyance_id, Jsonb(orjson.loads(r.payload)), e.occurred_at))
+        elif isinstance(e, TripClosed):
+            closed.append((e.occurred_at, e.tenant, e.trip_id))
+        elif isinstance(e, FacilityRegistered):
+            facilities.append((e.tenant, e.place.facility_id, Jsonb(e.place.model_dump(mode="json")), e.occurred_at))
+        elif isinstance(e, SealIssued | SealAffixed | SealRemoved | SealVerified):
+            state = e.kind.removeprefix("seal.")
+            seals.append((e.tenant, e.seal_number, getattr(e, "conveyance_id", None), state, e.occurred_at, e.event_id))
+    async with conn.cursor() as cur:
+        if trips:
+            await cur.executemany(
+                "INSERT INTO trips (tenant, trip_id, conveyance_id, plan, status, planned_at)"
+                " VALUES (%s, %s, %s, %s, 'planned', %s) ON CONFLICT (tenant, trip_id) DO UPDATE"
+                " SET plan = EXCLUDED.plan, conveyance_id = EXCLUDED.conveyance_id, planned_at = EXCLUDED.planned_at"
+                " WHERE trips.status <> 'closed'",
+                trips,
+            )
+        if closed:
+            await cur.executemany(
+                "UPDATE trips SET status = 'closed', closed_at = %s WHERE tenant = %s AND trip_id = %s", closed
+            )
+        if facilities:
+            await cur.executemany(
+                "INSERT INTO facilities (tenant, facility_id, place, updated_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (tenant, facility_id) DO UPDATE"
+                " SET place = EXCLUDED.place, updated_at = EXCLUDED.updated_at",
+                facilities,
+            )
+        if seals:
+            await cur.executemany(
+                "INSERT INTO seals (tenant, seal_number, conveyance_id, state, updated_at, last_event_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant, seal_number) DO UPDATE SET"
+                " conveyance_id = COALESCE(EXCLUDED.conveyance_id, seals.conveyance_id), state = EXCLUDED.state,"
+                " updated_at = EXCLUDED.updated_at, last_event_id = EXCLUDED.last_event_id"
+                " WHERE seals.updated_at <= EXCLUDED.updated_at",
+                seals,
+            )
+
+
+async def write_dead_letters(conn: Conn, letters: list[DeadLetter]) -> None:
+    if not letters:
+        return
+    cur = conn.cursor()
+    async with cur.copy(
+        "COPY dead_letters (received_at, source, origin, tenant, event_id, reason, raw) FROM STDIN"
+    ) as copy:
+        for d in letters:
+            await copy.write_row((d.received_at, d.source, orjson.dumps(d.origin).decode(), _text(d.tenant),
+                                  _text(d.event_id), _text(d.reason), d.raw))  # fmt: skip
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; the raw bytes keep the original."""
+    return value.replace("\x00", "\\u0000") if value is not None else None
