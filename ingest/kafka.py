@@ -70,6 +70,7 @@ class KafkaSource:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_interval_ms=30 * 60 * 1000,  # a database outage holds a batch; do not leave the group
+                metadata_max_age_ms=5000,  # find a topic created after we subscribed within seconds
                 **self.options.client_args(),
             )
             try:

@@ -139,16 +139,31 @@ class Pipeline:
         self._tasks = [asyncio.create_task(self._run(), name="pipeline"),
                        asyncio.create_task(self._ticker(), name="ticker")]  # fmt: skip
 
-    async def stop(self) -> None:
-        """Finish what was submitted, then take a snapshot so the next start replays little."""
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Finish what was submitted, then take a snapshot so the next start replays little.
+
+        If the database stays away past ``timeout``, give up: what is not stored was not acknowledged,
+        so the transports deliver it again to the next run."""
         self._closing = True
         self._tasks[1].cancel()
-        await self.queue.put(None)
-        await self._tasks[0]
         with contextlib.suppress(asyncio.CancelledError):
             await self._tasks[1]
-        with contextlib.suppress(*RETRYABLE):
-            await self._snapshot()
+        run = self._tasks[0]
+        try:
+            self.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            run.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(run), timeout)
+        except TimeoutError:
+            log.warning("database still unavailable at shutdown; unstored inputs stay unacknowledged")
+            run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        if run.cancelled() or not self.db_ok:
+            return
+        with contextlib.suppress(TimeoutError, *RETRYABLE):
+            await asyncio.wait_for(self._snapshot(), timeout)
 
     async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
         """Queue one input; waits while the queue is full (backpressure reaches the transport)."""

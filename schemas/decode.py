@@ -36,6 +36,9 @@ def describe(exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "field required"
+        if err["type"] == "union_tag_invalid" and where == "":
+            ctx = err.get("ctx", {})
+            where, msg = "kind", f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
         if msg.startswith(f"{where}: "):
             items.append(msg)
         else:

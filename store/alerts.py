@@ -35,7 +35,10 @@ async def append_history(conn: Conn, tenant: str, entries: list[Entry]) -> list[
     cur = await conn.execute("SELECT chain_seq, hash FROM alert_chain_heads WHERE tenant = %s FOR UPDATE", (tenant,))
     head = await cur.fetchone()
     assert head is not None
-    rows = chain(tenant, (int(head[0]), str(head[1])), entries)
+    # Hash the time exactly as it reads back from the database, or verification would fail.
+    canonical = [(a, act, who, note, utc_iso(datetime.fromisoformat(at.replace("Z", "+00:00"))), d)
+                 for a, act, who, note, at, d in entries]  # fmt: skip
+    rows = chain(tenant, (int(head[0]), str(head[1])), canonical)
     async with conn.cursor() as c:
         await c.executemany(
             "INSERT INTO alert_history (tenant, chain_seq, alert_id, action, actor, note, at, detail, prev_hash, hash)"

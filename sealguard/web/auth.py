@@ -3,6 +3,7 @@
 import time
 from typing import Annotated, Any
 
+import psycopg
 import psycopg_pool
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,8 +24,11 @@ class TokenCache:
         hit = self._cache.get(token)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        async with self.pool.connection() as conn:
-            found = await tokens.lookup(conn, token)
+        try:
+            async with self.pool.connection() as conn:
+                found = await tokens.lookup(conn, token)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
+            raise HTTPException(503, "database unavailable; retry shortly", headers={"Retry-After": "5"}) from None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[token] = (time.monotonic() + CACHE_S, found)

@@ -48,7 +48,7 @@ def test_check_digit_known_value() -> None:
         ({"conveyance_id": "has space"}, "conveyance_id", "pattern"),
         ({"conveyance_id": None}, "conveyance_id", "required"),
         ({"event_id": ""}, "event_id", "at least 1"),
-        ({"kind": "gps.teleport"}, "", "does not match any of the expected tags"),
+        ({"kind": "gps.teleport"}, "kind", "unknown kind 'gps.teleport'; expected one of"),
         ({"source": {"device_id": 5}}, "source.device_id", "valid string"),
     ],
 )

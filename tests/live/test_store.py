@@ -1,0 +1,87 @@
+"""Storage: migrations, day partitions, the audit chain and its CLI, tokens."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from alerts.audit import GENESIS, chain, verify
+from store.migrate import Migration, available, migrate, plan
+from tests.live.monitor import lines_of, running, settings, settled
+from tests.live.servers import query, scenario_dirs
+
+
+def test_plan_picks_one_variant_per_version() -> None:
+    def names(ms: list[Migration]) -> list[tuple[int, str | None]]:
+        return [(m.version, m.variant) for m in ms]
+
+    assert names(plan(available(), timescale=False, applied=set())) == [(1, None), (2, "plain")]
+    assert names(plan(available(), timescale=True, applied=set())) == [(1, None), (2, "timescale")]
+    assert plan(available(), timescale=False, applied={1, 2}) == []
+
+
+def test_chain_detects_a_rewritten_row() -> None:
+    rows = chain("acme", None, [("a1", "opened", "sealguard", None, "2026-11-02T08:00:00Z", {}),
+                                ("a1", "acknowledged", "maria", "on it", "2026-11-02T08:05:00Z", {})])  # fmt: skip
+    assert rows[0].prev_hash == GENESIS and rows[1].prev_hash == rows[0].hash
+    assert verify(rows) is None
+    forged = rows[1].__class__(**{**{f: getattr(rows[1], f) for f in rows[1].__slots__}, "actor": "someone else"})
+    problem = verify([rows[0], forged])
+    assert problem is not None and "row 2" in problem and "changed" in problem
+    assert "missing" in (verify([rows[1]]) or "")
+
+
+async def test_migrate_twice_and_events_in_day_partitions(
+    tmp_path: Path, database_url: str, mqtt_broker: object
+) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        assert await migrate(conn) == ["0001_core", "0002_events (plain)"]
+        assert await migrate(conn) == []
+    lines = lines_of(scenario_dirs()[0] / "events.jsonl")
+    s = settings(tmp_path, database_url, mqtt_broker)
+    async with running(s) as monitor:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=f"http://{s.http}", timeout=30) as api:
+            await api.post("/api/v1/events", content=b"[" + b",".join(lines) + b"]",
+                           headers={"Authorization": f"Bearer {monitor.token}"})  # fmt: skip
+        await settled(monitor, database_url, len(lines))
+    parts = await query(database_url, "SELECT tableoid::regclass::text, count(*) FROM events GROUP BY 1")
+    assert parts and all(name.startswith("events_p2026") for name, _ in parts), parts
+
+
+def test_audit_verify_cli_passes_then_names_the_tampered_row(tmp_path: Path, database_url: str) -> None:
+    import asyncio
+
+    from store.alerts import append_history
+
+    async def seed() -> None:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            await migrate(conn)
+            await conn.set_autocommit(False)
+            async with conn.transaction():
+                await append_history(conn, "acme", [
+                    ("00000000-0000-0000-0000-000000000001", "opened", "sealguard", None, "2026-11-02T08:00:00Z", {}),
+                    ("00000000-0000-0000-0000-000000000001", "acknowledged", "maria", None, "2026-11-02T08:01:00Z", {}),
+                ])  # fmt: skip
+
+    asyncio.run(seed())
+    env = {**os.environ, "SEALGUARD_DATABASE_URL": database_url, "SEALGUARD_DATA_DIR": str(tmp_path)}
+    ok = subprocess.run([sys.executable, "-m", "sealguard.cli", "audit", "verify"], env=env, capture_output=True,
+                        text=True, check=False)  # fmt: skip
+    assert ok.returncode == 0 and "2 history rows verified" in ok.stdout, ok.stderr
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE alert_history SET actor = 'mallory' WHERE chain_seq = 2")
+    bad = subprocess.run([sys.executable, "-m", "sealguard.cli", "audit", "verify"], env=env, capture_output=True,
+                         text=True, check=False)  # fmt: skip
+    assert bad.returncode == 1 and "history row 2" in bad.stderr and "changed" in bad.stderr, bad.stderr
+    tok = subprocess.run([sys.executable, "-m", "sealguard.cli", "token", "create", "--tenant", "acme", "--role",
+                          "operator"], env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    assert tok.returncode == 0 and tok.stdout.startswith("sg_")
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT tenant, role FROM api_tokens WHERE token_hash <> %s", (tok.stdout.strip(),)
+        ).fetchall()
+    assert ("acme", "operator") in row
