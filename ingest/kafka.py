@@ -71,6 +71,7 @@ class KafkaSource:
                 auto_offset_reset="earliest",
                 max_poll_interval_ms=30 * 60 * 1000,  # a database outage holds a batch; do not leave the group
                 metadata_max_age_ms=5000,  # find a topic created after we subscribed within seconds
+                fetch_max_wait_ms=20,  # latency: do not let the broker hold a fetch for half a second
                 **self.options.client_args(),
             )
             try:

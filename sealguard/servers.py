@@ -157,7 +157,7 @@ class MqttBroker:
             conf = self.data_dir / "mosquitto.conf"
             conf.write_text(
                 f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                f"persistence_location {self.data_dir}/\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n"
+                f"persistence_location {self.data_dir}/\nmax_queued_messages 1000000\nmax_inflight_messages 20000\n"
                 "user root\n"
             )
             assert self._mosquitto is not None

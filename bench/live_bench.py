@@ -1,0 +1,231 @@
+"""``make bench`` (live part): MQTT -> rules -> PostgreSQL and Kafka -> rules -> PostgreSQL.
+
+Starts PostgreSQL (embedded), Mosquitto (or amqtt) and tansu on this machine, runs ``sealguard up`` as
+a separate process, and publishes the simulated fleet from this one:
+
+- sustained: publish as fast as the broker takes it; events/s = events / (first publish -> last stored);
+- paced: publish at a fixed rate and report event-to-alert latency (publish of the alert's last
+  evidence event -> the alert's "opened" history row, both wall clock on this machine) and the
+  monitor's own receipt-to-stored histogram.
+Printed, never asserted.
+"""
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+from sealguard.servers import EmbeddedPostgres, KafkaBroker, MqttBroker, free_port
+from sealguard.simfleet import Fleet
+
+
+def fleet(n: int, trucks: int, start: float) -> list[tuple[str, bytes]]:
+    out = []
+    for _at, event in Fleet(start, trucks=trucks, incident_rate=0.5, seed=int(start) % 997).events():
+        out.append((str(event["event_id"]), orjson.dumps(event)))
+        if len(out) >= n:
+            break
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+class Publisher:
+    def __init__(self, kind: str, mqtt: MqttBroker, kafka: KafkaBroker | None, topic: str) -> None:
+        self.kind, self.mqtt, self.kafka, self.topic = kind, mqtt, kafka, topic
+        self.client: Any = None
+
+    async def __aenter__(self) -> "Publisher":
+        if self.kind == "mqtt":
+            import aiomqtt
+
+            self.client = aiomqtt.Client("127.0.0.1", self.mqtt.port, identifier="bench-" + uuid.uuid4().hex[:6],
+                                         max_inflight_messages=1000)  # fmt: skip
+            await self.client.__aenter__()
+        else:
+            from ingest.kafka import EventProducer, KafkaOptions
+
+            assert self.kafka is not None
+            self.client = EventProducer(KafkaOptions(self.kafka.bootstrap, self.topic))
+            await self.client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.__aexit__(None, None, None)
+
+    async def send_many(self, payloads: list[bytes]) -> None:
+        if self.kind == "mqtt":
+            await asyncio.gather(*(self.client.publish("sealguard/v1/default/events", p, qos=1) for p in payloads))
+        else:
+            for p in payloads:
+                await self.client.producer.send(self.topic, p, key=b"default:" + p[-12:])
+            await self.client.flush()
+
+
+async def stored(url: str) -> int:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute("SELECT count(*) FROM event_ids")
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+
+async def wait_stored(url: str, n: int, timeout: float = 600) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await stored(url) >= n:
+            return time.time()
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"{n} events not stored in {timeout} s")
+
+
+async def run_case(kind: str, args: argparse.Namespace, root: Path) -> None:
+    pg = EmbeddedPostgres(root / f"pg-{kind}").start()
+    mqtt = MqttBroker(root / f"mqtt-{kind}").start()
+    kafka = KafkaBroker(root / f"kafka-{kind}").start() if kind == "kafka" else None
+    topic = "bench.events"
+    http = free_port()
+    env = {**os.environ, "SEALGUARD_DATABASE_URL": pg.url, "SEALGUARD_MQTT_URL": mqtt.url,
+           "SEALGUARD_MQTT_PROTOCOL": mqtt.protocol, "SEALGUARD_HTTP": f"127.0.0.1:{http}",
+           "SEALGUARD_DATA_DIR": str(root / f"data-{kind}"), "SEALGUARD_LOG_LEVEL": "WARNING"}  # fmt: skip
+    if kafka is not None:
+        env |= {"SEALGUARD_KAFKA_BOOTSTRAP": kafka.bootstrap, "SEALGUARD_KAFKA_TOPIC": topic}
+    log = (root / f"monitor-{kind}.log").open("ab")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
+
+    async def ready() -> None:
+        async with httpx.AsyncClient() as c:
+            for _ in range(1200):
+                try:
+                    if (await c.get(f"http://127.0.0.1:{http}/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.05)
+
+    # Sustained: the backlog is published while the monitor is down (its persistent MQTT session and its
+    # Kafka group keep it), then the monitor starts and drains it, so the publisher's speed does not count.
+    monitor = start()
+    await ready()
+    monitor.terminate()
+    monitor.wait(30)
+    try:
+        async with Publisher(kind, mqtt, kafka, topic) as pub:
+            events = fleet(args.events, args.trucks, time.time())
+            for i in range(0, len(events), 500):
+                await pub.send_many([p for _, p in events[i : i + 500]])
+            monitor = start()
+            await ready()
+            t0 = time.time()
+            done = await wait_stored(pg.url, len(events))
+            rate = len(events) / (done - t0)
+            print(f"{kind:<5} sustained: a backlog of {len(events):,} events drained in {done - t0:.1f} s "
+                  f"= {rate:,.0f} events/s (one worker)")  # fmt: skip
+            # Paced: a fresh fleet (new ids) published at a fixed rate, 100 ms slices.
+            base = await stored(pg.url)
+            paced = fleet(int(args.rate * args.seconds), args.trucks, time.time() + 10 * 86400)
+            occurred = {eid: orjson.loads(p)["occurred_at"] for eid, p in paced}
+            sent_at: dict[str, float] = {}
+            t0 = time.monotonic()
+            per_slice = max(1, int(args.rate / 10))
+            for k, i in enumerate(range(0, len(paced), per_slice)):
+                wait = t0 + k * 0.1 - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                chunk = paced[i : i + per_slice]
+                now = time.time()
+                for eid, _ in chunk:
+                    sent_at[eid] = now
+                await pub.send_many([p for _, p in chunk])
+            achieved = len(paced) / (time.monotonic() - t0)
+            await wait_stored(pg.url, base + len(paced))
+            await asyncio.sleep(1.0)
+            async with await psycopg.AsyncConnection.connect(pg.url) as conn:
+                cur = await conn.execute(
+                    "SELECT a.evidence, to_char(a.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                    " extract(epoch FROM h.at) FROM alerts a JOIN alert_history h"
+                    " ON h.alert_id = a.alert_id AND h.action = 'opened'"
+                )
+                rows = await cur.fetchall()
+                cur = await conn.execute("SELECT event_id, extract(epoch FROM received_at) FROM events"
+                                         " WHERE event_id = ANY(%s)", (list(sent_at),))  # fmt: skip
+                receipt = [float(r) - sent_at[e] for e, r in await cur.fetchall()]
+            print(f"{kind:<5} publish -> monitor receipt: p50 {pct(receipt, 0.5) * 1000:.0f} ms, "
+                  f"p99 {pct(receipt, 0.99) * 1000:.0f} ms")  # fmt: skip
+            # Alerts raised by an event itself (occurred_at is that event's time): publish -> stored alert.
+            # Timer alerts fire later by design and are left out.
+            lat = []
+            for ev, occurred_at, at in rows:
+                trigger = [e for e in ev if e in sent_at and occurred.get(e) == occurred_at]
+                if trigger:
+                    lat.append(float(at) - max(sent_at[e] for e in trigger))
+            async with httpx.AsyncClient() as c:
+                metrics = (await c.get(f"http://127.0.0.1:{http}/metrics")).text
+            print(f"{kind:<5} paced at {achieved:,.0f} events/s for {args.seconds:g} s: {len(lat)} alerts, "
+                  f"event-to-alert p50 {pct(lat, 0.5) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms, "
+                  f"max {max(lat, default=0) * 1000:.0f} ms")  # fmt: skip
+            print(f"{kind:<5} monitor histogram (receipt -> stored, all events): {_hist_summary(metrics)}")
+    finally:
+        monitor.terminate()
+        try:
+            monitor.wait(30)
+        except subprocess.TimeoutExpired:
+            monitor.kill()
+        log.close()
+        if kafka is not None:
+            kafka.stop()
+        mqtt.stop()
+        pg.stop("immediate")
+
+
+def _hist_summary(text: str) -> str:
+    buckets: list[tuple[float, float]] = []
+    for line in text.splitlines():
+        if line.startswith("sealguard_processing_latency_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return "no data"
+    out = []
+    for q in (0.5, 0.99):
+        bound = next(b for b, c in buckets if c >= q * total)
+        out.append(f"p{int(q * 100)} <= {bound * 1000:g} ms")
+    return ", ".join(out) + f" ({int(total):,} events)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    logging.getLogger("aiomqtt").setLevel(logging.ERROR)  # "pending publish calls": the point of the test
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--trucks", type=int, default=400)
+    parser.add_argument("--rate", type=float, default=5000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--only", choices=["mqtt", "kafka"])
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sealguard-bench-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        for kind in ["mqtt", "kafka"] if args.only is None else [args.only]:
+            asyncio.run(run_case(kind, args, root))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
