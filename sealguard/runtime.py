@@ -137,13 +137,12 @@ class Monitor:
 
     async def stop(self) -> None:
         """Stop consuming, flush and snapshot, close, then stop embedded servers."""
-        for src in self.sources:
-            if hasattr(src, "request_stop"):
+        for src, task in zip(self.sources, self.tasks, strict=False):
+            if hasattr(src, "request_stop"):  # Kafka: finish and commit the batch in hand
                 src.request_stop()
-        for task in self.tasks[:-1]:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), timeout=3)
-            task.cancel()
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(asyncio.shield(task), timeout=5)
+            task.cancel()  # MQTT: unacknowledged messages come back to the next session
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.pipeline is not None:
