@@ -50,6 +50,11 @@ log = logging.getLogger("sealguard.pipeline")
 
 Status = Literal["accepted", "duplicate", "rejected"]
 RETRYABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)
+ENGINE_LOCK = 0x5EA1_E461
+
+
+class EngineBusy(RuntimeError):
+    """Another monitor owns the rule engine of this database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +136,12 @@ class Pipeline:
         self._tick_pending = False
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._lock_conn: psycopg.AsyncConnection[Any] | None = None
 
     # --- life cycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._with_db(self._lock_engine)
         await self._with_db(self._recover)
         self._tasks = [asyncio.create_task(self._run(), name="pipeline"),
                        asyncio.create_task(self._ticker(), name="ticker")]  # fmt: skip
@@ -145,6 +152,9 @@ class Pipeline:
         If the database stays away past ``timeout``, give up: what is not stored was not acknowledged,
         so the transports deliver it again to the next run."""
         self._closing = True
+        if not self._tasks:  # never started (e.g. another monitor owns the engine)
+            await self._unlock()
+            return
         self._tasks[1].cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._tasks[1]
@@ -161,9 +171,17 @@ class Pipeline:
         with contextlib.suppress(asyncio.CancelledError):
             await run
         if run.cancelled() or not self.db_ok:
+            await self._unlock()
             return
         with contextlib.suppress(TimeoutError, *RETRYABLE):
             await asyncio.wait_for(self._snapshot(), timeout)
+        await self._unlock()
+
+    async def _unlock(self) -> None:
+        if self._lock_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._lock_conn.close()
+            self._lock_conn = None
 
     async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
         """Queue one input; waits while the queue is full (backpressure reaches the transport)."""
@@ -381,6 +399,17 @@ class Pipeline:
                 log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _lock_engine(self) -> None:
+        """One rule engine per database: a second monitor would evaluate the same log twice. The lock is
+        held by a dedicated connection for the life of the process (and dies with it)."""
+        conn = await psycopg.AsyncConnection.connect(str(self.pool.conninfo), autocommit=True)
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (ENGINE_LOCK,))
+        row = await cur.fetchone()
+        if not (row and row[0]):
+            await conn.close()
+            raise EngineBusy("another sealguard monitor is running the rule engine on this database")
+        self._lock_conn = conn
 
     async def _recover(self) -> None:
         async with self.pool.connection() as conn:

@@ -63,8 +63,14 @@ def _up(_args: argparse.Namespace) -> int:
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_until_signalled(settings))
+    from ingest.pipeline import EngineBusy
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_until_signalled(settings))
+    except EngineBusy as exc:
+        print(f"sealguard up: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_OK
 
 

@@ -85,3 +85,18 @@ def test_audit_verify_cli_passes_then_names_the_tampered_row(tmp_path: Path, dat
             "SELECT tenant, role FROM api_tokens WHERE token_hash <> %s", (tok.stdout.strip(),)
         ).fetchall()
     assert ("acme", "operator") in row
+
+
+async def test_a_second_monitor_on_the_same_database_is_refused(
+    tmp_path: Path, database_url: str, mqtt_broker: object
+) -> None:
+    import pytest
+
+    from ingest.pipeline import EngineBusy
+    from sealguard.runtime import Monitor
+
+    async with running(settings(tmp_path / "a", database_url, mqtt_broker)):
+        second = Monitor(settings(tmp_path / "b", database_url, mqtt_broker))
+        with pytest.raises(EngineBusy, match="another sealguard monitor"):
+            await second.start()
+        await second.stop()
