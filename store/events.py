@@ -57,12 +57,13 @@ class PartitionCache:
             if name in self.known:
                 continue
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            end = start + timedelta(days=1)
             try:
                 async with conn.transaction():  # a savepoint: a refused partition must not abort the batch
+                    # DDL takes no parameters; the name and bounds are built from a date, not from input.
                     await conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events FOR VALUES FROM (%s) TO (%s)".replace(
-                            "%s", "'{}'"
-                        ).format(start.isoformat(), (start + timedelta(days=1)).isoformat())
+                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events"
+                        f" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
                     )
             except psycopg.errors.CheckViolation:
                 pass  # rows of that day already sit in the default partition; they stay there
