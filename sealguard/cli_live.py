@@ -85,21 +85,25 @@ async def _database() -> AsyncIterator[str]:
         yield settings.database_url
         return
     running = embedded_url_file(settings.data_dir)
-    if running.exists():
-        url = running.read_text().strip()
-        with contextlib.suppress(Exception):
-            import psycopg
-
-            async with await psycopg.AsyncConnection.connect(url, connect_timeout=2):
-                pass
-            yield url
-            return
+    if running.exists() and await _answers(url := running.read_text().strip()):
+        yield url  # outside any suppress: the command's own errors must reach the user
+        return
     pg = EmbeddedPostgres(settings.data_dir / "postgres")
     await asyncio.to_thread(pg.start)
     try:
         yield pg.url
     finally:
         await asyncio.to_thread(pg.stop)
+
+
+async def _answers(url: str) -> bool:
+    import psycopg
+
+    try:
+        async with await psycopg.AsyncConnection.connect(url, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
 
 
 def _db(_args: argparse.Namespace) -> int:
