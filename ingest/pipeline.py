@@ -87,9 +87,6 @@ class Tick:
     until: float
 
 
-AlertListener = Callable[[list[tuple[Change, dict[str, Any]]]], None]
-
-
 @dataclass(slots=True)
 class _Batch:
     results: list[ItemResult | None]
@@ -98,6 +95,7 @@ class _Batch:
     ticks: list[tuple[int, float]] = field(default_factory=list)
     changes: list[tuple[Change, AlertRecord]] = field(default_factory=list)
     applied_kinds: list[tuple[str, str]] = field(default_factory=list)
+    seq: int = 0  # the last sequence number the batch uses
 
 
 class Pipeline:
@@ -129,7 +127,6 @@ class Pipeline:
         self.watermark: float | None = None
         self.last_applied_mono = mono()
         self.db_ok = False
-        self.listeners: list[AlertListener] = []
         self._partitions = PartitionCache(True)
         self._since_snapshot = 0
         self._snapshot_mono = mono()
@@ -152,9 +149,16 @@ class Pipeline:
         If the database stays away past ``timeout``, give up: what is not stored was not acknowledged,
         so the transports deliver it again to the next run."""
         self._closing = True
-        if not self._tasks:  # never started (e.g. another monitor owns the engine)
-            await self._unlock()
-            return
+        try:
+            if self._tasks:  # not started when another monitor owns the engine
+                await self._drain(timeout)
+        finally:
+            if self._lock_conn is not None:
+                with contextlib.suppress(Exception):
+                    await self._lock_conn.close()
+                self._lock_conn = None
+
+    async def _drain(self, timeout: float) -> None:
         self._tasks[1].cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._tasks[1]
@@ -170,18 +174,9 @@ class Pipeline:
             run.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await run
-        if run.cancelled() or not self.db_ok:
-            await self._unlock()
-            return
-        with contextlib.suppress(TimeoutError, *RETRYABLE):
-            await asyncio.wait_for(self._snapshot(), timeout)
-        await self._unlock()
-
-    async def _unlock(self) -> None:
-        if self._lock_conn is not None:
-            with contextlib.suppress(Exception):
-                await self._lock_conn.close()
-            self._lock_conn = None
+        if not run.cancelled() and self.db_ok:
+            with contextlib.suppress(TimeoutError, *RETRYABLE):
+                await asyncio.wait_for(self._snapshot(), timeout)
 
     async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
         """Queue one input; waits while the queue is full (backpressure reaches the transport)."""
@@ -289,6 +284,7 @@ class Pipeline:
             for seq, until in batch.ticks:
                 await engine_log.write_tick(conn, seq, until)
             await apply_changes(conn, batch.changes, datetime.now(UTC))
+        self.seq = batch.seq  # committed; a failed commit triggers recovery instead
         metrics.DB_WRITE_LATENCY.observe(time.perf_counter() - start)
         return batch
 
@@ -335,7 +331,7 @@ class Pipeline:
             t = event.occurred_at.timestamp()
             self.watermark = t if self.watermark is None else max(self.watermark, t)
             self._apply(outcome.findings, batch)
-        self.seq = seq  # provisional; a failed commit triggers recovery, which resets it from the database
+        batch.seq = seq
         return batch
 
     def _apply(self, findings: list[Any], batch: _Batch) -> None:
@@ -346,12 +342,10 @@ class Pipeline:
 
     def _finish(self, items: list[Inbound | Tick], batch: _Batch) -> None:
         now = self.mono()
-        notices: list[tuple[Change, dict[str, Any]]] = []
         for change, record in batch.changes:
             metrics.ALERT_CHANGES.labels(change).inc()
             if change == "opened":
                 metrics.ALERTS_RAISED.labels(record.rule_id, record.severity).inc()
-            notices.append((change, record.to_json()))
         for source, kind in batch.applied_kinds:
             metrics.EVENTS_RECEIVED.labels(source, kind).inc()
         for it, result in zip(items, batch.results, strict=True):
@@ -371,9 +365,6 @@ class Pipeline:
         if batch.rows:
             self.last_applied_mono = now
             self._since_snapshot += len(batch.rows) + len(batch.ticks)
-        for listener in self.listeners:
-            if notices:
-                listener(notices)
 
     async def _refuse(self, item: Inbound, reason: str) -> None:
         letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,
