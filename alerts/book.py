@@ -37,6 +37,7 @@ class AlertRecord:
     status: str = "open"
     resolved_at: float | None = None
     seq: int = 0
+    facility_id: str | None = None  # where the event that raised it came from, for routing
 
     def to_alert(self) -> Alert:
         return Alert.model_validate(self.to_json())
@@ -105,6 +106,15 @@ class AlertBook:
             self.alerts.append(record)
         self.open_by_key[finding.dedup_key] = record
         return "opened", record
+
+    def release(self, dedup_key: str, alert_id: str | None = None) -> bool:
+        """A person resolved the open alert of ``dedup_key``: the next finding opens a new alert."""
+        current = self.open_by_key.get(dedup_key)
+        if current is None or (alert_id is not None and current.alert_id != alert_id):
+            return False
+        current.status = "resolved"
+        del self.open_by_key[dedup_key]
+        return True
 
     def snapshot(self) -> dict[str, Any]:
         """The open alerts as plain data (with float times), for the engine snapshot."""

@@ -29,13 +29,15 @@ import psycopg
 import psycopg_pool
 
 from alerts.book import AlertBook, AlertRecord, Change
+from alerts.config import AlertingConfig
+from alerts.lifecycle import Decision, Verb
 from ingest.admit import Admitted, admit
 from rules.engine import Engine
 from rules.policy import Policy
 from schemas.decode import InvalidEvent, decode_event
 from sealguard import metrics
 from store import engine_log
-from store.alerts import apply_changes
+from store.alerts import act, apply_changes
 from store.events import (
     DeadLetter,
     PartitionCache,
@@ -88,6 +90,23 @@ class Tick:
 
 
 @dataclass(slots=True)
+class Act:
+    """A person's action on an alert. It runs in the engine's order because resolving an alert lets the
+    engine open a new one for the same condition."""
+
+    alert_id: str
+    verb: Verb
+    actor: str
+    tenant: str | None  # the caller's tenant; None for an all-tenants token
+    note: str | None = None
+    assignee: str | None = None
+    done: "asyncio.Future[tuple[Decision, dict[str, Any] | None]] | None" = None
+
+
+Item = Inbound | Tick | Act
+
+
+@dataclass(slots=True)
 class _Batch:
     results: list[ItemResult | None]
     rows: list[StoredEvent] = field(default_factory=list)
@@ -95,6 +114,7 @@ class _Batch:
     ticks: list[tuple[int, float]] = field(default_factory=list)
     changes: list[tuple[Change, AlertRecord]] = field(default_factory=list)
     applied_kinds: list[tuple[str, str]] = field(default_factory=list)
+    acted: dict[int, tuple[Decision, dict[str, Any] | None]] = field(default_factory=dict)
     seq: int = 0  # the last sequence number the batch uses
 
 
@@ -111,10 +131,12 @@ class Pipeline:
         idle_advance_after: float = 60.0,
         tick_interval: float = 1.0,
         mono: Callable[[], float] = time.monotonic,
+        alerting: AlertingConfig | None = None,
     ) -> None:
         self.pool = pool
         self.policy = policy or Policy()
-        self.queue: asyncio.Queue[Inbound | Tick | None] = asyncio.Queue(maxsize=queue_size)
+        self.alerting = alerting or AlertingConfig()
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=queue_size)
         self.batch_max = batch_max
         self.snapshot_every_events = snapshot_every_events
         self.snapshot_every_s = snapshot_every_s
@@ -187,6 +209,14 @@ class Pipeline:
         metrics.QUEUE_DEPTH.set(self.queue.qsize())
         return item.done
 
+    async def act(self, action: Act) -> tuple[Decision, dict[str, Any] | None]:
+        """Queue a person's action on an alert and wait until it is decided and stored."""
+        if self._closing:
+            raise RuntimeError("the pipeline is shutting down")
+        action.done = asyncio.get_running_loop().create_future()
+        await self.queue.put(action)
+        return await action.done
+
     # --- time ---------------------------------------------------------------------------------------
 
     def clock_now(self) -> float | None:
@@ -210,7 +240,7 @@ class Pipeline:
             first = await self.queue.get()
             if first is None:
                 return
-            items: list[Inbound | Tick] = [first]
+            items: list[Item] = [first]
             stop = False
             while len(items) < self.batch_max and not self.queue.empty():
                 nxt = self.queue.get_nowait()
@@ -224,13 +254,13 @@ class Pipeline:
             except Exception:  # a bug must not leave transports waiting forever
                 log.exception("batch failed unexpectedly; inputs are left unacknowledged for redelivery")
                 for it in items:
-                    if isinstance(it, Inbound) and it.done is not None and not it.done.done():
+                    if isinstance(it, Inbound | Act) and it.done is not None and not it.done.done():
                         it.done.set_exception(RuntimeError("internal error; retry"))
                 await self._with_db(self._recover)
             if stop:
                 return
 
-    async def _handle(self, items: list[Inbound | Tick]) -> None:
+    async def _handle(self, items: list[Item]) -> None:
         delay = 0.2
         while True:
             try:
@@ -249,6 +279,10 @@ class Pipeline:
                 if len(items) == 1 and isinstance(items[0], Inbound):
                     await self._refuse(items[0], f"storage refused the event: {exc}")
                     return
+                if len(items) == 1 and isinstance(items[0], Act):
+                    if items[0].done is not None and not items[0].done.done():
+                        items[0].done.set_exception(RuntimeError(f"storage refused the action: {exc}"))
+                    return
                 for it in items:
                     await self._handle([it])
                 return
@@ -261,10 +295,10 @@ class Pipeline:
             with contextlib.suppress(*RETRYABLE):
                 await self._snapshot()
 
-    async def _commit(self, items: list[Inbound | Tick]) -> _Batch:
+    async def _commit(self, items: list[Item]) -> _Batch:
         admitted: list[Admitted | InvalidEvent | None] = []
         for it in items:
-            if isinstance(it, Tick):
+            if isinstance(it, Tick | Act):
                 admitted.append(None)
                 continue
             if it.refused is not None:
@@ -283,13 +317,26 @@ class Pipeline:
             await write_dead_letters(conn, batch.dead)
             for seq, until in batch.ticks:
                 await engine_log.write_tick(conn, seq, until)
-            await apply_changes(conn, batch.changes, datetime.now(UTC))
+            now = datetime.now(UTC)
+            await apply_changes(conn, batch.changes, now, self.alerting)
+            for i, it in enumerate(items):
+                if isinstance(it, Act):
+                    batch.acted[i] = await self._act(conn, it, batch, now)
         self.seq = batch.seq  # committed; a failed commit triggers recovery instead
         metrics.DB_WRITE_LATENCY.observe(time.perf_counter() - start)
         return batch
 
+    async def _act(self, conn: psycopg.AsyncConnection[Any], it: Act, batch: _Batch,
+                   now: datetime) -> tuple[Decision, dict[str, Any] | None]:  # fmt: skip
+        decision, doc = await act(conn, self.alerting, it.alert_id, it.tenant, it.verb, it.actor, now, note=it.note,
+                                  assignee=it.assignee)  # fmt: skip
+        if decision.released and doc is not None and self.book.release(doc["dedup_key"], doc["alert_id"]):
+            batch.seq += 1
+            await engine_log.write_release(conn, batch.seq, doc["dedup_key"], doc["alert_id"])
+        return decision, doc
+
     def _evaluate(
-        self, items: list[Inbound | Tick], admitted: list[Admitted | InvalidEvent | None], stored: set[tuple[str, str]]
+        self, items: list[Item], admitted: list[Admitted | InvalidEvent | None], stored: set[tuple[str, str]]
     ) -> _Batch:
         """The pure middle: mutates the engine and the book, collects what to write. Sequence numbers
         are taken from a local counter and only become ``self.seq`` once the transaction commits."""
@@ -297,6 +344,8 @@ class Pipeline:
         seq = self.seq
         in_batch: set[tuple[str, str]] = set()
         for i, (it, a) in enumerate(zip(items, admitted, strict=True)):
+            if isinstance(it, Act):
+                continue
             if isinstance(it, Tick):
                 due = self.engine.next_deadline()
                 if due is not None and due <= it.until:
@@ -330,17 +379,19 @@ class Pipeline:
             batch.applied_kinds.append((it.source, event.kind))
             t = event.occurred_at.timestamp()
             self.watermark = t if self.watermark is None else max(self.watermark, t)
-            self._apply(outcome.findings, batch)
+            self._apply(outcome.findings, batch, event.source.facility_id if event.source else None)
         batch.seq = seq
         return batch
 
-    def _apply(self, findings: list[Any], batch: _Batch) -> None:
+    def _apply(self, findings: list[Any], batch: _Batch, facility: str | None = None) -> None:
         for finding in findings:
             change, record = self.book.apply(finding)
             if record is not None and change in ("opened", "escalated", "resolved"):
+                if change == "opened":
+                    record.facility_id = facility
                 batch.changes.append((change, record))
 
-    def _finish(self, items: list[Inbound | Tick], batch: _Batch) -> None:
+    def _finish(self, items: list[Item], batch: _Batch) -> None:
         now = self.mono()
         for change, record in batch.changes:
             metrics.ALERT_CHANGES.labels(change).inc()
@@ -348,9 +399,13 @@ class Pipeline:
                 metrics.ALERTS_RAISED.labels(record.rule_id, record.severity).inc()
         for source, kind in batch.applied_kinds:
             metrics.EVENTS_RECEIVED.labels(source, kind).inc()
-        for it, result in zip(items, batch.results, strict=True):
+        for i, (it, result) in enumerate(zip(items, batch.results, strict=True)):
             if isinstance(it, Tick):
                 self._tick_pending = False
+                continue
+            if isinstance(it, Act):
+                if it.done is not None and not it.done.done():
+                    it.done.set_result(batch.acted[i])
                 continue
             assert result is not None
             if result.status == "rejected":
@@ -414,6 +469,9 @@ class Pipeline:
                 book = AlertBook.restore(data["book"])
             replayed = 0
             async for _seq, entry in engine_log.log_after(conn, base):
+                if isinstance(entry, str):
+                    book.release(entry)
+                    continue
                 findings = (
                     engine.advance(entry) if isinstance(entry, float) else engine.process(decode_event(entry)).findings
                 )

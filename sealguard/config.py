@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     http: str = Field("127.0.0.1:8000", description="host:port of the API and dashboard")
     data_dir: Path = Field(Path(".sealguard"), description="embedded database and broker data, the admin token")
     policy: Path | None = Field(None, description="policy YAML (criteria.md); none uses the defaults")
+    alerting: Path | None = Field(None, description="alerting YAML: receivers, routes, inhibition (docs/alerting.md)")
+    public_url: str | None = Field(None, description="base URL of links in notifications; default http://{http}")
+    notifier: bool = Field(True, description="run the notifier role (drains the outbox) in this process")
+    notify_poll_s: float = 0.5
+    notify_lease_s: float = Field(60.0, description="a claimed delivery not settled by then is taken over")
+    notify_retry_base_s: float = 2.0
+    notify_retry_cap_s: float = 300.0
     http_max_batch: int = 1000
     http_max_body: int = 5 * 1024 * 1024
     idle_advance_after: float = Field(60.0, description="seconds of silence before the clock follows the wall clock")

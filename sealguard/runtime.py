@@ -10,10 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import psycopg_pool
 import uvicorn
 
+from alerts import config as alerting_config
+from alerts.channels import Channels, TopicSink
+from alerts.config import AlertingConfig
+from alerts.notifier import Notifier
+from alerts.topics import KafkaSink, MqttSink
 from ingest.kafka import KafkaOptions, KafkaSource
 from ingest.mqtt import MqttOptions, MqttSource
 from ingest.pipeline import Pipeline
@@ -85,6 +91,9 @@ class Monitor:
     sources: list[Any] = field(default_factory=list)
     tasks: list["asyncio.Task[Any]"] = field(default_factory=list)
     server: uvicorn.Server | None = None
+    notifier: Notifier | None = None
+    notifier_task: "asyncio.Task[None] | None" = None
+    _closers: list[Any] = field(default_factory=list)
 
     async def start(self) -> None:
         s = self.settings
@@ -110,18 +119,24 @@ class Monitor:
         await self.pool.open(wait=True, timeout=30)
         self.token = await admin_token(self.pool, s.data_dir)
         policy = Policy.load(s.policy) if s.policy else Policy()
+        alerting = alerting_config.load(s.alerting)
+        if "public_url" not in alerting.model_fields_set:
+            alerting = alerting.model_copy(update={"public_url": s.public_url or f"http://{s.http}"})
         self.pipeline = Pipeline(self.pool, policy, queue_size=s.queue_size, snapshot_every_s=s.snapshot_every_s,
-                                 idle_advance_after=s.idle_advance_after)  # fmt: skip
+                                 idle_advance_after=s.idle_advance_after, alerting=alerting)  # fmt: skip
         await self.pipeline.start()
         options = MqttOptions(self.mqtt_url, client_id=s.mqtt_client_id, protocol=mqtt_protocol,
                               shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file)  # fmt: skip
+        kafka_options = KafkaOptions(
+            s.kafka_bootstrap or "", s.kafka_topic, s.kafka_group, s.kafka_security_protocol, s.kafka_sasl_mechanism,
+            s.kafka_sasl_username, s.kafka_sasl_password, s.kafka_ca_file)  # fmt: skip
+        if s.notifier:
+            self._start_notifier(alerting, options, kafka_options if s.kafka_bootstrap else None)
         mqtt = MqttSource(self.pipeline, options)
         self.sources.append(mqtt)
         brokers: dict[str, Any] = {"mqtt": mqtt}
         if s.kafka_bootstrap:
-            kafka = KafkaSource(self.pipeline, KafkaOptions(
-                s.kafka_bootstrap, s.kafka_topic, s.kafka_group, s.kafka_security_protocol, s.kafka_sasl_mechanism,
-                s.kafka_sasl_username, s.kafka_sasl_password, s.kafka_ca_file))  # fmt: skip
+            kafka = KafkaSource(self.pipeline, kafka_options)
             self.sources.append(kafka)
             brokers["kafka"] = kafka
         rt = Runtime(self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers)
@@ -135,8 +150,35 @@ class Monitor:
                 self.tasks[-1].result()  # raises why the server could not start (e.g. port in use)
             await asyncio.sleep(0.05)
 
+    def _start_notifier(self, alerting: AlertingConfig, mqtt: MqttOptions, kafka: KafkaOptions | None) -> None:
+        assert self.pool is not None
+        s = self.settings
+        sinks: dict[str, TopicSink] = {"mqtt": MqttSink(mqtt)}
+        if kafka is not None:
+            sinks["kafka"] = KafkaSink(kafka)
+        http = httpx.AsyncClient()
+        self._closers = [http.aclose, *(sink.close for sink in sinks.values())]
+        self.notifier = Notifier(self.pool, alerting, Channels(alerting, http, sinks), poll_s=s.notify_poll_s,
+                                 lease_s=s.notify_lease_s, retry_base_s=s.notify_retry_base_s,
+                                 retry_cap_s=s.notify_retry_cap_s)  # fmt: skip
+        self.notifier_task = asyncio.create_task(self.notifier.run(), name="notifier")
+
+    async def _stop_notifier(self) -> None:
+        if self.notifier is None or self.notifier_task is None:
+            return
+        self.notifier.request_stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.notifier_task), timeout=10)
+        except (TimeoutError, Exception):
+            self.notifier_task.cancel()  # unsettled deliveries go again after their lease, same key
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.notifier_task
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()
+
     async def stop(self) -> None:
-        """Stop consuming, flush and snapshot, close, then stop embedded servers."""
+        """Stop consuming, flush and snapshot, finish deliveries in hand, close, stop embedded servers."""
         for src, task in zip(self.sources, self.tasks, strict=False):
             if hasattr(src, "request_stop"):  # Kafka: finish and commit the batch in hand
                 src.request_stop()
@@ -147,6 +189,7 @@ class Monitor:
                 await task
         if self.pipeline is not None:
             await self.pipeline.stop()
+        await self._stop_notifier()
         if self.server is not None:
             self.server.should_exit = True
             with contextlib.suppress(Exception):

@@ -9,6 +9,10 @@ from psycopg.types.json import Jsonb
 
 from alerts.audit import HistoryRow, chain
 from alerts.book import AlertRecord, Change
+from alerts.config import AlertingConfig
+from alerts.lifecycle import AlertState, Decision, Verb, decide
+from store import outbox
+from store.alert_rows import ALERT_COLUMNS, alert_json
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -53,27 +57,38 @@ async def append_history(conn: Conn, tenant: str, entries: list[Entry]) -> list[
     return rows
 
 
-async def apply_changes(conn: Conn, changes: Iterable[tuple[Change, AlertRecord]], now: datetime) -> None:
-    """Persist what the alert book decided, with one history entry per transition."""
+async def apply_changes(conn: Conn, changes: Iterable[tuple[Change, AlertRecord]], now: datetime,
+                        alerting: AlertingConfig | None = None) -> None:  # fmt: skip
+    """Persist what the alert book decided, with one history entry per transition, and the notifications
+    it causes in the same transaction (the outbox)."""
     entries: dict[str, list[Entry]] = {}
     stamp = utc_iso(now)
     async with conn.cursor() as cur:
         for change, r in changes:
+            doc = {**r.to_json(), "facility_id": r.facility_id}
             if change == "opened":
                 await cur.execute(
                     "INSERT INTO alerts (alert_id, tenant, rule_id, severity, conveyance_id, trip_id, occurred_at,"
-                    " message, criterion, evidence, dedup_key, status, updated_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s) ON CONFLICT DO NOTHING",
+                    " message, criterion, evidence, dedup_key, status, updated_at, facility_id)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, %s) ON CONFLICT DO NOTHING",
                     (r.alert_id, r.tenant, r.rule_id, r.severity, r.conveyance_id, r.trip_id, _ts(r.occurred_at),
-                     r.message, r.criterion, Jsonb(r.evidence), r.dedup_key, now),
+                     r.message, r.criterion, Jsonb(r.evidence), r.dedup_key, now, r.facility_id),
                 )  # fmt: skip
                 detail: dict[str, Any] = {"severity": r.severity, "rule_id": r.rule_id}
+                if alerting is not None and cur.rowcount:
+                    await outbox.enqueue_pages(conn, alerting, doc, now)
             elif change == "escalated":
                 await cur.execute(
-                    "UPDATE alerts SET severity = %s, message = %s, evidence = %s, updated_at = %s WHERE alert_id = %s",
+                    "UPDATE alerts SET severity = %s, message = %s, evidence = %s, updated_at = %s WHERE alert_id = %s"
+                    " RETURNING status",
                     (r.severity, r.message, Jsonb(r.evidence), now, r.alert_id),
                 )
                 detail = {"severity": r.severity}
+                row = await cur.fetchone()
+                if alerting is not None and row is not None:
+                    # A worse repeat pages again; an acknowledged alert only its first tier.
+                    doc["status"] = row[0]
+                    await outbox.enqueue_pages(conn, alerting, doc, now, first_tier_only=row[0] != "open")
             elif change == "resolved":
                 await cur.execute(
                     "UPDATE alerts SET status = 'resolved', resolved_at = %s, resolved_by = 'sealguard',"
@@ -81,12 +96,59 @@ async def apply_changes(conn: Conn, changes: Iterable[tuple[Change, AlertRecord]
                     (_ts(r.resolved_at), now, r.alert_id),
                 )
                 detail = {"resolved_at": utc_iso(_ts(r.resolved_at) or now)}
+                if alerting is not None:
+                    await outbox.cancel_pending(conn, r.alert_id, "auto-resolved", ("trigger", "acknowledge"))
+                    await outbox.enqueue_followups(conn, alerting, doc, "resolve", now)
             else:
                 continue
             action = "auto_resolved" if change == "resolved" else change
             entries.setdefault(r.tenant, []).append((r.alert_id, action, "sealguard", None, stamp, detail))
     for tenant in sorted(entries):
         await append_history(conn, tenant, entries[tenant])
+
+
+async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str | None, verb: Verb, actor: str,
+              now: datetime, *, note: str | None = None, assignee: str | None = None,
+              ) -> tuple[Decision, dict[str, Any] | None]:  # fmt: skip
+    """A person's action on one alert (``tenant`` None: any tenant), decided and stored with its history
+    and notifications. The caller releases the engine's open alert when ``Decision.released``."""
+    cur = await conn.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = %s::uuid AND (%s::text IS NULL OR tenant = %s)"
+        " FOR UPDATE",
+        (alert_id, tenant, tenant),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return Decision(AlertState("", ""), error=f"no alert {alert_id}", code=404), None
+    doc = alert_json(row)
+    state = AlertState(doc["status"], doc["rule_id"], doc["acknowledged_by"], doc["resolve_requested_by"],
+                       doc["assignee"])  # fmt: skip
+    decision = decide(state, verb, actor, two_person=doc["rule_id"] in alerting.two_person_rules,
+                      assignee=assignee, note=note)  # fmt: skip
+    if decision.error is not None:
+        return decision, doc
+    new = decision.state
+    acked = new.status != "open" and state.status == "open"
+    resolved = new.status == "resolved"
+    await conn.execute(
+        "UPDATE alerts SET status = %s, acknowledged_by = %s, resolve_requested_by = %s, assignee = %s,"
+        " acknowledged_at = CASE WHEN %s THEN %s ELSE acknowledged_at END,"
+        " resolved_at = CASE WHEN %s THEN %s ELSE resolved_at END,"
+        " resolved_by = CASE WHEN %s THEN %s ELSE resolved_by END, updated_at = %s WHERE alert_id = %s::uuid",
+        (new.status, new.acknowledged_by, new.resolve_requested_by, new.assignee, acked, now, resolved, now,
+         resolved, actor, now, alert_id),
+    )  # fmt: skip
+    stamp = utc_iso(now)
+    entries = [(alert_id, action, actor, note, stamp, detail) for action, detail in decision.history]
+    await append_history(conn, doc["tenant"], entries)
+    if decision.stop_paging:
+        kinds = ("trigger", "acknowledge") if resolved else ("trigger",)
+        await outbox.cancel_pending(conn, alert_id, f"{new.status} by {actor}", kinds)
+    doc.update(status=new.status, acknowledged_by=new.acknowledged_by, assignee=new.assignee,
+               resolve_requested_by=new.resolve_requested_by)  # fmt: skip
+    if decision.notify is not None:
+        await outbox.enqueue_followups(conn, alerting, doc, decision.notify, now)
+    return decision, doc
 
 
 async def history(conn: Conn, tenant: str | None = None) -> list[HistoryRow]:

@@ -1,4 +1,4 @@
-"""What recovery needs: engine snapshots, clock ticks, and the events after a snapshot, in order."""
+"""What recovery needs: engine snapshots, and the events, clock ticks and releases after one, in order."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,24 +34,36 @@ async def write_tick(conn: Conn, seq: int, until: float) -> None:
 async def last_seq(conn: Conn) -> int:
     cur = await conn.execute(
         "SELECT GREATEST((SELECT max(seq) FROM event_ids), (SELECT max(seq) FROM engine_ticks),"
-        " (SELECT max(seq) FROM engine_snapshots))"
+        " (SELECT max(seq) FROM engine_snapshots), (SELECT max(seq) FROM engine_releases))"
     )
     row = await cur.fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
-async def log_after(conn: Conn, seq: int, batch: int = 5000) -> AsyncIterator[tuple[int, bytes | float]]:
-    """Events (payload bytes) and ticks (float) with a sequence number above ``seq``, in sequence order."""
+async def write_release(conn: Conn, seq: int, dedup_key: str, alert_id: str) -> None:
+    """A person resolved the alert: from this point of the log the engine may open a new one for the key."""
+    await conn.execute(
+        "INSERT INTO engine_releases (seq, dedup_key, alert_id) VALUES (%s, %s, %s)", (seq, dedup_key, alert_id)
+    )
+
+
+LogEntry = tuple[int, bytes | float | str]
+
+
+async def log_after(conn: Conn, seq: int, batch: int = 5000) -> AsyncIterator[LogEntry]:
+    """Everything the engine saw after ``seq``, in sequence order: events (payload bytes), clock ticks
+    (float) and releases of alerts resolved by a person (the dedup key, str)."""
     while True:
         cur = await conn.execute(
-            "SELECT seq, payload::text, NULL::float8 FROM events WHERE seq > %s"
-            " UNION ALL SELECT seq, NULL, until_ts FROM engine_ticks WHERE seq > %s"
+            "SELECT seq, payload::text, NULL::float8, NULL::text FROM events WHERE seq > %s"
+            " UNION ALL SELECT seq, NULL, until_ts, NULL FROM engine_ticks WHERE seq > %s"
+            " UNION ALL SELECT seq, NULL, NULL, dedup_key FROM engine_releases WHERE seq > %s"
             " ORDER BY 1 LIMIT %s",
-            (seq, seq, batch),
+            (seq, seq, seq, batch),
         )
         rows = await cur.fetchall()
-        for s, payload, until in rows:
-            yield int(s), (payload.encode() if payload is not None else float(until))
+        for s, payload, until, key in rows:
+            yield int(s), (payload.encode() if payload is not None else float(until) if until is not None else key)
             seq = int(s)
         if len(rows) < batch:
             return

@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.pipeline import Inbound, ItemResult, Pipeline
-from rules.findings import iso
+from sealguard.web import alerts_api
 from sealguard.web.auth import TokenCache, require, tenant_scope
+from store.alert_rows import ALERT_COLUMNS, alert_json
 from store.tokens import ALL_TENANTS, Principal
 
 API = "/api/v1"
@@ -138,23 +139,5 @@ def create_app(rt: Runtime) -> FastAPI:
         alerts = [alert_json(r) for r in rows[:limit]]
         return {"alerts": alerts, "next_offset": offset + limit if len(rows) > limit else None}
 
+    app.include_router(alerts_api.router())
     return app
-
-
-ALERT_COLUMNS = (
-    "alert_id::text, rule_id, severity, tenant, conveyance_id, trip_id, occurred_at, message, criterion, evidence,"
-    " dedup_key, status, resolved_at, acknowledged_at, acknowledged_by, resolved_by"
-)
-
-
-def _iso(t: datetime | None) -> str | None:
-    return iso(t.timestamp()) if t is not None else None
-
-
-def alert_json(r: Any) -> dict[str, Any]:
-    return {
-        "alert_id": r[0], "rule_id": r[1], "severity": r[2], "tenant": r[3], "conveyance_id": r[4], "trip_id": r[5],
-        "occurred_at": _iso(r[6]), "message": r[7], "criterion": r[8], "evidence": r[9], "dedup_key": r[10],
-        "status": r[11], "resolved_at": _iso(r[12]), "acknowledged_at": _iso(r[13]), "acknowledged_by": r[14],
-        "resolved_by": r[15],
-    }  # fmt: skip
