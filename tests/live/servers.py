@@ -1,6 +1,7 @@
 """Real servers for the live tests, started once per session on free 127.0.0.1 ports."""
 
 import asyncio
+import inspect
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,11 +54,14 @@ async def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 async def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
-    """Poll an async predicate; tests wait on outcomes, never on wall-clock durations."""
+    """Poll a predicate (plain or async); tests wait on outcomes, never on wall-clock durations."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        if await predicate():
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
             return
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
