@@ -1,4 +1,4 @@
-"""Commands of the live monitor: up, db migrate, token create, audit verify, simulate."""
+"""Commands of the live monitor: up, db migrate, token create, audit verify, alerts route, receivers, simulate."""
 
 import argparse
 import asyncio
@@ -32,6 +32,22 @@ def add_commands(sub: Any) -> None:
     av = asub.add_parser("verify", help="check the hash chain of the alert history")
     av.add_argument("--tenant", help="only this tenant's chain")
 
+    al = sub.add_parser("alerts", help="alerting tools")
+    alsub = al.add_subparsers(dest="alerts_command", required=True)
+    ar = alsub.add_parser("route", help="dry run: which receivers, tiers and timing an alert would get")
+    ar.add_argument("--config", type=Path, help="alerting YAML (default: SEALGUARD_ALERTING)")
+    ar.add_argument("--tenant", required=True)
+    ar.add_argument("--rule", required=True, help="rule id, e.g. SEAL-003")
+    ar.add_argument("--severity", required=True, choices=["critical", "high", "medium", "low"])
+    ar.add_argument("--facility")
+    ar.add_argument("--conveyance")
+    ar.add_argument("--trip")
+
+    rc = sub.add_parser("receivers", help="run a local webhook/PagerDuty/Slack receiver and SMTP server, printing"
+                        " what arrives (to point a monitor's alerting at)")  # fmt: skip
+    rc.add_argument("--http-port", type=int, default=9080)
+    rc.add_argument("--smtp-port", type=int, default=9025)
+
     sm = sub.add_parser("simulate", help="publish a live simulated fleet (trucks, seals, docks, incidents)")
     sm.add_argument("--mqtt-url", help="broker to publish to (default: SEALGUARD_MQTT_URL or mqtt://127.0.0.1:1883)")
     sm.add_argument("--kafka-bootstrap", help="also publish to Kafka (default: SEALGUARD_KAFKA_BOOTSTRAP)")
@@ -47,7 +63,8 @@ def add_commands(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int | None:
     """Run a live command, or return None when ``args`` is not one of ours."""
-    handlers = {"up": _up, "db": _db, "token": _token, "audit": _audit, "simulate": _simulate}
+    handlers = {"up": _up, "db": _db, "token": _token, "audit": _audit, "simulate": _simulate, "alerts": _alerts,
+                "receivers": _receivers}  # fmt: skip
     handler = handlers.get(args.command)
     return handler(args) if handler else None
 
@@ -176,4 +193,30 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_simulator(options))
+    return EXIT_OK
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from alerts import config, routing
+
+    path = args.config or _settings().alerting
+    try:
+        cfg = config.load(path)
+    except (OSError, ValidationError, ValueError) as exc:
+        print(f"error: alerting config {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    labels = {"tenant": args.tenant, "rule_id": args.rule, "severity": args.severity, "facility": args.facility,
+              "conveyance_id": args.conveyance, "trip_id": args.trip, "alert_id": None}  # fmt: skip
+    print(f"config: {path or '(none: no receivers)'}")
+    print(routing.describe(cfg, labels), end="")
+    return EXIT_OK
+
+
+def _receivers(args: argparse.Namespace) -> int:
+    from sealguard.receivers import serve_forever
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(args.http_port, args.smtp_port))
     return EXIT_OK

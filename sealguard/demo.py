@@ -65,6 +65,7 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
     if port_in_use(settings.http_port):
         print(f"sealguard demo: {settings.http} is in use; set SEALGUARD_HTTP=127.0.0.1:PORT", file=sys.stderr)
         return 2
+    receivers = await _local_receivers(settings) if settings.alerting is None else None
     monitor = Monitor(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,6 +75,10 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
     await monitor.start()
     try:
         print(monitor.banner(), flush=True)
+        if receivers is not None:
+            hook, smtp = receivers
+            print(f"  alerting     {settings.alerting}: pages and webhooks to {hook.url}, e-mail to SMTP"
+                  f" 127.0.0.1:{smtp.port}; what they receive is printed below as '->' lines")  # fmt: skip
         print(
             f"\nsimulating 12 trucks at {speedup:g}x (one real minute is {speedup / 60:g} h of driving); Ctrl-C stops\n"
         )
@@ -82,6 +87,7 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
         base = f"http://{settings.http}"
         headers = {"Authorization": f"Bearer {monitor.token}"}
         seen: set[str] = set()
+        hinted = False
         started = loop.time()
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as api:
             while not stop.is_set() and not (duration and loop.time() - started > duration):
@@ -98,13 +104,62 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
                     if a["alert_id"] not in seen:
                         seen.add(a["alert_id"])
                         print(f"    NEW {a['severity']:<8} {a['rule_id']:<8} {a['conveyance_id']}: {a['message']}")
+                        if a["severity"] == "critical" and not hinted:
+                            hinted = True
+                            url = f"{base}/api/v1/alerts/{a['alert_id']}/acknowledge"
+                            print(f"        acknowledge it (stops its escalation): curl -X POST -H"
+                                  f" 'Authorization: Bearer {monitor.token}' {url}")  # fmt: skip
         sim.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sim
     finally:
         print("sealguard demo: stopping (flush, snapshot, embedded servers down)", flush=True)
         await monitor.stop()
+        if receivers is not None:
+            await receivers[0].stop()
+            receivers[1].stop()
     return 0
+
+
+async def _local_receivers(settings: Any) -> tuple[Any, Any]:
+    """A local webhook/PagerDuty receiver and SMTP server, and an alerting file routing to them: critical
+    alerts page (PagerDuty format) and mail the duty manager at once, and escalate to a second webhook
+    after 2 minutes unless acknowledged; every alert goes to the operations webhook."""
+    import yaml
+
+    from sealguard.receivers import HttpReceiver, SmtpReceiver, describe_request
+
+    hook = await HttpReceiver(on_request=lambda r: print(f"      -> {describe_request(r)}", flush=True)).start()
+    smtp = SmtpReceiver(on_message=lambda m: print(f"      -> MAIL to {m['To']}: {m['Subject']}", flush=True)).start()
+    config = {
+        "receivers": [
+            {"name": "ops-webhook", "webhook": {"url": f"{hook.url}/hook", "secret": "demo-secret"}},
+            {"name": "on-call-pager", "pagerduty": {"routing_key": "demo" * 8, "url": f"{hook.url}/v2/enqueue"}},
+            {"name": "duty-manager", "email": {"to": ["duty-manager@example.com"], "port": smtp.port}},
+            {"name": "security-lead", "webhook": {"url": f"{hook.url}/escalate", "secret": "demo-secret"}},
+        ],
+        "route": {
+            "group_wait": "2s",
+            "group_interval": "30s",
+            "routes": [
+                {
+                    "matchers": ['severity="critical"'],
+                    "continue": True,
+                    "repeat_interval": "10m",
+                    "escalation": [
+                        {"after": "0s", "receivers": ["on-call-pager", "duty-manager"]},
+                        {"after": "2m", "receivers": ["security-lead"]},
+                    ],
+                },
+                {"receiver": "ops-webhook"},
+            ],
+        },
+    }
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "alerting.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    settings.alerting = path
+    return hook, smtp
 
 
 def run_demo(folder: str | None) -> int:

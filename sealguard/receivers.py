@@ -135,3 +135,35 @@ class SmtpReceiver:
 
     def stop(self) -> None:
         self._controller.stop()
+
+
+def describe_request(req: Request) -> str:
+    """One line for a received notification, whatever its format."""
+    try:
+        body = req.json()
+    except ValueError:
+        return f"{req.path}: {len(req.body)} bytes (not JSON)"
+    if isinstance(body, dict) and "event_action" in body:
+        return f"PAGE ({body['event_action']}) {body.get('payload', {}).get('summary', body.get('dedup_key'))}"
+    if isinstance(body, dict) and "alerts" in body:
+        names = ", ".join(
+            f"{a['labels'].get('alertname')} {a['labels'].get('conveyance_id', '')}" for a in body["alerts"]
+        )
+        return f"WEBHOOK ({body.get('event')}) {names}"
+    if isinstance(body, dict) and "blocks" in body:
+        return f"CHAT {str(body.get('text', ''))[:160]}"
+    return f"{req.path}: {str(body)[:160]}"
+
+
+async def serve_forever(http_port: int, smtp_port: int) -> None:
+    hook = HttpReceiver(port=http_port, on_request=lambda r: print(describe_request(r), flush=True))
+    await hook.start()
+    smtp = SmtpReceiver(smtp_port, on_message=lambda m: print(f"MAIL to {m['To']}: {m['Subject']}", flush=True))
+    smtp.start()
+    print(f"receiving: webhook {hook.url}/hook, PagerDuty {hook.url}/v2/enqueue, Slack {hook.url}/slack,"
+          f" SMTP 127.0.0.1:{smtp_port}", flush=True)  # fmt: skip
+    try:
+        await asyncio.Event().wait()
+    finally:
+        smtp.stop()
+        await hook.stop()

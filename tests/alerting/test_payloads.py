@@ -13,12 +13,21 @@ from store.outbox import OutboxRow
 
 CAPTURED = Path(__file__).parents[3] / "shared" / "interop" / "alertmanager" / "captured-alertmanager-0.25.0-debian"
 ALERT = {
-    "alert_id": "0b7f4c1e-2a8f-5f0e-9c61-0d1b2c3d4e5f", "rule_id": "SEAL-003", "severity": "critical",
-    "tenant": "acme", "conveyance_id": "MSCU1234565", "trip_id": "T-1", "occurred_at": "2026-11-22T06:16:56Z",
-    "message": "seal 133534 reported tamper outside an authorised place", "criterion": "MSC 6.1",
-    "evidence": ["e-1", "e-2"], "dedup_key": "acme:SEAL-003:MSCU1234565:T-1:133534", "status": "open",
-    "resolved_at": None, "facility_id": None,
-}  # fmt: skip
+    "alert_id": "0b7f4c1e-2a8f-5f0e-9c61-0d1b2c3d4e5f",
+    "rule_id": "SEAL-003",
+    "severity": "critical",
+    "tenant": "acme",
+    "conveyance_id": "MSCU1234565",
+    "trip_id": "T-1",
+    "occurred_at": "2026-11-22T06:16:56Z",
+    "message": "seal 133534 reported tamper outside an authorised place",
+    "criterion": "MSC 6.1",
+    "evidence": ["e-1", "e-2"],
+    "dedup_key": "acme:SEAL-003:MSCU1234565:T-1:133534",
+    "status": "open",
+    "resolved_at": None,
+    "facility_id": None,
+}
 
 
 def test_webhook_body_has_alertmanagers_shape() -> None:
@@ -29,8 +38,14 @@ def test_webhook_body_has_alertmanagers_shape() -> None:
     assert ours["status"] == "firing" and ours["version"] == theirs["version"] == "4"
     assert ours["alerts"][0]["labels"]["alertname"] == "SEAL-003"
     assert ours["alerts"][0]["endsAt"] == theirs["alerts"][0]["endsAt"]  # Go's zero time while firing
-    resolved = payloads.webhook_body("ops", "resolve", "k", [{**ALERT, "status": "resolved",
-                                     "resolved_at": "2026-11-22T07:00:00Z"}], "http://sg", "key-2")  # fmt: skip
+    resolved = payloads.webhook_body(
+        "ops",
+        "resolve",
+        "k",
+        [{**ALERT, "status": "resolved", "resolved_at": "2026-11-22T07:00:00Z"}],
+        "http://sg",
+        "key-2",
+    )
     assert resolved["status"] == json.loads((CAPTURED / "03-webhook.json").read_text())["status"] == "resolved"
     assert resolved["alerts"][0]["endsAt"] == "2026-11-22T07:00:00Z"
 
@@ -68,9 +83,22 @@ NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 
 def row(i: int, alert: str = "a1", **kw: object) -> OutboxRow:
-    base: dict[str, object] = dict(id=i, tenant="acme", alert_id=alert, receiver="ops", channel="webhook",
-                                   kind="trigger", tier=0, group_key="g", group_interval=60.0, repeat_interval=None,
-                                   batch_id=None, attempts=0, created_at=NOW, deadline_at=NOW)  # fmt: skip
+    base: dict[str, object] = dict(
+        id=i,
+        tenant="acme",
+        alert_id=alert,
+        receiver="ops",
+        channel="webhook",
+        kind="trigger",
+        tier=0,
+        group_key="g",
+        group_interval=60.0,
+        repeat_interval=None,
+        batch_id=None,
+        attempts=0,
+        created_at=NOW,
+        deadline_at=NOW,
+    )
     base.update(kw)
     return OutboxRow(**base)  # type: ignore[arg-type]
 
@@ -80,15 +108,40 @@ def doc(alert_id: str, **kw: object) -> dict[str, object]:
 
 
 def test_dispatch_stages() -> None:
-    docs = {"a1": doc("a1"), "a2": doc("a2"), "res": doc("res", status="resolved"), "sil": doc("sil", rule_id="TRK-004"),
-            "inh": doc("inh", rule_id="TRK-002"), "comp": doc("comp", rule_id="COMP-001")}  # fmt: skip
-    rows = [row(1, "a1"), row(2, "a2"), row(3, "res"), row(4, "sil"), row(5, "inh"), row(6, "a1", kind="resolve"),
-            row(7, "a1", batch_id="b-1", attempts=2), row(8, "a1", receiver="gone")]  # fmt: skip
-    out = dispatch.plan(rows, docs, {"acme": [("s-1", ['rule_id="TRK-004"'])]}, [docs["comp"]], {},
-                        [InhibitRule(source_rules=["COMP-001"], target_rules=["TRK-002"])], {"ops"}, NOW)  # fmt: skip
-    assert sorted(out.skip) == [(3, "cancelled", "alert resolved before it was sent"), (4, "silenced", "silence s-1"),
-                                (5, "inhibited", "alert comp is open for the same trip"),
-                                (8, "cancelled", "receiver no longer configured")]  # fmt: skip
+    docs = {
+        "a1": doc("a1"),
+        "a2": doc("a2"),
+        "res": doc("res", status="resolved"),
+        "sil": doc("sil", rule_id="TRK-004"),
+        "inh": doc("inh", rule_id="TRK-002"),
+        "comp": doc("comp", rule_id="COMP-001"),
+    }
+    rows = [
+        row(1, "a1"),
+        row(2, "a2"),
+        row(3, "res"),
+        row(4, "sil"),
+        row(5, "inh"),
+        row(6, "a1", kind="resolve"),
+        row(7, "a1", batch_id="b-1", attempts=2),
+        row(8, "a1", receiver="gone"),
+    ]
+    out = dispatch.plan(
+        rows,
+        docs,
+        {"acme": [("s-1", ['rule_id="TRK-004"'])]},
+        [docs["comp"]],
+        {},
+        [InhibitRule(source_rules=["COMP-001"], target_rules=["TRK-002"])],
+        {"ops"},
+        NOW,
+    )
+    assert sorted(out.skip) == [
+        (3, "cancelled", "alert resolved before it was sent"),
+        (4, "silenced", "silence s-1"),
+        (5, "inhibited", "alert comp is open for the same trip"),
+        (8, "cancelled", "receiver no longer configured"),
+    ]
     assert sorted([r.id for r in b] for b in out.batches) == [[1, 2], [6], [7]]  # same group; its own kind; a retry
 
 

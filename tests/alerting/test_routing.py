@@ -21,21 +21,35 @@ CONFIG = AlertingConfig.model_validate(
             "group_by": ["tenant", "rule_id"],
             "group_wait": "5s",
             "routes": [
-                {"matchers": ['severity="critical"', 'rule_id=~"SEAL-.*|COMP-.*"'], "continue": True,
-                 "escalation": [{"after": "0s", "receivers": ["pager"]}, {"after": "10m", "receivers": ["manager"]}],
-                 "repeat_interval": "30m"},
-                {"matchers": ['tenant="acme"'], "receiver": "acme-chat", "group_wait": "1m",
-                 "routes": [{"conveyance_prefix": "MSCU", "receiver": "machines"}]},
+                {
+                    "matchers": ['severity="critical"', 'rule_id=~"SEAL-.*|COMP-.*"'],
+                    "continue": True,
+                    "escalation": [{"after": "0s", "receivers": ["pager"]}, {"after": "10m", "receivers": ["manager"]}],
+                    "repeat_interval": "30m",
+                },
+                {
+                    "matchers": ['tenant="acme"'],
+                    "receiver": "acme-chat",
+                    "group_wait": "1m",
+                    "routes": [{"conveyance_prefix": "MSCU", "receiver": "machines"}],
+                },
                 {"matchers": ["facility=DOCK-7"], "receiver": "manager"},
             ],
         },
     }
-)  # fmt: skip
+)
 
 
 def labels(**kw: str) -> dict[str, str | None]:
-    base: dict[str, str | None] = {"tenant": "globex", "rule_id": "TRK-004", "severity": "medium",
-                                   "conveyance_id": "TRUCK-1", "trip_id": "T1", "facility": None, "alert_id": "a1"}  # fmt: skip
+    base: dict[str, str | None] = {
+        "tenant": "globex",
+        "rule_id": "TRK-004",
+        "severity": "medium",
+        "conveyance_id": "TRUCK-1",
+        "trip_id": "T1",
+        "facility": None,
+        "alert_id": "a1",
+    }
     base.update(kw)
     return base
 
@@ -48,8 +62,10 @@ def labels(**kw: str) -> dict[str, str | None]:
         # critical seal alert of another tenant: the escalation route; continue finds no other match -> only it
         (labels(rule_id="SEAL-003", severity="critical"), [("root/0", [(0.0, ["pager"]), (600.0, ["manager"])])]),
         # critical seal alert of acme: escalation, and (continue) the acme route
-        (labels(tenant="acme", rule_id="SEAL-001", severity="critical"),
-         [("root/0", [(0.0, ["pager"]), (600.0, ["manager"])]), ("root/1", [(0.0, ["acme-chat"])])]),
+        (
+            labels(tenant="acme", rule_id="SEAL-001", severity="critical"),
+            [("root/0", [(0.0, ["pager"]), (600.0, ["manager"])]), ("root/1", [(0.0, ["acme-chat"])])],
+        ),
         # acme with a MSCU conveyance: the nested route wins over its parent
         (labels(tenant="acme", conveyance_id="MSCU1234565"), [("root/1/0", [(0.0, ["machines"])])]),
         # high, not critical: the escalation route does not match

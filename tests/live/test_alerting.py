@@ -54,17 +54,25 @@ def write_config(tmp: Path, hook: HttpReceiver, smtp: SmtpReceiver, **route: Any
             {"name": "machines", "topic": {"transport": "mqtt"}},
         ],
         "route": {
-            "receiver": "ops-hook", "group_wait": "0s", "group_interval": "0s",
+            "receiver": "ops-hook",
+            "group_wait": "0s",
+            "group_interval": "0s",
             "routes": [
-                {"matchers": ['severity="critical"'], "continue": True, "repeat_interval": "1h",
-                 "escalation": [{"after": "0s", "receivers": ["pager", "duty-mail", "chat"]},
-                                {"after": "1h", "receivers": ["escalate"]}]},
+                {
+                    "matchers": ['severity="critical"'],
+                    "continue": True,
+                    "repeat_interval": "1h",
+                    "escalation": [
+                        {"after": "0s", "receivers": ["pager", "duty-mail", "chat"]},
+                        {"after": "1h", "receivers": ["escalate"]},
+                    ],
+                },
                 {"matchers": ['rule_id=~".*"'], "receiver": "machines", "continue": True},
                 {"receiver": "ops-hook"},
             ],
             **route,
         },
-    }  # fmt: skip
+    }
     path = tmp / "alerting.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -87,14 +95,15 @@ async def test_page_mail_chat_topic_then_ack_stops_escalation_and_two_people_clo
     smtp = SmtpReceiver().start()
     received: list[dict[str, Any]] = []
     try:
-        s = settings(tmp_path, database_url, mqtt_broker, alerting=write_config(tmp_path, hook, smtp),
-                     notify_poll_s=0.1)  # fmt: skip
+        s = settings(
+            tmp_path, database_url, mqtt_broker, alerting=write_config(tmp_path, hook, smtp), notify_poll_s=0.1
+        )
         async with aiomqtt.Client("127.0.0.1", mqtt_broker.port, identifier="sub-" + uuid.uuid4().hex[:6]) as sub:
             await sub.subscribe("sealguard/v1/acme/alerts", qos=1)
 
             async def listen() -> None:
                 async for message in sub.messages:
-                    received.append(orjson.loads(bytes(message.payload)))  # type: ignore[arg-type]
+                    received.append(orjson.loads(bytes(message.payload)))
 
             listener = asyncio.create_task(listen())
             async with running(s) as monitor:
@@ -103,19 +112,29 @@ async def test_page_mail_chat_topic_then_ack_stops_escalation_and_two_people_clo
                 resp = await post(base, monitor.token, "/api/v1/events", [orjson.loads(x) for x in lines])
                 assert resp.status_code == 200 and resp.json()["accepted"] == len(lines)
 
-                await wait_for(lambda: (len(hook.to("/v2/enqueue")) >= 1 and smtp.messages and hook.to("/slack")
-                                             and hook.to("/hook") and received), what="page, mail, chat, webhook, topic")  # fmt: skip
+                await wait_for(
+                    lambda: (
+                        len(hook.to("/v2/enqueue")) >= 1
+                        and smtp.messages
+                        and hook.to("/slack")
+                        and hook.to("/hook")
+                        and received
+                    ),
+                    what="page, mail, chat, webhook, topic",
+                )
                 trigger = hook.to("/v2/enqueue")[0].json()
                 assert trigger["event_action"] == "trigger" and trigger["payload"]["severity"] == "critical"
                 alert_id = trigger["payload"]["custom_details"]["alert_id"]
-                (alert,) = await query(database_url, "SELECT dedup_key, rule_id FROM alerts WHERE alert_id = %s",
-                                       alert_id)  # fmt: skip
+                (alert,) = await query(
+                    database_url, "SELECT dedup_key, rule_id FROM alerts WHERE alert_id = %s", alert_id
+                )
                 assert trigger["dedup_key"] == alert[0] and alert[1] == "SEAL-001"
 
                 # the webhook is signed over timestamp and body
                 web = hook.to("/hook")[0]
                 assert web.headers["x-sealguard-signature"] == payloads.sign(
-                    SECRET, web.headers["x-sealguard-timestamp"], web.body)
+                    SECRET, web.headers["x-sealguard-timestamp"], web.body
+                )
                 assert web.json()["alerts"][0]["alert"]["alert_id"] == alert_id
                 mail = smtp.messages[0]
                 assert isinstance(mail, EmailMessage) and "SEAL-001" in str(mail["Subject"])
@@ -132,8 +151,10 @@ async def test_page_mail_chat_topic_then_ack_stops_escalation_and_two_people_clo
                 ack = await post(base, alice, f"/api/v1/alerts/{alert_id}/acknowledge", {"note": "calling the dock"})
                 assert ack.status_code == 200 and ack.json()["alert"]["status"] == "acknowledged"
                 assert [r[0] for r in await query(database_url, tier1, alert_id)] == ["cancelled"]
-                await wait_for(lambda: (any(r.json()["event_action"] == "acknowledge"
-                                                 for r in hook.to("/v2/enqueue"))), what="PagerDuty acknowledge")  # fmt: skip
+                await wait_for(
+                    lambda: any(r.json()["event_action"] == "acknowledge" for r in hook.to("/v2/enqueue")),
+                    what="PagerDuty acknowledge",
+                )
                 assert (await post(base, bob, f"/api/v1/alerts/{alert_id}/acknowledge")).status_code == 409
 
                 # two-person closure: alice asks, alice cannot confirm, bob confirms
@@ -144,15 +165,22 @@ async def test_page_mail_chat_topic_then_ack_stops_escalation_and_two_people_clo
                 assert same.status_code == 409 and "second person" in same.json()["detail"]
                 done = await post(base, bob, f"/api/v1/alerts/{alert_id}/resolve", {"note": "confirmed"})
                 assert done.status_code == 200 and done.json()["alert"]["status"] == "resolved"
-                await wait_for(lambda: (any(r.json()["event_action"] == "resolve"
-                                                 for r in hook.to("/v2/enqueue"))), what="PagerDuty resolve")  # fmt: skip
+                await wait_for(
+                    lambda: any(r.json()["event_action"] == "resolve" for r in hook.to("/v2/enqueue")),
+                    what="PagerDuty resolve",
+                )
 
                 async with httpx.AsyncClient() as c:
-                    detail = (await c.get(f"{base}/api/v1/alerts/{alert_id}",
-                                          headers={"Authorization": f"Bearer {alice}"})).json()  # fmt: skip
+                    detail = (
+                        await c.get(f"{base}/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {alice}"})
+                    ).json()
                 actions = [(h["action"], h["actor"]) for h in detail["history"]]
-                assert actions == [("opened", "sealguard"), ("acknowledged", "alice"), ("resolve_requested", "alice"),
-                                   ("resolved", "bob")]  # fmt: skip
+                assert actions == [
+                    ("opened", "sealguard"),
+                    ("acknowledged", "alice"),
+                    ("resolve_requested", "alice"),
+                    ("resolved", "bob"),
+                ]
                 assert detail["history"][1]["note"] == "calling the dock"
                 assert {e["event_id"] for e in detail["evidence"]} == set(detail["alert"]["evidence"])
                 assert ("escalate", "cancelled") in {(n["receiver"], n["status"]) for n in detail["notifications"]}
@@ -164,3 +192,148 @@ async def test_page_mail_chat_topic_then_ack_stops_escalation_and_two_people_clo
         await hook.stop()
         smtp.stop()
 
+
+def hook_only(tmp: Path, hook: HttpReceiver) -> Path:
+    config = {
+        "receivers": [{"name": "ops-hook", "webhook": {"url": f"{hook.url}/hook", "secret": SECRET}}],
+        "route": {"receiver": "ops-hook", "group_wait": "0s", "group_interval": "0s"},
+    }
+    path = tmp / "alerting.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def several_scenarios(tenant: str) -> list[bytes]:
+    return [
+        line
+        for name in ("seal-mismatch-at-dock", "unscheduled-stop", "inspection-defect", "route-deviation")
+        for line in tenant_lines(name, tenant)
+    ]
+
+
+async def settled_outbox(url: str) -> bool:
+    """Nothing due is left to send (repeats and escalation tiers due in an hour do not count)."""
+    rows = await query(
+        url,
+        "SELECT count(*) FILTER (WHERE status IN ('pending', 'sending')"
+        " AND due_at < now() + interval '5 minutes'), count(*) FROM outbox",
+    )
+    return bool(rows[0][1] > 0 and rows[0][0] == 0)
+
+
+async def every_alert_sent_or_cleared(url: str, sent: set[str]) -> None:
+    """Every alert was delivered, unless it cleared itself before its page went out."""
+    opened = {r[0] for r in await query(url, "SELECT alert_id::text FROM alerts WHERE tenant = 'acme'")}
+    cancelled = await query(
+        url,
+        "SELECT o.alert_id::text, a.status, o.reason FROM outbox o JOIN alerts a"
+        " USING (alert_id) WHERE o.status = 'cancelled'",
+    )
+    assert all(st == "resolved" and reason == "auto-resolved" for _, st, reason in cancelled)
+    assert len(sent) >= 4 and opened == sent | {a for a, _, _ in cancelled}
+
+
+def delivered_ok(hook: HttpReceiver) -> Counter[str]:
+    return Counter(r.headers["idempotency-key"] for r in hook.to("/hook") if r.status == 200)
+
+
+async def test_receiver_failing_for_a_while_gets_every_notification_once(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
+) -> None:
+    hook = await HttpReceiver(fail_next=5, fail_status=503).start()
+    try:
+        s = settings(
+            tmp_path,
+            database_url,
+            mqtt_broker,
+            alerting=hook_only(tmp_path, hook),
+            notify_poll_s=0.1,
+            notify_retry_base_s=0.05,
+            notify_retry_cap_s=0.5,
+        )
+        async with running(s) as monitor:
+            lines = several_scenarios("acme")
+            resp = await post(f"http://{s.http}", monitor.token, "/api/v1/events", [orjson.loads(x) for x in lines])
+            assert resp.status_code == 200
+            await wait_for(lambda: settled_outbox(database_url), what="outbox drained")
+        failed = [r for r in hook.to("/hook") if r.status == 503]
+        assert len(failed) == 5
+        ok = delivered_ok(hook)
+        assert ok and all(n == 1 for n in ok.values()), "a notification was accepted twice"
+        assert {r.headers["idempotency-key"] for r in failed} <= set(ok), "a failed delivery was not retried"
+        rows = await query(
+            database_url,
+            "SELECT batch_id::text, alert_id::text, status FROM outbox WHERE due_at < now() + interval '5 minutes'",
+        )  # later repeats of critical pages
+        assert {st for _, _, st in rows} <= {"sent", "cancelled"}
+        sent_alerts = {(key, alert) for key, alert, st in rows if st == "sent"}
+        got = {
+            (r.headers["idempotency-key"], a["alert"]["alert_id"])
+            for r in hook.to("/hook")
+            if r.status == 200
+            for a in r.json()["alerts"]
+        }
+        assert sent_alerts == got
+        await every_alert_sent_or_cleared(database_url, {a for _, a, st in rows if st == "sent"})
+    finally:
+        await hook.stop()
+
+
+async def test_notifier_killed_mid_delivery_resumes_without_loss(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
+) -> None:
+    hook = await HttpReceiver(hold=True).start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "SEALGUARD_DATABASE_URL": database_url,
+        "SEALGUARD_MQTT_URL": mqtt_broker.url,
+        "SEALGUARD_MQTT_PROTOCOL": mqtt_broker.protocol,
+        "SEALGUARD_HTTP": f"127.0.0.1:{port}",
+        "SEALGUARD_DATA_DIR": str(tmp_path / "data"),
+        "SEALGUARD_ALERTING": str(hook_only(tmp_path, hook)),
+        "SEALGUARD_NOTIFY_LEASE_S": "1",
+        "SEALGUARD_NOTIFY_POLL_S": "0.1",
+        "SEALGUARD_MQTT_CLIENT_ID": "sg-nk-" + uuid.uuid4().hex[:6],
+        "SEALGUARD_LOG_LEVEL": "WARNING",
+    }
+
+    def start() -> subprocess.Popen[bytes]:
+        with (tmp_path / "monitor.log").open("ab") as log:
+            return subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
+
+    async def healthy() -> bool:
+        try:
+            async with httpx.AsyncClient() as c:
+                return (await c.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    proc = start()
+    try:
+        await wait_for(healthy, what="monitor ready")
+        token = (tmp_path / "data" / "admin-token").read_text().strip()
+        lines = several_scenarios("acme")
+        resp = await post(f"http://127.0.0.1:{port}", token, "/api/v1/events", [orjson.loads(x) for x in lines])
+        assert resp.status_code == 200
+        await wait_for(lambda: hook.to("/hook"), what="a delivery in flight")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        held = {r.headers["idempotency-key"] for r in hook.to("/hook")}  # every delivery cut by the kill
+        in_flight = await query(database_url, "SELECT count(*) FROM outbox WHERE status = 'sending'")
+        assert in_flight[0][0] >= 1
+        hook.hold = False
+        proc = start()
+        await wait_for(lambda: settled_outbox(database_url), what="outbox drained after restart")
+        keys = Counter(r.headers["idempotency-key"] for r in hook.to("/hook"))
+        assert all(keys[k] >= 2 for k in held), "a delivery cut by the kill was not sent again"
+        assert all(n == 1 for k, n in keys.items() if k not in held), "a settled delivery was sent twice"
+        rows = await query(database_url, "SELECT DISTINCT batch_id::text FROM outbox WHERE status = 'sent'")
+        assert {r[0] for r in rows} == set(keys)
+        await every_alert_sent_or_cleared(
+            database_url, {a["alert"]["alert_id"] for r in hook.to("/hook") for a in r.json()["alerts"]}
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        await hook.stop()

@@ -1,4 +1,5 @@
-"""`make demo`'s promise: from nothing, alerts raised, stored and readable through the API within a minute."""
+"""`make demo`'s promise: from nothing, alerts raised, stored, readable through the API and delivered to the
+local pager and mailbox within a minute."""
 
 import os
 import subprocess
@@ -20,3 +21,6 @@ def test_demo_shows_alerts_within_a_minute(tmp_path: Path) -> None:
     rules = {line.split()[2] for line in new}
     assert len(new) >= 3, text[-3000:]
     assert {"SEAL-003", "TRK-001"} & rules, rules  # an incident of the simulator, not just noise
+    # the demo's own receivers got a page and an e-mail for a critical alert
+    assert "-> PAGE (trigger) [CRITICAL]" in text, text[-3000:]
+    assert "-> MAIL to duty-manager@example.com: [CRITICAL]" in text, text[-3000:]
