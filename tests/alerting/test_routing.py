@@ -154,3 +154,20 @@ def test_silences() -> None:
     assert silenced_by(silences, labels()) == "s1"
     assert silenced_by(silences, labels(rule_id="SEAL-003")) is None
     assert silenced_by([("empty", [])], labels()) is None  # no matchers never silences everything
+
+
+def test_example_config_and_route_command() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "deploy" / "alerting.example.yaml"
+    out = subprocess.run([sys.executable, "-m", "sealguard.cli", "alerts", "route", "--config", str(example),
+                          "--tenant", "acme", "--rule", "SEAL-003", "--severity", "critical",
+                          "--conveyance", "MSCU1234565"], capture_output=True, text=True, check=True)  # fmt: skip
+    assert "tier 0: at once -> on-call (pagerduty), ops-chat (slack)" in out.stdout
+    assert "tier 1: after 15m unless acknowledged -> security-lead (email)" in out.stdout
+    assert "route root/1: " in out.stdout and "machines (topic)" in out.stdout
+    args = ["alerts", "route", "--config", str(example), "--tenant", "acme", "--rule", "X", "--severity", "urgent"]
+    bad = subprocess.run([sys.executable, "-m", "sealguard.cli", *args], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2

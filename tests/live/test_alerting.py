@@ -22,7 +22,7 @@ import yaml
 from alerts import payloads
 from alerts.audit import verify
 from sealguard.receivers import HttpReceiver, SmtpReceiver
-from sealguard.servers import MqttBroker, free_port
+from sealguard.servers import KafkaBroker, MqttBroker, free_port
 from store import tokens
 from store.alerts import history
 from tests.live.monitor import lines_of, running, settings
@@ -203,12 +203,14 @@ def hook_only(tmp: Path, hook: HttpReceiver) -> Path:
     return path
 
 
+def merged(*scenarios: str, tenant: str = "acme", extra: list[bytes] | None = None) -> list[bytes]:
+    """Several scenarios as one stream in event-time order (they share a morning, on different trucks)."""
+    lines = [line for name in scenarios for line in tenant_lines(name, tenant)] + (extra or [])
+    return sorted(lines, key=lambda line: str(orjson.loads(line)["occurred_at"]))
+
+
 def several_scenarios(tenant: str) -> list[bytes]:
-    return [
-        line
-        for name in ("seal-mismatch-at-dock", "unscheduled-stop", "inspection-defect", "route-deviation")
-        for line in tenant_lines(name, tenant)
-    ]
+    return merged("seal-mismatch-at-dock", "unscheduled-stop", "inspection-defect", "route-deviation", tenant=tenant)
 
 
 async def settled_outbox(url: str) -> bool:
@@ -337,3 +339,123 @@ async def test_notifier_killed_mid_delivery_resumes_without_loss(
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         await hook.stop()
+
+
+async def test_silence_and_inhibition_keep_alerts_but_do_not_page(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
+) -> None:
+    hook = await HttpReceiver().start()
+    try:
+        s = settings(tmp_path, database_url, mqtt_broker, alerting=hook_only(tmp_path, hook), notify_poll_s=0.1)
+        async with running(s) as monitor:
+            base = f"http://{s.http}"
+            admin = await token_for(database_url, "acme", "admin", "ada")
+            operator = await token_for(database_url, "acme", "operator", "otto")
+            stranger = await token_for(database_url, "globex", "admin", "gil")
+            body = {
+                "matchers": ['conveyance_id="TRL-1002"'],
+                "reason": "trailer in the repair shop",
+                "duration_minutes": 60,
+            }
+            assert (await post(base, operator, "/api/v1/silences", body)).status_code == 403
+            bad = await post(base, admin, "/api/v1/silences", {**body, "matchers": ["colour=red"]})
+            assert bad.status_code == 422 and "unknown label" in bad.text
+            created = await post(base, admin, "/api/v1/silences", body)
+            assert created.status_code == 201 and created.json()["created_by"] == "ada"
+            silence_id = created.json()["silence_id"]
+
+            # a tamper alarm during the unscheduled stop: SEAL-003 and the correlation COMP-001 together
+            alarm = {
+                "event_id": f"alarm-{uuid.uuid4().hex[:6]}",
+                "kind": "seal.alarm",
+                "tenant": "acme",
+                "occurred_at": "2026-11-02T08:50:00Z",
+                "conveyance_id": "TRL-1003",
+                "trip_id": "T-3",
+                "seal_number": "SG123456",
+                "alarm": "tamper",
+            }
+            lines = merged("seal-mismatch-at-dock", "unscheduled-stop", extra=[orjson.dumps(alarm)])
+            assert (
+                await post(base, monitor.token, "/api/v1/events", [orjson.loads(x) for x in lines])
+            ).status_code == 200
+            await wait_for(lambda: settled_outbox(database_url), what="outbox drained")
+            rows = await query(
+                database_url,
+                "SELECT a.rule_id, o.status, o.reason FROM outbox o JOIN alerts a"
+                " USING (alert_id) WHERE o.kind = 'trigger' AND o.due_at < now() + interval '5 minutes'",
+            )
+            by_rule = {rule: (status, reason) for rule, status, reason in rows}
+            assert by_rule["SEAL-001"] == ("silenced", f"silence {silence_id}")
+            (comp_id,) = await query(database_url, "SELECT alert_id::text FROM alerts WHERE rule_id = 'COMP-001'")
+            assert by_rule["SEAL-003"] == ("inhibited", f"alert {comp_id[0]} is open for the same trip")
+            assert by_rule["COMP-001"][0] == "sent"
+            # still stored and shown
+            stored = {r[0] for r in await query(database_url, "SELECT rule_id FROM alerts WHERE tenant = 'acme'")}
+            assert {"SEAL-001", "SEAL-003", "COMP-001"} <= stored
+
+            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {operator}"}) as c:
+                listed = (await c.get(f"{base}/api/v1/silences", params={"active": "true"})).json()["silences"]
+            assert [x["silence_id"] for x in listed] == [silence_id]
+            async with httpx.AsyncClient() as c:
+                gone = await c.delete(
+                    f"{base}/api/v1/silences/{silence_id}", headers={"Authorization": f"Bearer {stranger}"}
+                )
+                assert gone.status_code == 404
+                expired = await c.delete(
+                    f"{base}/api/v1/silences/{silence_id}", headers={"Authorization": f"Bearer {admin}"}
+                )
+                assert expired.status_code == 200 and expired.json()["expired_at"] is not None
+    finally:
+        await hook.stop()
+
+
+async def test_kafka_alert_topic(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker, kafka_broker: KafkaBroker
+) -> None:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    suffix = uuid.uuid4().hex[:8]
+    topics = (f"events-{suffix}", f"alerts-{suffix}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1) for t in topics])
+    finally:
+        await admin.close()
+    config = {
+        "receivers": [{"name": "bus", "topic": {"transport": "kafka", "topic": topics[1]}}],
+        "route": {"receiver": "bus", "group_wait": "0s"},
+    }
+    path = tmp_path / "alerting.yaml"
+    path.write_text(yaml.safe_dump(config))
+    s = settings(
+        tmp_path,
+        database_url,
+        mqtt_broker,
+        alerting=path,
+        notify_poll_s=0.1,
+        kafka_bootstrap=kafka_broker.bootstrap,
+        kafka_topic=topics[0],
+        kafka_group=f"g-{suffix}",
+    )
+    consumer = AIOKafkaConsumer(
+        topics[1],
+        bootstrap_servers=kafka_broker.bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"reader-{suffix}",
+        metadata_max_age_ms=5000,
+    )
+    await consumer.start()
+    try:
+        async with running(s) as monitor:
+            lines = tenant_lines("seal-mismatch-at-dock", "acme")
+            resp = await post(f"http://{s.http}", monitor.token, "/api/v1/events", [orjson.loads(x) for x in lines])
+            assert resp.status_code == 200
+            record = await asyncio.wait_for(consumer.getone(), timeout=60)
+        message = orjson.loads(record.value or b"{}")
+        assert message["event"] == "trigger" and message["alert"]["rule_id"] == "SEAL-001"
+        assert record.key == message["alert"]["dedup_key"].encode()
+    finally:
+        await consumer.stop()

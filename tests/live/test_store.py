@@ -18,7 +18,7 @@ def test_plan_picks_one_variant_per_version() -> None:
         return [(m.version, m.variant) for m in ms]
 
     assert names(plan(available(), timescale=False, applied=set())) == [(1, None), (2, "plain"), (3, None)]
-    assert names(plan(available(), timescale=True, applied=set())) == [(1, None), (2, "timescale")]
+    assert names(plan(available(), timescale=True, applied=set())) == [(1, None), (2, "timescale"), (3, None)]
     assert plan(available(), timescale=False, applied={1, 2}) == []
 
 
