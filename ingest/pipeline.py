@@ -64,11 +64,14 @@ class ItemResult:
     status: Status
     event_id: str | None = None
     reason: str | None = None
+    findings: tuple[dict[str, str], ...] = ()  # what this event raised: a dock sees its verdict at once
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "event_id": self.event_id}
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.findings:
+            out["findings"] = list(self.findings)
         return out
 
 
@@ -156,6 +159,8 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._lock_conn: psycopg.AsyncConnection[Any] | None = None
+        #: Called after each commit with what changed (alerts, positions), for live views (SSE).
+        self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
 
     # --- life cycle ---------------------------------------------------------------------------------
 
@@ -375,7 +380,9 @@ class Pipeline:
             seq += 1
             in_batch.add(key)
             batch.rows.append(StoredEvent(seq, event, a.payload, it.source, received))
-            batch.results[i] = ItemResult("accepted", event.event_id)
+            raised = tuple({"rule_id": f.rule_id, "severity": f.severity, "message": f.message}
+                           for f in outcome.findings if f.action == "raise")  # fmt: skip
+            batch.results[i] = ItemResult("accepted", event.event_id, findings=raised)
             batch.applied_kinds.append((it.source, event.kind))
             t = event.occurred_at.timestamp()
             self.watermark = t if self.watermark is None else max(self.watermark, t)
@@ -420,6 +427,25 @@ class Pipeline:
         if batch.rows:
             self.last_applied_mono = now
             self._since_snapshot += len(batch.rows) + len(batch.ticks)
+        if self.listeners:
+            self._tell(batch)
+
+    def _tell(self, batch: _Batch) -> None:
+        updates: list[dict[str, Any]] = [
+            {"type": "alert", "change": change, "tenant": r.tenant, "alert_id": r.alert_id}
+            for change, r in batch.changes
+        ]
+        updates += [{"type": "alert", "change": decision.history[-1][0], "tenant": doc["tenant"],
+                     "alert_id": doc["alert_id"]}
+                    for decision, doc in batch.acted.values() if doc is not None and decision.history]  # fmt: skip
+        for row in batch.rows:
+            e = row.event
+            if e.kind == "gps.position":
+                updates.append({"type": "position", "tenant": e.tenant, "conveyance_id": e.conveyance_id,
+                                "lon": e.lon, "lat": e.lat, "at": e.occurred_at.isoformat()})  # fmt: skip
+        if updates:
+            for listener in list(self.listeners):
+                listener(updates)
 
     async def _refuse(self, item: Inbound, reason: str) -> None:
         letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,

@@ -19,7 +19,8 @@ def test_plan_picks_one_variant_per_version() -> None:
 
     assert names(plan(available(), timescale=False, applied=set())) == [(1, None), (2, "plain"), (3, None)]
     assert names(plan(available(), timescale=True, applied=set())) == [(1, None), (2, "timescale"), (3, None)]
-    assert plan(available(), timescale=False, applied={1, 2}) == []
+    assert names(plan(available(), timescale=False, applied={1, 2})) == [(3, None)]
+    assert plan(available(), timescale=False, applied={1, 2, 3}) == []
 
 
 def test_chain_detects_a_rewritten_row() -> None:
