@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     notify_lease_s: float = Field(60.0, description="a claimed delivery not settled by then is taken over")
     notify_retry_base_s: float = 2.0
     notify_retry_cap_s: float = 300.0
+    http_rate_per_s: float = Field(200.0, description="event submissions per second per token (0: no limit)")
+    http_rate_burst: float = 400.0
     http_max_batch: int = 1000
     http_max_body: int = 5 * 1024 * 1024
     idle_advance_after: float = Field(60.0, description="seconds of silence before the clock follows the wall clock")

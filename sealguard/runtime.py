@@ -139,7 +139,9 @@ class Monitor:
             kafka = KafkaSource(self.pipeline, kafka_options)
             self.sources.append(kafka)
             brokers["kafka"] = kafka
-        rt = Runtime(self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers)
+        rt = Runtime(
+            self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers, s.http_rate_per_s, s.http_rate_burst
+        )
         config = uvicorn.Config(create_app(rt), host=s.http_host, port=s.http_port, log_level="warning",
                                 lifespan="off", access_log=False)  # fmt: skip
         self.server = _QuietServer(config)

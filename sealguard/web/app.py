@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.pipeline import Inbound, ItemResult, Pipeline
-from sealguard.web import alerts_api
+from schemas.events import INSPECTION_POINTS
+from sealguard.web import alerts_api, fleet_api, pages
 from sealguard.web.auth import TokenCache, require, tenant_scope
+from sealguard.web.ratelimit import RateLimiter
 from store.alert_rows import ALERT_COLUMNS, alert_json
 from store.tokens import ALL_TENANTS, Principal
 
@@ -30,6 +32,8 @@ class Runtime:
     max_batch: int = 1000
     max_body: int = 5 * 1024 * 1024
     brokers: dict[str, Any] = field(default_factory=dict)  # name -> object with .connected
+    rate_per_s: float = 200.0  # event submissions per token
+    rate_burst: float = 400.0
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -37,6 +41,7 @@ def create_app(rt: Runtime) -> FastAPI:
                   redoc_url=None)  # fmt: skip
     app.state.rt = rt
     app.state.tokens = TokenCache(rt.pool)
+    limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -68,7 +73,12 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.post(f"{API}/events", tags=["events"])
     async def post_events(request: Request, who: Annotated[Principal, require("scanner")]) -> JSONResponse:
         """Submit one event or an array of events. Each item is answered: accepted, duplicate, or
-        rejected with the reason (rejected items are kept in the dead-letter table)."""
+        rejected with the reason (rejected items are kept in the dead-letter table); an accepted item
+        lists the ``findings`` it raised. Limited per token (429 with Retry-After past the rate)."""
+        wait = limiter.take(who.label)
+        if wait > 0:
+            raise HTTPException(429, f"too many requests for this token; retry in {wait:.1f} s",
+                                {"Retry-After": str(max(1, round(wait)))})  # fmt: skip
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > rt.max_body:
             raise HTTPException(413, f"body larger than {rt.max_body} bytes")
@@ -85,11 +95,15 @@ def create_app(rt: Runtime) -> FastAPI:
         if isinstance(parsed, list):
             if len(parsed) > rt.max_batch:
                 raise HTTPException(413, f"at most {rt.max_batch} events per request; got {len(parsed)}")
-            raws = [orjson.dumps(item) for item in parsed]
+            items: list[Any] = parsed
         else:
-            raws = [body]  # one event, or not JSON at all: the pipeline dead-letters it with the reason
-        futures = [await rt.pipeline.submit(Inbound(raw, "http", {**origin, "index": i}, tenant=tenant))
-                   for i, raw in enumerate(raws)]  # fmt: skip
+            items = [parsed if isinstance(parsed, dict) else body]  # not JSON: dead-lettered with the reason
+        futures = []
+        for i, item in enumerate(items):
+            refused = scanner_refusal(who, item)
+            raw = body if isinstance(item, bytes) else orjson.dumps(item)
+            futures.append(await rt.pipeline.submit(Inbound(raw, "http", {**origin, "index": i}, tenant=tenant,
+                                                            refused=refused)))  # fmt: skip
         try:
             async with asyncio.timeout(SUBMIT_TIMEOUT_S):
                 results: list[ItemResult] = list(await asyncio.gather(*futures))
@@ -139,5 +153,32 @@ def create_app(rt: Runtime) -> FastAPI:
         alerts = [alert_json(r) for r in rows[:limit]]
         return {"alerts": alerts, "next_offset": offset + limit if len(rows) > limit else None}
 
+    @app.get(f"{API}/reference/inspection-points", tags=["reference"])
+    async def inspection_points(who: Annotated[Principal, require("scanner")]) -> dict[str, Any]:
+        """The required points of each inspection type (MSC 5.3), for checklists."""
+        return {"points": {k: list(v) for k, v in INSPECTION_POINTS.items()}}
+
     app.include_router(alerts_api.router())
+    app.include_router(fleet_api.router())
+    app.include_router(pages.router())
     return app
+
+
+def scanner_refusal(who: Principal, item: Any) -> str | None:
+    """A scanner bound to a facility submits for that facility only: its events carry that facility as
+    their source (filled in when missing), and an event naming another facility is refused."""
+    if who.role != "scanner" or who.facility is None or not isinstance(item, dict):
+        return None
+    source = item.get("source")
+    if source is None:
+        item["source"] = {"facility_id": who.facility}
+        return None
+    if not isinstance(source, dict):
+        return None  # validation says what is wrong with it
+    named = source.get("facility_id")
+    if named is None:
+        source["facility_id"] = who.facility
+        return None
+    if named != who.facility:
+        return f"source.facility_id: this scanner token belongs to facility {who.facility!r}, not {named!r}"
+    return None

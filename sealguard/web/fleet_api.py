@@ -1,0 +1,264 @@
+"""Conveyances, trips, facilities, a conveyance's timeline, the dock lookup, and the live stream (SSE).
+
+Current state (trip status, last position, seals on) is the rule engine's own view, read in-process;
+history comes from PostgreSQL. Creating or changing a trip or facility is an event like any other, so it
+goes through the same pipeline, checks and dead-letter path as events from devices.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+
+from ingest.pipeline import Inbound, ItemResult, Pipeline
+from rules.view import conveyance_view, fleet
+from sealguard.web.auth import require, tenant_scope
+from store.alert_rows import ALERT_COLUMNS, alert_json
+from store.alerts import utc_iso
+from store.tokens import ALL_TENANTS, Principal
+
+STREAM_QUEUE = 1000
+HEARTBEAT_S = 15.0
+
+
+def _pipeline(request: Request) -> Pipeline:
+    return request.app.state.rt.pipeline  # type: ignore[no-any-return]
+
+
+async def submit_one(request: Request, who: Principal, event: dict[str, Any]) -> ItemResult:
+    """Submit an event built by the API itself (trip, facility, dock) and wait until it is stored."""
+    if who.tenant != ALL_TENANTS:
+        if event.get("tenant") not in (None, who.tenant):
+            raise HTTPException(403, f"this token belongs to tenant {who.tenant!r}")
+        event["tenant"] = who.tenant
+    elif not event.get("tenant"):
+        raise HTTPException(422, "an all-tenants token must name the tenant")
+    event.setdefault("event_id", f"api-{uuid.uuid4()}")
+    event.setdefault("occurred_at", utc_iso(datetime.now(UTC)))
+    client = request.client.host if request.client else None
+    future = await _pipeline(request).submit(
+        Inbound(orjson.dumps(event), "http", {"client": client, "token": who.label}, tenant=event["tenant"])
+    )
+    try:
+        async with asyncio.timeout(30):
+            result = await future
+    except TimeoutError:
+        raise HTTPException(503, "not stored yet (database unavailable); retry", {"Retry-After": "5"}) from None
+    if result.status == "rejected":
+        raise HTTPException(422, result.reason or "rejected")
+    return result
+
+
+async def _open_alerts(request: Request, tenant: str | None, conveyance: str | None = None) -> list[dict[str, Any]]:
+    async with request.app.state.rt.pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE status <> 'resolved' AND (%s::text IS NULL OR tenant = %s)"
+            " AND (%s::text IS NULL OR conveyance_id = %s) ORDER BY occurred_at DESC LIMIT 5000",
+            (tenant, tenant, conveyance, conveyance),
+        )
+        return [alert_json(r) for r in await cur.fetchall()]
+
+
+def router() -> APIRouter:
+    api = APIRouter(prefix="/api/v1")
+
+    @api.get("/conveyances", tags=["conveyances"])
+    async def list_conveyances(request: Request, who: Annotated[Principal, require("operator")],
+                               tenant: str | None = None, geometry: bool = True) -> dict[str, Any]:  # fmt: skip
+        """Every conveyance the engine knows: trip and plan geometry, position, seals, and its open alerts
+        (the dashboard's map). ``geometry=false`` leaves out routes and stops for a lighter answer."""
+        scope = tenant_scope(who, tenant)
+        items = fleet(_pipeline(request).engine.conveyances, scope, geometry=geometry)
+        open_alerts = await _open_alerts(request, scope)
+        by_conv: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for a in open_alerts:
+            by_conv.setdefault((a["tenant"], a["conveyance_id"]), []).append(
+                {"alert_id": a["alert_id"], "rule_id": a["rule_id"], "severity": a["severity"], "status": a["status"]}
+            )
+        for item in items:
+            item["open_alerts"] = by_conv.get((item["tenant"], item["conveyance_id"]), [])
+        return {"conveyances": items}
+
+    @api.get("/conveyances/{conveyance_id}", tags=["conveyances"])
+    async def get_conveyance(request: Request, conveyance_id: str, who: Annotated[Principal, require("scanner")],
+                             tenant: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """One conveyance: its trip (planned, in transit, arrived), expected seals, last position, latest
+        inspection and open alerts. Scanners may read it too: the dock page needs it."""
+        scope = tenant_scope(who, tenant)
+        convs = _pipeline(request).engine.conveyances
+        keys = [k for k in convs if k[1] == conveyance_id and (scope is None or k[0] == scope)]
+        if not keys:
+            raise HTTPException(404, f"no conveyance {conveyance_id!r} is known")
+        if len(keys) > 1:
+            raise HTTPException(409, f"{conveyance_id!r} exists in several tenants; name one with ?tenant=")
+        view = conveyance_view(convs[keys[0]])
+        view["open_alerts"] = await _open_alerts(request, keys[0][0], conveyance_id)
+        return view
+
+    @api.get("/conveyances/{conveyance_id}/timeline", tags=["conveyances"])
+    async def timeline(request: Request, conveyance_id: str, who: Annotated[Principal, require("operator")],
+                       since: datetime | None = None, until: datetime | None = None, tenant: str | None = None,
+                       limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> dict[str, Any]:  # fmt: skip
+        """Events, alerts and what people did, of one conveyance over a time range, in time order."""
+        scope = tenant_scope(who, tenant)
+        async with request.app.state.rt.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT payload FROM events WHERE conveyance_id = %s AND (%s::text IS NULL OR tenant = %s)"
+                " AND (%s::timestamptz IS NULL OR occurred_at >= %s) AND (%s::timestamptz IS NULL OR occurred_at < %s)"
+                " ORDER BY occurred_at, seq LIMIT %s",
+                (conveyance_id, scope, scope, since, since, until, until, limit),
+            )
+            events = [r[0] for r in await cur.fetchall()]
+            cur = await conn.execute(
+                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE conveyance_id = %s AND (%s::text IS NULL OR tenant = %s)"
+                " AND (%s::timestamptz IS NULL OR occurred_at >= %s) AND (%s::timestamptz IS NULL OR occurred_at < %s)"
+                " ORDER BY occurred_at",
+                (conveyance_id, scope, scope, since, since, until, until),
+            )
+            alerts = [alert_json(r) for r in await cur.fetchall()]
+            cur = await conn.execute(
+                "SELECT h.alert_id::text, h.action, h.actor, h.note, h.at FROM alert_history h"
+                " JOIN alerts a ON a.alert_id = h.alert_id WHERE a.conveyance_id = %s"
+                " AND (%s::text IS NULL OR a.tenant = %s) ORDER BY h.at, h.chain_seq",
+                (conveyance_id, scope, scope),
+            )
+            actions = [{"alert_id": r[0], "action": r[1], "actor": r[2], "note": r[3], "at": utc_iso(r[4])}
+                       for r in await cur.fetchall()]  # fmt: skip
+        return {"conveyance_id": conveyance_id, "events": events, "alerts": alerts, "actions": actions}
+
+    @api.get("/trips", tags=["trips"])
+    async def list_trips(request: Request, who: Annotated[Principal, require("operator")], tenant: str | None = None,
+                         status: str | None = None,
+                         limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:  # fmt: skip
+        """Trips as planned (``planned`` or ``closed``); ``GET /trips/{id}`` adds the live state."""
+        scope = tenant_scope(who, tenant)
+        async with request.app.state.rt.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT tenant, trip_id, conveyance_id, status, planned_at, closed_at FROM trips"
+                " WHERE (%s::text IS NULL OR tenant = %s) AND (%s::text IS NULL OR status = %s)"
+                " ORDER BY planned_at DESC LIMIT %s",
+                (scope, scope, status, status, limit),
+            )
+            rows = await cur.fetchall()
+        trips = [{"tenant": r[0], "trip_id": r[1], "conveyance_id": r[2], "status": r[3], "planned_at": utc_iso(r[4]),
+                  "closed_at": utc_iso(r[5]) if r[5] else None} for r in rows]  # fmt: skip
+        return {"trips": trips}
+
+    @api.get("/trips/{trip_id}", tags=["trips"])
+    async def get_trip(request: Request, trip_id: str, who: Annotated[Principal, require("operator")],
+                       tenant: str | None = None) -> dict[str, Any]:  # fmt: skip
+        scope = tenant_scope(who, tenant)
+        async with request.app.state.rt.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT tenant, conveyance_id, plan, status, planned_at, closed_at FROM trips WHERE trip_id = %s"
+                " AND (%s::text IS NULL OR tenant = %s) ORDER BY planned_at DESC LIMIT 2",
+                (trip_id, scope, scope),
+            )
+            rows = await cur.fetchall()
+        if not rows:
+            raise HTTPException(404, f"no trip {trip_id!r}")
+        if len(rows) > 1:
+            raise HTTPException(409, f"trip {trip_id!r} exists in several tenants; name one with ?tenant=")
+        t, conveyance_id, plan, status, planned_at, closed_at = rows[0]
+        conv = _pipeline(request).engine.conveyances.get((t, conveyance_id))
+        live = conveyance_view(conv) if conv is not None else None
+        state = status
+        if live and live["trip"] and live["trip"]["trip_id"] == trip_id:
+            state = live["trip"]["status"]
+        return {"tenant": t, "trip_id": trip_id, "conveyance_id": conveyance_id, "status": state, "plan": plan,
+                "planned_at": utc_iso(planned_at), "closed_at": utc_iso(closed_at) if closed_at else None,
+                "position": live["position"] if live else None,
+                "open_alerts": await _open_alerts(request, t, conveyance_id)}  # fmt: skip
+
+    @api.post("/trips", tags=["trips"], status_code=201)
+    async def plan_trip(request: Request, who: Annotated[Principal, require("operator")]) -> dict[str, Any]:
+        """Create or re-plan a trip: the body is a ``trip.planned`` event (contract.md) without ``kind``;
+        the same ``trip_id`` again replaces the plan. ``event_id`` and ``occurred_at`` default to now."""
+        body = await _json_object(request)
+        result = await submit_one(request, who, {**body, "kind": "trip.planned"})
+        return {"event_id": result.event_id, "findings": list(result.findings)}
+
+    @api.post("/trips/{trip_id}/close", tags=["trips"])
+    async def close_trip(request: Request, trip_id: str, who: Annotated[Principal, require("operator")],
+                         conveyance_id: str, tenant: str | None = None) -> dict[str, Any]:  # fmt: skip
+        result = await submit_one(request, who, {"kind": "trip.closed", "trip_id": trip_id,
+                                                 "conveyance_id": conveyance_id, "tenant": tenant})  # fmt: skip
+        return {"event_id": result.event_id, "findings": list(result.findings)}
+
+    @api.get("/facilities", tags=["facilities"])
+    async def list_facilities(request: Request, who: Annotated[Principal, require("operator")],
+                              tenant: str | None = None) -> dict[str, Any]:  # fmt: skip
+        scope = tenant_scope(who, tenant)
+        tenants = _pipeline(request).engine.tenants
+        out = [{"tenant": t, **place} for t, state in sorted(tenants.items()) if scope is None or t == scope
+               for place in state.facility_events.values()]  # fmt: skip
+        return {"facilities": out}
+
+    @api.post("/facilities", tags=["facilities"], status_code=201)
+    async def register_facility(request: Request, who: Annotated[Principal, require("admin")]) -> dict[str, Any]:
+        """Register or move a facility: the body is a ``facility.registered`` event without ``kind``."""
+        body = await _json_object(request)
+        result = await submit_one(request, who, {**body, "kind": "facility.registered"})
+        return {"event_id": result.event_id}
+
+    @api.get("/stream", tags=["live"])
+    async def stream(request: Request, who: Annotated[Principal, require("operator")],
+                     tenant: str | None = None) -> StreamingResponse:  # fmt: skip
+        """Server-Sent Events: ``alert`` (an alert changed: fetch it) and ``position`` (a GPS fix), only of
+        the token's tenant. Read it with fetch() and the Authorization header (EventSource cannot send one)."""
+        scope = tenant_scope(who, tenant)
+        pipeline = _pipeline(request)
+        queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(STREAM_QUEUE)
+
+        def listen(updates: list[dict[str, Any]]) -> None:
+            mine = [u for u in updates if scope is None or u["tenant"] == scope]
+            if not mine:
+                return
+            if queue.full():  # a slow reader: drop the backlog and tell it to reload
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    while True:
+                        queue.get_nowait()
+                queue.put_nowait([{"type": "resync"}])
+                return
+            queue.put_nowait(mine)
+
+        async def events() -> AsyncIterator[bytes]:
+            pipeline.listeners.append(listen)
+            try:
+                yield b"retry: 2000\n\n"
+                while True:
+                    try:
+                        batch = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                    except TimeoutError:
+                        yield b": heartbeat\n\n"
+                        continue
+                    if batch is None:
+                        return
+                    for update in batch:
+                        yield b"event: " + update["type"].encode() + b"\ndata: " + orjson.dumps(update) + b"\n\n"
+            finally:
+                pipeline.listeners.remove(listen)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+    return api
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > 1024 * 1024:
+        raise HTTPException(413, "body larger than 1 MiB")
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise HTTPException(422, "expected a JSON object")
+    return parsed

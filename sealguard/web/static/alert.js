@@ -1,0 +1,85 @@
+// One alert: the facts, the evidence on a timeline with the conveyance's track around the time, who did
+// what, and the actions.
+"use strict";
+(() => {
+  const { el, api, fmtTime } = SG;
+  const id = location.pathname.split("/").pop();
+  const NS = "http://www.w3.org/2000/svg";
+
+  function summary(e) {
+    const parts = [e.kind];
+    if (e.seal_number) parts.push("seal " + e.seal_number);
+    if (e.alarm) parts.push(e.alarm);
+    if (e.kind === "gps.position") parts.push(`${e.lat.toFixed(4)}, ${e.lon.toFixed(4)} ${e.speed_kph ?? ""} km/h`);
+    if (e.steps) parts.push("VVTT " + Object.entries(e.steps).map(([k, v]) => `${k}:${v ? "ok" : "FAIL"}`).join(" "));
+    if (e.reason) parts.push(e.reason);
+    return parts.join(" · ");
+  }
+
+  async function load() {
+    const d = await api("/api/v1/alerts/" + id);
+    const a = d.alert;
+    document.getElementById("title").replaceChildren(el("span", { class: "sev " + a.severity }, a.severity), " ", a.rule_id, " · ", a.conveyance_id || "-");
+    const facts = [["Status", a.status], ["Message", a.message], ["Criterion", a.criterion], ["Since", fmtTime(a.occurred_at)],
+      ["Trip", a.trip_id], ["Facility", a.facility_id], ["Tenant", a.tenant], ["Acknowledged by", a.acknowledged_by],
+      ["Resolution asked by", a.resolve_requested_by], ["Resolved", a.resolved_at ? `${fmtTime(a.resolved_at)} by ${a.resolved_by}` : null],
+      ["Assignee", a.assignee], ["Dedup key", a.dedup_key]];
+    document.getElementById("facts").replaceChildren(...facts.filter(f => f[1]).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
+    document.getElementById("history").replaceChildren(...d.history.map(h => el("li", {}, `${fmtTime(h.at)} · ${h.action} by ${h.actor}`, h.note ? ` — “${h.note}”` : "")));
+    document.getElementById("notifications").replaceChildren(...d.notifications.map(n =>
+      el("li", {}, `${n.kind} → ${n.receiver} (${n.channel}, tier ${n.tier}): ${n.status}`, n.reason ? ` (${n.reason})` : "", n.last_error ? ` — ${n.last_error}` : "")));
+    document.getElementById("ack").disabled = a.status !== "open";
+    document.getElementById("resolve").disabled = a.status === "resolved";
+    document.getElementById("resolve").textContent = a.resolve_requested_by ? "Confirm resolution" : "Resolve";
+    await track(a, new Set(a.evidence));
+  }
+
+  async function track(a, evidence) {
+    if (!a.conveyance_id) return;
+    const t = Date.parse(a.occurred_at);
+    const since = new Date(t - 2 * 3600e3).toISOString(), until = new Date(t + 3600e3).toISOString();
+    const tl = await api(`/api/v1/conveyances/${encodeURIComponent(a.conveyance_id)}/timeline?tenant=${encodeURIComponent(a.tenant)}&since=${since}&until=${until}`);
+    const evs = tl.events;
+    document.getElementById("events").replaceChildren(...evs.filter(e => e.kind !== "gps.position" || evidence.has(e.event_id)).map(e =>
+      el("li", { class: evidence.has(e.event_id) ? "evidence" : "" }, `${fmtTime(e.occurred_at)} · ${summary(e)}`, evidence.has(e.event_id) ? " ← evidence" : "")));
+    const fixes = evs.filter(e => e.kind === "gps.position");
+    const svg = document.getElementById("track");
+    if (!fixes.length) { svg.replaceChildren(); return; }
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    for (const f of fixes) { minX = Math.min(minX, f.lon); maxX = Math.max(maxX, f.lon); minY = Math.min(minY, f.lat); maxY = Math.max(maxY, f.lat); }
+    const k = Math.cos((minY + maxY) / 2 * Math.PI / 180), w = Math.max((maxX - minX) * k, 0.002), h = Math.max(maxY - minY, 0.002);
+    const s = Math.min(940 / w, 360 / h);
+    const xy = f => [30 + (f.lon - minX) * k * s, 30 + (maxY - f.lat) * s];
+    const line = document.createElementNS(NS, "polyline");
+    line.setAttribute("points", fixes.map(f => xy(f).map(v => v.toFixed(1)).join(",")).join(" "));
+    line.setAttribute("fill", "none"); line.setAttribute("stroke", "#1e88e5"); line.setAttribute("stroke-width", "2");
+    const nodes = [line];
+    for (const f of fixes) {
+      const [x, y] = xy(f);
+      const c = document.createElementNS(NS, "circle");
+      const near = Math.abs(Date.parse(f.occurred_at) - t) < 60e3;
+      c.setAttribute("cx", x.toFixed(1)); c.setAttribute("cy", y.toFixed(1)); c.setAttribute("r", near ? "7" : "2.5");
+      c.setAttribute("fill", near ? "var(--crit)" : "#1e88e5");
+      const title = document.createElementNS(NS, "title"); title.textContent = fmtTime(f.occurred_at); c.append(title);
+      nodes.push(c);
+    }
+    svg.replaceChildren(...nodes);
+  }
+
+  async function act(verb, body) {
+    const out = document.getElementById("action-result");
+    try { const r = await api(`/api/v1/alerts/${id}/${verb}`, { method: "POST", body }); out.className = ""; out.textContent = `recorded: ${r.recorded.join(", ")}`; await load(); }
+    catch (e) { out.className = "error"; out.textContent = e.message; }
+  }
+  const note = () => document.getElementById("note").value.trim() || null;
+  document.getElementById("ack").onclick = () => act("acknowledge", { note: note() });
+  document.getElementById("resolve").onclick = () => act("resolve", { note: note() });
+  document.getElementById("comment").onclick = () => act("comment", { note: note() });
+  document.getElementById("assign").onclick = () => act("assign", { assignee: document.getElementById("assignee").value.trim() || null, note: note() });
+
+  SG.login(() => {
+    load().catch(e => document.getElementById("title").replaceChildren(el("span", { class: "error" }, e.message)));
+    SG.stream("/api/v1/stream", (type, data) => { if (type === "alert" && data.alert_id === id) load(); },
+      on => { const n = document.getElementById("live"); n.className = on ? "on" : "off"; n.textContent = on ? "live" : "reconnecting"; });
+  });
+})();

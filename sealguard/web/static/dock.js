@@ -1,0 +1,136 @@
+// The dock: look a conveyance up, run the VVTT seal check step by step and the 7/8/17-point inspection,
+// and get the verdict at once. A scanner that types into the focused field and ends with Enter works.
+"use strict";
+(() => {
+  const { el, api, fmtTime } = SG;
+  let conv = null, points = {};
+  const vvtt = {};
+  const AGRI = [["pest_contamination", "Visible pests, eggs, seeds or soil in or on the conveyance?"],
+                ["wood_packaging_unmarked", "Wood packaging without the ISPM 15 mark?"]];
+  const agri = {};
+
+  const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+  const nowIso = () => new Date().toISOString();
+
+  async function find(id) {
+    const box = document.getElementById("trip");
+    try {
+      conv = await api("/api/v1/conveyances/" + encodeURIComponent(id));
+    } catch (e) { conv = null; box.replaceChildren(el("p", { class: "error" }, e.message)); hide(); return; }
+    const t = conv.trip, i = conv.latest_inspection;
+    box.replaceChildren(
+      el("p", {}, el("b", {}, conv.conveyance_id), t ? ` · trip ${t.trip_id} (${t.status}) ${t.origin.facility_id} → ${t.destination.facility_id}` : " · no open trip"),
+      el("p", {}, "Expected seals: ", el("b", { id: "expected" }, t && t.expected_seals.length ? t.expected_seals.join(", ") : "none on the documents")),
+      el("p", {}, "Latest inspection: ", i ? `${fmtTime(i.at)} — ${i.passed ? "passed" : "FAILED"}` : "none recorded"),
+      conv.open_alerts.length ? el("p", { class: "error" }, `${conv.open_alerts.length} open alert(s): ` + conv.open_alerts.map(a => a.rule_id).join(", ")) : null);
+    document.getElementById("vvtt").hidden = false;
+    document.getElementById("inspection").hidden = false;
+    resetVvtt();
+    renderPoints();
+    document.querySelector('[data-step="view"][data-v="true"]').focus();
+  }
+
+  function hide() { document.getElementById("vvtt").hidden = true; document.getElementById("inspection").hidden = true; }
+
+  function resetVvtt() {
+    for (const k of ["view", "verify", "tug", "twist_turn", "intact"]) { delete vvtt[k]; mark(k, null); }
+    document.getElementById("seal").value = ""; document.getElementById("seal-check").textContent = "";
+    document.getElementById("vvtt-verdict").replaceChildren();
+    document.getElementById("submit-vvtt").disabled = true;
+  }
+
+  function mark(step, ok) {
+    const n = document.getElementById("s-" + step);
+    n.classList.toggle("done", ok === true); n.classList.toggle("bad", ok === false);
+  }
+
+  function ready() { document.getElementById("submit-vvtt").disabled = !["view", "verify", "tug", "twist_turn", "intact"].every(k => k in vvtt); }
+
+  const ORDER = ["view", "verify", "tug", "twist_turn", "intact"];
+  function next(step) {
+    const i = ORDER.indexOf(step) + 1;
+    if (i >= ORDER.length) { document.getElementById("submit-vvtt").focus(); return; }
+    if (ORDER[i] === "verify") document.getElementById("seal").focus();
+    else document.querySelector(`[data-step="${ORDER[i]}"][data-v="true"]`).focus();
+  }
+
+  document.querySelectorAll("#vvtt button[data-step]").forEach(b => b.addEventListener("click", () => {
+    const step = b.dataset.step, v = b.dataset.v === "true";
+    vvtt[step] = v; mark(step, v); ready(); next(step);
+  }));
+
+  document.getElementById("seal-form").addEventListener("submit", ev => {
+    ev.preventDefault();
+    const number = document.getElementById("seal").value.trim();
+    if (!number) return;
+    const expected = conv && conv.trip ? conv.trip.expected_seals : [];
+    const norm = s => s.toUpperCase().replace(/[\s-]/g, "");
+    const ok = expected.some(s => norm(s) === norm(number));
+    vvtt.verify = ok; vvtt.seal_number = number;
+    mark("verify", ok);
+    document.getElementById("seal-check").replaceChildren(ok ? el("span", { style: "color:var(--ok)" }, `${number} matches the documents`)
+      : el("span", { class: "error" }, `${number} does not match the documents (${expected.join(", ") || "none listed"})`));
+    ready(); next("verify");
+  });
+
+  function verdict(box, result, good, badHead) {
+    const findings = (result.results && result.results[0] && result.results[0].findings) || [];
+    const item = result.results ? result.results[0] : null;
+    if (item && item.status === "rejected") { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + item.reason)); return; }
+    if (!findings.length) { box.replaceChildren(el("div", { class: "verdict accept" }, good)); return; }
+    box.replaceChildren(el("div", { class: "verdict reject" }, badHead, el("ul", {}, ...findings.map(f => el("li", {}, `${f.rule_id} (${f.severity}): ${f.message}`)))));
+  }
+
+  async function submitEvent(event) {
+    if (conv.tenant) event.tenant = conv.tenant;
+    return api("/api/v1/events", { method: "POST", body: event });
+  }
+
+  document.getElementById("submit-vvtt").addEventListener("click", async () => {
+    const box = document.getElementById("vvtt-verdict");
+    const event = { event_id: "dock-" + uuid(), kind: "seal.verified", occurred_at: nowIso(), conveyance_id: conv.conveyance_id,
+      trip_id: conv.trip ? conv.trip.trip_id : undefined, seal_number: vvtt.seal_number,
+      steps: { view: vvtt.view, verify: vvtt.verify, tug: vvtt.tug, twist_turn: vvtt.twist_turn }, intact: vvtt.intact };
+    try {
+      const result = await submitEvent(event);
+      const head = vvtt.verify ? "Do not accept the load:" : "Seal number does not match the documents — do not accept the load:";
+      verdict(box, result, "Seal verified — accept the load.", head);
+    } catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
+  });
+
+  // --- inspection ---------------------------------------------------------------------------------
+  async function renderPoints() {
+    if (!points.container_7pt) points = (await api("/api/v1/reference/inspection-points")).points;
+    const type = document.getElementById("itype").value;
+    const chosen = {};
+    const rows = points[type].map(p => {
+      const label = p.replace(/_/g, " ");
+      const pass = el("button", { type: "button", class: "pass", "data-point": p, "data-v": "pass" }, "Pass");
+      const fail = el("button", { type: "button", class: "fail", "data-point": p, "data-v": "fail" }, "Fail");
+      for (const b of [pass, fail]) b.addEventListener("click", () => { chosen[p] = b.dataset.v; pass.classList.toggle("on", b === pass); fail.classList.toggle("on", b === fail); check(); });
+      return el("label", {}, label, el("span", { class: "choice" }, pass, fail));
+    });
+    document.getElementById("points").replaceChildren(...rows);
+    document.getElementById("agri").replaceChildren(...AGRI.map(([k, q]) => {
+      const yes = el("button", { type: "button", class: "fail", "data-agri": k, "data-v": "yes" }, "Yes");
+      const no = el("button", { type: "button", class: "pass", "data-agri": k, "data-v": "no" }, "No");
+      for (const b of [yes, no]) b.addEventListener("click", () => { agri[k] = b === yes; yes.classList.toggle("on", b === yes); no.classList.toggle("on", b === no); check(); });
+      return el("label", {}, q, el("span", { class: "choice" }, yes, no));
+    }));
+    for (const k of AGRI.map(a => a[0])) delete agri[k];
+    const check = () => { document.getElementById("submit-insp").disabled = !(points[type].every(p => p in chosen) && AGRI.every(([k]) => k in agri)); };
+    check();
+    document.getElementById("submit-insp").onclick = async () => {
+      const box = document.getElementById("insp-verdict");
+      const event = { event_id: "dock-" + uuid(), kind: "inspection.completed", occurred_at: nowIso(), conveyance_id: conv.conveyance_id,
+        trip_id: conv.trip ? conv.trip.trip_id : undefined, inspection_type: type, points: { ...chosen }, agricultural: { ...agri },
+        inspector_id: document.getElementById("inspector").value.trim() || undefined };
+      try { verdict(box, await submitEvent(event), "Inspection passed — the conveyance may be loaded and sealed.", "Inspection failed — do not load or seal:"); }
+      catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
+    };
+  }
+  document.getElementById("itype").addEventListener("change", renderPoints);
+
+  document.getElementById("find").addEventListener("submit", ev => { ev.preventDefault(); const id = document.getElementById("conveyance").value.trim(); if (id) find(id); });
+  SG.login(() => document.getElementById("conveyance").focus());
+})();

@@ -1,0 +1,145 @@
+"""The pages in a real browser: headless Chromium (Debian's, driven by Playwright, no browser download)
+against a running monitor. The operator sees an alert arrive live and acknowledges it; the dock looks a
+trailer up, runs a VVTT that reads the wrong seal, and a passing 7-point inspection. Screenshots go to
+``artefacts/screenshots/``."""
+
+import shutil
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from sealguard.servers import MqttBroker
+from tests.live.monitor import lines_of, running, settings
+from tests.live.servers import query, wait_for
+from tests.live.test_alerting import SHARED, post, token_for
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).parents[2] / "artefacts" / "screenshots"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+
+
+def recent_trip(tenant: str) -> list[dict[str, Any]]:
+    """The seal-mismatch scenario up to the dock, shifted so that it ended a minute ago."""
+    events = [orjson.loads(x) for x in lines_of(SHARED / "seal-mismatch-at-dock" / "events.jsonl")]
+    # the dock check is done in the browser, so the trip stays open (no removal, no closure)
+    events = [e for e in events if e["kind"] not in ("seal.verified", "seal.removed", "trip.closed")]
+    last = max(datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")) for e in events)
+    shift = datetime.now(UTC) - timedelta(minutes=1) - last
+    tag = uuid.uuid4().hex[:6]
+    for e in events:
+        for key in ("occurred_at", "planned_departure", "planned_arrival"):
+            if key in e:
+                t = datetime.fromisoformat(e[key].replace("Z", "+00:00")) + shift
+                e[key] = t.isoformat().replace("+00:00", "Z")
+        e.update(tenant=tenant, event_id=f"{e['event_id']}-{tag}")
+    return events
+
+
+async def test_dashboard_live_alert_and_ack_then_dock_vvtt_and_inspection(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    s = settings(tmp_path, database_url, mqtt_broker)
+    async with running(s) as monitor:
+        base = f"http://{s.http}"
+        operator = await token_for(database_url, "acme", "operator", "olga")
+        scanner = await token_for(database_url, "acme", "scanner", "dock-7")
+        trip = recent_trip("acme")
+        resp = await post(base, monitor.token, "/api/v1/events", trip)
+        assert resp.status_code == 200 and resp.json()["accepted"] == len(trip), resp.text
+
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 1400, "height": 900})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(f"{base}/#token={operator}")
+                await expect(page.locator("#live")).to_have_class("on")
+                await expect(page.locator("circle.truck[data-conveyance='TRL-1002']")).to_have_count(1)
+
+                # a tamper alarm now: the alert appears without a reload
+                alarm = {
+                    "event_id": f"alarm-{uuid.uuid4().hex[:6]}",
+                    "kind": "seal.alarm",
+                    "tenant": "acme",
+                    "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                    "conveyance_id": "TRL-1002",
+                    "seal_number": "SG123456",
+                    "alarm": "tamper",
+                    "lat": 28.0,  # on the road, far from the destination
+                    "lon": -99.0,
+                }
+                answer = (await post(base, monitor.token, "/api/v1/events", alarm)).json()
+                raised = answer["results"][0]["findings"]
+                assert "SEAL-003" in {f["rule_id"] for f in raised}
+                row = page.locator(".alert-row", has_text="SEAL-003")
+                await expect(row).to_have_count(1)
+                await expect(page.locator("circle.truck[data-conveyance='TRL-1002']")).to_have_attribute(
+                    "fill", "var(--crit)"
+                )
+                await page.screenshot(path=str(SHOTS / "dashboard-live-alert.png"), full_page=True)
+                await row.locator("button.ack").click()
+                await expect(page.locator(".alert-row", has_text="SEAL-003").locator(".status")).to_have_text(
+                    "acknowledged"
+                )
+                (stored,) = await query(
+                    database_url,
+                    "SELECT alert_id::text, status, acknowledged_by FROM alerts"
+                    " WHERE rule_id = 'SEAL-003' AND tenant = 'acme'",
+                )
+                assert stored[1:] == ("acknowledged", "olga")
+                await page.screenshot(path=str(SHOTS / "dashboard-acknowledged.png"), full_page=True)
+
+                await page.goto(f"{base}/alerts/{stored[0]}")
+                await expect(page.locator("#history")).to_contain_text("acknowledged by olga")
+                await expect(page.locator("#track circle").first).to_be_visible()
+                await page.screenshot(path=str(SHOTS / "alert-page.png"), full_page=True)
+                assert not errors, errors
+
+                dock = await browser.new_page(viewport={"width": 420, "height": 900})  # a phone
+                dock.on("pageerror", lambda exc: errors.append(str(exc)))
+                await dock.goto(f"{base}/dock#token={scanner}")
+                await dock.locator("#conveyance").fill("TRL-1002")
+                await dock.locator("#conveyance").press("Enter")  # what a scanner does
+                await expect(dock.locator("#expected")).to_have_text("SG123456")
+                await dock.locator('[data-step="view"][data-v="true"]').click()
+                await dock.locator("#seal").type("SG999999")
+                await dock.locator("#seal").press("Enter")
+                await expect(dock.locator("#seal-check")).to_contain_text("does not match the documents")
+                for step in ("tug", "twist_turn", "intact"):
+                    await dock.locator(f'[data-step="{step}"][data-v="true"]').click()
+                await dock.locator("#submit-vvtt").click()
+                verdict = dock.locator("#vvtt-verdict .verdict.reject")
+                await expect(verdict).to_contain_text(
+                    "Seal number does not match the documents — do not accept the load"
+                )
+                await expect(verdict).to_contain_text("SEAL-001")
+                await dock.screenshot(path=str(SHOTS / "dock-vvtt-mismatch.png"), full_page=True)
+
+                for button in await dock.locator("#points button.pass").all():
+                    await button.click()
+                for button in await dock.locator("#agri button.pass").all():
+                    await button.click()
+                await dock.locator("#submit-insp").click()
+                await expect(dock.locator("#insp-verdict .verdict.accept")).to_contain_text("Inspection passed")
+                await dock.screenshot(path=str(SHOTS / "dock-inspection-passed.png"), full_page=True)
+                assert not errors, errors
+            finally:
+                await browser.close()
+
+    kinds = await query(
+        database_url,
+        "SELECT payload->>'kind', payload->'source'->>'facility_id' FROM events"
+        " WHERE event_id LIKE 'dock-%%' ORDER BY seq",
+    )
+    assert [k for k, _ in kinds] == ["seal.verified", "inspection.completed"]
+    await wait_for(lambda: True)
