@@ -206,6 +206,7 @@ class Monitor:
         base = f"http://{s.http}"
         lines = [
             "sealguard is running",
+            f"  dashboard    {base}/#token={self.token}   dock page: {base}/dock",
             f"  API          {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
             f"  alerts       curl -H 'Authorization: Bearer {self.token}' {base}/api/v1/alerts",
             f"  metrics      {base}/metrics    health: {base}/healthz  {base}/readyz",

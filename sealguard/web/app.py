@@ -43,6 +43,13 @@ def create_app(rt: Runtime) -> FastAPI:
     app.state.tokens = TokenCache(rt.pool)
     limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
 
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Any) -> Response:
+        """PostgreSQL text cannot hold NUL: refuse it in the path or query with a 400, not a 500."""
+        if "\x00" in request.url.path or any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+            return JSONResponse({"detail": "the path or query contains a NUL character"}, status_code=400)
+        return await call_next(request)  # type: ignore[no-any-return]
+
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """Alive: the process answers."""
@@ -126,7 +133,7 @@ def create_app(rt: Runtime) -> FastAPI:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:
         """Alerts, newest first, filtered; page with ``offset`` (``next_offset`` says where to go on)."""
         scope = tenant_scope(who, tenant)

@@ -1,0 +1,92 @@
+"""Every API endpoint tried without a token, with a token of another tenant, and with a lower role: no
+request reads or changes another tenant's data, and each role gets only what it may."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from sealguard.servers import MqttBroker
+from tests.live.monitor import running, settings
+from tests.live.servers import query
+from tests.live.test_alerting import merged, post, token_for
+
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
+#: The least role each endpoint needs (the rest of the spec must be listed here, so a new endpoint
+#: without a decision fails this test).
+NEEDS = {
+    ("POST", "/api/v1/events"): "scanner",
+    ("GET", "/api/v1/conveyances/{conveyance_id}"): "scanner",
+    ("GET", "/api/v1/reference/inspection-points"): "scanner",
+    ("POST", "/api/v1/silences"): "admin",
+    ("DELETE", "/api/v1/silences/{silence_id}"): "admin",
+    ("POST", "/api/v1/facilities"): "admin",
+}
+RANK = {"none": -1, "scanner": 0, "operator": 1, "admin": 2}
+
+
+async def test_roles_and_tenants_on_every_endpoint(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
+    s = settings(tmp_path, database_url, mqtt_broker, http_rate_per_s=0)
+    async with running(s) as monitor:
+        base = f"http://{s.http}"
+        lines = merged("seal-mismatch-at-dock", tenant="acme")
+        assert (await post(base, monitor.token, "/api/v1/events", [orjson.loads(x) for x in lines])).status_code == 200
+        tokens = {
+            "scanner": await token_for(database_url, "acme", "scanner", "scan-1"),
+            "operator": await token_for(database_url, "acme", "operator", "op-1"),
+            "admin": await token_for(database_url, "acme", "admin", "ad-1"),
+            "other": await token_for(database_url, "globex", "admin", "intruder"),
+        }
+        silence = await post(base, tokens["admin"], "/api/v1/silences",
+                             {"matchers": ['rule_id="X"'], "reason": "test", "duration_minutes": 5})  # fmt: skip
+        (alert_id,) = (await query(database_url, "SELECT alert_id::text FROM alerts WHERE tenant = 'acme' LIMIT 1"))[0]
+        ids = {"alert_id": alert_id, "silence_id": silence.json()["silence_id"], "conveyance_id": "TRL-1002",
+               "trip_id": "T-2", "verb": "comment"}  # fmt: skip
+        async with httpx.AsyncClient() as client:
+            spec = (await client.get(f"{base}/api/v1/openapi.json")).json()
+        operations = [(m.upper(), p) for p, item in spec["paths"].items() for m in item]
+        assert len(operations) >= 18
+        bodies: dict[str, Any] = {"/api/v1/alerts/{alert_id}/{verb}": {"note": "looked"}}
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            for method, path in operations:
+                if (method, path) in PUBLIC:
+                    continue
+                url = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], path)
+                params = {"conveyance_id": "TRL-1002"} if path.endswith("/close") else {}
+                body = bodies.get(path)
+
+                async def call(token: str | None, *, url: str = url, method: str = method, params: Any = params,
+                               body: Any = body) -> httpx.Response:  # fmt: skip
+                    headers = {"Authorization": f"Bearer {token}"} if token else {}
+                    if url.endswith("/stream"):  # endless by design: the status line is what matters here
+                        async with c.stream(method, url, headers=headers) as resp:
+                            return httpx.Response(resp.status_code, text="{}")
+                    return await c.request(method, url, headers=headers, params=params, json=body)
+
+                assert (await call(None)).status_code == 401, (method, path)
+                need = NEEDS.get((method, path), "operator")
+                for role in ("scanner", "operator"):
+                    if RANK[role] < RANK[need]:
+                        r = await call(tokens[role])
+                        assert r.status_code == 403, (method, path, role, r.status_code)
+                r = await call(tokens["other"])
+                # another tenant: refused or not found, and never any of acme's data
+                if (
+                    path in ("/api/v1/events", "/api/v1/trips", "/api/v1/facilities", "/api/v1/silences")
+                    and method == "POST"
+                ):
+                    assert "acme" not in r.text, (method, path, r.text[:300])
+                    continue
+                if r.status_code == 200:
+                    data = r.json()
+                    assert "acme" not in r.text, (method, path, r.text[:300])
+                    lists = ("events", "alerts", "actions", "conveyances", "trips", "silences", "facilities")
+                    assert not any(data.get(k) for k in lists), (method, path, r.text[:300])
+                else:
+                    assert r.status_code in (403, 404, 409, 422), (method, path, r.status_code, r.text[:300])
+            # and the acme tokens may name only their own tenant
+            r = await c.get("/api/v1/alerts", params={"tenant": "globex"},
+                            headers={"Authorization": f"Bearer {tokens['operator']}"})  # fmt: skip
+            assert r.status_code == 403
