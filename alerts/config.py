@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerts.matchers import parse_matcher
+from alerts.matchers import validate_all
 
 Duration = Annotated[float, Field(ge=0)]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -117,9 +117,7 @@ class Route(_Strict):
     @field_validator("matchers")
     @classmethod
     def _matchers(cls, v: list[str]) -> list[str]:
-        for text in v:
-            parse_matcher(text)
-        return v
+        return validate_all(v)
 
     @field_validator("group_wait", "group_interval", "repeat_interval", mode="before")
     @classmethod

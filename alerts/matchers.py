@@ -65,3 +65,10 @@ def silenced_by(silences: list[tuple[str, list[str]]], labels: Labels) -> str | 
         if matchers and matches_all(matchers, labels):
             return silence_id
     return None
+
+
+def validate_all(matchers: list[str]) -> list[str]:
+    """For validators: parse each matcher so a bad one is refused with its reason."""
+    for text in matchers:
+        parse_matcher(text)
+    return matchers

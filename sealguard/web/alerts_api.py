@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerts.matchers import parse_matcher
+from alerts.matchers import validate_all
 from ingest.pipeline import Act, Pipeline
 from sealguard.web.auth import require, tenant_scope
 from store.alert_rows import ALERT_COLUMNS, alert_json
@@ -42,9 +42,7 @@ class SilenceBody(BaseModel):
     @field_validator("matchers")
     @classmethod
     def _valid(cls, v: list[str]) -> list[str]:
-        for text in v:
-            parse_matcher(text)
-        return v
+        return validate_all(v)
 
     @model_validator(mode="after")
     def _end(self) -> "SilenceBody":

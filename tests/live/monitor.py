@@ -1,10 +1,14 @@
 """Run the monitor in the test's event loop, and compare what it stored with ``sealguard replay``."""
 
 import contextlib
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from alerts.book import AlertBook
 from ingest.replay import replay
@@ -69,3 +73,22 @@ async def settled(monitor: Monitor, url: str, expected_inputs: int) -> None:
 
 def lines_of(path: Path) -> list[bytes]:
     return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def start_up(env: dict[str, str], log_path: Path) -> "subprocess.Popen[bytes]":
+    """``sealguard up`` as its own process (to be killed), logging to ``log_path``."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
+
+
+def ready(port: int) -> Any:
+    """A predicate for ``wait_for``: the monitor on ``port`` answers /readyz with 200."""
+
+    async def check() -> bool:
+        try:
+            async with httpx.AsyncClient() as c:
+                return (await c.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check

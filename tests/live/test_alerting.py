@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from email.message import EmailMessage
@@ -25,7 +24,7 @@ from sealguard.receivers import HttpReceiver, SmtpReceiver
 from sealguard.servers import KafkaBroker, MqttBroker, free_port
 from store import tokens
 from store.alerts import history
-from tests.live.monitor import lines_of, running, settings
+from tests.live.monitor import lines_of, ready, running, settings, start_up
 from tests.live.servers import query, wait_for
 
 SHARED = Path(__file__).parents[3] / "shared" / "scenarios"
@@ -301,19 +300,11 @@ async def test_notifier_killed_mid_delivery_resumes_without_loss(
     }
 
     def start() -> subprocess.Popen[bytes]:
-        with (tmp_path / "monitor.log").open("ab") as log:
-            return subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as c:
-                return (await c.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return start_up(env, tmp_path / "monitor.log")
 
     proc = start()
     try:
-        await wait_for(healthy, what="monitor ready")
+        await wait_for(ready(port), what="monitor ready")
         token = (tmp_path / "data" / "admin-token").read_text().strip()
         lines = several_scenarios("acme")
         resp = await post(f"http://127.0.0.1:{port}", token, "/api/v1/events", [orjson.loads(x) for x in lines])

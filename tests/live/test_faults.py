@@ -5,7 +5,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from alerts.audit import verify
 from sealguard.servers import EmbeddedPostgres, MqttBroker, free_port
 from sealguard.simfleet import Fleet
 from store.alerts import history
-from tests.live.monitor import replay_alerts, running, settings, settled, stored_alerts
+from tests.live.monitor import ready, replay_alerts, running, settings, settled, start_up, stored_alerts
 from tests.live.servers import query, wait_for
 
 START = 1_793_000_000.0  # a fixed event-time start: the same fleet every run
@@ -60,20 +59,11 @@ async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
            "SEALGUARD_MQTT_CLIENT_ID": "sg-kill-" + uuid.uuid4().hex[:6], "SEALGUARD_LOG_LEVEL": "WARNING"}  # fmt: skip
 
     def start() -> subprocess.Popen[bytes]:
-        log = (tmp_path / "monitor.log").open("ab")
-        with log:
-            return subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as c:
-                return (await c.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return start_up(env, tmp_path / "monitor.log")
 
     proc = start()
     try:
-        await wait_for(healthy, what="monitor ready")
+        await wait_for(ready(port), what="monitor ready")
         publisher = asyncio.create_task(publish(mqtt_broker.port, lines, "pub-kill-" + uuid.uuid4().hex[:6]))
 
         async def partway() -> bool:
@@ -86,7 +76,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
         assert await stored_count(database_url) < len(lines), "killed too late to prove anything"
         await publisher
         proc = start()
-        await wait_for(healthy, what="monitor ready again")
+        await wait_for(ready(port), what="monitor ready again")
 
         async def all_stored() -> bool:
             return await stored_count(database_url) == len(lines)
