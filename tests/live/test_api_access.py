@@ -90,3 +90,41 @@ async def test_roles_and_tenants_on_every_endpoint(tmp_path: Path, database_url:
             r = await c.get("/api/v1/alerts", params={"tenant": "globex"},
                             headers={"Authorization": f"Bearer {tokens['operator']}"})  # fmt: skip
             assert r.status_code == 403
+
+
+async def test_trips_and_facilities_through_the_api(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
+    s = settings(tmp_path, database_url, mqtt_broker)
+    async with running(s):
+        base = f"http://{s.http}"
+        operator = await token_for(database_url, "acme", "operator", "op-2")
+        admin = await token_for(database_url, "acme", "admin", "ad-2")
+        place = {"facility_id": "DC-1", "center": [-99.0, 27.5], "radius_m": 400}
+        dest = {"facility_id": "DC-2", "center": [-99.0, 28.5], "radius_m": 400}
+        assert (await post(base, admin, "/api/v1/facilities", {"place": place})).status_code == 201
+        plan = {
+            "trip_id": "T-9",
+            "conveyance_id": "TRL-9",
+            "seal_numbers": ["SG1"],
+            "origin": place,
+            "destination": dest,
+            "route": [[-99.0, 27.5], [-99.0, 28.5]],
+        }
+        created = await post(base, operator, "/api/v1/trips", plan)
+        assert created.status_code == 201, created.text
+        bad = await post(base, operator, "/api/v1/trips", {**plan, "seal_numbers": "SG1"})
+        assert bad.status_code == 422 and "seal_numbers" in bad.text
+        replanned = await post(base, operator, "/api/v1/trips", {**plan, "seal_numbers": ["SG1", "SG2"]})
+        assert replanned.status_code == 201
+        headers = {"Authorization": f"Bearer {operator}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers) as c:
+            trip = (await c.get("/api/v1/trips/T-9")).json()
+            assert trip["status"] == "planned" and trip["plan"]["seal_numbers"] == ["SG1", "SG2"]
+            conv = (await c.get("/api/v1/conveyances/TRL-9")).json()
+            assert conv["trip"]["expected_seals"] == ["SG1", "SG2"] and conv["trip"]["route"]
+            facilities = (await c.get("/api/v1/facilities")).json()["facilities"]
+            assert [f["facility_id"] for f in facilities] == ["DC-1"]
+            closed = await c.post("/api/v1/trips/T-9/close", params={"conveyance_id": "TRL-9"})
+            assert closed.status_code == 200, closed.text
+            listed = (await c.get("/api/v1/trips", params={"status": "closed"})).json()["trips"]
+            assert [(t["trip_id"], t["status"]) for t in listed] == [("T-9", "closed")]
+            assert (await c.get("/api/v1/conveyances/TRL-9")).json()["trip"] is None
