@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 
 from sealguard.servers import MqttBroker
 from tests.live.monitor import running, settings
@@ -128,3 +129,29 @@ async def test_trips_and_facilities_through_the_api(tmp_path: Path, database_url
             listed = (await c.get("/api/v1/trips", params={"status": "closed"})).json()["trips"]
             assert [(t["trip_id"], t["status"]) for t in listed] == [("T-9", "closed")]
             assert (await c.get("/api/v1/conveyances/TRL-9")).json()["trip"] is None
+
+
+async def test_scanner_bound_to_a_facility(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
+    from store import tokens as token_store
+
+    s = settings(tmp_path, database_url, mqtt_broker)
+    async with running(s):
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            scanner = await token_store.create(conn, "acme", "scanner", facility="DOCK-7", label="gun-1")
+        event = {
+            "kind": "seal.issued",
+            "occurred_at": "2026-11-02T06:00:00Z",
+            "seal_number": "SG1",
+            "facility_id": "DOCK-7",
+        }
+        mine = await post(f"http://{s.http}", scanner, "/api/v1/events", {**event, "event_id": "e-mine"})
+        other = await post(f"http://{s.http}", scanner, "/api/v1/events",
+                           {**event, "event_id": "e-other", "source": {"facility_id": "DOCK-9"}})  # fmt: skip
+        assert mine.json()["accepted"] == 1, mine.text
+        assert other.json()["results"][0]["reason"].startswith("source.facility_id: this scanner token belongs")
+        stored = await query(
+            database_url, "SELECT payload->'source'->>'facility_id' FROM events WHERE event_id = 'e-mine'"
+        )
+        assert stored == [("DOCK-7",)]
+        dead = await query(database_url, "SELECT count(*) FROM dead_letters WHERE reason LIKE 'source.facility_id%%'")
+        assert dead[0][0] == 1
