@@ -11,6 +11,7 @@ from typing import Any
 from alerts.config import InhibitRule
 from alerts.matchers import labels_of, silenced_by
 from alerts.routing import inhibitor
+from ingest.backoff import jittered
 from store.outbox import OutboxRow
 
 
@@ -63,6 +64,5 @@ def plan(
 
 
 def retry_at(attempts: int, now: datetime, base: float, cap: float, rng: random.Random) -> datetime:
-    """Exponential backoff with jitter: between half and all of ``base * 2**attempts``, at most ``cap``."""
-    ceiling = min(cap, base * (2**attempts))
-    return now + timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
+    """When a delivery that failed ``attempts`` times before goes again (the connectors' backoff)."""
+    return now + timedelta(seconds=jittered(attempts, base, cap, rng))

@@ -4,6 +4,13 @@ import random
 from dataclasses import dataclass, field
 
 
+def jittered(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Seconds to wait before try ``attempt + 1``: between half and all of ``base * 2**attempt``, at most
+    ``cap``."""
+    ceiling = min(cap, base * (2**attempt))
+    return rng.uniform(ceiling / 2, ceiling)
+
+
 @dataclass(slots=True)
 class Backoff:
     base: float = 0.5
@@ -12,9 +19,9 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random)
 
     def next(self) -> float:
-        ceiling = min(self.cap, self.base * (2**self.attempt))
+        wait = jittered(self.attempt, self.base, self.cap, self.rng)
         self.attempt += 1
-        return self.rng.uniform(ceiling / 2, ceiling)
+        return wait
 
     def reset(self) -> None:
         self.attempt = 0
