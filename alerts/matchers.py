@@ -3,6 +3,7 @@
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 Labels = Mapping[str, str | None]
 
@@ -35,8 +36,10 @@ class Matcher:
         return hit if self.op == "=~" else not hit
 
 
+@cache
 def parse_matcher(text: str) -> Matcher:
-    """``severity="critical"``, ``rule_id=~"SEAL-.*"``, ``tenant!=acme`` (Alertmanager's syntax)."""
+    """``severity="critical"``, ``rule_id=~"SEAL-.*"``, ``tenant!=acme`` (Alertmanager's syntax). Cached:
+    routes are matched for every alert, and their matchers never change."""
     m = _MATCHER.match(text)
     if not m:
         raise ValueError(f'not a matcher: {text!r} (expected label="value", with =, !=, =~ or !~)')

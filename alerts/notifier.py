@@ -99,11 +99,10 @@ class Notifier:
         near = await outbox.open_alerts_near(conn, pairs)
         last = await outbox.group_last_sent(conn, sorted({(r.receiver, r.group_key) for r in rows}))
         decision = dispatch.plan(rows, docs, silences, near, last, self.config.inhibit_rules, self._receivers, now)
-        for row_id, status, reason in decision.skip:
-            await outbox.settle(conn, [row_id], status, reason)
+        await outbox.settle_each(conn, decision.skip)
+        for _, status, _ in decision.skip:
             metrics.NOTIFICATIONS.labels("-", status).inc()
-        for row_id, until in decision.defer:
-            await conn.execute("UPDATE outbox SET next_attempt_at = %s WHERE id = %s", (until, row_id))
+        await outbox.defer(conn, decision.defer)
         lease = now + timedelta(seconds=self.lease_s)
         claimed = []
         for batch in decision.batches:

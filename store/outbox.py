@@ -14,11 +14,11 @@ from alerts.routing import plans
 from store.alert_rows import ALERT_COLUMNS, alert_json
 
 Conn = psycopg.AsyncConnection[Any]
-_INSERT = (
+_NEW_ROW = (
     "INSERT INTO outbox (tenant, alert_id, receiver, channel, kind, tier, route, group_key, group_interval,"
     " repeat_interval, due_at, next_attempt_at, deadline_at, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+_INSERT = _NEW_ROW + " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 def _row(config: AlertingConfig, alert: Mapping[str, Any], receiver: str, kind: str, tier: int, route: str,
@@ -35,11 +35,12 @@ async def enqueue_pages(conn: Conn, config: AlertingConfig, alert: Mapping[str, 
     """Trigger rows for every route and escalation tier the alert reaches. Tier ``n`` is due ``after``
     its delay (plus the route's group_wait); acknowledging the alert cancels the tiers not yet sent."""
     rows = []
-    for plan in plans(config, labels_of(alert)):
+    labels = labels_of(alert)
+    for plan in plans(config, labels):
         repeat = plan.repeat_interval if alert["severity"] == "critical" and plan.repeat_interval > 0 else None
         for n, tier in enumerate(plan.tiers[:1] if first_tier_only else plan.tiers):
             due = now + timedelta(seconds=plan.group_wait + tier.after)
-            key = plan.group_key(n, labels_of(alert))
+            key = plan.group_key(n, labels)
             rows += [_row(config, alert, r, "trigger", n, plan.route, key, plan.group_interval, repeat, due, now)
                      for r in tier.receivers]  # fmt: skip
     if rows:
@@ -159,10 +160,22 @@ async def group_last_sent(conn: Conn, keys: list[tuple[str, str]]) -> dict[tuple
     return {(r, g): t for r, g, t in await cur.fetchall()}
 
 
-async def settle(conn: Conn, ids: list[int], status: str, reason: str | None = None) -> None:
-    await conn.execute(
-        "UPDATE outbox SET status = %s, reason = %s, lease_until = NULL WHERE id = ANY(%s)", (status, reason, ids)
-    )
+async def settle_each(conn: Conn, rows: list[tuple[int, str, str]]) -> None:
+    """Close rows that will not be sent: (id, status, reason) each, in one round trip."""
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "UPDATE outbox SET status = %s, reason = %s, lease_until = NULL WHERE id = %s",
+                [(status, reason, row_id) for row_id, status, reason in rows],
+            )
+
+
+async def defer(conn: Conn, rows: list[tuple[int, datetime]]) -> None:
+    """Not before ``until`` (the group's interval is not over): no attempt is counted."""
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany("UPDATE outbox SET next_attempt_at = %s WHERE id = %s",
+                                  [(until, row_id) for row_id, until in rows])  # fmt: skip
 
 
 async def claim(conn: Conn, ids: list[int], batch_id: str | None, lease_until: datetime) -> str:
@@ -193,9 +206,7 @@ async def delivered(conn: Conn, rows: list[OutboxRow], now: datetime) -> None:
     repeats = [r for r in rows if r.kind == "trigger" and r.repeat_interval]
     if repeats:
         await conn.execute(
-            "INSERT INTO outbox (tenant, alert_id, receiver, channel, kind, tier, route, group_key, group_interval,"
-            " repeat_interval, due_at, next_attempt_at, deadline_at, created_at)"
-            " SELECT o.tenant, o.alert_id, o.receiver, o.channel, 'trigger', o.tier, o.route, o.group_key,"
+            _NEW_ROW + " SELECT o.tenant, o.alert_id, o.receiver, o.channel, 'trigger', o.tier, o.route, o.group_key,"
             " o.group_interval, o.repeat_interval, %(now)s + make_interval(secs => o.repeat_interval),"
             " %(now)s + make_interval(secs => o.repeat_interval),"
             " %(now)s + make_interval(secs => o.repeat_interval) + (o.deadline_at - o.due_at), %(now)s"
