@@ -1,7 +1,6 @@
 """Alert detail and actions, and silences. The actor of every action is the token's label, never a
 name the caller types, so the audit trail says who really did it (issue one token per person)."""
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -14,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from alerts.matchers import validate_all
 from ingest.pipeline import Act, Pipeline
 from sealguard.web.auth import require, tenant_scope
+from sealguard.web.waiting import stored
 from store.alert_rows import ALERT_COLUMNS, alert_json
 from store.alerts import utc_iso
 from store.tokens import ALL_TENANTS, Principal
 
-ACT_TIMEOUT_S = 30.0
 Verb = Literal["acknowledge", "resolve", "comment", "assign"]
 
 
@@ -118,15 +117,9 @@ def router() -> APIRouter:
         body = body or ActionBody()
         pipeline: Pipeline = request.app.state.rt.pipeline
         scope = None if who.tenant == ALL_TENANTS else who.tenant
-        try:
-            async with asyncio.timeout(ACT_TIMEOUT_S):
-                decision, doc = await pipeline.act(
-                    Act(str(alert_id), verb, who.label, scope, note=body.note, assignee=body.assignee)
-                )
-        except TimeoutError:
-            raise HTTPException(
-                503, "not stored yet (database unavailable); retry", headers={"Retry-After": "5"}
-            ) from None
+        decision, doc = await stored(
+            pipeline.act(Act(str(alert_id), verb, who.label, scope, note=body.note, assignee=body.assignee))
+        )
         if decision.error is not None:
             raise HTTPException(decision.code, decision.error)
         steps = [action for action, _ in decision.history]

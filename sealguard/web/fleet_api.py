@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from ingest.pipeline import Inbound, ItemResult, Pipeline
 from rules.view import conveyance_view, fleet
 from sealguard.web.auth import require, tenant_scope
+from sealguard.web.waiting import stored
 from store.alert_rows import ALERT_COLUMNS, alert_json
 from store.alerts import utc_iso
 from store.tokens import ALL_TENANTS, Principal
@@ -45,11 +46,7 @@ async def submit_one(request: Request, who: Principal, event: dict[str, Any]) ->
     future = await _pipeline(request).submit(
         Inbound(orjson.dumps(event), "http", {"client": client, "token": who.label}, tenant=event["tenant"])
     )
-    try:
-        async with asyncio.timeout(30):
-            result = await future
-    except TimeoutError:
-        raise HTTPException(503, "not stored yet (database unavailable); retry", {"Retry-After": "5"}) from None
+    result = await stored(future)
     if result.status == "rejected":
         raise HTTPException(422, result.reason or "rejected")
     return result
