@@ -16,11 +16,11 @@ from schemas.events import INSPECTION_POINTS
 from sealguard.web import alerts_api, fleet_api, pages
 from sealguard.web.auth import TokenCache, require, tenant_scope
 from sealguard.web.ratelimit import RateLimiter
+from sealguard.web.waiting import stored
 from store.alert_rows import ALERT_COLUMNS, alert_json
 from store.tokens import ALL_TENANTS, Principal
 
 API = "/api/v1"
-SUBMIT_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -107,15 +107,12 @@ def create_app(rt: Runtime) -> FastAPI:
             items = [parsed if isinstance(parsed, dict) else body]  # not JSON: dead-lettered with the reason
         futures = []
         for i, item in enumerate(items):
-            refused = scanner_refusal(who, item)
-            raw = body if isinstance(item, bytes) else orjson.dumps(item)
+            refused, stamped = scanner_facility(who, item)
+            # a single event keeps the bytes it came in (dead letters store them) unless it was stamped
+            raw = orjson.dumps(item) if isinstance(parsed, list) or stamped else body
             futures.append(await rt.pipeline.submit(Inbound(raw, "http", {**origin, "index": i}, tenant=tenant,
                                                             refused=refused)))  # fmt: skip
-        try:
-            async with asyncio.timeout(SUBMIT_TIMEOUT_S):
-                results: list[ItemResult] = list(await asyncio.gather(*futures))
-        except TimeoutError:
-            raise HTTPException(503, "not yet stored (database unavailable); retry: duplicates are ignored") from None
+        results: list[ItemResult] = list(await stored(asyncio.gather(*futures)))
         counts = {s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "rejected")}
         payload: dict[str, Any] = {**counts, "results": [r.to_json() for r in results]}
         if not isinstance(parsed, list | dict):
@@ -171,21 +168,22 @@ def create_app(rt: Runtime) -> FastAPI:
     return app
 
 
-def scanner_refusal(who: Principal, item: Any) -> str | None:
+def scanner_facility(who: Principal, item: Any) -> tuple[str | None, bool]:
     """A scanner bound to a facility submits for that facility only: its events carry that facility as
-    their source (filled in when missing), and an event naming another facility is refused."""
+    their source (filled in when missing), and an event naming another facility is refused.
+    Returns the refusal, if any, and whether ``item`` was changed (so it must be serialised again)."""
     if who.role != "scanner" or who.facility is None or not isinstance(item, dict):
-        return None
+        return None, False
     source = item.get("source")
     if source is None:
         item["source"] = {"facility_id": who.facility}
-        return None
+        return None, True
     if not isinstance(source, dict):
-        return None  # validation says what is wrong with it
+        return None, False  # validation says what is wrong with it
     named = source.get("facility_id")
     if named is None:
         source["facility_id"] = who.facility
-        return None
+        return None, True
     if named != who.facility:
-        return f"source.facility_id: this scanner token belongs to facility {who.facility!r}, not {named!r}"
-    return None
+        return f"source.facility_id: this scanner token belongs to facility {who.facility!r}, not {named!r}", False
+    return None, False
