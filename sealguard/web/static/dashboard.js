@@ -10,6 +10,7 @@
   async function loadAlerts() {
     const [open, acked] = await Promise.all([api("/api/v1/alerts?status=open&limit=1000"), api("/api/v1/alerts?status=acknowledged&limit=1000")]);
     alerts = open.alerts.concat(acked.alerts);
+    indexWorst();
     renderAlerts();
   }
 
@@ -60,14 +61,19 @@
 
   function svg(tag, attrs) { const n = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); return n; }
 
-  function worst(c) {
-    let best = null;
-    for (const a of alerts) if (a.conveyance_id === c.conveyance_id && a.tenant === c.tenant && (!best || RANK[a.severity] > RANK[best])) best = a.severity;
-    return best;
+  // The worst open severity per tenant/conveyance, built once per alert load: colouring thousands of
+  // trucks must not scan every alert for each of them.
+  let worstBy = new Map();
+  function indexWorst() {
+    worstBy = new Map();
+    for (const a of alerts) {
+      const key = a.tenant + "/" + a.conveyance_id, seen = worstBy.get(key);
+      if (!seen || RANK[a.severity] > RANK[seen]) worstBy.set(key, a.severity);
+    }
   }
 
   function fill(c) {
-    const w = worst(c);
+    const w = worstBy.get(c.tenant + "/" + c.conveyance_id);
     if (w === "critical") return "var(--crit)";
     if (w === "high") return "var(--high)";
     if (w) return "var(--med)";
