@@ -4,16 +4,47 @@ The transport may fix the tenant (an MQTT topic, an API token). A payload that o
 the transport's; one that names another tenant is refused, so no device can write into a tenant it is
 not connected as. Text PostgreSQL cannot hold (NUL characters) is refused here with a clear reason
 rather than failing a whole batch at write time.
+
+Kinds are authorised by the sender's role where the transport knows it (``KIND_ROLES``): scanners and
+devices report what they see (seals, inspections, positions); planning and closing trips is an
+operator's work, registering facilities an admin's. A sender below the kind's role is refused, so a
+scanner cannot re-plan a trip to the seal it is about to verify.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from schemas.decode import InvalidEvent, decode_event, decode_object
 from schemas.events import Event
+
+ROLE_ORDER = ("scanner", "operator", "admin")
+#: The least role that may send each kind; kinds not listed are open to every sender.
+KIND_ROLES = {"trip.planned": "operator", "trip.closed": "operator", "facility.registered": "admin"}
+
+
+def kind_refusal(kind: str, role: str | None) -> str | None:
+    """Why a sender of ``role`` may not send ``kind`` (``None``: it may; a ``None`` role is trusted)."""
+    needed = KIND_ROLES.get(kind)
+    if needed is None or role is None or ROLE_ORDER.index(role) >= ROLE_ORDER.index(needed):
+        return None
+    return f"kind: {kind} needs the {needed} role; this sender is a {role}"
+
+
+def check_skew(event: Event, received_at: float, max_future_skew: float) -> None:
+    """Refuse an event dated more than ``max_future_skew`` seconds after it was received: it would move
+    its tenant's clock into the future and fire that tenant's timers early (contract.md, replay)."""
+    ahead = event.occurred_at.timestamp() - received_at
+    if ahead > max_future_skew:
+        received = datetime.fromtimestamp(received_at, UTC).isoformat()
+        raise InvalidEvent(
+            f"occurred_at: {event.occurred_at.isoformat()} is {ahead:.0f} s after its receipt ({received}),"
+            f" more than the {max_future_skew:.0f} s of clock skew allowed",
+            event_id=event.event_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +65,16 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def admit(raw: bytes, tenant: str | None = None) -> Admitted:
+def admit(raw: bytes, tenant: str | None = None, *, role: str | None = None) -> Admitted:
     """Validate one input; raise :class:`InvalidEvent` with the reason when it cannot be accepted."""
+    admitted = _admit(raw, tenant)
+    refusal = kind_refusal(admitted.event.kind, role)
+    if refusal is not None:
+        raise InvalidEvent(refusal, event_id=admitted.event.event_id)
+    return admitted
+
+
+def _admit(raw: bytes, tenant: str | None) -> Admitted:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -10,10 +10,18 @@ failed transaction that left the in-memory engine ahead of the database, the eng
 latest snapshot plus the log after it, so no rule forgets a stop, a timer or a used seal and no alert is
 raised twice.
 
-Time: the live clock is event time (the largest ``occurred_at`` applied). When the stream goes quiet,
-it advances with the wall clock after ``idle_advance_after`` seconds, so silence timers (tracking gaps,
-missing heartbeats, late arrivals) still fire; replaying a file through the monitor quickly gives the
-same alerts as ``sealguard replay``.
+Time: each tenant's clock is its event time (the largest ``occurred_at`` among its events applied).
+When a tenant goes quiet, its clock advances with the wall clock after ``idle_advance_after`` seconds,
+so silence timers (tracking gaps, missing heartbeats, late arrivals) still fire; replaying a file
+through the monitor quickly gives the same alerts as ``sealguard replay``. An event dated more than
+``max_future_skew`` seconds ahead of its receipt is dead-lettered: it would drag its tenant's clock
+into the future.
+
+Isolation: no input can hurt another. Anything that fails while one input is handled (decoding, a
+rule raising, the database refusing a row, partition creation) dead-letters that input with the reason
+and the rest of the batch is stored: a rule that raises names its input at once; a refusal at write
+time is found by splitting the batch in halves. Only an outage (the database unreachable) holds the
+batch and retries it whole.
 """
 
 import asyncio
@@ -31,7 +39,7 @@ import psycopg_pool
 from alerts.book import AlertBook, AlertRecord, Change
 from alerts.config import AlertingConfig
 from alerts.lifecycle import Decision, Verb
-from ingest.admit import Admitted, admit
+from ingest.admit import Admitted, admit, check_skew
 from rules.engine import Engine
 from rules.policy import Policy
 from schemas.decode import InvalidEvent, decode_event
@@ -84,12 +92,25 @@ class Inbound:
     refused: str | None = None  # the transport already knows it cannot be accepted, and why
     received_at: float = field(default_factory=time.time)
     received_mono: float = field(default_factory=time.monotonic)
+    role: str | None = None  # the sender's role where the transport knows it (HTTP tokens); None: trusted
     done: "asyncio.Future[ItemResult] | None" = None
 
 
 @dataclass(frozen=True, slots=True)
 class Tick:
+    """Advance one tenant's clock to ``until`` (its idle time has passed a timer)."""
+
     until: float
+    tenant: str
+
+
+class ItemFailed(Exception):
+    """Handling the input at ``index`` of a batch raised: it is dead-lettered and the batch retried."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -114,7 +135,7 @@ class _Batch:
     results: list[ItemResult | None]
     rows: list[StoredEvent] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    ticks: list[tuple[int, float]] = field(default_factory=list)
+    ticks: list[tuple[int, engine_log.ClockTick]] = field(default_factory=list)
     changes: list[tuple[Change, AlertRecord]] = field(default_factory=list)
     applied_kinds: list[tuple[str, str]] = field(default_factory=list)
     acted: dict[int, tuple[Decision, dict[str, Any] | None]] = field(default_factory=dict)
@@ -132,6 +153,7 @@ class Pipeline:
         snapshot_every_events: int = 20_000,
         snapshot_every_s: float = 30.0,
         idle_advance_after: float = 60.0,
+        max_future_skew: float | None = 300.0,
         tick_interval: float = 1.0,
         mono: Callable[[], float] = time.monotonic,
         alerting: AlertingConfig | None = None,
@@ -144,18 +166,19 @@ class Pipeline:
         self.snapshot_every_events = snapshot_every_events
         self.snapshot_every_s = snapshot_every_s
         self.idle_advance_after = idle_advance_after
+        self.max_future_skew = max_future_skew
         self.tick_interval = tick_interval
         self.mono = mono
         self.engine = Engine(self.policy, remember_ids=False)
         self.book = AlertBook(retain=False)
         self.seq = 0
-        self.watermark: float | None = None
-        self.last_applied_mono = mono()
+        # Per tenant: the event time of its latest applied event, and when (monotonic) it was applied.
+        self.idle: dict[str, tuple[float, float]] = {}
         self.db_ok = False
         self._partitions = PartitionCache(True)
         self._since_snapshot = 0
         self._snapshot_mono = mono()
-        self._tick_pending = False
+        self._ticks_pending: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._lock_conn: psycopg.AsyncConnection[Any] | None = None
@@ -224,19 +247,34 @@ class Pipeline:
 
     # --- time ---------------------------------------------------------------------------------------
 
-    def clock_now(self) -> float | None:
-        if self.engine.clock is None or self.watermark is None:
-            return self.engine.clock
-        idle = self.mono() - self.last_applied_mono - self.idle_advance_after
-        return max(self.engine.clock, self.watermark + max(0.0, idle))
+    def clock_now(self, tenant: str) -> float | None:
+        """A tenant's clock as the ticker sees it: event time, or after ``idle_advance_after`` seconds
+        of that tenant's silence, its last event time plus the silence."""
+        clock = self.engine.clock_of(tenant)
+        last = self.idle.get(tenant)
+        if clock is None or last is None:
+            return clock
+        watermark, applied_mono = last
+        idle = self.mono() - applied_mono - self.idle_advance_after
+        return max(clock, watermark + max(0.0, idle))
+
+    def due_ticks(self) -> list[Tick]:
+        """The tenants whose (idle-advanced) clock has passed one of their timers."""
+        ticks = []
+        for tenant in sorted(self.engine.clocks):
+            if tenant in self._ticks_pending:
+                continue
+            now, due = self.clock_now(tenant), self.engine.next_deadline(tenant)
+            if now is not None and due is not None and due <= now:
+                ticks.append(Tick(now, tenant))
+        return ticks
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.tick_interval)
-            now, due = self.clock_now(), self.engine.next_deadline()
-            if not self._tick_pending and now is not None and due is not None and due <= now:
-                self._tick_pending = True
-                await self.queue.put(Tick(now))
+            for tick in self.due_ticks():
+                self._ticks_pending.add(tick.tenant)
+                await self.queue.put(tick)
 
     # --- the loop -----------------------------------------------------------------------------------
 
@@ -266,39 +304,61 @@ class Pipeline:
                 return
 
     async def _handle(self, items: list[Item]) -> None:
+        """Commit ``items``; on a failure that is not an outage, isolate the culprit (see the module
+        docstring). Groups wait on a stack, first half on top, so inputs still commit in order."""
+        groups = [items]
         delay = 0.2
-        while True:
+        while groups:
+            group = groups.pop()
             try:
-                batch = await self._commit(items)
-                break
+                batch = await self._commit(group)
             except RETRYABLE as exc:
                 # The database is away: hold everything (nothing acknowledged), rebuild, retry.
                 self._set_db(False)
-                log.warning("database unavailable (%s); holding %d inputs", exc, len(items))
+                log.warning("database unavailable (%s); holding %d inputs", exc, len(group))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 await self._with_db(self._recover)
-            except psycopg.Error as exc:
-                # The database refused the data itself. Isolate the culprit: one input per transaction.
+                groups.append(group)
+                continue
+            except ItemFailed as exc:
+                # The engine may be half-way through that input: rebuild it, then refuse the input.
                 await self._with_db(self._recover)
-                if len(items) == 1 and isinstance(items[0], Inbound):
-                    await self._refuse(items[0], f"storage refused the event: {exc}")
-                    return
-                if len(items) == 1 and isinstance(items[0], Act):
-                    if items[0].done is not None and not items[0].done.done():
-                        items[0].done.set_exception(RuntimeError(f"storage refused the action: {exc}"))
-                    return
-                for it in items:
-                    await self._handle([it])
-                return
-        self._set_db(True)
-        self._finish(items, batch)
+                culprit = group[exc.index]
+                assert isinstance(culprit, Inbound)
+                culprit.refused = exc.reason
+                groups.append(group)
+                continue
+            except Exception as exc:
+                await self._with_db(self._recover)
+                if len(group) > 1:
+                    half = len(group) // 2
+                    groups += [group[half:], group[:half]]
+                else:
+                    await self._give_up(group[0], exc)
+                continue
+            delay = 0.2
+            self._set_db(True)
+            self._finish(group, batch)
         if self._since_snapshot and (
             self._since_snapshot >= self.snapshot_every_events
             or self.mono() - self._snapshot_mono >= self.snapshot_every_s
         ):
             with contextlib.suppress(*RETRYABLE):
                 await self._snapshot()
+
+    async def _give_up(self, item: Item, exc: Exception) -> None:
+        """One input that cannot be committed on its own: an event is dead-lettered with the reason."""
+        reason = f"storage refused the event: {type(exc).__name__}: {exc}"[:1000]
+        if isinstance(item, Inbound):
+            log.warning("dead-lettering an input that could not be stored: %s", reason)
+            await self._with_db(lambda: self._refuse(item, reason))
+        elif isinstance(item, Act):
+            if item.done is not None and not item.done.done():
+                item.done.set_exception(RuntimeError(f"storage refused the action: {exc}"))
+        else:
+            log.error("a clock tick of tenant %r failed (%s); it is tried again", item.tenant, reason)
+            self._ticks_pending.discard(item.tenant)
 
     async def _commit(self, items: list[Item]) -> _Batch:
         admitted: list[Admitted | InvalidEvent | None] = []
@@ -310,9 +370,14 @@ class Pipeline:
                 admitted.append(InvalidEvent(it.refused))
                 continue
             try:
-                admitted.append(admit(it.raw, it.tenant))
+                ok = admit(it.raw, it.tenant, role=it.role)
+                if self.max_future_skew is not None:
+                    check_skew(ok.event, it.received_at, self.max_future_skew)
+                admitted.append(ok)
             except InvalidEvent as exc:
                 admitted.append(exc)
+            except Exception as exc:  # a validator bug must not fail the batch: this input only
+                admitted.append(InvalidEvent(f"could not be read: {type(exc).__name__}: {exc}"[:1000]))
         keys = [(a.event.tenant, a.event.event_id) for a in admitted if isinstance(a, Admitted)]
         start = time.perf_counter()
         async with self.pool.connection() as conn, conn.transaction():
@@ -320,8 +385,8 @@ class Pipeline:
             batch = self._evaluate(items, admitted, stored)
             await write_events(conn, batch.rows, self._partitions)
             await write_dead_letters(conn, batch.dead)
-            for seq, until in batch.ticks:
-                await engine_log.write_tick(conn, seq, until)
+            for seq, tick in batch.ticks:
+                await engine_log.write_tick(conn, seq, tick)
             now = datetime.now(UTC)
             await apply_changes(conn, batch.changes, now, self.alerting)
             for i, it in enumerate(items):
@@ -352,11 +417,11 @@ class Pipeline:
             if isinstance(it, Act):
                 continue
             if isinstance(it, Tick):
-                due = self.engine.next_deadline()
+                due = self.engine.next_deadline(it.tenant)
                 if due is not None and due <= it.until:
                     seq += 1
-                    batch.ticks.append((seq, it.until))
-                    self._apply(self.engine.advance(it.until), batch)
+                    batch.ticks.append((seq, engine_log.ClockTick(it.until, it.tenant)))
+                    self._apply(self.engine.advance(it.until, it.tenant), batch)
                 continue
             received = datetime.fromtimestamp(it.received_at, UTC)
             if isinstance(a, InvalidEvent):
@@ -369,7 +434,11 @@ class Pipeline:
             if key in stored or key in in_batch:
                 batch.results[i] = ItemResult("duplicate", event.event_id)
                 continue
-            outcome = self.engine.process(event)
+            try:
+                outcome = self.engine.process(event)
+            except Exception as exc:
+                log.exception("a rule raised on event %s of tenant %s", event.event_id, event.tenant)
+                raise ItemFailed(i, f"a rule failed on this event: {type(exc).__name__}: {exc}"[:1000]) from exc
             if outcome.status != "applied":
                 reason = outcome.reason or outcome.status
                 batch.results[i] = ItemResult("rejected", event.event_id, reason)
@@ -385,7 +454,8 @@ class Pipeline:
             batch.results[i] = ItemResult("accepted", event.event_id, findings=raised)
             batch.applied_kinds.append((it.source, event.kind))
             t = event.occurred_at.timestamp()
-            self.watermark = t if self.watermark is None else max(self.watermark, t)
+            last = self.idle.get(event.tenant)
+            self.idle[event.tenant] = (t if last is None else max(last[0], t), self.mono())
             self._apply(outcome.findings, batch, event.source.facility_id if event.source else None)
         batch.seq = seq
         return batch
@@ -408,7 +478,7 @@ class Pipeline:
             metrics.EVENTS_RECEIVED.labels(source, kind).inc()
         for i, (it, result) in enumerate(zip(items, batch.results, strict=True)):
             if isinstance(it, Tick):
-                self._tick_pending = False
+                self._ticks_pending.discard(it.tenant)
                 continue
             if isinstance(it, Act):
                 if it.done is not None and not it.done.done():
@@ -425,7 +495,6 @@ class Pipeline:
             if it.done is not None and not it.done.done():
                 it.done.set_result(result)
         if batch.rows:
-            self.last_applied_mono = now
             self._since_snapshot += len(batch.rows) + len(batch.ticks)
         if self.listeners:
             self._tell(batch)
@@ -498,18 +567,19 @@ class Pipeline:
                 if isinstance(entry, str):
                     book.release(entry)
                     continue
-                findings = (
-                    engine.advance(entry) if isinstance(entry, float) else engine.process(decode_event(entry)).findings
-                )
+                if isinstance(entry, engine_log.ClockTick):
+                    findings = engine.advance(entry.until, entry.tenant)
+                else:
+                    findings = engine.process(decode_event(entry)).findings
                 for finding in findings:
                     book.apply(finding)
                 replayed += 1
             self.seq = max(base, await engine_log.last_seq(conn))
         self.engine, self.book = engine, book
-        self.watermark = engine.clock
-        self.last_applied_mono = self.mono()
+        now = self.mono()
+        self.idle = {tenant: (clock, now) for tenant, clock in engine.clocks.items()}
         self._since_snapshot = replayed
-        self._tick_pending = False
+        self._ticks_pending = set()
         log.info("engine restored at sequence %d (%d log entries replayed after the snapshot)", self.seq, replayed)
 
     async def _snapshot(self) -> None:

@@ -1,9 +1,20 @@
 """The rule engine: keyed state, event-time clock, timers. Pure: no I/O, no clock reads.
 
 ``process(event)`` applies one validated event and returns an :class:`Outcome`; ``advance(until)``
-moves the clock and fires every timer due at or before it. Timers fire in (due time, tenant,
-conveyance, timer name) order, which depends only on state, so a restored engine fires them exactly as
-the original would have. ``snapshot()`` returns plain data; ``Engine.restore`` rebuilds from it.
+moves clocks and fires every timer due at or before ``until``. Each tenant has its own clock (the
+largest ``occurred_at`` among its events applied) and its own timers, so one tenant's events never
+fire, delay or re-stamp another's (contract.md, "one clock per tenant"). Timers fire in (due time,
+tenant, conveyance, timer name) order, which depends only on state, so a restored engine fires them
+exactly as the original would have. ``snapshot()`` returns plain data; ``Engine.restore`` rebuilds
+from it.
+
+A GPS fix older than its tenant's clock by more than the tenant's tracking-gap window (TRK-003
+``window``) is *backfill*: a device uploading what it buffered while out of coverage. It is stored and
+kept on the track, but the tracking rules do not judge it: judged now, an hour-old stop or arrival would
+fire its timers at once (no timer fires backwards) and be resolved by the next buffered fix, a storm of
+alerts stamped with the wrong time. Tracking resumes with the first timely fix; the gap alert raised
+during the silence stands until then. Seal, inspection and reference events are judged whatever their
+age: a tamper alarm from yesterday is still evidence.
 """
 
 import heapq
@@ -32,7 +43,7 @@ from schemas.events import (
 )
 from schemas.places import CirclePlace, PolygonPlace
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 Status = Literal["applied", "duplicate", "rejected"]
 
 
@@ -48,13 +59,13 @@ class Engine:
 
     def __init__(self, policy: Policy | None = None, *, remember_ids: bool = True) -> None:
         self.policy = policy or Policy()
-        self.clock: float | None = None
+        self.clocks: dict[str, float] = {}  # tenant -> its event time
         # Dedupe by (tenant, event_id). The live pipeline dedupes in storage and may turn this off.
         self.remember_ids = remember_ids
         self.seen: set[tuple[str, str]] = set()
         self.tenants: dict[str, TenantState] = {}
         self.conveyances: dict[tuple[str, str], Conveyance] = {}
-        self._heap: list[tuple[float, str, str]] = []
+        self._heaps: dict[str, list[tuple[float, str]]] = {}  # tenant -> (due, conveyance) wake-ups
         self._contexts: dict[str, Ctx] = {}  # one per tenant, re-aimed at each step's findings
 
     # --- the two pure entry points ------------------------------------------------------------------
@@ -70,32 +81,61 @@ class Engine:
                 return Outcome("rejected", reason=reason)
         t = event.occurred_at.timestamp()
         findings: list[Finding] = []
-        if self.clock is None or t > self.clock:
-            self._fire_due(t, findings)
-            self.clock = t
-        self._dispatch(self._context(tenant_id, findings, self.clock), tenant, event, t)
+        clock = self.clocks.get(tenant_id)
+        if clock is None or t > clock:
+            self._fire_due(tenant_id, t, findings)
+            self.clocks[tenant_id] = clock = t
+        self._dispatch(self._context(tenant_id, findings, clock), tenant, event, t)
         if self.remember_ids:
             self.seen.add((tenant_id, event.event_id))
         return Outcome("applied", findings)
 
-    def advance(self, until: float) -> list[Finding]:
-        """Move the clock to ``until`` (never backwards), firing every timer due at or before it."""
+    def advance(self, until: float, tenant: str | None = None) -> list[Finding]:
+        """Move a tenant's clock (``None``: every known tenant's) to ``until``, never backwards, firing
+        every timer due at or before it. A tenant whose clock is already past ``until`` is unchanged."""
         findings: list[Finding] = []
-        if self.clock is not None and until <= self.clock:
-            return findings
-        self._fire_due(until, findings)
-        self.clock = until
+        tenants = sorted(self.clocks) if tenant is None else [tenant] if tenant in self.clocks else []
+        moving = [tid for tid in tenants if until > self.clocks[tid]]
+        # Across tenants, timers fire in (due, tenant) order, as if all shared one timeline.
+        while True:
+            heads = [(due, tid) for tid in moving if (due := self.next_deadline(tid)) is not None and due <= until]
+            if not heads:
+                break
+            _, tid = min(heads)
+            self._fire_next(tid, findings)
+        for tid in moving:
+            self.clocks[tid] = until
         return findings
 
-    def next_deadline(self) -> float | None:
-        """The earliest registered timer, so a live runtime knows when to call ``advance``."""
-        while self._heap:
-            due, tenant, cid = self._heap[0]
+    @property
+    def clock(self) -> float | None:
+        """The latest of the tenants' clocks (for reports; rules use their own tenant's)."""
+        return max(self.clocks.values(), default=None)
+
+    def clock_of(self, tenant: str) -> float | None:
+        return self.clocks.get(tenant)
+
+    def next_deadline(self, tenant: str | None = None) -> float | None:
+        """The earliest registered timer of a tenant (``None``: of any tenant), so a live runtime knows
+        when to call ``advance``."""
+        if tenant is None:
+            return min((d for tid in list(self._heaps) if (d := self.next_deadline(tid)) is not None), default=None)
+        heap = self._heaps.get(tenant)
+        while heap:
+            due, cid = heap[0]
             conv = self.conveyances.get((tenant, cid))
             if conv is not None and conv.wake == due:
                 return due
-            heapq.heappop(self._heap)
+            heapq.heappop(heap)
         return None
+
+    def is_backfill(self, event: GpsPosition) -> bool:
+        """A fix too far behind its tenant's clock to be judged (see the module docstring)."""
+        clock = self.clocks.get(event.tenant)
+        if clock is None:
+            return False
+        window = self.policy.for_tenant(event.tenant).values["TRK-003.window"]
+        return event.occurred_at.timestamp() < clock - window
 
     # --- dispatch -----------------------------------------------------------------------------------
 
@@ -110,7 +150,8 @@ class Engine:
         assert cid is not None  # the schema requires it on every other kind
         conv = self._conveyance(event.tenant, cid)
         if isinstance(event, GpsPosition):
-            if conv.fix is None or t >= conv.fix[0]:  # an older fix is ignored by the tracking rules
+            # An older fix than the latest, or backfill, is kept on the track but not judged.
+            if (conv.fix is None or t >= conv.fix[0]) and not self.is_backfill(event):
                 tracking.on_fix(ctx, conv, event, t)
         elif isinstance(event, TripPlanned):
             self._on_planned(ctx, tenant, conv, event)
@@ -170,26 +211,28 @@ class Engine:
         # A later deadline needs no new heap entry: the earlier one pops, finds nothing due, re-arms.
         if conv.wake is None or due < conv.wake:
             conv.wake = due
-            heapq.heappush(self._heap, (due, conv.tenant, conv.conveyance_id))
+            heapq.heappush(self._heaps.setdefault(conv.tenant, []), (due, conv.conveyance_id))
 
-    def _fire_due(self, until: float, findings: list[Finding]) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= until:
-            due, tenant_id, cid = heapq.heappop(heap)
-            conv = self.conveyances.get((tenant_id, cid))
-            if conv is None or conv.wake != due:
-                continue  # superseded entry
-            conv.wake = None
-            ctx = self._context(tenant_id, findings, due)
-            for name in sorted(n for n, d in conv.timers.items() if d <= due):
-                if conv.timers.get(name, until + 1) > due:
-                    continue  # cancelled by a timer that fired before it
-                del conv.timers[name]
-                if name.startswith("TRK-"):
-                    tracking.fire(ctx, conv, name, due)
-                else:
-                    seals.fire(ctx, conv, name, due)
-            self._schedule(conv)
+    def _fire_due(self, tenant_id: str, until: float, findings: list[Finding]) -> None:
+        while (due := self.next_deadline(tenant_id)) is not None and due <= until:
+            self._fire_next(tenant_id, findings)
+
+    def _fire_next(self, tenant_id: str, findings: list[Finding]) -> None:
+        """Fire the timers of the conveyance at the head of a tenant's heap (``next_deadline`` has just
+        confirmed that the head is current)."""
+        due, cid = heapq.heappop(self._heaps[tenant_id])
+        conv = self.conveyances[(tenant_id, cid)]
+        conv.wake = None
+        ctx = self._context(tenant_id, findings, due)
+        for name in sorted(n for n, d in conv.timers.items() if d <= due):
+            if conv.timers.get(name, due + 1) > due:
+                continue  # cancelled by a timer that fired before it
+            del conv.timers[name]
+            if name.startswith("TRK-"):
+                tracking.fire(ctx, conv, name, due)
+            else:
+                seals.fire(ctx, conv, name, due)
+        self._schedule(conv)
 
     # --- state --------------------------------------------------------------------------------------
 
@@ -220,7 +263,7 @@ class Engine:
         """The whole state as plain JSON-ready data."""
         return {
             "version": SNAPSHOT_VERSION,
-            "clock": self.clock,
+            "clocks": dict(sorted(self.clocks.items())),
             "remember_ids": self.remember_ids,
             "seen": sorted([t, e] for t, e in self.seen),
             "tenants": {tid: t.to_plain() for tid, t in sorted(self.tenants.items())},
@@ -229,10 +272,16 @@ class Engine:
 
     @classmethod
     def restore(cls, data: dict[str, Any], policy: Policy | None = None) -> "Engine":
-        if data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"snapshot version {data.get('version')!r} is not {SNAPSHOT_VERSION}")
+        version = data.get("version")
+        if version not in (1, SNAPSHOT_VERSION):
+            raise ValueError(f"snapshot version {version!r} is not {SNAPSHOT_VERSION}")
         engine = cls(policy, remember_ids=data["remember_ids"])
-        engine.clock = data["clock"]
+        if version == 1:  # one clock for all: every tenant known then starts from it
+            if data["clock"] is not None:
+                known = set(data["tenants"]) | {c["tenant"] for c in data["conveyances"]}
+                engine.clocks = dict.fromkeys(sorted(known), float(data["clock"]))
+        else:
+            engine.clocks = {tid: float(c) for tid, c in data["clocks"].items()}
         engine.seen = {(t, e) for t, e in data["seen"]}
         for tid, plain in data["tenants"].items():
             tenant = engine._tenant(tid)

@@ -26,6 +26,12 @@ def add_commands(sub: Any) -> None:
     tc.add_argument("--role", required=True, choices=["scanner", "operator", "admin"])
     tc.add_argument("--facility", help="for a scanner: the facility it scans at")
     tc.add_argument("--label", default="", help="who or what holds it")
+    tl = tsub.add_parser("list", help="list tokens (id, tenant, role, facility, label, created); never the secret")
+    tl.add_argument("--all", action="store_true", help="include revoked tokens")
+    tr = tsub.add_parser("revoke", help="revoke tokens at once (new requests and open streams within a second)")
+    which = tr.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, help="the token's id (from 'token list')")
+    which.add_argument("--label", help="every live token with this label")
 
     au = sub.add_parser("audit", help="audit tools")
     asub = au.add_subparsers(dest="audit_command", required=True)
@@ -141,14 +147,35 @@ def _token(args: argparse.Namespace) -> int:
     from sealguard.runtime import migrate_url
     from store import tokens
 
-    async def go() -> str:
+    async def go() -> tuple[int, str]:
         async with _database() as url:
             await migrate_url(url)
             async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                return await tokens.create(conn, args.tenant, args.role, facility=args.facility, label=args.label)
+                if args.token_command == "create":
+                    return EXIT_OK, await tokens.create(
+                        conn, args.tenant, args.role, facility=args.facility, label=args.label
+                    )
+                if args.token_command == "list":
+                    rows = await tokens.list_tokens(conn, include_revoked=args.all)
+                    return EXIT_OK, _token_table(rows)
+                revoked = await tokens.revoke(conn, token_id=args.id, label=args.label)
+                if not revoked:
+                    which = f"id {args.id}" if args.id is not None else f"label {args.label!r}"
+                    return EXIT_USAGE, f"no live token with {which}"
+                return EXIT_OK, "revoked: " + ", ".join(str(i) for i in revoked)
 
-    print(asyncio.run(go()))
-    return EXIT_OK
+    code, text = asyncio.run(go())
+    print(text, file=sys.stdout if code == EXIT_OK else sys.stderr)
+    return code
+
+
+def _token_table(rows: list[Any]) -> str:
+    lines = ["id\ttenant\trole\tfacility\tlabel\tcreated\trevoked"]
+    for r in rows:
+        revoked = r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-"
+        lines.append(f"{r.id}\t{r.tenant}\t{r.role}\t{r.facility or '-'}\t{r.label}"
+                     f"\t{r.created_at.isoformat(timespec='seconds')}\t{revoked}")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _audit(args: argparse.Namespace) -> int:

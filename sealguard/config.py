@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -40,11 +40,15 @@ class Settings(BaseSettings):
     notify_lease_s: float = Field(60.0, description="a claimed delivery not settled by then is taken over")
     notify_retry_base_s: float = 2.0
     notify_retry_cap_s: float = 300.0
-    http_rate_per_s: float = Field(200.0, description="event submissions per second per token (0: no limit)")
-    http_rate_burst: float = 400.0
+    http_rate_per_s: float = Field(1000.0, description="events submitted per second per token (0: no limit)")
+    http_rate_burst: float = Field(2000.0, description="events a token may submit at once after a quiet spell")
+    metrics_token: SecretStr | None = Field(None, description="when set, GET /metrics needs it as a bearer token")
     http_max_batch: int = 1000
     http_max_body: int = 5 * 1024 * 1024
     idle_advance_after: float = Field(60.0, description="seconds of silence before the clock follows the wall clock")
+    max_future_skew: float = Field(
+        300.0, description="seconds an event's occurred_at may lie ahead of its receipt; 0 turns the check off"
+    )
     snapshot_every_s: float = 30.0
     queue_size: int = 10_000
     log_level: str = "INFO"

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -123,7 +124,8 @@ class Monitor:
         if "public_url" not in alerting.model_fields_set:
             alerting = alerting.model_copy(update={"public_url": s.public_url or f"http://{s.http}"})
         self.pipeline = Pipeline(self.pool, policy, queue_size=s.queue_size, snapshot_every_s=s.snapshot_every_s,
-                                 idle_advance_after=s.idle_advance_after, alerting=alerting)  # fmt: skip
+                                 idle_advance_after=s.idle_advance_after, alerting=alerting,
+                                 max_future_skew=s.max_future_skew or None)  # fmt: skip
         await self.pipeline.start()
         options = MqttOptions(self.mqtt_url, client_id=s.mqtt_client_id, protocol=mqtt_protocol,
                               shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file)  # fmt: skip
@@ -140,8 +142,9 @@ class Monitor:
             self.sources.append(kafka)
             brokers["kafka"] = kafka
         rt = Runtime(
-            self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers, s.http_rate_per_s, s.http_rate_burst
-        )
+            self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers, s.http_rate_per_s, s.http_rate_burst,
+            s.metrics_token.get_secret_value() if s.metrics_token else None,
+        )  # fmt: skip
         config = uvicorn.Config(create_app(rt), host=s.http_host, port=s.http_port, log_level="warning",
                                 lifespan="off", access_log=False)  # fmt: skip
         self.server = _QuietServer(config)
@@ -204,20 +207,31 @@ class Monitor:
     def banner(self) -> str:
         s = self.settings
         base = f"http://{s.http}"
+        token_file = s.data_dir.resolve() / "admin-token"
+        # The token itself is never printed: banners end up in logs that more people read than should.
         lines = [
             "sealguard is running",
-            f"  dashboard    {base}/#token={self.token}   dock page: {base}/dock",
+            f"  dashboard    {base}/   dock page: {base}/dock   (sign in with the admin token)",
             f"  API          {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
-            f"  alerts       curl -H 'Authorization: Bearer {self.token}' {base}/api/v1/alerts",
+            f'  alerts       curl -H "Authorization: Bearer $(cat {token_file})" {base}/api/v1/alerts',
             f"  metrics      {base}/metrics    health: {base}/healthz  {base}/readyz",
-            f"  MQTT         {self.mqtt_url}  topic sealguard/v1/{{tenant}}/events",
-            f"  database     {self.database_url}",
+            f"  MQTT         {_redact(self.mqtt_url)}  topic sealguard/v1/{{tenant}}/events",
+            f"  database     {_redact(self.database_url)}",
             f"  data dir     {s.data_dir.resolve()}",
-            f"  admin token  {self.token}  (also in {s.data_dir.resolve() / 'admin-token'})",
+            f"  admin token  in {token_file} (mode 0600)",
         ]
         if s.kafka_bootstrap:
             lines.insert(5, f"  Kafka        {s.kafka_bootstrap}  topic {s.kafka_topic}")
         return "\n".join(lines)
+
+
+def _redact(url: str) -> str:
+    """A URL with its password replaced, for banners and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 async def run_until_signalled(settings: Settings) -> None:

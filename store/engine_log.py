@@ -1,6 +1,7 @@
 """What recovery needs: engine snapshots, and the events, clock ticks and releases after one, in order."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -27,8 +28,18 @@ async def latest_snapshot(conn: Conn) -> tuple[int, dict[str, Any]] | None:
     return (int(row[0]), orjson.loads(row[1])) if row else None
 
 
-async def write_tick(conn: Conn, seq: int, until: float) -> None:
-    await conn.execute("INSERT INTO engine_ticks (seq, until_ts) VALUES (%s, %s)", (seq, until))
+@dataclass(frozen=True, slots=True)
+class ClockTick:
+    """A clock advance that fired timers: one tenant's, or every tenant's when ``tenant`` is None."""
+
+    until: float
+    tenant: str | None
+
+
+async def write_tick(conn: Conn, seq: int, tick: ClockTick) -> None:
+    await conn.execute(
+        "INSERT INTO engine_ticks (seq, until_ts, tenant) VALUES (%s, %s, %s)", (seq, tick.until, tick.tenant)
+    )
 
 
 async def last_seq(conn: Conn) -> int:
@@ -47,23 +58,28 @@ async def write_release(conn: Conn, seq: int, dedup_key: str, alert_id: str) -> 
     )
 
 
-LogEntry = tuple[int, bytes | float | str]
+LogEntry = tuple[int, bytes | ClockTick | str]
 
 
 async def log_after(conn: Conn, seq: int, batch: int = 5000) -> AsyncIterator[LogEntry]:
     """Everything the engine saw after ``seq``, in sequence order: events (payload bytes), clock ticks
-    (float) and releases of alerts resolved by a person (the dedup key, str)."""
+    and releases of alerts resolved by a person (the dedup key, str)."""
     while True:
         cur = await conn.execute(
-            "SELECT seq, payload::text, NULL::float8, NULL::text FROM events WHERE seq > %s"
-            " UNION ALL SELECT seq, NULL, until_ts, NULL FROM engine_ticks WHERE seq > %s"
-            " UNION ALL SELECT seq, NULL, NULL, dedup_key FROM engine_releases WHERE seq > %s"
+            "SELECT seq, payload::text, NULL::float8, NULL::text, NULL::text FROM events WHERE seq > %s"
+            " UNION ALL SELECT seq, NULL, until_ts, tenant, NULL FROM engine_ticks WHERE seq > %s"
+            " UNION ALL SELECT seq, NULL, NULL, NULL, dedup_key FROM engine_releases WHERE seq > %s"
             " ORDER BY 1 LIMIT %s",
             (seq, seq, seq, batch),
         )
         rows = await cur.fetchall()
-        for s, payload, until, key in rows:
-            yield int(s), (payload.encode() if payload is not None else float(until) if until is not None else key)
+        for s, payload, until, tenant, key in rows:
+            if payload is not None:
+                yield int(s), payload.encode()
+            elif until is not None:
+                yield int(s), ClockTick(float(until), tenant)
+            else:
+                yield int(s), key
             seq = int(s)
         if len(rows) < batch:
             return

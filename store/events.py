@@ -1,7 +1,7 @@
 """The event log: daily partitions, COPY on the hot path, the dedupe index, dead letters, reference data."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -57,13 +57,14 @@ class PartitionCache:
             if name in self.known:
                 continue
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            end = start + timedelta(days=1)
+            # The last day Python can name has no next day: its partition runs to MAXVALUE.
+            end = f"'{(start + timedelta(days=1)).isoformat()}'" if day < date.max else "MAXVALUE"
             try:
                 async with conn.transaction():  # a savepoint: a refused partition must not abort the batch
                     # DDL takes no parameters; the name and bounds are built from a date, not from input.
                     await conn.execute(
                         f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events"
-                        f" FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                        f" FOR VALUES FROM ('{start.isoformat()}') TO ({end})"
                     )
             except psycopg.errors.CheckViolation:
                 pass  # rows of that day already sit in the default partition; they stay there

@@ -1,8 +1,12 @@
-"""API tokens: random secrets shown once, stored only as SHA-256 hashes."""
+"""API tokens: random secrets shown once, stored only as SHA-256 hashes.
+
+Each token also has a public numeric id, so it can be listed and revoked without its secret. A revoked
+token stops working for new requests and open streams within a second (the web layer's cache)."""
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
@@ -19,6 +23,7 @@ class Principal:
     role: Role
     facility: str | None
     label: str
+    token_id: int = 0  # the public id: rate limits and revocation are per token, not per label
 
     def may_see(self, tenant: str) -> bool:
         return self.tenant in (ALL_TENANTS, tenant)
@@ -44,8 +49,39 @@ async def create(conn: Conn, tenant: str, role: Role, *, facility: str | None = 
 
 async def lookup(conn: Conn, token: str) -> Principal | None:
     cur = await conn.execute(
-        "SELECT tenant, role, facility, label FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
+        "SELECT tenant, role, facility, label, id FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
         (token_hash(token),),
     )
     row = await cur.fetchone()
-    return Principal(row[0], row[1], row[2], row[3]) if row else None
+    return Principal(row[0], row[1], row[2], row[3], int(row[4])) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    tenant: str
+    role: str
+    facility: str | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def list_tokens(conn: Conn, *, include_revoked: bool = False) -> list[TokenInfo]:
+    cur = await conn.execute(
+        "SELECT id, tenant, role, facility, label, created_at, revoked_at FROM api_tokens"
+        " WHERE %s OR revoked_at IS NULL ORDER BY id",
+        (include_revoked,),
+    )
+    return [TokenInfo(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in await cur.fetchall()]
+
+
+async def revoke(conn: Conn, *, token_id: int | None = None, label: str | None = None) -> list[int]:
+    """Revoke by id or by label (every live token with that label); returns the ids revoked."""
+    if (token_id is None) == (label is None):
+        raise ValueError("revoke one token by id, or the tokens of one label")
+    cur = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND (id = %s OR label = %s) RETURNING id",
+        (token_id, label),
+    )
+    return sorted(int(r[0]) for r in await cur.fetchall())

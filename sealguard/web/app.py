@@ -1,6 +1,8 @@
 """FastAPI application: events in, alerts out, health, readiness and metrics."""
 
 import asyncio
+import hmac
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -15,6 +17,7 @@ from ingest.pipeline import Inbound, ItemResult, Pipeline
 from schemas.events import INSPECTION_POINTS
 from sealguard.web import alerts_api, fleet_api, pages
 from sealguard.web.auth import TokenCache, require, tenant_scope
+from sealguard.web.bodies import read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.waiting import stored
 from store.alert_rows import ALERT_COLUMNS, alert_json
@@ -32,16 +35,29 @@ class Runtime:
     max_batch: int = 1000
     max_body: int = 5 * 1024 * 1024
     brokers: dict[str, Any] = field(default_factory=dict)  # name -> object with .connected
-    rate_per_s: float = 200.0  # event submissions per token
+    rate_per_s: float = 200.0  # events submitted per second, per token
     rate_burst: float = 400.0
+    metrics_token: str | None = None  # when set, /metrics needs it as a bearer token
 
 
 def create_app(rt: Runtime) -> FastAPI:
-    app = FastAPI(title="sealguard", version="1", openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs",
+    # No docs UI: FastAPI's loads its scripts from a CDN, and no page of ours runs third-party code.
+    app = FastAPI(title="sealguard", version="1", openapi_url=f"{API}/openapi.json", docs_url=None,
                   redoc_url=None)  # fmt: skip
     app.state.rt = rt
     app.state.tokens = TokenCache(rt.pool)
     limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        """No page of ours may be framed (clickjacking of Acknowledge), sniffed or leak its URL (the
+        dashboard may carry a token in its fragment)."""
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
 
     @app.middleware("http")
     async def refuse_nul(request: Request, call_next: Any) -> Response:
@@ -74,27 +90,24 @@ def create_app(rt: Runtime) -> FastAPI:
         )
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
-    async def prometheus() -> Response:
+    async def prometheus(request: Request) -> Response:
+        if rt.metrics_token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {rt.metrics_token}".encode()):
+                raise HTTPException(401, "metrics need the metrics token", {"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(f"{API}/events", tags=["events"])
     async def post_events(request: Request, who: Annotated[Principal, require("scanner")]) -> JSONResponse:
         """Submit one event or an array of events. Each item is answered: accepted, duplicate, or
-        rejected with the reason (rejected items are kept in the dead-letter table); an accepted item
-        lists the ``findings`` it raised. Limited per token (429 with Retry-After past the rate)."""
-        wait = limiter.take(who.label)
-        if wait > 0:
-            raise HTTPException(429, f"too many requests for this token; retry in {wait:.1f} s",
-                                {"Retry-After": str(max(1, round(wait)))})  # fmt: skip
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > rt.max_body:
-            raise HTTPException(413, f"body larger than {rt.max_body} bytes")
-        body = await request.body()
-        if len(body) > rt.max_body:
-            raise HTTPException(413, f"body larger than {rt.max_body} bytes")
+        rejected with the reason (rejected items are kept in the dead-letter table), with its
+        ``index`` in the request; an accepted item lists the ``findings`` it raised. A single event that
+        is rejected answers 422. Limited per token, counting events (429 with Retry-After past the
+        rate)."""
+        body = await read_limited(request, rt.max_body)
         tenant = None if who.tenant == ALL_TENANTS else who.tenant
         client = request.client.host if request.client else None
-        origin = {"client": client, "token": who.label}
+        origin = {"client": client, "token": who.label, "token_id": who.token_id}
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -105,18 +118,24 @@ def create_app(rt: Runtime) -> FastAPI:
             items: list[Any] = parsed
         else:
             items = [parsed if isinstance(parsed, dict) else body]  # not JSON: dead-lettered with the reason
+        wait = limiter.take(str(who.token_id), cost=max(1, len(items)))
+        if wait > 0:
+            raise HTTPException(429, f"too many events for this token; retry in {wait:.1f} s",
+                                {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
         futures = []
         for i, item in enumerate(items):
             refused, stamped = scanner_facility(who, item)
             # a single event keeps the bytes it came in (dead letters store them) unless it was stamped
             raw = orjson.dumps(item) if isinstance(parsed, list) or stamped else body
             futures.append(await rt.pipeline.submit(Inbound(raw, "http", {**origin, "index": i}, tenant=tenant,
-                                                            refused=refused)))  # fmt: skip
+                                                            refused=refused, role=who.role)))  # fmt: skip
         results: list[ItemResult] = list(await stored(asyncio.gather(*futures)))
         counts = {s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "rejected")}
-        payload: dict[str, Any] = {**counts, "results": [r.to_json() for r in results]}
+        payload: dict[str, Any] = {**counts, "results": [{"index": i, **r.to_json()} for i, r in enumerate(results)]}
         if not isinstance(parsed, list | dict):
             return JSONResponse(payload, status_code=400)
+        if isinstance(parsed, dict) and results[0].status == "rejected":
+            return JSONResponse(payload, status_code=422)
         return JSONResponse(payload)
 
     @app.get(f"{API}/alerts", tags=["alerts"])

@@ -18,7 +18,8 @@ from fastapi.responses import StreamingResponse
 
 from ingest.pipeline import Inbound, ItemResult, Pipeline
 from rules.view import conveyance_view, fleet
-from sealguard.web.auth import require, tenant_scope
+from sealguard.web.auth import TokenCache, require, tenant_scope
+from sealguard.web.bodies import read_limited
 from sealguard.web.waiting import stored
 from store.alert_rows import ALERT_COLUMNS, alert_json
 from store.alerts import utc_iso
@@ -26,6 +27,7 @@ from store.tokens import ALL_TENANTS, Principal
 
 STREAM_QUEUE = 1000
 HEARTBEAT_S = 15.0
+REVALIDATE_S = 1.0  # an open stream re-checks its token this often: revocation ends it
 
 
 def _pipeline(request: Request) -> Pipeline:
@@ -44,7 +46,13 @@ async def submit_one(request: Request, who: Principal, event: dict[str, Any]) ->
     event.setdefault("occurred_at", utc_iso(datetime.now(UTC)))
     client = request.client.host if request.client else None
     future = await _pipeline(request).submit(
-        Inbound(orjson.dumps(event), "http", {"client": client, "token": who.label}, tenant=event["tenant"])
+        Inbound(
+            orjson.dumps(event),
+            "http",
+            {"client": client, "token": who.label, "token_id": who.token_id},
+            tenant=event["tenant"],
+            role=who.role,
+        )
     )
     result = await stored(future)
     if result.status == "rejected":
@@ -225,15 +233,27 @@ def router() -> APIRouter:
                 return
             queue.put_nowait(mine)
 
+        cache: TokenCache = request.app.state.tokens
+        token: str = request.state.token
+
         async def events() -> AsyncIterator[bytes]:
             pipeline.listeners.append(listen)
             try:
                 yield b"retry: 2000\n\n"
+                idle = 0.0
                 while True:
                     try:
-                        batch = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                        batch = await asyncio.wait_for(queue.get(), REVALIDATE_S)
                     except TimeoutError:
-                        yield b": heartbeat\n\n"
+                        batch = []
+                    if await cache.principal(token) is None:
+                        yield b"event: revoked\ndata: {}\n\n"  # the token was revoked: the stream ends
+                        return
+                    if batch == []:
+                        idle += REVALIDATE_S
+                        if idle >= HEARTBEAT_S:
+                            idle = 0.0
+                            yield b": heartbeat\n\n"
                         continue
                     if batch is None:
                         return
@@ -249,9 +269,7 @@ def router() -> APIRouter:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > 1024 * 1024:
-        raise HTTPException(413, "body larger than 1 MiB")
+    body = await read_limited(request, 1024 * 1024)
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

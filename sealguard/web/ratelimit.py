@@ -12,9 +12,11 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
 
     def take(self, key: str, cost: float = 1.0) -> float:
-        """0 when allowed (and counted); otherwise the seconds until it would be."""
+        """0 when allowed (and counted); otherwise the seconds until it would be. A cost above the burst
+        is charged as the burst, so the largest allowed batch can always pass from a full bucket."""
         if self.rate <= 0:
             return 0.0
+        cost = min(cost, self.burst)
         now = self.clock()
         tokens, when = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - when) * self.rate)

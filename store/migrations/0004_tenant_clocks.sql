@@ -1,0 +1,5 @@
+-- One clock per tenant: a clock tick advances one tenant (NULL: every tenant, as ticks before this did).
+-- Tokens get a public id, so they can be listed and revoked without the secret.
+ALTER TABLE engine_ticks ADD COLUMN tenant text;
+ALTER TABLE api_tokens ADD COLUMN id bigserial;
+CREATE UNIQUE INDEX api_tokens_id ON api_tokens (id);
