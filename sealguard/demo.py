@@ -14,6 +14,7 @@ from typing import Any
 from alerts.book import AlertBook
 from ingest.replay import replay
 from rules.engine import Engine
+from sealguard.servers import DataDirLock
 
 _ROOT = Path(__file__).resolve().parents[1]
 _CANDIDATES = (_ROOT / "tests" / "scenarios", _ROOT.parent / "shared" / "scenarios")
@@ -38,15 +39,34 @@ def run_live_demo(duration: float, speedup: float) -> int:
     settings.data_dir = settings.data_dir / "demo"
     # The simulated fleet's event time runs ahead of the wall clock by design: no skew limit here.
     settings.max_future_skew = 0
-    if settings.data_dir.exists():
-        import shutil
-
-        shutil.rmtree(settings.data_dir)
-    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Take the demo's lock before touching its folder: a second demo must never delete the data of one
+    # that is running (the lock dies with its owner, so a killed demo does not block the next).
+    lock = DataDirLock(settings.data_dir.parent, "demo.lock")
+    if not lock.acquire():
+        print(f"sealguard demo: another demo is running on {settings.data_dir.resolve()}; stop it first",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
-        return asyncio.run(_live(settings, duration, speedup))
-    except KeyboardInterrupt:
-        return 0
+        if settings.data_dir.exists():
+            _stop_orphans(settings.data_dir)
+            import shutil
+
+            shutil.rmtree(settings.data_dir)
+        logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            return asyncio.run(_live(settings, duration, speedup))
+        except KeyboardInterrupt:
+            return 0
+    finally:
+        lock.release()
+
+
+def _stop_orphans(data_dir: Path) -> None:
+    """Servers a killed demo left running in the folder about to be emptied are stopped first."""
+    from sealguard.servers import EmbeddedPostgres, MqttBroker
+
+    EmbeddedPostgres(data_dir / "postgres").stop_orphan()
+    MqttBroker(data_dir / "mqtt").stop_orphan()
 
 
 async def _live(settings: Any, duration: float, speedup: float) -> int:
@@ -109,8 +129,9 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
                         if a["severity"] == "critical" and not hinted:
                             hinted = True
                             url = f"{base}/api/v1/alerts/{a['alert_id']}/acknowledge"
+                            token_file = settings.data_dir.resolve() / "admin-token"
                             print(f"        acknowledge it (stops its escalation): curl -X POST -H"
-                                  f" 'Authorization: Bearer {monitor.token}' {url}")  # fmt: skip
+                                  f" \"Authorization: Bearer $(cat {token_file})\" {url}")  # fmt: skip
         sim.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sim

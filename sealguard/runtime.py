@@ -26,12 +26,16 @@ from ingest.mqtt import MqttOptions, MqttSource
 from ingest.pipeline import Pipeline
 from rules.policy import Policy
 from sealguard.config import Settings
-from sealguard.servers import EmbeddedPostgres, MqttBroker
+from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, write_private
 from sealguard.web.app import Runtime, create_app
 from store import tokens
 from store.migrate import migrate
 
 log = logging.getLogger("sealguard")
+
+
+class DataDirBusy(RuntimeError):
+    """Another monitor (or demo) holds the data directory."""
 
 
 def open_pool(url: str, *, max_size: int = 10) -> psycopg_pool.AsyncConnectionPool[Any]:
@@ -60,8 +64,7 @@ async def admin_token(pool: psycopg_pool.AsyncConnectionPool[Any], data_dir: Pat
             if await tokens.lookup(conn, token) is not None:
                 return token
         token = await tokens.create(conn, tokens.ALL_TENANTS, "admin", label="bootstrap admin")
-    path.write_text(token + "\n")
-    path.chmod(0o600)
+    write_private(path, token + "\n")
     return token
 
 
@@ -95,17 +98,23 @@ class Monitor:
     notifier: Notifier | None = None
     notifier_task: "asyncio.Task[None] | None" = None
     _closers: list[Any] = field(default_factory=list)
+    _lock: DataDirLock | None = None
 
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        # One monitor per data directory: the lock dies with its owner (even by kill -9), so a free lock
+        # means embedded servers found running are orphans this start may stop or adopt.
+        self._lock = DataDirLock(s.data_dir)
+        if not self._lock.acquire():
+            raise DataDirBusy(f"another sealguard is running on the data directory {s.data_dir.resolve()}")
         self.database_url = s.database_url or ""
         if not self.database_url:
             pg = EmbeddedPostgres(s.data_dir / "postgres")
             await asyncio.to_thread(pg.start)
             self.embedded.append(pg)
             self.database_url = pg.url
-            embedded_url_file(s.data_dir).write_text(pg.url + "\n")
+            write_private(embedded_url_file(s.data_dir), pg.url + "\n")
         mqtt_protocol = s.mqtt_protocol
         self.mqtt_url = s.mqtt_url or ""
         if not self.mqtt_url:
@@ -203,6 +212,8 @@ class Monitor:
             await self.pool.close()
         for server in reversed(self.embedded):
             await asyncio.to_thread(server.stop)
+        if self._lock is not None:
+            self._lock.release()
 
     def banner(self) -> str:
         s = self.settings

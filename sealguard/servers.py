@@ -115,7 +115,7 @@ class EmbeddedPostgres:
             raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()}")
         return result
 
-    def start(self) -> Self:
+    def _as_server_user(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             self.user = "embedded_postgres"
@@ -124,6 +124,9 @@ class EmbeddedPostgres:
             _open_path(self.data_dir.parent)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
             self.data_dir.chmod(0o700)
+
+    def start(self) -> Self:
+        self._as_server_user()
         self._stop_orphan()
         if not (self.data_dir / "PG_VERSION").exists():
             self._init()
@@ -166,6 +169,12 @@ class EmbeddedPostgres:
                  for line in hba.read_text().splitlines()]  # fmt: skip
         hba.write_text("\n".join(lines) + "\n")
         write_private(self.password_file, password + "\n")
+
+    def stop_orphan(self) -> None:
+        """Stop a server a killed owner left running in this data directory, if any."""
+        if (self.data_dir / "postmaster.pid").exists():
+            self._as_server_user()
+            self._stop_orphan()
 
     def _stop_orphan(self) -> None:
         """A server left running by a killed monitor holds the data directory: stop it first."""
@@ -264,7 +273,8 @@ class MqttBroker:
     """Mosquitto when it is installed (MQTT 5, shared subscriptions), otherwise amqtt (MQTT 3.1.1)."""
 
     def __init__(self, data_dir: Path, port: int | None = None, *, prefer: str = "auto") -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.resolve()
+        self.adopted: int | None = None  # the pid of an orphan broker taken over at start
         self.port = port or free_port()
         mosquitto = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
@@ -318,7 +328,6 @@ class MqttBroker:
     def _adopt_orphan(self) -> bool:
         """A broker left by a killed monitor: adopt it when it serves our port (its queued messages for
         the monitor's session are then delivered), else stop it so the port and files are free."""
-        self.adopted: int | None = None
         try:
             pid_text, port_text = self.pid_file.read_text().split()
             pid, port = int(pid_text), int(port_text)
@@ -334,9 +343,13 @@ class MqttBroker:
         self.pid_file.unlink(missing_ok=True)
         return False
 
+    def stop_orphan(self) -> None:
+        """Stop a broker a killed owner left running for this data directory, if any."""
+        if self._adopt_orphan():
+            self.stop()
+
     def stop(self) -> None:
-        if self.proc is None and getattr(self, "adopted", None) is not None:
-            assert self.adopted is not None
+        if self.adopted is not None:
             _kill_pid(self.adopted)
             self.adopted = None
         _terminate(self.proc)

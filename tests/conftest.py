@@ -1,5 +1,32 @@
-"""Session servers for the live tests (imported here so every test folder can use them)."""
+"""Session servers for the live tests (imported here so every test folder can use them), and a private
+temporary root for the whole run.
+
+pytest's shared root (``/tmp/pytest-of-USER``) is reset to mode 0700 by every pytest run that starts,
+which locks the embedded PostgreSQL (running as its own unprivileged user) out of data directories
+another run created there. Each run therefore gets a root of its own, which no other run touches, and
+removes it at the end: two ``make test`` runs on one machine do not disturb each other.
+"""
+
+import shutil
+import tempfile
+
+import pytest
 
 from tests.live.servers import database_url, kafka_broker, mqtt_broker, postgres
 
 __all__ = ["database_url", "kafka_broker", "mqtt_broker", "postgres"]
+
+_OWN_ROOT = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp is None:
+        root = tempfile.mkdtemp(prefix="sealguard-tests-")
+        config.option.basetemp = root
+        config.stash[_OWN_ROOT] = root
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    root = config.stash.get(_OWN_ROOT, None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)

@@ -53,7 +53,11 @@ def create_app(rt: Runtime) -> FastAPI:
         """No page of ours may be framed (clickjacking of Acknowledge), sniffed or leak its URL (the
         dashboard may carry a token in its fragment)."""
         response: Response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        policy = response.headers.get("Content-Security-Policy")
+        if policy is None:
+            response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        elif "frame-ancestors" not in policy:
+            response.headers["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

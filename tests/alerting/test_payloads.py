@@ -1,4 +1,5 @@
-"""Channel bodies, checked against the bodies Alertmanager really sends (../shared/interop/alertmanager)."""
+"""Channel bodies, checked against the bodies Alertmanager really sends (tests/fixtures/interop/alertmanager,
+vendored from the spec's interop samples with their licence)."""
 
 import hashlib
 import hmac
@@ -11,7 +12,7 @@ from alerts import dispatch, payloads
 from alerts.config import EmailConfig, InhibitRule, PagerDutyConfig
 from store.outbox import OutboxRow
 
-CAPTURED = Path(__file__).parents[3] / "shared" / "interop" / "alertmanager" / "captured-alertmanager-0.25.0-debian"
+CAPTURED = Path(__file__).parents[1] / "fixtures" / "interop" / "alertmanager" / "captured-alertmanager-0.25.0-debian"
 ALERT = {
     "alert_id": "0b7f4c1e-2a8f-5f0e-9c61-0d1b2c3d4e5f",
     "rule_id": "SEAL-003",

@@ -27,7 +27,7 @@ from store.alerts import history
 from tests.live.monitor import lines_of, ready, running, settings, start_up
 from tests.live.servers import query, wait_for
 
-SHARED = Path(__file__).parents[3] / "shared" / "scenarios"
+SCENARIOS = Path(__file__).parents[1] / "scenarios"
 SECRET = "hook-secret"
 
 
@@ -35,7 +35,7 @@ def tenant_lines(scenario: str, tenant: str) -> list[bytes]:
     """A scenario's events for one tenant (fresh event ids, so tests never collide)."""
     tag = uuid.uuid4().hex[:6]
     out = []
-    for line in lines_of(SHARED / scenario / "events.jsonl"):
+    for line in lines_of(SCENARIOS / scenario / "events.jsonl"):
         event = orjson.loads(line)
         event.update(tenant=tenant, event_id=f"{event['event_id']}-{tag}")
         out.append(orjson.dumps(event))

@@ -15,7 +15,7 @@ import pytest
 from sealguard.servers import MqttBroker
 from tests.live.monitor import lines_of, running, settings
 from tests.live.servers import query
-from tests.live.test_alerting import SHARED, post, token_for
+from tests.live.test_alerting import SCENARIOS, post, token_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parents[2] / "artefacts" / "screenshots"
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chro
 
 def recent_trip(tenant: str) -> list[dict[str, Any]]:
     """The seal-mismatch scenario up to the dock, shifted so that it ended a minute ago."""
-    events = [orjson.loads(x) for x in lines_of(SHARED / "seal-mismatch-at-dock" / "events.jsonl")]
+    events = [orjson.loads(x) for x in lines_of(SCENARIOS / "seal-mismatch-at-dock" / "events.jsonl")]
     # the dock check is done in the browser, so the trip stays open (no removal, no closure)
     events = [e for e in events if e["kind"] not in ("seal.verified", "seal.removed", "trip.closed")]
     last = max(datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")) for e in events)
