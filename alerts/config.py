@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alerts.matchers import validate_all
 
@@ -186,5 +186,17 @@ def load(path: Path | None) -> AlertingConfig:
     """The file's configuration; with no file, no receivers (alerts are stored and shown, not sent)."""
     if path is None:
         return AlertingConfig()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return AlertingConfig.model_validate(data)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else " ".join(str(exc).split())
+        raise ConfigError(f"{path}: cannot read the alerting configuration: {reason}") from exc
+    try:
+        return AlertingConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+class ConfigError(ValueError):
+    """An alerting configuration that cannot be used, with the file and the reasons on one line."""

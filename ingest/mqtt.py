@@ -18,12 +18,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ingest.backoff import Backoff
+from ingest.mqtt_acl import topic_role
 from ingest.pipeline import Inbound, ItemResult, Pipeline
 from sealguard import metrics
 
 log = logging.getLogger("sealguard.mqtt")
 
 TOPIC_FILTER = "sealguard/v1/+/events"
+ROLE_TOPIC_FILTER = "sealguard/v1/+/events/+"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class MqttOptions:
     shared_group: str | None = None  # MQTT 5 shared subscription group, for several monitors
     ca_file: str | None = None
     session_expiry_s: int = 7 * 24 * 3600
+    role_topics: bool = False  # the broker confines the role topics (ingest.mqtt_acl): honour their role
 
     def connect_args(self) -> dict[str, Any]:
         parts = urlsplit(self.url)
@@ -55,10 +58,19 @@ class MqttOptions:
             args.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
         return args
 
-    def subscription(self) -> str:
+    def subscriptions(self) -> list[str]:
+        filters = [TOPIC_FILTER, ROLE_TOPIC_FILTER] if self.role_topics else [TOPIC_FILTER]
         if self.shared_group:
-            return f"$share/{self.shared_group}/{TOPIC_FILTER}"
-        return TOPIC_FILTER
+            return [f"$share/{self.shared_group}/{f}" for f in filters]
+        return filters
+
+    def sender(self, topic: str) -> tuple[str | None, str | None]:
+        """The tenant a topic names and, where the broker confines the role topics, the role it carries;
+        a broker that does not is trusted with every kind (role None)."""
+        if not self.role_topics:
+            return tenant_of(topic), None
+        found = topic_role(topic)
+        return (found[0], found[1]) if found else (None, None)
 
 
 def tenant_of(topic: str) -> str | None:
@@ -90,15 +102,16 @@ class MqttSource:
         paho = client._client  # manual acks must be on before CONNECT: queued messages arrive at once
         paho.manual_ack_set(True)
         async with client:
-            await client.subscribe(self.options.subscription(), qos=1)
+            for topic_filter in self.options.subscriptions():
+                await client.subscribe(topic_filter, qos=1)
             self._set_connected(True)
             backoff.reset()
-            log.info("MQTT subscribed to %s", self.options.subscription())
+            log.info("MQTT subscribed to %s", ", ".join(self.options.subscriptions()))
             async for message in client.messages:
                 topic = message.topic.value
                 payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-                tenant = tenant_of(topic)
-                item = Inbound(payload, "mqtt", {"topic": topic, "mid": message.mid}, tenant=tenant)
+                tenant, role = self.options.sender(topic)
+                item = Inbound(payload, "mqtt", {"topic": topic, "mid": message.mid}, tenant=tenant, role=role)
                 if tenant is None:  # e.g. an empty tenant level: still a dead letter, never a silent drop
                     item.refused = f"topic {topic!r} is not sealguard/v1/{{tenant}}/events"
                 future = await self.pipeline.submit(item)

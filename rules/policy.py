@@ -159,6 +159,8 @@ class Policy:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise PolicyError(f"cannot read: {exc.strerror}", source=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"not a text (UTF-8) file: {exc.reason} at byte {exc.start}", source=str(path)) from exc
         return cls.parse(text, source=str(path))
 
     @classmethod

@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import orjson
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def _timestamp(text: str) -> float:
@@ -62,6 +62,30 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    try:
+        return _dispatch(parser, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # Every failure is one clear line; SEALGUARD_DEBUG=1 shows the traceback behind it.
+        if os.environ.get("SEALGUARD_DEBUG"):
+            raise
+        print(f"sealguard {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def _one_line(exc: BaseException) -> str:
+    import psycopg
+
+    if isinstance(exc, psycopg.OperationalError):
+        return f"the database cannot be reached: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not text (UTF-8): {exc.reason} at byte {exc.start}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 400 else text[:400] + "..."
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "replay":
         return _replay(args)
     if args.command == "schema":

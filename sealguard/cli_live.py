@@ -33,6 +33,14 @@ def add_commands(sub: Any) -> None:
     which.add_argument("--id", type=int, help="the token's id (from 'token list')")
     which.add_argument("--label", help="every live token with this label")
 
+    mq = sub.add_parser("mqtt", help="MQTT broker tools")
+    msub = mq.add_subparsers(dest="mqtt_command", required=True)
+    ms = msub.add_parser("sync", help="write Mosquitto password_file and acl_file from the live tokens (and SIGHUP it)")
+    ms.add_argument("--password-file", required=True, type=Path)
+    ms.add_argument("--acl-file", required=True, type=Path)
+    ms.add_argument("--pid-file", type=Path, help="Mosquitto's pid file: send it SIGHUP when a file changed")
+    ms.add_argument("--watch", type=float, default=0, help="keep syncing every N seconds (0: once)")
+
     au = sub.add_parser("audit", help="audit tools")
     asub = au.add_subparsers(dest="audit_command", required=True)
     av = asub.add_parser("verify", help="check the hash chain of the alert history")
@@ -69,8 +77,8 @@ def add_commands(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int | None:
     """Run a live command, or return None when ``args`` is not one of ours."""
-    handlers = {"up": _up, "db": _db, "token": _token, "audit": _audit, "simulate": _simulate, "alerts": _alerts,
-                "receivers": _receivers}  # fmt: skip
+    handlers = {"up": _up, "db": _db, "token": _token, "mqtt": _mqtt, "audit": _audit, "simulate": _simulate,
+                "alerts": _alerts, "receivers": _receivers}  # fmt: skip
     handler = handlers.get(args.command)
     return handler(args) if handler else None
 
@@ -87,11 +95,12 @@ def _up(_args: argparse.Namespace) -> int:
     settings = _settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ingest.pipeline import EngineBusy
+    from sealguard.runtime import DataDirBusy
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_until_signalled(settings))
-    except EngineBusy as exc:
+    except (EngineBusy, DataDirBusy) as exc:
         print(f"sealguard up: {exc}", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
@@ -99,24 +108,44 @@ def _up(_args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _database() -> AsyncIterator[str]:
-    """The configured database; else the running embedded one; else start the embedded one for now."""
-    from sealguard.runtime import embedded_url_file
-    from sealguard.servers import EmbeddedPostgres
+    """The configured database; else the running monitor's embedded one; else the embedded one of the
+    data directory, started for this command under the data directory's lock (so a monitor starting
+    meanwhile waits its turn rather than taking it for an orphan). Says on standard error which."""
+    from sealguard.runtime import _redact, embedded_url_file
+    from sealguard.servers import DataDirLock, EmbeddedPostgres
 
     settings = _settings()
     if settings.database_url:
+        _using(f"{_redact(settings.database_url)} (SEALGUARD_DATABASE_URL)")
         yield settings.database_url
         return
+    data_dir = settings.data_dir.resolve()
     running = embedded_url_file(settings.data_dir)
     if running.exists() and await _answers(url := running.read_text().strip()):
+        _using(f"the running monitor's embedded database in {data_dir}")
         yield url  # outside any suppress: the command's own errors must reach the user
         return
-    pg = EmbeddedPostgres(settings.data_dir / "postgres")
-    await asyncio.to_thread(pg.start)
+    lock = DataDirLock(settings.data_dir)
+    if not lock.acquire():
+        raise CommandError(f"a monitor holds {data_dir} but its database does not answer; try again shortly")
     try:
-        yield pg.url
+        pg = EmbeddedPostgres(settings.data_dir / "postgres")
+        await asyncio.to_thread(pg.start)
+        _using(f"the embedded database in {data_dir} (started for this command)")
+        try:
+            yield pg.url
+        finally:
+            await asyncio.to_thread(pg.stop)
     finally:
-        await asyncio.to_thread(pg.stop)
+        lock.release()
+
+
+def _using(which: str) -> None:
+    print(f"sealguard: using {which}", file=sys.stderr)
+
+
+class CommandError(Exception):
+    """A command that cannot go on, with the one line that says why."""
 
 
 async def _answers(url: str) -> bool:
@@ -152,9 +181,12 @@ def _token(args: argparse.Namespace) -> int:
             await migrate_url(url)
             async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
                 if args.token_command == "create":
-                    return EXIT_OK, await tokens.create(
+                    token, token_id = await tokens.create_with_id(
                         conn, args.tenant, args.role, facility=args.facility, label=args.label
                     )
+                    print(f"token id {token_id}; MQTT user name sg-{token_id} (the token is the password)",
+                          file=sys.stderr)  # fmt: skip
+                    return EXIT_OK, token
                 if args.token_command == "list":
                     rows = await tokens.list_tokens(conn, include_revoked=args.all)
                     return EXIT_OK, _token_table(rows)
@@ -193,6 +225,10 @@ def _audit(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"audit: BROKEN: {problem}", file=sys.stderr)
         return EXIT_FAIL
+    if count == 0:
+        print("audit: no alert history yet" + (f" for tenant {args.tenant}" if args.tenant else "")
+              + "; nothing to verify")  # fmt: skip
+        return EXIT_OK
     print(f"audit: {count} history rows verified, every chain intact")
     return EXIT_OK
 
@@ -202,11 +238,25 @@ def _simulate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     token = args.token
-    if args.http and not token:
+    if not token:
         path = Path(settings.data_dir) / "admin-token"
         token = path.read_text().strip() if path.exists() else None
+    mqtt_url = args.mqtt_url or settings.mqtt_url
+    embedded = not mqtt_url
+    if embedded and not args.http:
+        # The embedded broker admits tokens only: log in as the token's MQTT user (sg-{id}).
+        if not token:
+            print("simulate: the embedded broker needs a token (--token, or the data dir's admin-token)",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        token_id = asyncio.run(_token_id(token))
+        if token_id is None:
+            print("simulate: that token is unknown or revoked", file=sys.stderr)
+            return EXIT_USAGE
+        mqtt_url = f"mqtt://sg-{token_id}:{token}@127.0.0.1:{settings.mqtt_embedded_port}"
     options = SimulatorOptions(
-        mqtt_url=None if args.http else (args.mqtt_url or settings.mqtt_url or "mqtt://127.0.0.1:1883"),
+        mqtt_url=None if args.http else mqtt_url,
+        role_topics=embedded or settings.mqtt_acl == "sealguard",
         kafka_bootstrap=args.kafka_bootstrap or settings.kafka_bootstrap,
         kafka_topic=settings.kafka_topic,
         http=args.http,
@@ -223,6 +273,59 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _mqtt(args: argparse.Namespace) -> int:
+    """Keep a Mosquitto the operator runs in step with the tokens. The monitor's own entry comes from
+    SEALGUARD_MQTT_URL (its user name and password), which the monitor uses to log in."""
+    import os
+    import signal
+    from urllib.parse import unquote, urlsplit
+
+    import psycopg
+
+    from sealguard.mqtt_access import MonitorLogin, users_of, write_mosquitto_files
+    from store import tokens
+
+    parts = urlsplit(_settings().mqtt_url or "")
+    if not parts.username or not parts.password:
+        print("mqtt sync: set SEALGUARD_MQTT_URL to the monitor's login (mqtt://user:password@host:port)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    monitor = MonitorLogin(unquote(parts.username), unquote(parts.password))
+
+    async def once() -> bool:
+        async with _database() as url, await psycopg.AsyncConnection.connect(url) as conn:
+            users = users_of(await tokens.live_tokens(conn))
+        changed = write_mosquitto_files(args.password_file, args.acl_file, monitor, users)
+        skipped = sum(1 for u in users if not u.mosquitto_hash)
+        note = f" ({skipped} tokens made before MQTT credentials are left out: re-create them)" if skipped else ""
+        print(f"mqtt sync: {len(users) - skipped} tokens{note}; {'written' if changed else 'unchanged'}",
+              flush=True)  # fmt: skip
+        if changed and args.pid_file is not None and args.pid_file.exists():
+            os.kill(int(args.pid_file.read_text().split()[0]), signal.SIGHUP)
+        return changed
+
+    async def loop() -> None:
+        while True:
+            await once()
+            if not args.watch:
+                return
+            await asyncio.sleep(args.watch)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(loop())
+    return EXIT_OK
+
+
+async def _token_id(token: str) -> int | None:
+    import psycopg
+
+    from store import tokens
+
+    async with _database() as url, await psycopg.AsyncConnection.connect(url) as conn:
+        found = await tokens.lookup(conn, token)
+    return found.token_id if found else None
+
+
 def _alerts(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -232,7 +335,7 @@ def _alerts(args: argparse.Namespace) -> int:
     try:
         cfg = config.load(path)
     except (OSError, ValidationError, ValueError) as exc:
-        print(f"error: alerting config {path}: {exc}", file=sys.stderr)
+        print(f"sealguard alerts: {exc}", file=sys.stderr)
         return EXIT_USAGE
     labels = {"tenant": args.tenant, "rule_id": args.rule, "severity": args.severity, "facility": args.facility,
               "conveyance_id": args.conveyance, "trip_id": args.trip, "alert_id": None}  # fmt: skip

@@ -4,7 +4,7 @@ Precedence: environment over the file (``SEALGUARD_CONFIG``) over the defaults b
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, field_validator
@@ -19,9 +19,17 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(None, description="mqtt://[user:pass@]host:port; none starts an embedded broker")
     mqtt_protocol: str = Field("5", description="'5' or '3.1.1' (the embedded amqtt broker speaks 3.1.1)")
     mqtt_shared_group: str | None = Field(None, description="MQTT 5 shared-subscription group")
-    mqtt_client_id: str = "sealguard-monitor"
+    mqtt_client_id: str = Field("sealguard-monitor", description="external broker: the persistent session's id")
+    mqtt_acl: Literal["none", "sealguard"] = Field(
+        "none",
+        description="external broker: 'sealguard' when it enforces the files of `sealguard mqtt sync`, so that"
+        " the role a topic carries applies; 'none' trusts every publisher",
+    )
     mqtt_ca_file: str | None = None
     mqtt_embedded_port: int = 1883
+    mqtt_embedded: Literal["auto", "mosquitto", "amqtt"] = Field(
+        "auto", description="the embedded broker: Mosquitto when installed (auto), or the one named"
+    )
     kafka_bootstrap: str | None = Field(None, description="host:port[,host:port]; Kafka is used only when set")
     kafka_topic: str = "sealguard.events"
     kafka_group: str = "sealguard-workers"

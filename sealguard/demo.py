@@ -104,7 +104,8 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
         print(
             f"\nsimulating 12 trucks at {speedup:g}x (one real minute is {speedup / 60:g} h of driving); Ctrl-C stops\n"
         )
-        fleet = SimulatorOptions(mqtt_url=monitor.mqtt_url, speedup=speedup, incident_rate=0.5, showcase=True)
+        fleet = SimulatorOptions(mqtt_url=monitor.device_mqtt_url(), speedup=speedup, incident_rate=0.5,
+                                 showcase=True, role_topics=monitor.role_topics)  # fmt: skip
         sim = asyncio.create_task(run_simulator(fleet, quiet=True))
         base = f"http://{settings.http}"
         headers = {"Authorization": f"Bearer {monitor.token}"}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -25,13 +25,16 @@ from ingest.kafka import KafkaOptions, KafkaSource
 from ingest.mqtt import MqttOptions, MqttSource
 from ingest.pipeline import Pipeline
 from rules.policy import Policy
+from sealguard import mqtt_access
 from sealguard.config import Settings
+from sealguard.mqtt_access import CredentialFiles, MonitorLogin, monitor_login
 from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, write_private
 from sealguard.web.app import Runtime, create_app
 from store import tokens
 from store.migrate import migrate
 
 log = logging.getLogger("sealguard")
+CREDENTIALS_POLL_S = 1.0
 
 
 class DataDirBusy(RuntimeError):
@@ -99,6 +102,16 @@ class Monitor:
     notifier_task: "asyncio.Task[None] | None" = None
     _closers: list[Any] = field(default_factory=list)
     _lock: DataDirLock | None = None
+    background: list["asyncio.Task[None]"] = field(default_factory=list)
+    token_id: int = 0
+    broker_port: int | None = None  # the embedded broker's
+    role_topics: bool = False
+
+    def device_mqtt_url(self) -> str:
+        """How a device holding the admin token logs in (the embedded broker admits tokens only)."""
+        if self.broker_port is None:
+            return self.mqtt_url
+        return f"mqtt://sg-{self.token_id}:{quote(self.token, safe='')}@127.0.0.1:{self.broker_port}"
 
     async def start(self) -> None:
         s = self.settings
@@ -115,19 +128,23 @@ class Monitor:
             self.embedded.append(pg)
             self.database_url = pg.url
             write_private(embedded_url_file(s.data_dir), pg.url + "\n")
-        mqtt_protocol = s.mqtt_protocol
-        self.mqtt_url = s.mqtt_url or ""
-        if not self.mqtt_url:
-            broker = MqttBroker(s.data_dir / "mqtt", s.mqtt_embedded_port)
-            await asyncio.to_thread(broker.start)
-            self.embedded.append(broker)
-            self.mqtt_url, mqtt_protocol = broker.url, broker.protocol
         applied = await migrate_url(self.database_url)
         if applied:
             log.info("migrations applied: %s", ", ".join(applied))
         self.pool = open_pool(self.database_url)
         await self.pool.open(wait=True, timeout=30)
         self.token = await admin_token(self.pool, s.data_dir)
+        async with self.pool.connection() as conn:
+            admin = await tokens.lookup(conn, self.token)
+        self.token_id = admin.token_id if admin else 0
+        mqtt_protocol, client_id, role_topics = s.mqtt_protocol, s.mqtt_client_id, s.mqtt_acl == "sealguard"
+        self.mqtt_url = s.mqtt_url or ""
+        if not self.mqtt_url:
+            login, broker = await self._embedded_broker()
+            self.mqtt_url, mqtt_protocol = broker.url_for(login.username, login.password), broker.protocol
+            client_id, role_topics = login.client_id, True
+            self.broker_port = broker.port
+        self.role_topics = role_topics
         policy = Policy.load(s.policy) if s.policy else Policy()
         alerting = alerting_config.load(s.alerting)
         if "public_url" not in alerting.model_fields_set:
@@ -136,8 +153,9 @@ class Monitor:
                                  idle_advance_after=s.idle_advance_after, alerting=alerting,
                                  max_future_skew=s.max_future_skew or None)  # fmt: skip
         await self.pipeline.start()
-        options = MqttOptions(self.mqtt_url, client_id=s.mqtt_client_id, protocol=mqtt_protocol,
-                              shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file)  # fmt: skip
+        options = MqttOptions(self.mqtt_url, client_id=client_id, protocol=mqtt_protocol,
+                              shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file,
+                              role_topics=role_topics)  # fmt: skip
         kafka_options = KafkaOptions(
             s.kafka_bootstrap or "", s.kafka_topic, s.kafka_group, s.kafka_security_protocol, s.kafka_sasl_mechanism,
             s.kafka_sasl_username, s.kafka_sasl_password, s.kafka_ca_file)  # fmt: skip
@@ -163,6 +181,38 @@ class Monitor:
             if self.tasks[-1].done():
                 self.tasks[-1].result()  # raises why the server could not start (e.g. port in use)
             await asyncio.sleep(0.05)
+
+    async def _embedded_broker(self) -> tuple[MonitorLogin, MqttBroker]:
+        """The embedded broker, with no anonymous access: its credentials are written from the tokens
+        before it starts (or before an orphan broker is adopted and told to reload), then kept current."""
+        assert self.pool is not None
+        s = self.settings
+        login = monitor_login(s.data_dir / "mqtt-monitor.secret")
+        files = CredentialFiles(s.data_dir / "mqtt-auth")
+        async with self.pool.connection() as conn:
+            await tokens.ensure_mqtt_hash(conn, self.token)
+            await mqtt_access.sync(conn, files, login)
+        broker = MqttBroker(s.data_dir / "mqtt", s.mqtt_embedded_port, prefer=s.mqtt_embedded, credentials=files.folder)
+        await asyncio.to_thread(broker.start)
+        broker.reload()
+        self.embedded.append(broker)
+        self.background.append(asyncio.create_task(self._keep_credentials(files, login, broker), name="mqtt-auth"))
+        return login, broker
+
+    async def _keep_credentials(self, files: CredentialFiles, login: MonitorLogin, broker: MqttBroker) -> None:
+        """Rewrite the broker's credentials within a second of a token being created or revoked."""
+        assert self.pool is not None
+        seen: tuple[Any, ...] = ()
+        while True:
+            await asyncio.sleep(CREDENTIALS_POLL_S)
+            try:
+                async with self.pool.connection() as conn:
+                    now = await tokens.fingerprint(conn)
+                    if now != seen and await mqtt_access.sync(conn, files, login):
+                        broker.reload()
+                    seen = now
+            except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as exc:
+                log.warning("could not refresh the MQTT credentials (%s); retrying", exc)
 
     def _start_notifier(self, alerting: AlertingConfig, mqtt: MqttOptions, kafka: KafkaOptions | None) -> None:
         assert self.pool is not None
@@ -201,6 +251,10 @@ class Monitor:
             task.cancel()  # MQTT: unacknowledged messages come back to the next session
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for task in self.background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self.pipeline is not None:
             await self.pipeline.stop()
         await self._stop_notifier()
@@ -227,6 +281,7 @@ class Monitor:
             f'  alerts       curl -H "Authorization: Bearer $(cat {token_file})" {base}/api/v1/alerts',
             f"  metrics      {base}/metrics    health: {base}/healthz  {base}/readyz",
             f"  MQTT         {_redact(self.mqtt_url)}  topic sealguard/v1/{{tenant}}/events",
+            "               devices log in as sg-{token id} with an API token as the password",
             f"  database     {_redact(self.database_url)}",
             f"  data dir     {s.data_dir.resolve()}",
             f"  admin token  in {token_file} (mode 0600)",

@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import quote
 
 
 def free_port() -> int:
@@ -272,7 +273,11 @@ def _open_path(path: Path) -> None:
 class MqttBroker:
     """Mosquitto when it is installed (MQTT 5, shared subscriptions), otherwise amqtt (MQTT 3.1.1)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, prefer: str = "auto") -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, prefer: str = "auto",
+                 credentials: Path | None = None) -> None:  # fmt: skip
+        """``credentials``: the folder of ``sealguard.mqtt_access.CredentialFiles``; without it the broker
+        is open to anonymous clients (the tests' stand-in for a broker the operator runs)."""
+        self.credentials = credentials.resolve() if credentials is not None else None
         self.data_dir = data_dir.resolve()
         self.adopted: int | None = None  # the pid of an orphan broker taken over at start
         self.port = port or free_port()
@@ -287,6 +292,9 @@ class MqttBroker:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    def url_for(self, username: str, password: str) -> str:
+        return f"mqtt://{quote(username, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}"
+
     @property
     def protocol(self) -> str:
         return "5" if self.kind == "mosquitto" else "3.1.1"
@@ -296,24 +304,41 @@ class MqttBroker:
         return self.data_dir / "broker.pid"
 
     def _command(self) -> list[str]:
+        conf, text, argv = self._config()
+        conf.write_text(text)
+        return argv
+
+    def _config(self) -> tuple[Path, str, list[str]]:
+        """The configuration file, its text and the command line that runs the broker on it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.kind == "mosquitto":
             conf = self.data_dir / "mosquitto.conf"
-            conf.write_text(
-                f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            if self.credentials is None:
+                access = "allow_anonymous true\n"
+            else:
+                access = (f"allow_anonymous false\npassword_file {self.credentials}/passwd\n"
+                          f"acl_file {self.credentials}/acl\n")  # fmt: skip
+            text = (
+                f"listener {self.port} 127.0.0.1\n{access}persistence true\n"
                 f"persistence_location {self.data_dir}/\nmax_queued_messages 1000000\nmax_inflight_messages 20000\n"
                 "user root\n"
             )
             assert self._mosquitto is not None
-            return [self._mosquitto, "-c", str(conf)]
+            return conf, text, [self._mosquitto, "-c", str(conf)]
         conf = self.data_dir / "amqtt.yaml"
-        conf.write_text(
+        if self.credentials is None:
+            access = "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n"
+        else:
+            document = self.credentials / "credentials.json"
+            access = "".join(f"  sealguard.broker_auth.{name}:\n    credentials: {document}\n"
+                             for name in ("TokenAuthPlugin", "TopicAclPlugin"))  # fmt: skip
+        text = (
             "listeners:\n  default:\n    type: tcp\n"
             f"    bind: 127.0.0.1:{self.port}\n"
-            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n"
+            f"plugins:\n{access}"
             "  amqtt.plugins.sys.broker.BrokerSysPlugin:\n    sys_interval: 0\n"
         )
-        return [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
+        return conf, text, [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
 
     def start(self) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -336,12 +361,22 @@ class MqttBroker:
         if not _is_broker(pid, self.data_dir):
             self.pid_file.unlink(missing_ok=True)
             return False
-        if port == self.port and port_in_use(port):
+        conf, text, _ = self._config()
+        same = conf.exists() and conf.read_text() == text  # never adopt a broker set up differently
+        if same and port == self.port and port_in_use(port):
             self.adopted = pid
             return True
         _kill_pid(pid)
         self.pid_file.unlink(missing_ok=True)
         return False
+
+    def reload(self) -> None:
+        """Make the broker re-read its credentials: SIGHUP for Mosquitto; the amqtt plugins notice a
+        changed file by themselves."""
+        pid = self.proc.pid if self.proc is not None else self.adopted
+        if self.kind == "mosquitto" and pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
 
     def stop_orphan(self) -> None:
         """Stop a broker a killed owner left running for this data directory, if any."""

@@ -25,6 +25,7 @@ class SimulatorOptions:
     tenant: str = "default"
     seed: int = 17
     showcase: bool = False
+    role_topics: bool = False  # publish each kind on the topic of the role that may send it (ingest.mqtt_acl)
 
 
 async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
@@ -52,7 +53,10 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
         await producer.__aenter__()
     if o.http:
         http = httpx.AsyncClient(base_url=o.http, headers={"Authorization": f"Bearer {o.token}"}, timeout=60)
-    topic = f"sealguard/v1/{o.tenant}/events"
+    from ingest.admit import KIND_ROLES
+    from ingest.mqtt_acl import topic_for
+
+    plain = f"sealguard/v1/{o.tenant}/events"
     t0 = time.monotonic()
     pending: list[dict[str, Any]] = []
     try:
@@ -68,6 +72,7 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
                 await asyncio.sleep(wait)
             payload = orjson.dumps(event)
             if mqtt is not None:
+                topic = topic_for(o.tenant, event["kind"], KIND_ROLES) if o.role_topics else plain
                 await mqtt.publish(topic, payload, qos=1)
             if producer is not None:
                 await producer.send(event)

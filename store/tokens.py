@@ -3,7 +3,9 @@
 Each token also has a public numeric id, so it can be listed and revoked without its secret. A revoked
 token stops working for new requests and open streams within a second (the web layer's cache)."""
 
+import base64
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +17,7 @@ Conn = psycopg.AsyncConnection[Any]
 Role = Literal["scanner", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("scanner", "operator", "admin")
 ALL_TENANTS = "*"  # the bootstrap admin token: every tenant
+MOSQUITTO_ITERATIONS = 101  # mosquitto_passwd's own count; the secrets are 256-bit random tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +39,68 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def mosquitto_hash(secret: str, salt: bytes | None = None, iterations: int = MOSQUITTO_ITERATIONS) -> str:
+    """The ``$7$`` form mosquitto_passwd writes: PBKDF2-HMAC-SHA512 with a 12-byte salt."""
+    salt = salt if salt is not None else os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveToken:
+    """A token that is not revoked, as a broker's credentials need it (no secret)."""
+
+    id: int
+    tenant: str
+    role: str
+    sha256: str
+    mqtt_hash: str | None
+
+
 async def create(conn: Conn, tenant: str, role: Role, *, facility: str | None = None, label: str = "") -> str:
+    token, _ = await create_with_id(conn, tenant, role, facility=facility, label=label)
+    return token
+
+
+async def create_with_id(
+    conn: Conn, tenant: str, role: Role, *, facility: str | None = None, label: str = ""
+) -> tuple[str, int]:
+    """A new token and its public id. Its MQTT (Mosquitto) hash is stored too: only now is the secret
+    known."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     token = "sg_" + secrets.token_urlsafe(32)
-    await conn.execute(
-        "INSERT INTO api_tokens (token_hash, tenant, role, facility, label) VALUES (%s, %s, %s, %s, %s)",
-        (token_hash(token), tenant, role, facility, label or f"{role}@{tenant}"),
+    cur = await conn.execute(
+        "INSERT INTO api_tokens (token_hash, tenant, role, facility, label, mqtt_hash)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (token_hash(token), tenant, role, facility, label or f"{role}@{tenant}", mosquitto_hash(token)),
     )
-    return token
+    row = await cur.fetchone()
+    assert row is not None
+    return token, int(row[0])
+
+
+async def ensure_mqtt_hash(conn: Conn, token: str) -> None:
+    """Give a token made before MQTT credentials existed its Mosquitto hash (the bootstrap admin's)."""
+    await conn.execute(
+        "UPDATE api_tokens SET mqtt_hash = %s WHERE token_hash = %s AND mqtt_hash IS NULL",
+        (mosquitto_hash(token), token_hash(token)),
+    )
+
+
+async def live_tokens(conn: Conn) -> list[LiveToken]:
+    """Every token that is not revoked."""
+    cur = await conn.execute(
+        "SELECT id, tenant, role, token_hash, mqtt_hash FROM api_tokens WHERE revoked_at IS NULL ORDER BY id"
+    )
+    return [LiveToken(int(r[0]), r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
+
+
+async def fingerprint(conn: Conn) -> tuple[Any, ...]:
+    """Changes whenever a token is created or revoked: the cue to rewrite the broker's credentials."""
+    cur = await conn.execute("SELECT count(*), max(id), count(revoked_at), max(revoked_at) FROM api_tokens")
+    row = await cur.fetchone()
+    return tuple(row) if row else ()
 
 
 async def lookup(conn: Conn, token: str) -> Principal | None:

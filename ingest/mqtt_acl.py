@@ -1,0 +1,151 @@
+"""Who may do what on the MQTT broker, and the files that tell a broker so. Pure: no I/O.
+
+Every token of a tenant may publish to that tenant's events topic ``sealguard/v1/{tenant}/events``;
+what it may say there is what its role may say (``ingest.admit.KIND_ROLES``). A broker cannot tell the
+monitor who published a message, so the role travels in the topic and the broker's ACL confines it:
+
+======================================  ==========================================
+topic                                   who may publish (and so the role it carries)
+======================================  ==========================================
+``sealguard/v1/{tenant}/events``        every token of the tenant: scanner kinds
+``sealguard/v1/{tenant}/events/operator``  operator and admin tokens: trips too
+``sealguard/v1/{tenant}/events/admin``     admin tokens: facilities too
+======================================  ==========================================
+
+Nobody but the monitor may subscribe to an events topic; operators and admins may read their tenant's
+alert topics. The monitor has its own user, whose password only its data directory holds; a broker that
+forces client ids to user names (Mosquitto ``use_username_as_clientid``, the embedded amqtt plugin's
+reserved id) keeps anyone else from taking over its persistent session.
+
+Mosquitto's ``password_file`` is keyed by user name, so there a token's user name is fixed: ``sg-{id}``
+(``sealguard token create`` prints it). The embedded amqtt broker also accepts any user name with the
+token as password, or the token as user name with an empty password (as ThingsBoard devices send it).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MONITOR_USER = "sealguard-monitor"
+ROLE_TOPICS = {"": "scanner", "operator": "operator", "admin": "admin"}
+ALL_TENANTS = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttUser:
+    """A live API token as the broker sees it."""
+
+    token_id: int
+    tenant: str
+    role: str
+    sha256: str  # of the token, as the API stores it
+    mosquitto_hash: str | None  # PBKDF2-SHA512 in mosquitto's $7$ form; None for tokens made before it
+
+    @property
+    def username(self) -> str:
+        return user_name(self.token_id)
+
+
+def user_name(token_id: int) -> str:
+    return f"sg-{token_id}"
+
+
+def topic_role(topic: str) -> tuple[str, str] | None:
+    """``(tenant, role)`` of an events topic; None for any other topic."""
+    parts = topic.split("/")
+    if len(parts) not in (4, 5) or parts[:2] != ["sealguard", "v1"] or parts[3] != "events" or not parts[2]:
+        return None
+    if parts[2] in ("+", "#"):
+        return None
+    role = ROLE_TOPICS.get(parts[4] if len(parts) == 5 else "")
+    return (parts[2], role) if role is not None else None
+
+
+def topic_for(tenant: str, kind: str, kind_roles: dict[str, str]) -> str:
+    """Where a sender publishes an event of ``kind``: the events topic of the least role that may send it."""
+    role = kind_roles.get(kind, "scanner")
+    suffix = "" if role == "scanner" else f"/{role}"
+    return f"sealguard/v1/{tenant}/events{suffix}"
+
+
+def publish_topics(tenant: str, role: str) -> list[str]:
+    """The topics a token may publish to (``+`` for an all-tenants token)."""
+    level = "+" if tenant == ALL_TENANTS else tenant
+    base = f"sealguard/v1/{level}/events"
+    order = ["scanner", "operator", "admin"]
+    return [base] + [f"{base}/{r}" for r in ("operator", "admin") if order.index(role) >= order.index(r)]
+
+
+def read_topics(tenant: str, role: str) -> list[str]:
+    if role == "scanner":
+        return []
+    level = "+" if tenant == ALL_TENANTS else tenant
+    return [f"sealguard/v1/{level}/alerts", f"sealguard/v1/{level}/alerts/#"]
+
+
+def matches(topic_filter: str, topic: str) -> bool:
+    """MQTT topic matching (``+`` one level, ``#`` the rest)."""
+    f_parts, t_parts = topic_filter.split("/"), topic.split("/")
+    for i, f in enumerate(f_parts):
+        if f == "#":
+            return True
+        if i >= len(t_parts) or (f != "+" and f != t_parts[i]):
+            return False
+    return len(f_parts) == len(t_parts)
+
+
+def may_publish(user: MqttUser, topic: str) -> bool:
+    return any(matches(allowed, topic) for allowed in publish_topics(user.tenant, user.role))
+
+
+def reaches_events(topic_filter: str) -> bool:
+    """Whether a subscription could receive some tenant's events (``$share/group/`` prefixes removed)."""
+    if topic_filter.startswith("$share/"):
+        topic_filter = topic_filter.split("/", 2)[2] if topic_filter.count("/") >= 2 else ""
+    parts = topic_filter.split("/")
+    tenant = parts[2] if len(parts) > 2 and parts[2] not in ("+", "#") else "any-tenant"
+    probes = [f"sealguard/v1/{tenant}/events"] + [f"sealguard/v1/{tenant}/events/{r}" for r in ("operator", "admin")]
+    return any(matches(topic_filter, probe) for probe in probes)
+
+
+def may_subscribe(user: MqttUser, topic_filter: str) -> bool:
+    if reaches_events(topic_filter):
+        return False
+    allowed = read_topics(user.tenant, user.role)
+    return any(_covers(a, topic_filter) for a in allowed)
+
+
+def _covers(allowed: str, requested: str) -> bool:
+    """Whether every topic ``requested`` can match is matched by ``allowed`` (a conservative check)."""
+    a_parts, r_parts = allowed.split("/"), requested.split("/")
+    for i, a in enumerate(a_parts):
+        if a == "#":
+            return True
+        if i >= len(r_parts):
+            return False
+        r = r_parts[i]
+        if r == "#" or (r == "+" and a != "+") or a not in ("+", r):
+            return False
+    return len(a_parts) == len(r_parts)
+
+
+def password_file(users: Iterable[MqttUser], monitor_hash: str, monitor_user: str = MONITOR_USER) -> str:
+    """Mosquitto ``password_file``: the monitor, then every token that has a mosquitto hash."""
+    lines = [f"{monitor_user}:{monitor_hash}"]
+    lines += [f"{u.username}:{u.mosquitto_hash}" for u in users if u.mosquitto_hash]
+    return "\n".join(lines) + "\n"
+
+
+def acl_file(users: Iterable[MqttUser], monitor_user: str = MONITOR_USER) -> str:
+    """Mosquitto ``acl_file``: the monitor may use every topic; each token writes its own tenant's events
+    topics (as its role allows) and operators read their alert topics."""
+    # The monitor reads every events topic and writes alerts wherever alerting.yaml sends them.
+    out = ["# generated by sealguard: do not edit; regenerate instead", "", f"user {monitor_user}",
+           "topic readwrite #", ""]  # fmt: skip
+    for u in users:
+        if not u.mosquitto_hash:
+            continue
+        out.append(f"user {u.username}")
+        out += [f"topic write {t}" for t in publish_topics(u.tenant, u.role)]
+        out += [f"topic read {t}" for t in read_topics(u.tenant, u.role)]
+        out.append("")
+    return "\n".join(out)

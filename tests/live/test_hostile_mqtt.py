@@ -1,0 +1,303 @@
+"""The MQTT door against an attacker: the embedded broker (Mosquitto and amqtt) admits API tokens only,
+confines each to its tenant and role, lets nobody else read events or take over the monitor's session,
+and keeps what devices publish while the monitor is killed."""
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import orjson
+import psycopg
+import pytest
+
+from ingest.admit import KIND_ROLES
+from ingest.mqtt_acl import topic_for
+from sealguard.config import Settings
+from sealguard.servers import free_port
+from store import tokens
+from tests.live.monitor import ready, replay_alerts, running, start_up, stored_alerts
+from tests.live.servers import query, wait_for
+from tests.live.test_faults import fleet_lines
+
+HAS_MOSQUITTO = bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
+BROKERS = [
+    pytest.param("mosquitto", marks=pytest.mark.skipif(not HAS_MOSQUITTO, reason="Debian mosquitto not installed")),
+    "amqtt",
+]
+
+
+def embedded(tmp: Path, database_url: str, broker: str, **extra: Any) -> Settings:
+    return Settings(data_dir=tmp / "data", database_url=database_url, mqtt_embedded=broker,
+                    mqtt_embedded_port=free_port(), http=f"127.0.0.1:{free_port()}", snapshot_every_s=3600,
+                    **extra)  # fmt: skip
+
+
+def fix(event_id: str, tenant: str = "acme") -> bytes:
+    return orjson.dumps({"event_id": event_id, "kind": "gps.position", "occurred_at": "2026-11-02T08:00:00Z",
+                         "conveyance_id": "TRL-1", "lat": 27.5, "lon": -99.0, "tenant": tenant})  # fmt: skip
+
+
+def plan(event_id: str) -> bytes:
+    place = {"facility_id": "O", "center": [-99.0, 27.5], "radius_m": 500}
+    return orjson.dumps({"event_id": event_id, "kind": "trip.planned", "occurred_at": "2026-11-02T08:00:00Z",
+                         "conveyance_id": f"TRL-{event_id}", "trip_id": f"T-{event_id}", "seal_numbers": ["SG1"],
+                         "origin": place, "destination": {**place, "facility_id": "D"}})  # fmt: skip
+
+
+async def new_token(url: str, tenant: str, role: str) -> tuple[str, str]:
+    """A token and its MQTT user name."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        token, token_id = await tokens.create_with_id(conn, tenant, role)  # type: ignore[arg-type]
+    return token, f"sg-{token_id}"
+
+
+def client(port: int, username: str | None, password: str | None, client_id: str | None = None,
+           clean: bool = True) -> aiomqtt.Client:  # fmt: skip
+    return aiomqtt.Client("127.0.0.1", port, username=username, password=password,
+                          identifier=client_id or f"dev-{uuid.uuid4().hex[:8]}", clean_session=clean)  # fmt: skip
+
+
+async def refused(port: int, username: str | None, password: str | None) -> bool:
+    try:
+        async with client(port, username, password):
+            return False
+    except aiomqtt.MqttError:
+        return True
+
+
+async def ids(url: str) -> set[str]:
+    return {r[0] for r in await query(url, "SELECT event_id FROM event_ids")}
+
+
+async def letters(url: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in await query(url, "SELECT coalesce(event_id, ''), reason FROM dead_letters")}
+
+
+async def stored(url: str, event_id: str) -> None:
+    async def there() -> bool:
+        return event_id in await ids(url)
+
+    await wait_for(there, what=f"{event_id} stored")
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+async def test_embedded_broker_admits_tokens_only_and_confines_them(
+    tmp_path: Path, database_url: str, broker: str
+) -> None:
+    s = embedded(tmp_path, database_url, broker)
+    async with running(s) as monitor:
+        port = s.mqtt_embedded_port
+        scanner, scanner_user = await new_token(database_url, "acme", "scanner")
+        operator, operator_user = await new_token(database_url, "acme", "operator")
+        await wait_for(lambda: _login_works(port, scanner_user, scanner), what="new token admitted")
+        assert await refused(port, None, None), "anonymous client admitted"
+        assert await refused(port, scanner_user, "sg_not-the-token"), "wrong token admitted"
+        assert await refused(port, "sealguard-monitor", "guess"), "monitor user with a guessed password"
+
+        received: list[str] = []
+
+        async def eavesdrop() -> None:
+            async with client(port, operator_user, operator) as spy:
+                for topic_filter in ("#", "sealguard/v1/+/events", "sealguard/v1/acme/events/+"):
+                    with _suppress_refusal():
+                        await spy.subscribe(topic_filter, qos=1)
+                async for message in spy.messages:
+                    received.append(message.topic.value)
+
+        spy = asyncio.create_task(eavesdrop())
+        async with client(port, scanner_user, scanner) as dev:
+            await dev.publish("sealguard/v1/acme/events", fix("own-tenant"), qos=1)
+            await dev.publish("sealguard/v1/globex/events", fix("other-tenant", "globex"), qos=1)
+            await dev.publish("sealguard/v1/acme/events/operator", plan("scanner-on-operator-topic"), qos=1)
+            await dev.publish("sealguard/v1/acme/events", plan("scanner-plans"), qos=1)
+        async with client(port, operator_user, operator) as op:
+            await op.publish("sealguard/v1/acme/events/operator", plan("operator-plans"), qos=1)
+            await op.publish("sealguard/v1/acme/events/admin", plan("operator-on-admin-topic"), qos=1)
+            await op.publish("sealguard/v1/acme/events", fix("sentinel"), qos=1)
+        await stored(database_url, "sentinel")
+        await asyncio.sleep(0.5)  # let anything the spy might have been sent arrive
+        spy.cancel()
+        with _suppress_refusal():
+            await spy
+        got = await ids(database_url)
+        assert {"own-tenant", "operator-plans", "sentinel"} <= got
+        assert not {"other-tenant", "scanner-on-operator-topic", "operator-on-admin-topic", "scanner-plans"} & got
+        assert "needs the operator role" in (await letters(database_url))["scanner-plans"]
+        assert received == [], f"a token read events: {received}"
+
+        if broker == "amqtt":  # any user name with the token, or the token as user name (ThingsBoard)
+            for user, password in (("truck-7", scanner), (scanner, "")):
+                async with client(port, user, password or None) as dev:
+                    await dev.publish("sealguard/v1/acme/events", fix(f"login-{len(user)}"), qos=1)
+            await stored(database_url, f"login-{len(scanner)}")
+
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await tokens.revoke(conn, token_id=int(scanner_user.removeprefix("sg-")))
+        await wait_for(lambda: refused(port, scanner_user, scanner), what="revoked token refused")
+        assert monitor.sources[0].connected
+
+
+async def _login_works(port: int, username: str, password: str) -> bool:
+    return not await refused(port, username, password)
+
+
+class _suppress_refusal:  # noqa: N801 - used like contextlib.suppress
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> bool:
+        return isinstance(exc, aiomqtt.MqttError | asyncio.CancelledError)
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+async def test_nobody_takes_over_the_monitors_session(tmp_path: Path, database_url: str, broker: str) -> None:
+    """Three clients with valid tokens keep connecting as 'sealguard-monitor' (the old fixed id), clean
+    session, while a device publishes: every event arrives."""
+    s = embedded(tmp_path, database_url, broker)
+    async with running(s):
+        port = s.mqtt_embedded_port
+        token, user = await new_token(database_url, "acme", "scanner")
+        await wait_for(lambda: _login_works(port, user, token), what="token admitted")
+        stop = asyncio.Event()
+
+        async def hijack() -> None:
+            while not stop.is_set():
+                with _suppress_refusal():
+                    async with client(port, user, token, client_id="sealguard-monitor", clean=True):
+                        await asyncio.sleep(0.05)
+
+        hijackers = [asyncio.create_task(hijack()) for _ in range(3)]
+        async with client(port, user, token, client_id="device-1") as dev:
+            for i in range(1500):
+                await dev.publish("sealguard/v1/acme/events", fix(f"h-{i}"), qos=1)
+        await stored(database_url, "h-1499")
+
+        async def all_there() -> bool:
+            return len(await ids(database_url)) == 1500
+
+        await wait_for(all_there, what="1500 events stored")
+        stop.set()
+        await asyncio.gather(*hijackers)
+
+
+def db_url(data: Path) -> str:
+    """The embedded database of ``sealguard up`` in ``data`` (its port changes at every start)."""
+    return (data / "postgres.url").read_text().strip()
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+async def test_kill_9_then_restart_keeps_what_devices_published(tmp_path: Path, broker: str) -> None:
+    """``sealguard up`` on the embedded default (PostgreSQL and broker) is killed with SIGKILL while a
+    device publishes; the device goes on publishing while it is down; the next ``up`` (same data dir,
+    same port) finds the orphaned servers and delivers what was queued for its session. Nothing is lost
+    or doubled."""
+    lines = fleet_lines(hours=4)
+    http, mqtt = free_port(), free_port()
+    data = tmp_path / "data"
+    env = {**os.environ, "SEALGUARD_MQTT_EMBEDDED": broker,
+           "SEALGUARD_MQTT_EMBEDDED_PORT": str(mqtt), "SEALGUARD_HTTP": f"127.0.0.1:{http}",
+           "SEALGUARD_DATA_DIR": str(data), "SEALGUARD_SNAPSHOT_EVERY_S": "0.5",
+           "SEALGUARD_LOG_LEVEL": "WARNING"}  # fmt: skip
+    proc = start_up(env, tmp_path / "monitor.log")
+    try:
+        await wait_for(ready(http), what="monitor ready")
+        token = (data / "admin-token").read_text().strip()
+        async with await psycopg.AsyncConnection.connect(db_url(data)) as conn:
+            found = await tokens.lookup(conn, token)
+        assert found is not None
+        user = f"sg-{found.token_id}"
+        third = len(lines) // 3
+
+        async def publish(chunk: list[bytes]) -> None:
+            async with client(mqtt, user, token, client_id="fleet-gateway", clean=False) as dev:
+                for line in chunk:
+                    kind = orjson.loads(line)["kind"]
+                    await dev.publish(topic_for("default", kind, KIND_ROLES), line, qos=1)
+
+        await publish(lines[:third])
+
+        async def some_stored() -> bool:
+            return len(await ids(db_url(data))) > 0
+
+        await wait_for(some_stored, what="the stream flowing")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        await publish(lines[third:])  # the monitor is down; the orphaned broker keeps its session's queue
+        proc = start_up(env, tmp_path / "monitor.log")
+        await wait_for(ready(http), timeout=60, what="monitor ready after the kill")
+
+        async def all_stored() -> bool:
+            return len(await ids(db_url(data))) == len(lines)
+
+        try:
+            await wait_for(all_stored, timeout=90, what="every event stored after the restart")
+        finally:
+            lost = len(lines) - len(await ids(db_url(data)))
+            print(f"kill -9 with the embedded {broker}: {len(lines)} published, {lost} lost")
+        expected = replay_alerts(lines)
+
+        async def alerts_match() -> bool:
+            return await stored_alerts(db_url(data)) == expected
+
+        await wait_for(alerts_match, timeout=30, what="stored alerts equal to the replay's")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sealguard.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+
+
+@pytest.mark.skipif(not HAS_MOSQUITTO, reason="Debian mosquitto not installed")
+async def test_a_mosquitto_the_operator_runs_enforces_the_synced_files(tmp_path: Path, database_url: str) -> None:
+    """`sealguard mqtt sync` writes password_file and acl_file for the operator's Mosquitto and SIGHUPs it:
+    tokens get in, confined to their tenant; a revoked token is out after the next sync."""
+    port, monitor_password = free_port(), uuid.uuid4().hex
+    mqtt_url = f"mqtt://sealguard-monitor:{monitor_password}@127.0.0.1:{port}"
+    env = {**os.environ, "SEALGUARD_DATABASE_URL": database_url, "SEALGUARD_MQTT_URL": mqtt_url,
+           "SEALGUARD_DATA_DIR": str(tmp_path / "cli")}  # fmt: skip
+    created = cli(env, "token", "create", "--tenant", "acme", "--role", "scanner", "--label", "dock-7")
+    assert created.returncode == 0, created.stderr
+    token, user = created.stdout.strip(), created.stderr.split("MQTT user name ")[1].split()[0]
+    files = ("--password-file", str(tmp_path / "passwd"), "--acl-file", str(tmp_path / "acl"),
+             "--pid-file", str(tmp_path / "mosquitto.pid"))  # fmt: skip
+    assert cli(env, "mqtt", "sync", *files).returncode == 0
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {tmp_path}/passwd\n"
+                    f"acl_file {tmp_path}/acl\npid_file {tmp_path}/mosquitto.pid\nuser root\n")  # fmt: skip
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with (tmp_path / "mosquitto.log").open("ab") as log:
+        broker = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=log, stderr=log)
+    try:
+        await wait_for((tmp_path / "mosquitto.pid").exists, what="mosquitto running")
+        s = Settings(data_dir=tmp_path / "data", database_url=database_url, mqtt_url=mqtt_url, mqtt_acl="sealguard",
+                     mqtt_client_id=f"sg-ext-{uuid.uuid4().hex[:8]}", http=f"127.0.0.1:{free_port()}")  # fmt: skip
+        async with running(s) as monitor:
+            await wait_for(lambda: monitor.sources[0].connected, what="monitor logged in to the broker")
+            assert await refused(port, None, None)
+            async with client(port, user, token) as dev:
+                await dev.publish("sealguard/v1/globex/events", fix("ext-other", "globex"), qos=1)
+                await dev.publish("sealguard/v1/acme/events", plan("ext-plan"), qos=1)
+                await dev.publish("sealguard/v1/acme/events", fix("ext-own"), qos=1)
+            await stored(database_url, "ext-own")
+            assert not {"ext-other", "ext-plan"} & await ids(database_url)
+            assert "needs the operator role" in (await letters(database_url))["ext-plan"]
+            assert cli(env, "token", "revoke", "--label", "dock-7").returncode == 0
+            synced = cli(env, "mqtt", "sync", *files)
+            assert synced.returncode == 0 and "written" in synced.stdout, synced.stdout + synced.stderr
+            await wait_for(lambda: refused(port, user, token), what="revoked token refused after the sync")
+    finally:
+        broker.terminate()
+        broker.wait(10)
