@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from amqtt.contexts import Action, BaseContext
+from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
@@ -79,43 +79,39 @@ def _credentials(path: str) -> Credentials:
     return _SHARED[path].current()
 
 
-class TokenAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
-    """Authenticates every connection by API token (or the monitor's own password); no anonymous use."""
+class _ReadsCredentials:
+    """What both plugins are configured with: the path of the credentials document."""
 
     @dataclass
     class Config:
         credentials: str = ""
 
-    def __init__(self, context: BaseContext) -> None:
-        super().__init__(context)
-        self.path = str(self._get_config_option("credentials", ""))
+    def credentials(self) -> Credentials:
+        option = getattr(self, "_get_config_option")  # noqa: B009 - amqtt's, found through the MRO
+        return _credentials(str(option("credentials", "")))
+
+
+class TokenAuthPlugin(_ReadsCredentials, BaseAuthPlugin):  # type: ignore[misc]
+    """Authenticates every connection by API token (or the monitor's own password); no anonymous use."""
 
     async def authenticate(self, *, session: Session) -> bool | None:
-        who = _credentials(self.path).who(session.username, session.password)
+        who = self.credentials().who(session.username, session.password)
         if who is None:
             self.context.logger.info("MQTT login refused for client %s", session.client_id)
             return False
         return True
 
 
-class TopicAclPlugin(BaseTopicPlugin):  # type: ignore[misc]
+class TopicAclPlugin(_ReadsCredentials, BaseTopicPlugin):  # type: ignore[misc]
     """Confines each token to its tenant's events topics (as its role allows) and keeps everyone but the
     monitor from reading events."""
-
-    @dataclass
-    class Config:
-        credentials: str = ""
-
-    def __init__(self, context: BaseContext) -> None:
-        super().__init__(context)
-        self.path = str(self._get_config_option("credentials", ""))
 
     async def topic_filtering(
         self, *, session: Session | None = None, topic: str | None = None, action: Action | None = None
     ) -> bool | None:
         if session is None or topic is None:
             return False
-        who = _credentials(self.path).who(session.username, session.password)
+        who = self.credentials().who(session.username, session.password)
         if who is None:
             return False  # revoked since it connected
         if who == MONITOR_USER:

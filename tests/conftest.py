@@ -7,8 +7,13 @@ another run created there. Each run therefore gets a root of its own, which no o
 removes it at the end: two ``make test`` runs on one machine do not disturb each other.
 """
 
+import contextlib
+import os
 import shutil
+import signal
 import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -29,4 +34,26 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     root = config.stash.get(_OWN_ROOT, None)
     if root is not None:
+        _stop_leftovers(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop_leftovers(root: str) -> None:
+    """Servers a failed test left running in this run's folder (a killed monitor's orphans that a test
+    could not clean up) are stopped, so nothing outlives the run."""
+    mine = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if root.encode() in cmdline:
+                mine.append(int(proc.name))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in mine:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 5
+        while mine and time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in mine):
+            time.sleep(0.05)

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiomqtt
 import httpx
 import orjson
+import pytest
 
 from alerts.audit import verify
 from sealguard.servers import EmbeddedPostgres, MqttBroker, free_port
@@ -51,6 +52,8 @@ async def no_doubles(url: str) -> None:
 async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
     tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
 ) -> None:
+    if mqtt_broker.kind == "amqtt":
+        pytest.skip("amqtt drops QoS 1 deliveries in flight to a killed client (README): this promise needs Mosquitto")
     lines = fleet_lines(hours=5)
     port = free_port()
     env = {**os.environ, "SEALGUARD_DATABASE_URL": database_url, "SEALGUARD_MQTT_URL": mqtt_broker.url,
