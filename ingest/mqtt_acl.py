@@ -17,9 +17,9 @@ alert topics. The monitor has its own user, whose password only its data directo
 forces client ids to user names (Mosquitto ``use_username_as_clientid``, the embedded amqtt plugin's
 reserved id) keeps anyone else from taking over its persistent session.
 
-Mosquitto's ``password_file`` is keyed by user name, so there a token's user name is fixed: ``sg-{id}``
-(``sealguard token create`` prints it). The embedded amqtt broker also accepts any user name with the
-token as password, or the token as user name with an empty password (as ThingsBoard devices send it).
+Mosquitto's ``password_file`` is keyed by user name, so a token's broker user is ``sg-{id}``. Devices of
+the embedded broker may log in with any user name all the same: its login front
+(``sealguard.mqtt_front``) checks the token and logs in to the broker as ``sg-{id}`` for them.
 """
 
 from collections.abc import Iterable

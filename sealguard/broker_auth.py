@@ -73,7 +73,8 @@ def _sha256(text: str) -> str:
 _SHARED: dict[str, Credentials] = {}
 
 
-def _credentials(path: str) -> Credentials:
+def credentials_at(path: str) -> Credentials:
+    """The credentials document at ``path``, shared by every reader in this process and re-read on change."""
     if path not in _SHARED:
         _SHARED[path] = Credentials(path)
     return _SHARED[path].current()
@@ -88,7 +89,7 @@ class _ReadsCredentials:
 
     def credentials(self) -> Credentials:
         option = getattr(self, "_get_config_option")  # noqa: B009 - amqtt's, found through the MRO
-        return _credentials(str(option("credentials", "")))
+        return credentials_at(str(option("credentials", "")))
 
 
 class TokenAuthPlugin(_ReadsCredentials, BaseAuthPlugin):  # type: ignore[misc]

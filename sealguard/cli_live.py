@@ -184,8 +184,8 @@ def _token(args: argparse.Namespace) -> int:
                     token, token_id = await tokens.create_with_id(
                         conn, args.tenant, args.role, facility=args.facility, label=args.label
                     )
-                    print(f"token id {token_id}; MQTT user name sg-{token_id} (the token is the password)",
-                          file=sys.stderr)  # fmt: skip
+                    print(f"token id {token_id} (MQTT: the token is the password; a Mosquitto you run with"
+                          f" 'sealguard mqtt sync' wants the user name sg-{token_id})", file=sys.stderr)  # fmt: skip
                     return EXIT_OK, token
                 if args.token_command == "list":
                     rows = await tokens.list_tokens(conn, include_revoked=args.all)
@@ -244,16 +244,12 @@ def _simulate(args: argparse.Namespace) -> int:
     mqtt_url = args.mqtt_url or settings.mqtt_url
     embedded = not mqtt_url
     if embedded and not args.http:
-        # The embedded broker admits tokens only: log in as the token's MQTT user (sg-{id}).
+        # The embedded broker admits tokens only: any user name, the token as password.
         if not token:
             print("simulate: the embedded broker needs a token (--token, or the data dir's admin-token)",
                   file=sys.stderr)  # fmt: skip
             return EXIT_USAGE
-        token_id = asyncio.run(_token_id(token))
-        if token_id is None:
-            print("simulate: that token is unknown or revoked", file=sys.stderr)
-            return EXIT_USAGE
-        mqtt_url = f"mqtt://sg-{token_id}:{token}@127.0.0.1:{settings.mqtt_embedded_port}"
+        mqtt_url = f"mqtt://simulator:{token}@127.0.0.1:{settings.mqtt_embedded_port}"
     options = SimulatorOptions(
         mqtt_url=None if args.http else mqtt_url,
         role_topics=embedded or settings.mqtt_acl == "sealguard",
@@ -314,16 +310,6 @@ def _mqtt(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(loop())
     return EXIT_OK
-
-
-async def _token_id(token: str) -> int | None:
-    import psycopg
-
-    from store import tokens
-
-    async with _database() as url, await psycopg.AsyncConnection.connect(url) as conn:
-        found = await tokens.lookup(conn, token)
-    return found.token_id if found else None
 
 
 def _alerts(args: argparse.Namespace) -> int:

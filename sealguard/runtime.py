@@ -28,7 +28,7 @@ from rules.policy import Policy
 from sealguard import mqtt_access
 from sealguard.config import Settings
 from sealguard.mqtt_access import CredentialFiles, MonitorLogin, monitor_login
-from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, write_private
+from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, MqttFront, write_private
 from sealguard.web.app import Runtime, create_app
 from store import tokens
 from store.migrate import migrate
@@ -104,14 +104,14 @@ class Monitor:
     _lock: DataDirLock | None = None
     background: list["asyncio.Task[None]"] = field(default_factory=list)
     token_id: int = 0
-    broker_port: int | None = None  # the embedded broker's
+    broker_port: int | None = None  # the embedded broker's public port (its login front)
     role_topics: bool = False
 
     def device_mqtt_url(self) -> str:
         """How a device holding the admin token logs in (the embedded broker admits tokens only)."""
         if self.broker_port is None:
             return self.mqtt_url
-        return f"mqtt://sg-{self.token_id}:{quote(self.token, safe='')}@127.0.0.1:{self.broker_port}"
+        return f"mqtt://device:{quote(self.token, safe='')}@127.0.0.1:{self.broker_port}"
 
     async def start(self) -> None:
         s = self.settings
@@ -143,7 +143,6 @@ class Monitor:
             login, broker = await self._embedded_broker()
             self.mqtt_url, mqtt_protocol = broker.url_for(login.username, login.password), broker.protocol
             client_id, role_topics = login.client_id, True
-            self.broker_port = broker.port
         self.role_topics = role_topics
         policy = Policy.load(s.policy) if s.policy else Policy()
         alerting = alerting_config.load(s.alerting)
@@ -192,10 +191,21 @@ class Monitor:
         async with self.pool.connection() as conn:
             await tokens.ensure_mqtt_hash(conn, self.token)
             await mqtt_access.sync(conn, files, login)
-        broker = MqttBroker(s.data_dir / "mqtt", s.mqtt_embedded_port, prefer=s.mqtt_embedded, credentials=files.folder)
+        # The broker listens on a private port (kept from one start to the next, so that a broker left by a
+        # killed monitor can be adopted); devices reach it through the login front on the public port.
+        port_file = s.data_dir / "mqtt-broker.port"
+        private = int(port_file.read_text()) if port_file.exists() else None
+        broker = MqttBroker(s.data_dir / "mqtt", private, prefer=s.mqtt_embedded, credentials=files.folder,
+                            movable=True)  # fmt: skip
         await asyncio.to_thread(broker.start)
+        port_file.write_text(f"{broker.port}\n")
         broker.reload()
         self.embedded.append(broker)
+        front = MqttFront(s.data_dir / "mqtt-front", s.mqtt_embedded_port, broker_port=broker.port,
+                          credentials=files.folder)  # fmt: skip
+        await asyncio.to_thread(front.start)
+        self.embedded.append(front)
+        self.broker_port = front.port
         self.background.append(asyncio.create_task(self._keep_credentials(files, login, broker), name="mqtt-auth"))
         return login, broker
 
@@ -269,6 +279,9 @@ class Monitor:
         if self._lock is not None:
             self._lock.release()
 
+    def _device_broker(self) -> str:
+        return f"mqtt://127.0.0.1:{self.broker_port}" if self.broker_port else _redact(self.mqtt_url)
+
     def banner(self) -> str:
         s = self.settings
         base = f"http://{s.http}"
@@ -280,8 +293,8 @@ class Monitor:
             f"  API          {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
             f'  alerts       curl -H "Authorization: Bearer $(cat {token_file})" {base}/api/v1/alerts',
             f"  metrics      {base}/metrics    health: {base}/healthz  {base}/readyz",
-            f"  MQTT         {_redact(self.mqtt_url)}  topic sealguard/v1/{{tenant}}/events",
-            "               devices log in as sg-{token id} with an API token as the password",
+            f"  MQTT         {self._device_broker()}  topic sealguard/v1/{{tenant}}/events",
+            "               devices log in with an API token as the password (any user name)",
             f"  database     {_redact(self.database_url)}",
             f"  data dir     {s.data_dir.resolve()}",
             f"  admin token  in {token_file} (mode 0600)",

@@ -4,7 +4,7 @@ Each runs as a child process listening on 127.0.0.1 only, so ``stop()`` really s
 kill or restart it to inject faults.
 
 A monitor killed with SIGKILL leaves its embedded servers running. The next start finds them by what
-they leave in their data directory (PostgreSQL's ``postmaster.pid``, the broker's ``broker.pid``): a
+they leave in their data directory (PostgreSQL's ``postmaster.pid``, the others' ``server.pid``): a
 PostgreSQL orphan is stopped cleanly before the new server starts; a broker orphan still listening on
 the same port is adopted, so the QoS 1 messages it queued for the monitor's session while the monitor
 was down are delivered (amqtt keeps them only in memory). Callers make sure no live monitor owns the
@@ -212,8 +212,8 @@ def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
             proc.wait()
 
 
-def _is_broker(pid: int, data_dir: Path) -> bool:
-    """Whether ``pid`` is a live broker started for ``data_dir`` (its command line names our config)."""
+def _is_ours(pid: int, data_dir: Path) -> bool:
+    """Whether ``pid`` is a live server started for ``data_dir`` (its command line names it)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
@@ -270,23 +270,98 @@ def _open_path(path: Path) -> None:
         child.chmod(mode | (0o005 if child.is_dir() or mode & 0o100 else 0o004))
 
 
-class MqttBroker:
+class _OwnedServer:
+    """A server process of ours that may outlive a killed owner: it writes ``{data_dir}/server.pid``
+    (pid and port), and a later start adopts it when it still serves the same port with the same
+    configuration, or stops it otherwise."""
+
+    def __init__(self, data_dir: Path, port: int | None, *, movable: bool = False) -> None:
+        """``movable``: when ``port`` is taken by something else, take another free port."""
+        self.data_dir = data_dir.resolve()
+        self.port = port or free_port()
+        self.movable = movable
+        self.adopted: int | None = None  # the pid of an orphan taken over at start
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "server.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    def _config(self) -> tuple[Path, str, list[str]]:
+        """The configuration file, its text and the command line that runs the server on it."""
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._adopt_orphan():
+            return self
+        if self.movable and port_in_use(self.port):
+            self.port = free_port()
+        conf, text, argv = self._config()
+        conf.write_text(text)
+        with open(self.log_file, "ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=log)
+        self.pid_file.write_text(f"{self.proc.pid} {self.port}\n")
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def _adopt_orphan(self) -> bool:
+        """A server left by a killed owner: adopt it when it serves our port with our configuration (a
+        broker's queued messages for the monitor's session are then delivered), else stop it so the port
+        and files are free."""
+        try:
+            pid_text, port_text = self.pid_file.read_text().split()
+            pid, port = int(pid_text), int(port_text)
+        except (OSError, ValueError):
+            return False
+        if not _is_ours(pid, self.data_dir):
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        conf, text, _ = self._config()
+        same = conf.exists() and conf.read_text() == text  # never adopt a server set up differently
+        if same and port == self.port and port_in_use(port):
+            self.adopted = pid
+            return True
+        _kill_pid(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return False
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else self.adopted
+
+    def stop_orphan(self) -> None:
+        """Stop a server a killed owner left running for this data directory, if any."""
+        if self._adopt_orphan():
+            self.stop()
+
+    def stop(self) -> None:
+        if self.adopted is not None:
+            _kill_pid(self.adopted)
+            self.adopted = None
+        _terminate(self.proc)
+        self.proc = None
+        self.pid_file.unlink(missing_ok=True)
+
+
+class MqttBroker(_OwnedServer):
     """Mosquitto when it is installed (MQTT 5, shared subscriptions), otherwise amqtt (MQTT 3.1.1)."""
 
     def __init__(self, data_dir: Path, port: int | None = None, *, prefer: str = "auto",
-                 credentials: Path | None = None) -> None:  # fmt: skip
+                 credentials: Path | None = None, movable: bool = False) -> None:  # fmt: skip
         """``credentials``: the folder of ``sealguard.mqtt_access.CredentialFiles``; without it the broker
         is open to anonymous clients (the tests' stand-in for a broker the operator runs)."""
+        super().__init__(data_dir, port, movable=movable)
         self.credentials = credentials.resolve() if credentials is not None else None
-        self.data_dir = data_dir.resolve()
-        self.adopted: int | None = None  # the pid of an orphan broker taken over at start
-        self.port = port or free_port()
         mosquitto = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
         self.kind = "mosquitto" if (mosquitto and prefer in ("auto", "mosquitto")) else "amqtt"
         self._mosquitto = mosquitto
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -299,25 +374,16 @@ class MqttBroker:
     def protocol(self) -> str:
         return "5" if self.kind == "mosquitto" else "3.1.1"
 
-    @property
-    def pid_file(self) -> Path:
-        return self.data_dir / "broker.pid"
-
-    def _command(self) -> list[str]:
-        conf, text, argv = self._config()
-        conf.write_text(text)
-        return argv
-
     def _config(self) -> tuple[Path, str, list[str]]:
-        """The configuration file, its text and the command line that runs the broker on it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.kind == "mosquitto":
             conf = self.data_dir / "mosquitto.conf"
             if self.credentials is None:
                 access = "allow_anonymous true\n"
             else:
+                # Topic aliases off: the login front reads every PUBLISH's topic (sealguard.mqtt_front).
                 access = (f"allow_anonymous false\npassword_file {self.credentials}/passwd\n"
-                          f"acl_file {self.credentials}/acl\n")  # fmt: skip
+                          f"acl_file {self.credentials}/acl\nmax_topic_alias 0\n")  # fmt: skip
             text = (
                 f"listener {self.port} 127.0.0.1\n{access}persistence true\n"
                 f"persistence_location {self.data_dir}/\nmax_queued_messages 1000000\nmax_inflight_messages 20000\n"
@@ -340,56 +406,27 @@ class MqttBroker:
         )
         return conf, text, [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
 
-    def start(self) -> Self:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self._adopt_orphan():
-            return self
-        with open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab") as log:
-            self.proc = subprocess.Popen(self._command(), stdout=log, stderr=log)
-        self.pid_file.write_text(f"{self.proc.pid} {self.port}\n")
-        wait_for_port(self.port, proc=self.proc)
-        return self
-
-    def _adopt_orphan(self) -> bool:
-        """A broker left by a killed monitor: adopt it when it serves our port (its queued messages for
-        the monitor's session are then delivered), else stop it so the port and files are free."""
-        try:
-            pid_text, port_text = self.pid_file.read_text().split()
-            pid, port = int(pid_text), int(port_text)
-        except (OSError, ValueError):
-            return False
-        if not _is_broker(pid, self.data_dir):
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        conf, text, _ = self._config()
-        same = conf.exists() and conf.read_text() == text  # never adopt a broker set up differently
-        if same and port == self.port and port_in_use(port):
-            self.adopted = pid
-            return True
-        _kill_pid(pid)
-        self.pid_file.unlink(missing_ok=True)
-        return False
-
     def reload(self) -> None:
         """Make the broker re-read its credentials: SIGHUP for Mosquitto; the amqtt plugins notice a
         changed file by themselves."""
-        pid = self.proc.pid if self.proc is not None else self.adopted
-        if self.kind == "mosquitto" and pid is not None:
+        if self.kind == "mosquitto" and self.pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGHUP)
+                os.kill(self.pid, signal.SIGHUP)
 
-    def stop_orphan(self) -> None:
-        """Stop a broker a killed owner left running for this data directory, if any."""
-        if self._adopt_orphan():
-            self.stop()
 
-    def stop(self) -> None:
-        if self.adopted is not None:
-            _kill_pid(self.adopted)
-            self.adopted = None
-        _terminate(self.proc)
-        self.proc = None
-        self.pid_file.unlink(missing_ok=True)
+class MqttFront(_OwnedServer):
+    """The login front of the embedded broker (``sealguard.mqtt_front``), on the public MQTT port."""
+
+    def __init__(self, data_dir: Path, port: int, *, broker_port: int, credentials: Path) -> None:
+        super().__init__(data_dir, port)
+        self.broker_port = broker_port
+        self.credentials = credentials.resolve()
+
+    def _config(self) -> tuple[Path, str, list[str]]:
+        argv = [sys.executable, "-m", "sealguard.mqtt_front", "--port", str(self.port), "--broker-port",
+                str(self.broker_port), "--credentials", str(self.credentials / "credentials.json"),
+                "--data-dir", str(self.data_dir)]  # fmt: skip
+        return self.data_dir / "front.args", "\0".join(argv), argv
 
 
 class KafkaBroker:

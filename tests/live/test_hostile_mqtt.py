@@ -117,8 +117,12 @@ async def test_embedded_broker_admits_tokens_only_and_confines_them(
             await dev.publish("sealguard/v1/globex/events", fix("other-tenant", "globex"), qos=1)
             await dev.publish("sealguard/v1/acme/events/operator", plan("scanner-on-operator-topic"), qos=1)
             await dev.publish("sealguard/v1/acme/events", plan("scanner-plans"), qos=1)
-        async with client(port, operator_user, operator) as op:
-            await op.publish("sealguard/v1/acme/events/operator", plan("operator-plans"), qos=1)
+        facility = orjson.dumps({"event_id": "operator-registers", "kind": "facility.registered",
+                                 "occurred_at": "2026-11-02T08:00:00Z",
+                                 "place": {"facility_id": "F", "center": [-99.0, 28.0], "radius_m": 300}})  # fmt: skip
+        async with client(port, "any-name", operator) as op:  # the front carries its role to the monitor
+            await op.publish("sealguard/v1/acme/events", plan("operator-plans"), qos=1)
+            await op.publish("sealguard/v1/acme/events", facility, qos=1)
             await op.publish("sealguard/v1/acme/events/admin", plan("operator-on-admin-topic"), qos=1)
             await op.publish("sealguard/v1/acme/events", fix("sentinel"), qos=1)
         await stored(database_url, "sentinel")
@@ -129,14 +133,17 @@ async def test_embedded_broker_admits_tokens_only_and_confines_them(
         got = await ids(database_url)
         assert {"own-tenant", "operator-plans", "sentinel"} <= got
         assert not {"other-tenant", "scanner-on-operator-topic", "operator-on-admin-topic", "scanner-plans"} & got
-        assert "needs the operator role" in (await letters(database_url))["scanner-plans"]
+        dead = await letters(database_url)
+        assert dead["scanner-plans"] == "kind: trip.planned needs the operator role; this sender is a scanner"
+        assert dead["operator-registers"] == "kind: facility.registered needs the admin role; this sender is a operator"
         assert received == [], f"a token read events: {received}"
 
-        if broker == "amqtt":  # any user name with the token, or the token as user name (ThingsBoard)
-            for user, password in (("truck-7", scanner), (scanner, "")):
-                async with client(port, user, password or None) as dev:
-                    await dev.publish("sealguard/v1/acme/events", fix(f"login-{len(user)}"), qos=1)
-            await stored(database_url, f"login-{len(scanner)}")
+        # Any user name with the token as password, or the token as user name (as ThingsBoard devices do).
+        for user, password in (("truck-7", scanner), (scanner, "")):
+            async with client(port, user, password or None) as dev:
+                await dev.publish("sealguard/v1/acme/events", fix(f"login-{len(user)}"), qos=1)
+        await stored(database_url, f"login-{len(scanner)}")
+        await stored(database_url, "login-7")
 
         async with client(port, scanner_user, scanner) as still_open:
             async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -241,7 +248,8 @@ async def test_kill_9_then_restart_keeps_what_devices_published(tmp_path: Path, 
             return len(await ids(db_url(data))) >= 100
 
         await wait_for(flowing, what="the stream flowing")
-        broker_pid = (data / "mqtt" / "broker.pid").read_text().split()[0]
+        servers = [data / "mqtt" / "server.pid", data / "mqtt-front" / "server.pid"]
+        pids = [p.read_text().split()[0] for p in servers]
         proc.send_signal(signal.SIGKILL)  # mid-stream, with deliveries in flight
         proc.wait(10)
         sent_at_kill = sent
@@ -249,9 +257,7 @@ async def test_kill_9_then_restart_keeps_what_devices_published(tmp_path: Path, 
         await publisher  # the rest is published while the monitor is down: the orphaned broker queues it
         proc = start_up(env, tmp_path / "monitor.log")
         await wait_for(ready(http), timeout=60, what="monitor ready after the kill")
-        assert (data / "mqtt" / "broker.pid").read_text().split()[0] == broker_pid, (
-            "the orphaned broker was not adopted"
-        )
+        assert [p.read_text().split()[0] for p in servers] == pids, "the orphaned broker and front were not adopted"
         if broker == "amqtt":
             async with client(mqtt, user, token) as dev:
                 await dev.publish("sealguard/v1/default/events", fix("after-restart", "default"), qos=1)
@@ -301,7 +307,7 @@ async def test_a_mosquitto_the_operator_runs_enforces_the_synced_files(tmp_path:
            "SEALGUARD_DATA_DIR": str(tmp_path / "cli")}  # fmt: skip
     created = cli(env, "token", "create", "--tenant", "acme", "--role", "scanner", "--label", "dock-7")
     assert created.returncode == 0, created.stderr
-    token, user = created.stdout.strip(), created.stderr.split("MQTT user name ")[1].split()[0]
+    token, user = created.stdout.strip(), created.stderr.split("wants the user name ")[1].split(")")[0]
     files = ("--password-file", str(tmp_path / "passwd"), "--acl-file", str(tmp_path / "acl"),
              "--pid-file", str(tmp_path / "mosquitto.pid"))  # fmt: skip
     assert cli(env, "mqtt", "sync", *files).returncode == 0

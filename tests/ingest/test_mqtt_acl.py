@@ -1,0 +1,90 @@
+"""Who may publish and subscribe where on the MQTT broker, and the files that say so."""
+
+import pytest
+
+from ingest.admit import KIND_ROLES, kind_refusal
+from ingest.mqtt_acl import (
+    MqttUser,
+    acl_file,
+    may_publish,
+    may_subscribe,
+    password_file,
+    reaches_events,
+    topic_for,
+    topic_role,
+)
+
+SCANNER = MqttUser(1, "acme", "scanner", "h1", "$7$x")
+OPERATOR = MqttUser(2, "acme", "operator", "h2", "$7$y")
+ADMIN_ALL = MqttUser(3, "*", "admin", "h3", "$7$z")
+OLD = MqttUser(4, "acme", "scanner", "h4", None)
+
+
+@pytest.mark.parametrize(
+    ("user", "topic", "allowed"),
+    [
+        (SCANNER, "sealguard/v1/acme/events", True),
+        (SCANNER, "sealguard/v1/globex/events", False),
+        (SCANNER, "sealguard/v1/acme/events/operator", False),
+        (SCANNER, "sealguard/v1/acme/alerts", False),
+        (OPERATOR, "sealguard/v1/acme/events/operator", True),
+        (OPERATOR, "sealguard/v1/acme/events/admin", False),
+        (ADMIN_ALL, "sealguard/v1/globex/events/admin", True),
+        (ADMIN_ALL, "sealguard/v1/globex/alerts", False),
+        (SCANNER, "sealguard/v1/acme/events/extra/level", False),
+    ],
+)
+def test_publish(user: MqttUser, topic: str, allowed: bool) -> None:
+    assert may_publish(user, topic) is allowed
+
+
+@pytest.mark.parametrize(
+    ("user", "topic_filter", "allowed"),
+    [
+        (OPERATOR, "#", False),
+        (OPERATOR, "sealguard/#", False),
+        (OPERATOR, "+/v1/+/events", False),
+        (OPERATOR, "sealguard/v1/acme/events/+", False),
+        (OPERATOR, "$share/g/sealguard/v1/+/events", False),
+        (OPERATOR, "sealguard/v1/acme/alerts", True),
+        (OPERATOR, "sealguard/v1/acme/alerts/#", True),
+        (OPERATOR, "sealguard/v1/+/alerts", False),  # wider than its tenant
+        (SCANNER, "sealguard/v1/acme/alerts", False),
+    ],
+)
+def test_subscribe(user: MqttUser, topic_filter: str, allowed: bool) -> None:
+    assert may_subscribe(user, topic_filter) is allowed
+
+
+def test_topics_carry_tenant_and_role() -> None:
+    assert topic_role("sealguard/v1/acme/events") == ("acme", "scanner")
+    assert topic_role("sealguard/v1/acme/events/operator") == ("acme", "operator")
+    assert topic_role("sealguard/v1/acme/events/root") is None
+    assert topic_role("sealguard/v1/+/events") is None
+    assert topic_role("sealguard/v1//events") is None
+    assert reaches_events("sealguard/v1/acme/#") and not reaches_events("sealguard/v1/acme/alerts/#")
+    assert topic_for("acme", "trip.planned", KIND_ROLES) == "sealguard/v1/acme/events/operator"
+    assert topic_for("acme", "facility.registered", KIND_ROLES) == "sealguard/v1/acme/events/admin"
+    assert topic_for("acme", "gps.position", KIND_ROLES) == "sealguard/v1/acme/events"
+
+
+def test_kinds_by_role() -> None:
+    assert (
+        kind_refusal("trip.planned", "scanner")
+        == "kind: trip.planned needs the operator role; this sender is a scanner"
+    )
+    assert kind_refusal("trip.planned", "operator") is None
+    assert kind_refusal("facility.registered", "operator") is not None
+    assert kind_refusal("facility.registered", None) is None  # a trusted transport
+    assert kind_refusal("seal.verified", "scanner") is None
+
+
+def test_files_name_every_live_token_with_a_hash() -> None:
+    users = [SCANNER, OPERATOR, ADMIN_ALL, OLD]
+    passwd = password_file(users, "$7$m", "mon")
+    assert passwd.splitlines() == ["mon:$7$m", "sg-1:$7$x", "sg-2:$7$y", "sg-3:$7$z"]
+    acl = acl_file(users, "mon")
+    assert "user mon\ntopic readwrite #" in acl
+    assert "user sg-1\ntopic write sealguard/v1/acme/events\n" in acl
+    assert "topic write sealguard/v1/+/events/admin" in acl
+    assert "sg-4" not in acl  # made before MQTT hashes: not admitted until re-created
