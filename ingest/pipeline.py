@@ -458,6 +458,9 @@ class Pipeline:
             self.idle[event.tenant] = (t if last is None else max(last[0], t), self.mono())
             self._apply(outcome.findings, batch, event.source.facility_id if event.source else None)
         batch.seq = seq
+        for tenant, cid, timer, due, error in self.engine.timer_failures:
+            log.error("timer %s of %s/%s due at %s raised %s; the timer was dropped", timer, tenant, cid, due, error)
+        self.engine.timer_failures.clear()
         return batch
 
     def _apply(self, findings: list[Any], batch: _Batch, facility: str | None = None) -> None:

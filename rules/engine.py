@@ -67,6 +67,10 @@ class Engine:
         self.conveyances: dict[tuple[str, str], Conveyance] = {}
         self._heaps: dict[str, list[tuple[float, str]]] = {}  # tenant -> (due, conveyance) wake-ups
         self._contexts: dict[str, Ctx] = {}  # one per tenant, re-aimed at each step's findings
+        #: Timers whose rule raised: (tenant, conveyance, timer, due, error). The timer is dropped so that
+        #: one broken rule cannot hold its tenant's clock (or every later event) back; the runtime reports
+        #: and clears this list.
+        self.timer_failures: list[tuple[str, str, str, float, str]] = []
 
     # --- the two pure entry points ------------------------------------------------------------------
 
@@ -228,10 +232,13 @@ class Engine:
             if conv.timers.get(name, due + 1) > due:
                 continue  # cancelled by a timer that fired before it
             del conv.timers[name]
-            if name.startswith("TRK-"):
-                tracking.fire(ctx, conv, name, due)
-            else:
-                seals.fire(ctx, conv, name, due)
+            try:
+                if name.startswith("TRK-"):
+                    tracking.fire(ctx, conv, name, due)
+                else:
+                    seals.fire(ctx, conv, name, due)
+            except Exception as exc:
+                self.timer_failures.append((tenant_id, cid, name, due, f"{type(exc).__name__}: {exc}"))
         self._schedule(conv)
 
     # --- state --------------------------------------------------------------------------------------

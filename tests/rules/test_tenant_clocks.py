@@ -4,7 +4,10 @@ timers; a fix far behind its tenant's clock is backfill, kept but not judged."""
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from rules.engine import Engine
+from schemas import decode_object
 from tests.helpers import T0, Stream, feed, rules_of, run
 from tests.rules.test_seal_rules import STEP, drive
 
@@ -110,3 +113,27 @@ def test_snapshot_round_trips_clocks_and_reads_version_1() -> None:
     legacy = Engine.restore(old)
     assert set(legacy.clocks) == {"acme", "globex"}
     assert set(legacy.clocks.values()) == {engine.clock}
+
+
+def test_a_timer_whose_rule_raises_is_dropped_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in one timer's rule must not hold its tenant's clock, nor dead-letter every later event."""
+    from rules import tracking
+
+    original = tracking.fire
+
+    def fire(ctx: Any, conv: Any, name: str, due: float) -> None:
+        if conv.tenant == "acme" and name == "TRK-003":
+            raise ZeroDivisionError("a rule bug")
+        original(ctx, conv, name, due)
+
+    monkeypatch.setattr(tracking, "fire", fire)
+    a, _ = _in_transit("acme")
+    b, _ = _in_transit("globex")
+    engine = Engine()
+    feed(engine, a.events + b.events)
+    fired = engine.advance((T0 + timedelta(minutes=200)).timestamp())
+    assert [(f.rule_id, f.tenant) for f in fired if f.action == "raise"] == [("TRK-003", "globex")]
+    assert [(t, c, n) for t, c, n, _, _ in engine.timer_failures] == [("acme", "TRL-1", "TRK-003")]
+    late = Stream("TRL-1", tenant="acme")
+    late.fix(201, 27.9)
+    assert engine.process(decode_object(late.events[0] | {"event_id": "late"})).status == "applied"
