@@ -5,7 +5,6 @@ escalation policy per route (tiers of receivers, each after a delay, stopped by 
 rules whose resolution needs a second person.
 """
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,19 +12,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alerts.matchers import validate_all
+from rules.policy import parse_duration
 
 Duration = Annotated[float, Field(ge=0)]
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> float:
-    """``30s``, ``5m``, ``1h``, ``250ms`` or a number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return float(m.group(1)) * _UNIT[m.group(2)]
-    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h)")
 
 
 class _Strict(BaseModel):

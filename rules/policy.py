@@ -26,25 +26,31 @@ class PolicyError(ValueError):
         self.source = source
 
 
-_DURATION = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
+_NUMBER = r"\d+(?:\.\d+)?"
+_DURATION = re.compile(
+    rf"^(?:(?P<d>{_NUMBER})d)?(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>{_NUMBER})ms)?$"
+)
 _ISO = re.compile(
     r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
 
 
 def parse_duration(value: object) -> float:
-    """Seconds in a duration written as a number, ``1h30m`` or ISO 8601; ``ValueError`` otherwise."""
+    """Seconds in a duration written as a number, ``1h30m`` (units ``d h m s ms``) or ISO 8601
+    (``PT15M``); ``ValueError`` otherwise. The one grammar of every duration sealguard reads: the policy
+    and the alerting configuration alike."""
     if isinstance(value, bool):
         raise ValueError("a duration, not a boolean")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and value.strip():
-        text = value.strip()
+        text = "".join(value.split())
         match = _DURATION.match(text) or _ISO.match(text.upper())
         if match is None or not any(match.groupdict().values()):
             raise ValueError(f"{value!r} is not a duration (write 90s, 15m, 2h, 1h30m or PT15M)")
         parts = {k: float(v) for k, v in match.groupdict().items() if v}
-        seconds = parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
+        seconds = (parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
+                   + parts.get("ms", 0) / 1000)  # fmt: skip
     else:
         raise ValueError(f"{value!r} is not a duration")
     if seconds < 0:

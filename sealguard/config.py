@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     kafka_ca_file: str | None = None
     http: str = Field("127.0.0.1:8000", description="host:port of the API and dashboard")
     data_dir: Path = Field(Path(".sealguard"), description="embedded database and broker data, the admin token")

@@ -16,8 +16,9 @@ from ingest.replay import replay
 from rules.engine import Engine
 from sealguard.servers import DataDirLock
 
-_ROOT = Path(__file__).resolve().parents[1]
-_CANDIDATES = (_ROOT / "tests" / "scenarios", _ROOT.parent / "shared" / "scenarios")
+#: The example scenarios of the spec, shipped in the package so that ``demo --replay`` works from a wheel.
+BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+_CANDIDATES = (BUNDLED_SCENARIOS,)
 
 
 def find_scenarios(folder: str | None) -> Path | None:

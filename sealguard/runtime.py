@@ -157,7 +157,8 @@ class Monitor:
                               role_topics=role_topics)  # fmt: skip
         kafka_options = KafkaOptions(
             s.kafka_bootstrap or "", s.kafka_topic, s.kafka_group, s.kafka_security_protocol, s.kafka_sasl_mechanism,
-            s.kafka_sasl_username, s.kafka_sasl_password, s.kafka_ca_file)  # fmt: skip
+            s.kafka_sasl_username, s.kafka_sasl_password.get_secret_value() if s.kafka_sasl_password else None,
+            s.kafka_ca_file)  # fmt: skip
         if s.notifier:
             self._start_notifier(alerting, options, kafka_options if s.kafka_bootstrap else None)
         mqtt = MqttSource(self.pipeline, options)

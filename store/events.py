@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from schemas.events import (
@@ -58,13 +59,14 @@ class PartitionCache:
                 continue
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             # The last day Python can name has no next day: its partition runs to MAXVALUE.
-            end = f"'{(start + timedelta(days=1)).isoformat()}'" if day < date.max else "MAXVALUE"
+            end = sql.Literal((start + timedelta(days=1)).isoformat()) if day < date.max else sql.SQL("MAXVALUE")
             try:
                 async with conn.transaction():  # a savepoint: a refused partition must not abort the batch
-                    # DDL takes no parameters; the name and bounds are built from a date, not from input.
+                    # DDL takes no parameters: the name and bounds are composed, quoted, from a date.
                     await conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events"
-                        f" FOR VALUES FROM ('{start.isoformat()}') TO ({end})"
+                        sql.SQL(
+                            "CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ({}) TO ({})"
+                        ).format(sql.Identifier(name), sql.Literal(start.isoformat()), end)
                     )
             except psycopg.errors.CheckViolation:
                 pass  # rows of that day already sit in the default partition; they stay there

@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 
+from sealguard.demo import BUNDLED_SCENARIOS
+
 HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "scenarios"
 
 
 def _scenarios() -> list[Path]:
     found: dict[str, Path] = {}
-    for root in (HERE / "scenarios", SHARED):
+    for root in (BUNDLED_SCENARIOS, SHARED):
         for events in sorted(root.glob("*/events.jsonl")):
             found.setdefault(f"{root.name}/{events.parent.name}", events.parent)
     return [found[k] for k in sorted(found)]

@@ -12,6 +12,7 @@ import psycopg_pool
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg import sql
 
 from ingest.pipeline import Inbound, ItemResult, Pipeline
 from schemas.events import INSPECTION_POINTS
@@ -157,25 +158,19 @@ def create_app(rt: Runtime) -> FastAPI:
     ) -> dict[str, Any]:
         """Alerts, newest first, filtered; page with ``offset`` (``next_offset`` says where to go on)."""
         scope = tenant_scope(who, tenant)
-        where: list[str] = ["TRUE"]
+        where: list[sql.Composable] = [sql.SQL("TRUE")]
         params: list[Any] = []
-        for column, value in (("tenant", scope), ("status", status), ("severity", severity), ("rule_id", rule),
-                              ("conveyance_id", conveyance)):  # fmt: skip
+        for column, op, value in (("tenant", "=", scope), ("status", "=", status), ("severity", "=", severity),
+                                  ("rule_id", "=", rule), ("conveyance_id", "=", conveyance),
+                                  ("occurred_at", ">=", since), ("occurred_at", "<", until)):  # fmt: skip
             if value is not None:
-                where.append(f"{column} = %s")
+                where.append(sql.SQL("{} " + op + " %s").format(sql.Identifier(column)))
                 params.append(value)
-        if since is not None:
-            where.append("occurred_at >= %s")
-            params.append(since)
-        if until is not None:
-            where.append("occurred_at < %s")
-            params.append(until)
+        query = sql.SQL(
+            "SELECT {columns} FROM alerts WHERE {where} ORDER BY occurred_at DESC, alert_id LIMIT %s OFFSET %s"
+        ).format(columns=sql.SQL(ALERT_COLUMNS), where=sql.SQL(" AND ").join(where))
         async with rt.pool.connection() as conn:
-            cur = await conn.execute(
-                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)}"
-                " ORDER BY occurred_at DESC, alert_id LIMIT %s OFFSET %s",
-                [*params, limit + 1, offset],
-            )
+            cur = await conn.execute(query, [*params, limit + 1, offset])
             rows = await cur.fetchall()
         alerts = [alert_json(r) for r in rows[:limit]]
         return {"alerts": alerts, "next_offset": offset + limit if len(rows) > limit else None}

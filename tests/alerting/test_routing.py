@@ -3,9 +3,10 @@
 import pytest
 from pydantic import ValidationError
 
-from alerts.config import AlertingConfig, InhibitRule, parse_duration
+from alerts.config import AlertingConfig, InhibitRule
 from alerts.matchers import parse_matcher, silenced_by
 from alerts.routing import describe, inhibitor, plans
+from rules.policy import parse_duration
 
 CONFIG = AlertingConfig.model_validate(
     {

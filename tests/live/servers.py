@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from sealguard.demo import BUNDLED_SCENARIOS
 from sealguard.servers import EmbeddedPostgres, KafkaBroker, MqttBroker
 
 
@@ -72,7 +73,7 @@ async def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition
 
 
 def scenario_dirs() -> list[Path]:
-    root = Path(__file__).resolve().parents[1] / "scenarios"
+    root = BUNDLED_SCENARIOS
     shared = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
     found = {p.parent.name: p.parent for p in root.glob("*/events.jsonl")}
     for p in shared.glob("*/events.jsonl"):

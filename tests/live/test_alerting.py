@@ -20,6 +20,7 @@ import yaml
 
 from alerts import payloads
 from alerts.audit import verify
+from sealguard.demo import BUNDLED_SCENARIOS
 from sealguard.receivers import HttpReceiver, SmtpReceiver
 from sealguard.servers import KafkaBroker, MqttBroker, free_port
 from store import tokens
@@ -27,7 +28,7 @@ from store.alerts import history
 from tests.live.monitor import lines_of, ready, running, settings, start_up
 from tests.live.servers import query, wait_for
 
-SCENARIOS = Path(__file__).parents[1] / "scenarios"
+SCENARIOS = BUNDLED_SCENARIOS
 SECRET = "hook-secret"
 
 

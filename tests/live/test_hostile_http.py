@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from rules import seals
+from sealguard.demo import BUNDLED_SCENARIOS
 from sealguard.servers import MqttBroker
 from tests.live.monitor import replay_alerts, running, settings, settled, stored_alerts
 from tests.live.servers import query
@@ -102,7 +103,7 @@ async def test_a_rule_raising_dead_letters_that_event_only(
         original(ctx, conv, trip, event, t)
 
     monkeypatch.setattr(seals, "on_alarm", on_alarm)
-    raw = Path(__file__).parents[1].joinpath("scenarios", "seal-mismatch-at-dock", "events.jsonl").read_bytes()
+    raw = (BUNDLED_SCENARIOS / "seal-mismatch-at-dock" / "events.jsonl").read_bytes()
     good = [orjson.loads(x) for x in raw.splitlines() if x.strip()]
     poison = {"event_id": "boom-1", "kind": "seal.alarm", "occurred_at": good[5]["occurred_at"],
               "conveyance_id": good[0]["conveyance_id"], "seal_number": "BOOM", "alarm": "tamper"}  # fmt: skip

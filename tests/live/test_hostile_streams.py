@@ -15,11 +15,12 @@ import orjson
 import pytest
 
 from ingest.kafka import EventProducer, KafkaOptions
+from sealguard.demo import BUNDLED_SCENARIOS
 from sealguard.servers import KafkaBroker, MqttBroker
 from tests.live.monitor import replay_alerts, running, settings, settled, stored_alerts
 from tests.live.servers import query, wait_for
 
-SCENARIOS = Path(__file__).parents[1] / "scenarios"
+SCENARIOS = BUNDLED_SCENARIOS
 FIX = {"kind": "gps.position", "occurred_at": "2026-11-02T08:00:00Z", "conveyance_id": "TRL-1", "lat": 27.5,
        "lon": -99.0}  # fmt: skip
 

@@ -15,10 +15,30 @@ def test_every_rule_of_the_criteria_is_in_the_catalog() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("15m", 900), ("2h", 7200), ("1h30m", 5400), ("PT15M", 900), (30, 30)]
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("15m", 900),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        ("PT15M", 900),
+        (30, 30),
+        ("250ms", 0.25),
+        ("1d", 86400),
+        ("5 m", 300),
+        ("1m30s500ms", 90.5),
+        ("P1DT1H", 90000),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
+    """One grammar for every duration sealguard reads (policy and alerting configuration)."""
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "", "5x", "m5", "-5s", "1.5.2h", True, None, "1h-30m"])
+def test_not_durations(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
 
 
 @pytest.mark.parametrize(

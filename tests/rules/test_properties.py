@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from alerts.book import AlertBook
 from rules.engine import Engine
 from schemas import decode_object
+from sealguard.demo import BUNDLED_SCENARIOS
 from tests.helpers import Stream, circle
 
-SCENARIOS = sorted((Path(__file__).parents[1] / "scenarios").glob("*/events.jsonl"))
+SCENARIOS = sorted(BUNDLED_SCENARIOS.glob("*/events.jsonl"))
 SEALS = ["SG123456", "SG999999", "E-1"]
 
 action = st.one_of(
