@@ -90,6 +90,7 @@ class Inbound:
     origin: dict[str, Any]  # topic, partition/offset, HTTP client: stored with a dead letter
     tenant: str | None = None  # fixed by the transport (topic, token); None to take the payload's
     refused: str | None = None  # the transport already knows it cannot be accepted, and why
+    refused_id: str | None = None  # the event id of a refused input, where it is known
     received_at: float = field(default_factory=time.time)
     received_mono: float = field(default_factory=time.monotonic)
     role: str | None = None  # the sender's role where the transport knows it (HTTP tokens); None: trusted
@@ -107,10 +108,11 @@ class Tick:
 class ItemFailed(Exception):
     """Handling the input at ``index`` of a batch raised: it is dead-lettered and the batch retried."""
 
-    def __init__(self, index: int, reason: str) -> None:
+    def __init__(self, index: int, reason: str, event_id: str | None = None) -> None:
         super().__init__(reason)
         self.index = index
         self.reason = reason
+        self.event_id = event_id
 
 
 @dataclass(slots=True)
@@ -326,7 +328,7 @@ class Pipeline:
                 await self._with_db(self._recover)
                 culprit = group[exc.index]
                 assert isinstance(culprit, Inbound)
-                culprit.refused = exc.reason
+                culprit.refused, culprit.refused_id = exc.reason, exc.event_id
                 groups.append(group)
                 continue
             except Exception as exc:
@@ -367,7 +369,7 @@ class Pipeline:
                 admitted.append(None)
                 continue
             if it.refused is not None:
-                admitted.append(InvalidEvent(it.refused))
+                admitted.append(InvalidEvent(it.refused, event_id=it.refused_id))
                 continue
             try:
                 ok = admit(it.raw, it.tenant, role=it.role)
@@ -438,7 +440,8 @@ class Pipeline:
                 outcome = self.engine.process(event)
             except Exception as exc:
                 log.exception("a rule raised on event %s of tenant %s", event.event_id, event.tenant)
-                raise ItemFailed(i, f"a rule failed on this event: {type(exc).__name__}: {exc}"[:1000]) from exc
+                reason = f"a rule failed on this event: {type(exc).__name__}: {exc}"[:1000]
+                raise ItemFailed(i, reason, event.event_id) from exc
             if outcome.status != "applied":
                 reason = outcome.reason or outcome.status
                 batch.results[i] = ItemResult("rejected", event.event_id, reason)

@@ -114,6 +114,7 @@ async def test_a_rule_raising_dead_letters_that_event_only(
         results = resp.json()["results"]
         assert results[6]["status"] == "rejected"
         assert results[6]["reason"] == "a rule failed on this event: ZeroDivisionError: a rule bug"
+        assert results[6]["event_id"] == "boom-1"
         await settled(monitor, database_url, len(events))
         # The engine was rebuilt without the poison: the alerts are exactly those of the rest.
         rest = [orjson.dumps(e) for e in events if e is not poison]
