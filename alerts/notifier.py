@@ -18,6 +18,7 @@ import psycopg_pool
 from alerts import dispatch
 from alerts.channels import Channels, DeliveryError
 from alerts.config import AlertingConfig
+from ingest.backoff import Backoff
 from sealguard import metrics
 from store import outbox
 from store.outbox import OutboxRow
@@ -63,14 +64,15 @@ class Notifier:
         self._stopping = True
 
     async def run(self) -> None:
-        delay = self.poll_s
+        outage = Backoff(base=self.poll_s, cap=5.0)
         while not self._stopping:
+            delay = self.poll_s
             try:
                 busy = await self.step()
-                delay = self.poll_s
+                outage.reset()
             except RETRYABLE_DB as exc:
                 log.warning("notifier: database unavailable (%s)", exc)
-                busy, delay = 0, min(delay * 2, 5.0)
+                busy, delay = 0, outage.next()
             if not busy and not self._stopping:
                 await asyncio.sleep(delay)
 

@@ -40,6 +40,7 @@ from alerts.book import AlertBook, AlertRecord, Change
 from alerts.config import AlertingConfig
 from alerts.lifecycle import Decision, Verb
 from ingest.admit import Admitted, admit, check_skew
+from ingest.backoff import Backoff
 from rules.engine import Engine
 from rules.policy import Policy
 from schemas.decode import InvalidEvent, decode_event
@@ -309,7 +310,7 @@ class Pipeline:
         """Commit ``items``; on a failure that is not an outage, isolate the culprit (see the module
         docstring). Groups wait on a stack, first half on top, so inputs still commit in order."""
         groups = [items]
-        delay = 0.2
+        outage = Backoff(base=0.2, cap=5.0)
         while groups:
             group = groups.pop()
             try:
@@ -318,8 +319,7 @@ class Pipeline:
                 # The database is away: hold everything (nothing acknowledged), rebuild, retry.
                 self._set_db(False)
                 log.warning("database unavailable (%s); holding %d inputs", exc, len(group))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(outage.next())
                 await self._with_db(self._recover)
                 groups.append(group)
                 continue
@@ -339,7 +339,7 @@ class Pipeline:
                 else:
                     await self._give_up(group[0], exc)
                 continue
-            delay = 0.2
+            outage.reset()
             self._set_db(True)
             self._finish(group, batch)
         if self._since_snapshot and (
@@ -535,7 +535,7 @@ class Pipeline:
 
     async def _with_db(self, action: Callable[[], Any]) -> None:
         """Run ``action`` until the database answers, backing off up to 5 s between tries."""
-        delay = 0.2
+        outage = Backoff(base=0.2, cap=5.0)
         while True:
             try:
                 await action()
@@ -543,9 +543,9 @@ class Pipeline:
                 return
             except RETRYABLE as exc:
                 self._set_db(False)
+                delay = outage.next()
                 log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def _lock_engine(self) -> None:
         """One rule engine per database: a second monitor would evaluate the same log twice. The lock is
