@@ -76,31 +76,25 @@ class CredentialFiles:
     def write(self, monitor: MonitorLogin, users: list[MqttUser]) -> bool:
         """Write all three; True when anything changed (the broker then reloads)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        changed = False
-        for path, content in (
-            (self.password_file, password_file(users, monitor.mosquitto_hash, monitor.username).encode()),
-            (self.acl_file, acl_file(users, monitor.username).encode()),
-            (self.document, credentials_document(monitor.password, users)),
-        ):
-            if not path.exists() or path.read_bytes() != content:
-                tmp = path.with_suffix(".tmp")
-                write_private(tmp, content.decode())
-                tmp.replace(path)  # atomic: a broker never reads half a file
-                changed = True
-        return changed
+        changed = write_mosquitto_files(self.password_file, self.acl_file, monitor, users)
+        return _replace_if_changed(self.document, credentials_document(monitor.password, users).decode()) or changed
 
 
 def write_mosquitto_files(password_path: Path, acl_path: Path, monitor: MonitorLogin, users: list[MqttUser]) -> bool:
-    """``sealguard mqtt sync`` for a Mosquitto the operator runs; True when a file changed."""
-    changed = False
-    for path, text in ((password_path, password_file(users, monitor.mosquitto_hash, monitor.username)),
-                       (acl_path, acl_file(users, monitor.username))):  # fmt: skip
-        if not path.exists() or path.read_text() != text:
-            tmp = path.with_name(f".{path.name}.tmp")
-            write_private(tmp, text)
-            tmp.replace(path)
-            changed = True
-    return changed
+    """Mosquitto's ``password_file`` and ``acl_file`` (the embedded broker's, or one the operator runs, by
+    ``sealguard mqtt sync``); True when a file changed."""
+    changed = _replace_if_changed(password_path, password_file(users, monitor.mosquitto_hash, monitor.username))
+    return _replace_if_changed(acl_path, acl_file(users, monitor.username)) or changed
+
+
+def _replace_if_changed(path: Path, text: str) -> bool:
+    """Write ``path`` (0600) only when its text changes, atomically: a broker never reads half a file."""
+    if path.exists() and path.read_text() == text:
+        return False
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_private(tmp, text)
+    tmp.replace(path)
+    return True
 
 
 async def sync(conn: psycopg.AsyncConnection[Any], files: CredentialFiles, monitor: MonitorLogin) -> bool:

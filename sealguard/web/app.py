@@ -36,8 +36,8 @@ class Runtime:
     max_batch: int = 1000
     max_body: int = 5 * 1024 * 1024
     brokers: dict[str, Any] = field(default_factory=dict)  # name -> object with .connected
-    rate_per_s: float = 200.0  # events submitted per second, per token
-    rate_burst: float = 400.0
+    rate_per_s: float = 1000.0  # events submitted per second, per token (the Settings defaults)
+    rate_burst: float = 2000.0
     metrics_token: str | None = None  # when set, /metrics needs it as a bearer token
 
 
