@@ -1,5 +1,5 @@
 """Alert lifecycle: from rule findings to alerts (dedupe, auto-resolution, stable ids)."""
 
-from alerts.book import AlertBook, AlertRecord, alert_id
+from sealguard.alerts.book import AlertBook, AlertRecord, alert_id
 
 __all__ = ["AlertBook", "AlertRecord", "alert_id"]

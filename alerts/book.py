@@ -8,8 +8,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from rules.findings import Finding, iso
-from schemas.alerts import SEVERITY_RANK, Alert
+from sealguard.rules.findings import Finding, iso
+from sealguard.schemas.alerts import SEVERITY_RANK, Alert
 
 _NAMESPACE = uuid.UUID("6f1d9a3e-3a55-4a8e-9a43-5e6a1c0b7d21")
 

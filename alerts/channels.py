@@ -9,8 +9,8 @@ import aiosmtplib
 import httpx
 import orjson
 
-from alerts import payloads
-from alerts.config import AlertingConfig, Receiver
+from sealguard.alerts import payloads
+from sealguard.alerts.config import AlertingConfig, Receiver
 
 Doc = Mapping[str, Any]
 USER_AGENT = "sealguard/1"

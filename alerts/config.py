@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alerts.matchers import validate_all
-from rules.policy import parse_duration
+from sealguard.alerts.matchers import validate_all
+from sealguard.rules.policy import parse_duration
 
 Duration = Annotated[float, Field(ge=0)]
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.config import InhibitRule
-from alerts.matchers import labels_of, silenced_by
-from alerts.routing import inhibitor
-from ingest.backoff import jittered
-from store.outbox import OutboxRow
+from sealguard.alerts.config import InhibitRule
+from sealguard.alerts.matchers import labels_of, silenced_by
+from sealguard.alerts.routing import inhibitor
+from sealguard.ingest.backoff import jittered
+from sealguard.store.outbox import OutboxRow
 
 
 @dataclass(slots=True)

@@ -15,13 +15,13 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from alerts import dispatch
-from alerts.channels import Channels, DeliveryError
-from alerts.config import AlertingConfig
-from ingest.backoff import Backoff
 from sealguard import metrics
-from store import outbox
-from store.outbox import OutboxRow
+from sealguard.alerts import dispatch
+from sealguard.alerts.channels import Channels, DeliveryError
+from sealguard.alerts.config import AlertingConfig
+from sealguard.ingest.backoff import Backoff
+from sealguard.store import outbox
+from sealguard.store.outbox import OutboxRow
 
 log = logging.getLogger("sealguard.notifier")
 RETRYABLE_DB = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import Any
 
-from alerts.config import EmailConfig, PagerDutyConfig
+from sealguard.alerts.config import EmailConfig, PagerDutyConfig
 
 Doc = Mapping[str, Any]
 _PD_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info"}

@@ -9,8 +9,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alerts.config import AlertingConfig, InhibitRule, Route, Tier
-from alerts.matchers import Labels, matches_all
+from sealguard.alerts.config import AlertingConfig, InhibitRule, Route, Tier
+from sealguard.alerts.matchers import Labels, matches_all
 
 DEFAULT_GROUP_BY = ("tenant", "rule_id", "conveyance_id")
 DEFAULT_GROUP_WAIT = 10.0

@@ -11,8 +11,8 @@ import dataclasses
 import aiomqtt
 from aiokafka import AIOKafkaProducer
 
-from ingest.kafka import KafkaOptions
-from ingest.mqtt import MqttOptions
+from sealguard.ingest.kafka import KafkaOptions
+from sealguard.ingest.mqtt import MqttOptions
 
 
 class MqttSink:

@@ -56,7 +56,7 @@ class Publisher:
                                          max_inflight_messages=1000)  # fmt: skip
             await self.client.__aenter__()
         else:
-            from ingest.kafka import EventProducer, KafkaOptions
+            from sealguard.ingest.kafka import EventProducer, KafkaOptions
 
             assert self.kafka is not None
             self.client = EventProducer(KafkaOptions(self.kafka.bootstrap, self.topic))

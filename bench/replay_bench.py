@@ -17,11 +17,11 @@ from typing import Any
 
 import orjson
 
-from alerts.book import AlertBook
 from bench.fleet import fleet_lines
-from ingest.replay import replay
-from rules.engine import Engine
-from schemas.decode import _ADAPTER, decode_event
+from sealguard.alerts.book import AlertBook
+from sealguard.ingest.replay import replay
+from sealguard.rules.engine import Engine
+from sealguard.schemas.decode import _ADAPTER, decode_event
 
 
 def _deep_size(obj: Any, seen: set[int]) -> int:

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from schemas.decode import InvalidEvent, decode_event, decode_object
-from schemas.events import Event
+from sealguard.schemas.decode import InvalidEvent, decode_event, decode_object
+from sealguard.schemas.events import Event
 
 ROLE_ORDER = ("scanner", "operator", "admin")
 #: The least role that may send each kind; kinds not listed are open to every sender.

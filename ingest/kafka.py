@@ -15,9 +15,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from ingest.backoff import Backoff
-from ingest.pipeline import Inbound, Pipeline
 from sealguard import metrics
+from sealguard.ingest.backoff import Backoff
+from sealguard.ingest.pipeline import Inbound, Pipeline
 
 log = logging.getLogger("sealguard.kafka")
 

@@ -17,10 +17,10 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.backoff import Backoff
-from ingest.mqtt_acl import topic_role
-from ingest.pipeline import Inbound, ItemResult, Pipeline
 from sealguard import metrics
+from sealguard.ingest.backoff import Backoff
+from sealguard.ingest.mqtt_acl import topic_role
+from sealguard.ingest.pipeline import Inbound, ItemResult, Pipeline
 
 log = logging.getLogger("sealguard.mqtt")
 

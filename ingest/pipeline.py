@@ -36,18 +36,18 @@ from typing import Any, Literal
 import psycopg
 import psycopg_pool
 
-from alerts.book import AlertBook, AlertRecord, Change
-from alerts.config import AlertingConfig
-from alerts.lifecycle import Decision, Verb
-from ingest.admit import Admitted, admit, check_skew
-from ingest.backoff import Backoff
-from rules.engine import Engine
-from rules.policy import Policy
-from schemas.decode import InvalidEvent, decode_event
 from sealguard import metrics
-from store import engine_log
-from store.alerts import act, apply_changes
-from store.events import (
+from sealguard.alerts.book import AlertBook, AlertRecord, Change
+from sealguard.alerts.config import AlertingConfig
+from sealguard.alerts.lifecycle import Decision, Verb
+from sealguard.ingest.admit import Admitted, admit, check_skew
+from sealguard.ingest.backoff import Backoff
+from sealguard.rules.engine import Engine
+from sealguard.rules.policy import Policy
+from sealguard.schemas.decode import InvalidEvent, decode_event
+from sealguard.store import engine_log
+from sealguard.store.alerts import act, apply_changes
+from sealguard.store.events import (
     DeadLetter,
     PartitionCache,
     StoredEvent,

@@ -7,9 +7,9 @@ number and reason, counted, and never stop the replay.
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from alerts.book import AlertBook
-from rules.engine import Engine
-from schemas.decode import InvalidEvent, decode_event
+from sealguard.alerts.book import AlertBook
+from sealguard.rules.engine import Engine
+from sealguard.schemas.decode import InvalidEvent, decode_event
 
 InvalidSink = Callable[[int, bytes, str], None]
 

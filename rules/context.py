@@ -1,8 +1,8 @@
 """What a rule sees besides the event: its tenant's shared state and policy, the clock, the emitter."""
 
-from rules.findings import Emitter
-from rules.policy import TenantPolicy
-from rules.state import Conveyance, TenantState
+from sealguard.rules.findings import Emitter
+from sealguard.rules.policy import TenantPolicy
+from sealguard.rules.state import Conveyance, TenantState
 
 
 class Ctx:

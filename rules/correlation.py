@@ -1,9 +1,9 @@
 """Correlations (COMP-001..003): seal events that matter more because of what tracking saw around them."""
 
-from rules.context import Ctx
-from rules.geometry import distance_m
-from rules.state import Conveyance, Stop, Trip
-from schemas.events import SealAffixed, SealAlarm, SealHeartbeat, SealRemoved, SealVerified
+from sealguard.rules.context import Ctx
+from sealguard.rules.geometry import distance_m
+from sealguard.rules.state import Conveyance, Stop, Trip
+from sealguard.schemas.events import SealAffixed, SealAlarm, SealHeartbeat, SealRemoved, SealVerified
 
 SealEvent = SealAffixed | SealVerified | SealRemoved | SealAlarm | SealHeartbeat
 

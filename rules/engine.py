@@ -21,13 +21,13 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rules import inspections, seals, tracking
-from rules.context import Ctx
-from rules.findings import Emitter, Finding
-from rules.policy import Policy
-from rules.state import Conveyance, TenantState, Trip, TripPlan
-from schemas.decode import decode_object
-from schemas.events import (
+from sealguard.rules import inspections, seals, tracking
+from sealguard.rules.context import Ctx
+from sealguard.rules.findings import Emitter, Finding
+from sealguard.rules.policy import Policy
+from sealguard.rules.state import Conveyance, TenantState, Trip, TripPlan
+from sealguard.schemas.decode import decode_object
+from sealguard.schemas.events import (
     Event,
     FacilityRegistered,
     GpsPosition,
@@ -41,7 +41,7 @@ from schemas.events import (
     TripClosed,
     TripPlanned,
 )
-from schemas.places import CirclePlace, PolygonPlace
+from sealguard.schemas.places import CirclePlace, PolygonPlace
 
 SNAPSHOT_VERSION = 2
 Status = Literal["applied", "duplicate", "rejected"]

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from rules.catalog import RULES
-from rules.policy import TenantPolicy
+from sealguard.rules.catalog import RULES
+from sealguard.rules.policy import TenantPolicy
 
 Action = Literal["raise", "resolve"]
 

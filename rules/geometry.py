@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Geod, Transformer
 
-from schemas.places import CirclePlace, Place
+from sealguard.schemas.places import CirclePlace, Place
 
 _GEOD = Geod(ellps="WGS84")
 _M_PER_DEG_LAT = 110_574.0  # lower bound over the ellipsoid, so boxes below are never too small

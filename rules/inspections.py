@@ -1,9 +1,9 @@
 """Inspections and agricultural security (MSC 5, 8): INSP-002, INSP-003, AGRI-001, AGRI-002, and the
 conveyance's inspection record that INSP-001 and INSP-004 read at sealing (see :mod:`rules.seals`)."""
 
-from rules.context import Ctx
-from rules.state import Conveyance, Trip
-from schemas.events import InspectionCompleted
+from sealguard.rules.context import Ctx
+from sealguard.rules.state import Conveyance, Trip
+from sealguard.schemas.events import InspectionCompleted
 
 _LABEL = {
     "container_7pt": "seven-point",

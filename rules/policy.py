@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from rules.catalog import RULES, SEVERITIES, RuleSpec
+from sealguard.rules.catalog import RULES, SEVERITIES, RuleSpec
 
 
 class PolicyError(ValueError):

@@ -3,11 +3,11 @@
 Timers: ``SEAL-010`` (verification due after arrival), ``ESEAL-001:{seal}`` (e-seal silence).
 """
 
-from rules import correlation
-from rules.context import Ctx, cancel_prefixed, cancel_timers
-from rules.findings import minutes
-from rules.state import Conveyance, TenantState, Trip, normalize_seal
-from schemas.events import SealAffixed, SealAlarm, SealHeartbeat, SealIssued, SealRemoved, SealVerified
+from sealguard.rules import correlation
+from sealguard.rules.context import Ctx, cancel_prefixed, cancel_timers
+from sealguard.rules.findings import minutes
+from sealguard.rules.state import Conveyance, TenantState, Trip, normalize_seal
+from sealguard.schemas.events import SealAffixed, SealAlarm, SealHeartbeat, SealIssued, SealRemoved, SealVerified
 
 SealEvent = SealAffixed | SealVerified | SealRemoved | SealAlarm | SealHeartbeat
 

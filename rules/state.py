@@ -7,9 +7,9 @@ engine continues exactly where the original would have. Times are POSIX seconds 
 
 from typing import Any
 
-from rules.geometry import CompiledPlace, FacilityIndex, RouteCorridor
-from schemas.events import TripPlanned
-from schemas.places import Place
+from sealguard.rules.geometry import CompiledPlace, FacilityIndex, RouteCorridor
+from sealguard.schemas.events import TripPlanned
+from sealguard.schemas.places import Place
 
 
 def normalize_seal(number: str) -> str:

@@ -4,12 +4,12 @@ impossible jumps, stops at unexpected facilities, and movement without a trip (T
 Timers: ``TRK-002`` and ``TRK-006`` (stop length), ``TRK-003`` (silence), ``TRK-004|{trip}`` (late).
 """
 
-from rules import correlation, seals
-from rules.context import Ctx, cancel_prefixed, cancel_timers
-from rules.findings import minutes
-from rules.geometry import distance_m
-from rules.state import Conveyance, Stop, Trip
-from schemas.events import GpsPosition
+from sealguard.rules import correlation, seals
+from sealguard.rules.context import Ctx, cancel_prefixed, cancel_timers
+from sealguard.rules.findings import minutes
+from sealguard.rules.geometry import distance_m
+from sealguard.rules.state import Conveyance, Stop, Trip
+from sealguard.schemas.events import GpsPosition
 
 _IN_TRANSIT_TIMERS = ("TRK-002", "TRK-003", "TRK-006")
 

@@ -3,8 +3,8 @@ position and seals. Pure; the dashboard and the dock page read it through the AP
 
 from typing import Any
 
-from rules.findings import iso
-from rules.state import Conveyance, Trip
+from sealguard.rules.findings import iso
+from sealguard.rules.state import Conveyance, Trip
 
 
 def _t(value: float | None) -> str | None:

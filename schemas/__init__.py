@@ -3,9 +3,9 @@
 This package imports nothing else of sealguard: every other layer depends on it, never the reverse.
 """
 
-from schemas.alerts import Alert, AlertStatus, Severity
-from schemas.decode import InvalidEvent, decode_event, decode_object
-from schemas.events import (
+from sealguard.schemas.alerts import Alert, AlertStatus, Severity
+from sealguard.schemas.decode import InvalidEvent, decode_event, decode_object
+from sealguard.schemas.events import (
     EVENT_MODELS,
     Event,
     FacilityRegistered,
@@ -20,7 +20,7 @@ from schemas.events import (
     TripClosed,
     TripPlanned,
 )
-from schemas.places import CirclePlace, Place, PolygonPlace
+from sealguard.schemas.places import CirclePlace, Place, PolygonPlace
 
 __all__ = [
     "EVENT_MODELS",

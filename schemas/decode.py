@@ -5,7 +5,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import EVENT_MODELS, Event
+from sealguard.schemas.events import EVENT_MODELS, Event
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 

@@ -8,8 +8,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.iso6346 import check_digit, looks_like_container_number
-from schemas.places import Latitude, Longitude, LonLat, Place
+from sealguard.schemas.iso6346 import check_digit, looks_like_container_number
+from sealguard.schemas.places import Latitude, Longitude, LonLat, Place
 
 ConveyanceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 SealNumber = Annotated[str, Field(min_length=1, max_length=128)]

@@ -23,7 +23,7 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from ingest.mqtt_acl import MONITOR_USER, MqttUser, may_publish, may_subscribe, topic_role
+from sealguard.ingest.mqtt_acl import MONITOR_USER, MqttUser, may_publish, may_subscribe, topic_role
 
 RELOAD_CHECK_S = 0.5
 Who = MqttUser | str  # a token's user, or MONITOR_USER

@@ -108,15 +108,15 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _load_policy(path: str | None) -> Any:
-    from rules.policy import Policy
+    from sealguard.rules.policy import Policy
 
     return Policy.load(path) if path else Policy()
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from ingest.replay import replay
-    from rules.engine import Engine
-    from rules.policy import PolicyError
+    from sealguard.ingest.replay import replay
+    from sealguard.rules.engine import Engine
+    from sealguard.rules.policy import PolicyError
 
     try:
         policy = _load_policy(args.policy)
@@ -183,7 +183,7 @@ def _counting(source: IO[bytes], progress: Any) -> Any:
 
 
 def _schema(out: Path) -> int:
-    from schemas.events import EVENT_MODELS
+    from sealguard.schemas.events import EVENT_MODELS
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -200,7 +200,7 @@ def _schema(out: Path) -> int:
 
 
 def _policy_show(path: str | None, tenant: str | None) -> int:
-    from rules.policy import PolicyError, render
+    from sealguard.rules.policy import PolicyError, render
 
     try:
         policy = _load_policy(path)

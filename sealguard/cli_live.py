@@ -94,7 +94,7 @@ def _up(_args: argparse.Namespace) -> int:
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ingest.pipeline import EngineBusy
+    from sealguard.ingest.pipeline import EngineBusy
     from sealguard.runtime import DataDirBusy
 
     try:
@@ -174,7 +174,7 @@ def _token(args: argparse.Namespace) -> int:
     import psycopg
 
     from sealguard.runtime import migrate_url
-    from store import tokens
+    from sealguard.store import tokens
 
     async def go() -> tuple[int, str]:
         async with _database() as url:
@@ -213,8 +213,8 @@ def _token_table(rows: list[Any]) -> str:
 def _audit(args: argparse.Namespace) -> int:
     import psycopg
 
-    from alerts.audit import verify
-    from store.alerts import history
+    from sealguard.alerts.audit import verify
+    from sealguard.store.alerts import history
 
     async def go() -> tuple[int, str | None]:
         async with _database() as url, await psycopg.AsyncConnection.connect(url, options="-c timezone=UTC") as conn:
@@ -279,7 +279,7 @@ def _mqtt(args: argparse.Namespace) -> int:
     import psycopg
 
     from sealguard.mqtt_access import MonitorLogin, users_of, write_mosquitto_files
-    from store import tokens
+    from sealguard.store import tokens
 
     parts = urlsplit(_settings().mqtt_url or "")
     if not parts.username or not parts.password:
@@ -315,7 +315,7 @@ def _mqtt(args: argparse.Namespace) -> int:
 def _alerts(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from alerts import config, routing
+    from sealguard.alerts import config, routing
 
     path = args.config or _settings().alerting
     try:

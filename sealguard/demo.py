@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alerts.book import AlertBook
-from ingest.replay import replay
-from rules.engine import Engine
+from sealguard.alerts.book import AlertBook
+from sealguard.ingest.replay import replay
+from sealguard.rules.engine import Engine
 from sealguard.servers import DataDirLock
 
 #: The example scenarios of the spec, shipped in the package so that ``demo --replay`` works from a wheel.

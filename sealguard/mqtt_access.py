@@ -18,10 +18,10 @@ from typing import Any
 
 import psycopg
 
-from ingest.mqtt_acl import MONITOR_USER, MqttUser, acl_file, password_file
 from sealguard.broker_auth import credentials_document
+from sealguard.ingest.mqtt_acl import MONITOR_USER, MqttUser, acl_file, password_file
 from sealguard.servers import write_private
-from store import tokens
+from sealguard.store import tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,9 @@ import contextlib
 import logging
 import signal
 
-from ingest import mqtt_wire as wire
-from ingest.mqtt_acl import MqttUser, topic_role, user_name
 from sealguard.broker_auth import credentials_at
+from sealguard.ingest import mqtt_wire as wire
+from sealguard.ingest.mqtt_acl import MqttUser, topic_role, user_name
 
 log = logging.getLogger("sealguard.mqtt_front")
 CONNECT_TIMEOUT_S = 10.0

@@ -16,22 +16,22 @@ import psycopg
 import psycopg_pool
 import uvicorn
 
-from alerts import config as alerting_config
-from alerts.channels import Channels, TopicSink
-from alerts.config import AlertingConfig
-from alerts.notifier import Notifier
-from alerts.topics import KafkaSink, MqttSink
-from ingest.kafka import KafkaOptions, KafkaSource
-from ingest.mqtt import MqttOptions, MqttSource
-from ingest.pipeline import Pipeline
-from rules.policy import Policy
 from sealguard import mqtt_access
+from sealguard.alerts import config as alerting_config
+from sealguard.alerts.channels import Channels, TopicSink
+from sealguard.alerts.config import AlertingConfig
+from sealguard.alerts.notifier import Notifier
+from sealguard.alerts.topics import KafkaSink, MqttSink
 from sealguard.config import Settings
+from sealguard.ingest.kafka import KafkaOptions, KafkaSource
+from sealguard.ingest.mqtt import MqttOptions, MqttSource
+from sealguard.ingest.pipeline import Pipeline
 from sealguard.mqtt_access import CredentialFiles, MonitorLogin, monitor_login
+from sealguard.rules.policy import Policy
 from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, MqttFront, write_private
+from sealguard.store import tokens
+from sealguard.store.migrate import migrate
 from sealguard.web.app import Runtime, create_app
-from store import tokens
-from store.migrate import migrate
 
 log = logging.getLogger("sealguard")
 CREDENTIALS_POLL_S = 1.0

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-from schemas.events import INSPECTION_POINTS
+from sealguard.schemas.events import INSPECTION_POINTS
 
 Point = tuple[float, float]  # (lon, lat)
 

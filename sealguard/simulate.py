@@ -35,7 +35,7 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
     import aiomqtt
     import httpx
 
-    from ingest.kafka import EventProducer, KafkaOptions
+    from sealguard.ingest.kafka import EventProducer, KafkaOptions
 
     start_wall = time.time()
     fleet = Fleet(start_wall, o.trucks, o.incident_rate, o.tenant, o.seed, o.showcase)
@@ -53,8 +53,8 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
         await producer.__aenter__()
     if o.http:
         http = httpx.AsyncClient(base_url=o.http, headers={"Authorization": f"Bearer {o.token}"}, timeout=60)
-    from ingest.admit import KIND_ROLES
-    from ingest.mqtt_acl import topic_for
+    from sealguard.ingest.admit import KIND_ROLES
+    from sealguard.ingest.mqtt_acl import topic_for
 
     plain = f"sealguard/v1/{o.tenant}/events"
     t0 = time.monotonic()

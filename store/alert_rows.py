@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from rules.findings import iso
+from sealguard.rules.findings import iso
 
 ALERT_COLUMNS = (
     "alert_id::text, rule_id, severity, tenant, conveyance_id, trip_id, occurred_at, message, criterion, evidence,"

@@ -7,12 +7,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerts.audit import HistoryRow, chain
-from alerts.book import AlertRecord, Change
-from alerts.config import AlertingConfig
-from alerts.lifecycle import AlertState, Decision, Verb, decide
-from store import outbox
-from store.alert_rows import ALERT_COLUMNS, alert_json
+from sealguard.alerts.audit import HistoryRow, chain
+from sealguard.alerts.book import AlertRecord, Change
+from sealguard.alerts.config import AlertingConfig
+from sealguard.alerts.lifecycle import AlertState, Decision, Verb, decide
+from sealguard.store import outbox
+from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
 
 Conn = psycopg.AsyncConnection[Any]
 

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from schemas.events import (
+from sealguard.schemas.events import (
     Event,
     FacilityRegistered,
     SealAffixed,

@@ -25,7 +25,7 @@ class Migration:
 
 def available() -> list[Migration]:
     found = []
-    for entry in resources.files("store.migrations").iterdir():
+    for entry in resources.files("sealguard.store.migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], match[3], entry.read_text(encoding="utf-8")))

@@ -8,10 +8,10 @@ from typing import Any
 
 import psycopg
 
-from alerts.config import AlertingConfig
-from alerts.matchers import labels_of
-from alerts.routing import plans
-from store.alert_rows import ALERT_COLUMNS, alert_json
+from sealguard.alerts.config import AlertingConfig
+from sealguard.alerts.matchers import labels_of
+from sealguard.alerts.routing import plans
+from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
 
 Conn = psycopg.AsyncConnection[Any]
 _NEW_ROW = (

@@ -10,13 +10,13 @@ from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerts.matchers import validate_all
-from ingest.pipeline import Act, Pipeline
+from sealguard.alerts.matchers import validate_all
+from sealguard.ingest.pipeline import Act, Pipeline
+from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
+from sealguard.store.alerts import utc_iso
+from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web.auth import require, tenant_scope
 from sealguard.web.waiting import stored
-from store.alert_rows import ALERT_COLUMNS, alert_json
-from store.alerts import utc_iso
-from store.tokens import ALL_TENANTS, Principal
 
 Verb = Literal["acknowledge", "resolve", "comment", "assign"]
 

@@ -14,15 +14,15 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg import sql
 
-from ingest.pipeline import Inbound, ItemResult, Pipeline
-from schemas.events import INSPECTION_POINTS
+from sealguard.ingest.pipeline import Inbound, ItemResult, Pipeline
+from sealguard.schemas.events import INSPECTION_POINTS
+from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
+from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web import alerts_api, fleet_api, pages
 from sealguard.web.auth import TokenCache, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.waiting import stored
-from store.alert_rows import ALERT_COLUMNS, alert_json
-from store.tokens import ALL_TENANTS, Principal
 
 API = "/api/v1"
 

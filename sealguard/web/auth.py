@@ -9,8 +9,8 @@ import psycopg_pool
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from store import tokens
-from store.tokens import Principal, Role
+from sealguard.store import tokens
+from sealguard.store.tokens import Principal, Role
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from `sealguard token create`")
 CACHE_S = 1.0

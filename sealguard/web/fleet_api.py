@@ -16,14 +16,14 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from ingest.pipeline import Inbound, ItemResult, Pipeline
-from rules.view import conveyance_view, fleet
+from sealguard.ingest.pipeline import Inbound, ItemResult, Pipeline
+from sealguard.rules.view import conveyance_view, fleet
+from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
+from sealguard.store.alerts import utc_iso
+from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web.auth import TokenCache, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.waiting import stored
-from store.alert_rows import ALERT_COLUMNS, alert_json
-from store.alerts import utc_iso
-from store.tokens import ALL_TENANTS, Principal
 
 STREAM_QUEUE = 1000
 HEARTBEAT_S = 15.0

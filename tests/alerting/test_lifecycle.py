@@ -2,7 +2,7 @@
 
 import pytest
 
-from alerts.lifecycle import AlertState, decide
+from sealguard.alerts.lifecycle import AlertState, decide
 
 OPEN = AlertState("open", "SEAL-003")
 

@@ -8,9 +8,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alerts import dispatch, payloads
-from alerts.config import EmailConfig, InhibitRule, PagerDutyConfig
-from store.outbox import OutboxRow
+from sealguard.alerts import dispatch, payloads
+from sealguard.alerts.config import EmailConfig, InhibitRule, PagerDutyConfig
+from sealguard.store.outbox import OutboxRow
 
 CAPTURED = Path(__file__).parents[1] / "fixtures" / "interop" / "alertmanager" / "captured-alertmanager-0.25.0-debian"
 ALERT = {

@@ -3,10 +3,10 @@
 import pytest
 from pydantic import ValidationError
 
-from alerts.config import AlertingConfig, InhibitRule
-from alerts.matchers import parse_matcher, silenced_by
-from alerts.routing import describe, inhibitor, plans
-from rules.policy import parse_duration
+from sealguard.alerts.config import AlertingConfig, InhibitRule
+from sealguard.alerts.matchers import parse_matcher, silenced_by
+from sealguard.alerts.routing import describe, inhibitor, plans
+from sealguard.rules.policy import parse_duration
 
 CONFIG = AlertingConfig.model_validate(
     {

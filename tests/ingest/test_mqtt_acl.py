@@ -2,8 +2,8 @@
 
 import pytest
 
-from ingest.admit import KIND_ROLES, kind_refusal
-from ingest.mqtt_acl import (
+from sealguard.ingest.admit import KIND_ROLES, kind_refusal
+from sealguard.ingest.mqtt_acl import (
     MqttUser,
     acl_file,
     may_publish,

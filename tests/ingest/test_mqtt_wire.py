@@ -6,7 +6,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from ingest import mqtt_wire as wire
+from sealguard.ingest import mqtt_wire as wire
 
 
 def _connect_bytes(protocol: MQTTProtocolVersion, username: str | None, password: str | None,

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from alerts.book import AlertBook
-from ingest.replay import replay
-from rules.engine import Engine
+from sealguard.alerts.book import AlertBook
 from sealguard.config import Settings
+from sealguard.ingest.replay import replay
+from sealguard.rules.engine import Engine
 from sealguard.runtime import Monitor
 from sealguard.servers import free_port
 from tests.live.servers import query, wait_for
@@ -52,7 +52,7 @@ def _key(a: dict[str, Any]) -> tuple[str, ...]:
 
 
 async def stored_alerts(url: str) -> set[tuple[str, ...]]:
-    from rules.findings import iso
+    from sealguard.rules.findings import iso
 
     rows = await query(url, "SELECT alert_id::text, rule_id, severity, conveyance_id, occurred_at, status FROM alerts")
     return {(r[0], r[1], r[2], str(r[3]), iso(r[4].timestamp()), r[5]) for r in rows}

@@ -18,13 +18,13 @@ import orjson
 import psycopg
 import yaml
 
-from alerts import payloads
-from alerts.audit import verify
+from sealguard.alerts import payloads
+from sealguard.alerts.audit import verify
 from sealguard.demo import BUNDLED_SCENARIOS
 from sealguard.receivers import HttpReceiver, SmtpReceiver
 from sealguard.servers import KafkaBroker, MqttBroker, free_port
-from store import tokens
-from store.alerts import history
+from sealguard.store import tokens
+from sealguard.store.alerts import history
 from tests.live.monitor import lines_of, ready, running, settings, start_up
 from tests.live.servers import query, wait_for
 

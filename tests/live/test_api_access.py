@@ -132,7 +132,7 @@ async def test_trips_and_facilities_through_the_api(tmp_path: Path, database_url
 
 
 async def test_scanner_bound_to_a_facility(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
-    from store import tokens as token_store
+    from sealguard.store import tokens as token_store
 
     s = settings(tmp_path, database_url, mqtt_broker)
     async with running(s):

@@ -6,7 +6,7 @@ import aiomqtt
 import httpx
 import orjson
 
-from ingest.kafka import EventProducer, KafkaOptions
+from sealguard.ingest.kafka import EventProducer, KafkaOptions
 from sealguard.servers import KafkaBroker, MqttBroker
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for

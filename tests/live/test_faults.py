@@ -13,10 +13,10 @@ import httpx
 import orjson
 import pytest
 
-from alerts.audit import verify
+from sealguard.alerts.audit import verify
 from sealguard.servers import EmbeddedPostgres, MqttBroker, free_port
 from sealguard.simfleet import Fleet
-from store.alerts import history
+from sealguard.store.alerts import history
 from tests.live.monitor import ready, replay_alerts, running, settings, settled, start_up, stored_alerts
 from tests.live.servers import query, wait_for
 

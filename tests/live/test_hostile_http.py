@@ -13,8 +13,8 @@ import httpx
 import orjson
 import pytest
 
-from rules import seals
 from sealguard.demo import BUNDLED_SCENARIOS
+from sealguard.rules import seals
 from sealguard.servers import MqttBroker
 from tests.live.monitor import replay_alerts, running, settings, settled, stored_alerts
 from tests.live.servers import query

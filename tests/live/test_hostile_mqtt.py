@@ -17,11 +17,11 @@ import orjson
 import psycopg
 import pytest
 
-from ingest.admit import KIND_ROLES
-from ingest.mqtt_acl import topic_for
 from sealguard.config import Settings
+from sealguard.ingest.admit import KIND_ROLES
+from sealguard.ingest.mqtt_acl import topic_for
 from sealguard.servers import free_port
-from store import tokens
+from sealguard.store import tokens
 from tests.live.monitor import ready, replay_alerts, running, start_up, stored_alerts
 from tests.live.servers import query, wait_for
 from tests.live.test_faults import fleet_lines

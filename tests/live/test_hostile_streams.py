@@ -14,8 +14,8 @@ import httpx
 import orjson
 import pytest
 
-from ingest.kafka import EventProducer, KafkaOptions
 from sealguard.demo import BUNDLED_SCENARIOS
+from sealguard.ingest.kafka import EventProducer, KafkaOptions
 from sealguard.servers import KafkaBroker, MqttBroker
 from tests.live.monitor import replay_alerts, running, settings, settled, stored_alerts
 from tests.live.servers import query, wait_for
@@ -206,7 +206,7 @@ async def test_fuzzed_inputs_are_stored_once_or_dead_lettered(
 
 async def _duplicates(url: str, inputs: list[bytes]) -> int:
     """Inputs that parse to a valid event whose (tenant, event_id) another input already took."""
-    from ingest.admit import admit
+    from sealguard.ingest.admit import admit
 
     seen: set[tuple[str, str]] = set()
     dupes = 0

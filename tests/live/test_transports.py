@@ -6,7 +6,7 @@ import aiomqtt
 import httpx
 import pytest
 
-from ingest.kafka import EventProducer, KafkaOptions
+from sealguard.ingest.kafka import EventProducer, KafkaOptions
 from sealguard.servers import KafkaBroker, MqttBroker
 from tests.live.monitor import lines_of, replay_alerts, running, settings, settled, stored_alerts
 from tests.live.servers import scenario_dirs

@@ -5,8 +5,8 @@ import random
 import pytest
 from pyproj import Geod
 
-from rules.geometry import CompiledPlace, FacilityIndex, RouteCorridor, distance_m
-from schemas.places import CirclePlace, PolygonPlace
+from sealguard.rules.geometry import CompiledPlace, FacilityIndex, RouteCorridor, distance_m
+from sealguard.schemas.places import CirclePlace, PolygonPlace
 
 GEOD = Geod(ellps="WGS84")
 

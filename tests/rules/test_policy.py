@@ -2,8 +2,8 @@
 
 import pytest
 
-from rules.catalog import RULES
-from rules.policy import Policy, PolicyError, parse_duration, render
+from sealguard.rules.catalog import RULES
+from sealguard.rules.policy import Policy, PolicyError, parse_duration, render
 from tests.helpers import Stream, rules_of, run
 
 

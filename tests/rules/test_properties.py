@@ -12,10 +12,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.book import AlertBook
-from rules.engine import Engine
-from schemas import decode_object
+from sealguard.alerts.book import AlertBook
 from sealguard.demo import BUNDLED_SCENARIOS
+from sealguard.rules.engine import Engine
+from sealguard.schemas import decode_object
 from tests.helpers import Stream, circle
 
 SCENARIOS = sorted(BUNDLED_SCENARIOS.glob("*/events.jsonl"))

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from rules.engine import Engine
-from schemas import decode_object
+from sealguard.rules.engine import Engine
+from sealguard.schemas import decode_object
 from tests.helpers import T0, Stream, feed, rules_of, run
 from tests.rules.test_seal_rules import STEP, drive
 
@@ -117,7 +117,7 @@ def test_snapshot_round_trips_clocks_and_reads_version_1() -> None:
 
 def test_a_timer_whose_rule_raises_is_dropped_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in one timer's rule must not hold its tenant's clock, nor dead-letter every later event."""
-    from rules import tracking
+    from sealguard.rules import tracking
 
     original = tracking.fire
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from schemas import GpsPosition, InvalidEvent, decode_event, decode_object
-from schemas.iso6346 import check_digit, is_valid_container_number
+from sealguard.schemas import GpsPosition, InvalidEvent, decode_event, decode_object
+from sealguard.schemas.iso6346 import check_digit, is_valid_container_number
 
 
 def _gps(**over: Any) -> dict[str, Any]:
