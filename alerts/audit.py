@@ -6,26 +6,13 @@ acknowledged an alert, or when) breaks every hash after it; ``verify`` names the
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from sealguard.schemas.history import HistoryRow
+
 GENESIS = "0" * 64
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    tenant: str
-    chain_seq: int
-    alert_id: str
-    action: str
-    actor: str
-    note: str | None
-    at: str  # RFC 3339, UTC, as stored
-    detail: dict[str, Any]
-    prev_hash: str
-    hash: str = ""
 
 
 def row_hash(row: HistoryRow) -> str:

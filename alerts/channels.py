@@ -11,12 +11,13 @@ import orjson
 
 from sealguard.alerts import payloads
 from sealguard.alerts.config import AlertingConfig, Receiver
+from sealguard.errors import SealguardError
 
 Doc = Mapping[str, Any]
 USER_AGENT = "sealguard/1"
 
 
-class DeliveryError(Exception):
+class DeliveryError(SealguardError):
     def __init__(self, reason: str, *, retryable: bool) -> None:
         super().__init__(reason)
         self.retryable = retryable

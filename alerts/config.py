@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sealguard.alerts.matchers import validate_all
+from sealguard.errors import SealguardError
 from sealguard.rules.policy import parse_duration
 
 Duration = Annotated[float, Field(ge=0)]
@@ -187,5 +188,5 @@ def load(path: Path | None) -> AlertingConfig:
         raise ConfigError(f"{path}: {problems}") from exc
 
 
-class ConfigError(ValueError):
+class ConfigError(SealguardError, ValueError):
     """An alerting configuration that cannot be used, with the file and the reasons on one line."""

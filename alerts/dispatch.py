@@ -11,8 +11,8 @@ from typing import Any
 from sealguard.alerts.config import InhibitRule
 from sealguard.alerts.matchers import labels_of, silenced_by
 from sealguard.alerts.routing import inhibitor
-from sealguard.ingest.backoff import jittered
-from sealguard.store.outbox import OutboxRow
+from sealguard.retry import jittered
+from sealguard.schemas.outbox import OutboxRow
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ import orjson
 
 from bench.fleet import fleet_lines
 from sealguard.alerts.book import AlertBook
-from sealguard.ingest.replay import replay
+from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.schemas.decode import _ADAPTER, decode_event
 

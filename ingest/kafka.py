@@ -15,9 +15,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from sealguard import metrics
-from sealguard.ingest.backoff import Backoff
-from sealguard.ingest.pipeline import Inbound, Pipeline
+from sealguard.ingest.inbound import EventSink, Inbound
+from sealguard.ingest.metrics import IngestMetrics
+from sealguard.retry import Backoff
 
 log = logging.getLogger("sealguard.kafka")
 
@@ -51,8 +51,9 @@ def record_key(event: dict[str, Any]) -> bytes:
 
 
 class KafkaSource:
-    def __init__(self, pipeline: Pipeline, options: KafkaOptions) -> None:
-        self.pipeline = pipeline
+    def __init__(self, sink: EventSink, options: KafkaOptions, *, metrics: IngestMetrics | None = None) -> None:
+        self.sink = sink
+        self.metrics = metrics or IngestMetrics()
         self.options = options
         self.connected = False
         self.stopping = False
@@ -97,7 +98,7 @@ class KafkaSource:
                 for r in records:
                     origin = {"topic": tp.topic, "partition": tp.partition, "offset": r.offset,
                               "key": r.key.decode(errors="replace") if r.key else None}  # fmt: skip
-                    future = await self.pipeline.submit(Inbound(r.value or b"", "kafka", origin))
+                    future = await self.sink.submit(Inbound(r.value or b"", "kafka", origin))
                     pending.append((tp, r.offset, future))
             await asyncio.wait([f for _, _, f in pending])
             commit: dict[TopicPartition, int] = {}
@@ -116,11 +117,11 @@ class KafkaSource:
             for tp in batches:
                 high = consumer.highwater(tp)
                 if high is not None:
-                    metrics.CONSUMER_LAG.labels("kafka", str(tp.partition)).set(max(0, high - commit.get(tp, 0)))
+                    self.metrics.consumer_lag.labels("kafka", str(tp.partition)).set(max(0, high - commit.get(tp, 0)))
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
-        metrics.BROKER_UP.labels("kafka").set(1 if up else 0)
+        self.metrics.broker_up.labels("kafka").set(1 if up else 0)
 
 
 class EventProducer:

@@ -17,10 +17,10 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from sealguard import metrics
-from sealguard.ingest.backoff import Backoff
+from sealguard.ingest.inbound import EventSink, Inbound, ItemResult
+from sealguard.ingest.metrics import IngestMetrics
 from sealguard.ingest.mqtt_acl import topic_role
-from sealguard.ingest.pipeline import Inbound, ItemResult, Pipeline
+from sealguard.retry import Backoff
 
 log = logging.getLogger("sealguard.mqtt")
 
@@ -81,8 +81,9 @@ def tenant_of(topic: str) -> str | None:
 
 
 class MqttSource:
-    def __init__(self, pipeline: Pipeline, options: MqttOptions) -> None:
-        self.pipeline = pipeline
+    def __init__(self, sink: EventSink, options: MqttOptions, *, metrics: IngestMetrics | None = None) -> None:
+        self.sink = sink
+        self.metrics = metrics or IngestMetrics()
         self.options = options
         self.connected = False
 
@@ -114,13 +115,13 @@ class MqttSource:
                 item = Inbound(payload, "mqtt", {"topic": topic, "mid": message.mid}, tenant=tenant, role=role)
                 if tenant is None:  # e.g. an empty tenant level: still a dead letter, never a silent drop
                     item.refused = f"topic {topic!r} is not sealguard/v1/{{tenant}}/events"
-                future = await self.pipeline.submit(item)
+                future = await self.sink.submit(item)
                 if message.qos > 0:
                     future.add_done_callback(_acker(paho, message.mid, message.qos))
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
-        metrics.BROKER_UP.labels("mqtt").set(1 if up else 0)
+        self.metrics.broker_up.labels("mqtt").set(1 if up else 0)
 
 
 def _acker(paho: Any, mid: int, qos: int) -> Any:

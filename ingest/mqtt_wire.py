@@ -7,11 +7,13 @@ every other packet passes as it came. Anything malformed raises :class:`Malforme
 import struct
 from dataclasses import dataclass, replace
 
+from sealguard.errors import SealguardError
+
 CONNECT, CONNACK, PUBLISH = 1, 2, 3
 MAX_REMAINING = 268_435_455  # the largest length MQTT's four-byte variable integer can say
 
 
-class MalformedPacket(ValueError):
+class MalformedPacket(SealguardError, ValueError):
     """Bytes that are not the MQTT packet they claim to be."""
 
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import yaml
 
+from sealguard.errors import SealguardError
 from sealguard.rules.catalog import RULES, SEVERITIES, RuleSpec
 
 
-class PolicyError(ValueError):
+class PolicyError(SealguardError, ValueError):
     """A policy that cannot be used. ``line`` is 1-based, ``None`` when the file is unreadable."""
 
     def __init__(self, reason: str, *, line: int | None = None, source: str = "policy") -> None:

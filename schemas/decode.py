@@ -5,12 +5,13 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from sealguard.errors import SealguardError
 from sealguard.schemas.events import EVENT_MODELS, Event
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(SealguardError, ValueError):
     """An input that is not a valid event. ``reason`` is one line naming each bad field."""
 
     def __init__(self, reason: str, *, event_id: str | None = None) -> None:

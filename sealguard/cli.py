@@ -114,7 +114,7 @@ def _load_policy(path: str | None) -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from sealguard.ingest.replay import replay
+    from sealguard.replay import replay
     from sealguard.rules.engine import Engine
     from sealguard.rules.policy import PolicyError
 

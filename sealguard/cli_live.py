@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from sealguard.errors import SealguardError
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
@@ -94,7 +96,7 @@ def _up(_args: argparse.Namespace) -> int:
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from sealguard.ingest.pipeline import EngineBusy
+    from sealguard.pipeline import EngineBusy
     from sealguard.runtime import DataDirBusy
 
     try:
@@ -144,7 +146,7 @@ def _using(which: str) -> None:
     print(f"sealguard: using {which}", file=sys.stderr)
 
 
-class CommandError(Exception):
+class CommandError(SealguardError):
     """A command that cannot go on, with the one line that says why."""
 
 

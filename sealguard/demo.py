@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sealguard.alerts.book import AlertBook
-from sealguard.ingest.replay import replay
+from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.servers import DataDirLock
 

@@ -20,24 +20,26 @@ from sealguard import mqtt_access
 from sealguard.alerts import config as alerting_config
 from sealguard.alerts.channels import Channels, TopicSink
 from sealguard.alerts.config import AlertingConfig
-from sealguard.alerts.notifier import Notifier
-from sealguard.alerts.topics import KafkaSink, MqttSink
 from sealguard.config import Settings
+from sealguard.errors import SealguardError
 from sealguard.ingest.kafka import KafkaOptions, KafkaSource
 from sealguard.ingest.mqtt import MqttOptions, MqttSource
-from sealguard.ingest.pipeline import Pipeline
+from sealguard.metrics import Metrics
 from sealguard.mqtt_access import CredentialFiles, MonitorLogin, monitor_login
+from sealguard.notifier import Notifier
+from sealguard.pipeline import Pipeline
 from sealguard.rules.policy import Policy
 from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, MqttFront, write_private
 from sealguard.store import tokens
 from sealguard.store.migrate import migrate
+from sealguard.topic_sinks import KafkaSink, MqttSink
 from sealguard.web.app import Runtime, create_app
 
 log = logging.getLogger("sealguard")
 CREDENTIALS_POLL_S = 1.0
 
 
-class DataDirBusy(RuntimeError):
+class DataDirBusy(SealguardError, RuntimeError):
     """Another monitor (or demo) holds the data directory."""
 
 
@@ -106,6 +108,7 @@ class Monitor:
     token_id: int = 0
     broker_port: int | None = None  # the embedded broker's public port (its login front)
     role_topics: bool = False
+    metrics: Metrics = field(default_factory=Metrics)  # this monitor's registry, served on /metrics
 
     def device_mqtt_url(self) -> str:
         """How a device holding the admin token logs in (the embedded broker admits tokens only)."""
@@ -150,7 +153,7 @@ class Monitor:
             alerting = alerting.model_copy(update={"public_url": s.public_url or f"http://{s.http}"})
         self.pipeline = Pipeline(self.pool, policy, queue_size=s.queue_size, snapshot_every_s=s.snapshot_every_s,
                                  idle_advance_after=s.idle_advance_after, alerting=alerting,
-                                 max_future_skew=s.max_future_skew or None)  # fmt: skip
+                                 max_future_skew=s.max_future_skew or None, metrics=self.metrics)  # fmt: skip
         await self.pipeline.start()
         options = MqttOptions(self.mqtt_url, client_id=client_id, protocol=mqtt_protocol,
                               shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file,
@@ -161,16 +164,16 @@ class Monitor:
             s.kafka_ca_file)  # fmt: skip
         if s.notifier:
             self._start_notifier(alerting, options, kafka_options if s.kafka_bootstrap else None)
-        mqtt = MqttSource(self.pipeline, options)
+        mqtt = MqttSource(self.pipeline, options, metrics=self.metrics.ingest)
         self.sources.append(mqtt)
         brokers: dict[str, Any] = {"mqtt": mqtt}
         if s.kafka_bootstrap:
-            kafka = KafkaSource(self.pipeline, kafka_options)
+            kafka = KafkaSource(self.pipeline, kafka_options, metrics=self.metrics.ingest)
             self.sources.append(kafka)
             brokers["kafka"] = kafka
         rt = Runtime(
             self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers, s.http_rate_per_s, s.http_rate_burst,
-            s.metrics_token.get_secret_value() if s.metrics_token else None,
+            s.metrics_token.get_secret_value() if s.metrics_token else None, self.metrics.registry,
         )  # fmt: skip
         config = uvicorn.Config(create_app(rt), host=s.http_host, port=s.http_port, log_level="warning",
                                 lifespan="off", access_log=False)  # fmt: skip
@@ -235,7 +238,7 @@ class Monitor:
         self._closers = [http.aclose, *(sink.close for sink in sinks.values())]
         self.notifier = Notifier(self.pool, alerting, Channels(alerting, http, sinks), poll_s=s.notify_poll_s,
                                  lease_s=s.notify_lease_s, retry_base_s=s.notify_retry_base_s,
-                                 retry_cap_s=s.notify_retry_cap_s)  # fmt: skip
+                                 retry_cap_s=s.notify_retry_cap_s, metrics=self.metrics)  # fmt: skip
         self.notifier_task = asyncio.create_task(self.notifier.run(), name="notifier")
 
     async def _stop_notifier(self) -> None:

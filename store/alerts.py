@@ -1,48 +1,128 @@
-"""Alerts and their append-only, hash-chained history."""
+"""Alerts and their append-only, hash-chained history: rows in, rows out. What to write is decided by
+``alerts`` (the lifecycle, the chain, paging) and composed by the application's pipeline."""
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from sealguard.alerts.audit import HistoryRow, chain
-from sealguard.alerts.book import AlertRecord, Change
-from sealguard.alerts.config import AlertingConfig
-from sealguard.alerts.lifecycle import AlertState, Decision, Verb, decide
-from sealguard.store import outbox
-from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
+from sealguard.schemas.history import HistoryRow
+from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 
 Conn = psycopg.AsyncConnection[Any]
-
-# One history entry before chaining: (alert_id, action, actor, note, at, detail).
-Entry = tuple[str, str, str, str | None, str, dict[str, Any]]
 
 
 def _ts(t: float | None) -> datetime | None:
     return datetime.fromtimestamp(t, UTC) if t is not None else None
 
 
-def utc_iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert the engine opened, as its row is first written."""
+
+    alert_id: str
+    tenant: str
+    rule_id: str
+    severity: str
+    conveyance_id: str | None
+    trip_id: str | None
+    occurred_at: float
+    message: str
+    criterion: str
+    evidence: list[str]
+    dedup_key: str
+    facility_id: str | None
 
 
-async def append_history(conn: Conn, tenant: str, entries: list[Entry]) -> list[HistoryRow]:
-    """Chain ``entries`` after the tenant's head. The head row is locked, so writers take turns."""
-    if not entries:
-        return []
+async def insert_alert(conn: Conn, a: NewAlert, now: datetime) -> bool:
+    """Write a newly opened alert; False when it is already stored (a replayed batch)."""
+    cur = await conn.execute(
+        "INSERT INTO alerts (alert_id, tenant, rule_id, severity, conveyance_id, trip_id, occurred_at, message,"
+        " criterion, evidence, dedup_key, status, updated_at, facility_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, %s) ON CONFLICT DO NOTHING",
+        (a.alert_id, a.tenant, a.rule_id, a.severity, a.conveyance_id, a.trip_id, _ts(a.occurred_at), a.message,
+         a.criterion, Jsonb(a.evidence), a.dedup_key, now, a.facility_id),
+    )  # fmt: skip
+    return cur.rowcount > 0
+
+
+async def escalate_alert(conn: Conn, alert_id: str, severity: str, message: str, evidence: list[str],
+                         now: datetime) -> str | None:  # fmt: skip
+    """A worse repeat: raise the stored severity. Returns the alert's status, None when it is not stored."""
+    cur = await conn.execute(
+        "UPDATE alerts SET severity = %s, message = %s, evidence = %s, updated_at = %s WHERE alert_id = %s"
+        " RETURNING status",
+        (severity, message, Jsonb(evidence), now, alert_id),
+    )
+    row = await cur.fetchone()
+    return str(row[0]) if row is not None else None
+
+
+async def auto_resolve_alert(conn: Conn, alert_id: str, resolved_at: float | None, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE alerts SET status = 'resolved', resolved_at = %s, resolved_by = 'sealguard', updated_at = %s"
+        " WHERE alert_id = %s AND status <> 'resolved'",
+        (_ts(resolved_at), now, alert_id),
+    )
+
+
+async def lock_alert(conn: Conn, alert_id: str, tenant: str | None) -> dict[str, Any] | None:
+    """The alert document, locked for a person's action (``tenant`` None: any tenant)."""
+    docs = await fetch_alerts(
+        conn,
+        select_alerts("alert_id = %s::uuid AND (%s::text IS NULL OR tenant = %s)", "FOR UPDATE"),
+        (alert_id, tenant, tenant),
+    )
+    return docs[0] if docs else None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonAction:
+    """The state an alert moves to after a person's action, and who did it when."""
+
+    status: str
+    acknowledged_by: str | None
+    resolve_requested_by: str | None
+    assignee: str | None
+    acknowledged: bool  # this action acknowledged it (stamp acknowledged_at)
+    resolved: bool  # this action resolved it (stamp resolved_at and resolved_by)
+    actor: str
+
+
+async def record_action(conn: Conn, alert_id: str, a: PersonAction, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE alerts SET status = %s, acknowledged_by = %s, resolve_requested_by = %s, assignee = %s,"
+        " acknowledged_at = CASE WHEN %s THEN %s ELSE acknowledged_at END,"
+        " resolved_at = CASE WHEN %s THEN %s ELSE resolved_at END,"
+        " resolved_by = CASE WHEN %s THEN %s ELSE resolved_by END, updated_at = %s WHERE alert_id = %s::uuid",
+        (a.status, a.acknowledged_by, a.resolve_requested_by, a.assignee, a.acknowledged, now, a.resolved, now,
+         a.resolved, a.actor, now, alert_id),
+    )  # fmt: skip
+
+
+# --- the history chain --------------------------------------------------------------------------------
+
+
+async def lock_chain_head(conn: Conn, tenant: str, genesis: str) -> tuple[int, str]:
+    """The tenant's chain head (sequence, hash), locked so writers of one tenant take turns."""
     await conn.execute(
         "INSERT INTO alert_chain_heads (tenant, chain_seq, hash) VALUES (%s, 0, %s) ON CONFLICT DO NOTHING",
-        (tenant, "0" * 64),
+        (tenant, genesis),
     )
     cur = await conn.execute("SELECT chain_seq, hash FROM alert_chain_heads WHERE tenant = %s FOR UPDATE", (tenant,))
     head = await cur.fetchone()
-    assert head is not None
-    # Hash the time exactly as it reads back from the database, or verification would fail.
-    canonical = [(a, act, who, note, utc_iso(datetime.fromisoformat(at.replace("Z", "+00:00"))), d)
-                 for a, act, who, note, at, d in entries]  # fmt: skip
-    rows = chain(tenant, (int(head[0]), str(head[1])), canonical)
+    assert head is not None  # inserted above when missing
+    return int(head[0]), str(head[1])
+
+
+async def append_history(conn: Conn, rows: Sequence[HistoryRow]) -> None:
+    """Store chained rows (all of one tenant, after its locked head) and move the head to the last."""
+    if not rows:
+        return
     async with conn.cursor() as c:
         await c.executemany(
             "INSERT INTO alert_history (tenant, chain_seq, alert_id, action, actor, note, at, detail, prev_hash, hash)"
@@ -52,112 +132,16 @@ async def append_history(conn: Conn, tenant: str, entries: list[Entry]) -> list[
         )  # fmt: skip
     last = rows[-1]
     await conn.execute(
-        "UPDATE alert_chain_heads SET chain_seq = %s, hash = %s WHERE tenant = %s", (last.chain_seq, last.hash, tenant)
+        "UPDATE alert_chain_heads SET chain_seq = %s, hash = %s WHERE tenant = %s",
+        (last.chain_seq, last.hash, last.tenant),
     )
-    return rows
-
-
-async def apply_changes(conn: Conn, changes: Iterable[tuple[Change, AlertRecord]], now: datetime,
-                        alerting: AlertingConfig | None = None) -> None:  # fmt: skip
-    """Persist what the alert book decided, with one history entry per transition, and the notifications
-    it causes in the same transaction (the outbox)."""
-    entries: dict[str, list[Entry]] = {}
-    stamp = utc_iso(now)
-    async with conn.cursor() as cur:
-        for change, r in changes:
-            doc = {**r.to_json(), "facility_id": r.facility_id}
-            if change == "opened":
-                await cur.execute(
-                    "INSERT INTO alerts (alert_id, tenant, rule_id, severity, conveyance_id, trip_id, occurred_at,"
-                    " message, criterion, evidence, dedup_key, status, updated_at, facility_id)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, %s) ON CONFLICT DO NOTHING",
-                    (r.alert_id, r.tenant, r.rule_id, r.severity, r.conveyance_id, r.trip_id, _ts(r.occurred_at),
-                     r.message, r.criterion, Jsonb(r.evidence), r.dedup_key, now, r.facility_id),
-                )  # fmt: skip
-                detail: dict[str, Any] = {"severity": r.severity, "rule_id": r.rule_id}
-                if alerting is not None and cur.rowcount:
-                    await outbox.enqueue_pages(conn, alerting, doc, now)
-            elif change == "escalated":
-                await cur.execute(
-                    "UPDATE alerts SET severity = %s, message = %s, evidence = %s, updated_at = %s WHERE alert_id = %s"
-                    " RETURNING status",
-                    (r.severity, r.message, Jsonb(r.evidence), now, r.alert_id),
-                )
-                detail = {"severity": r.severity}
-                row = await cur.fetchone()
-                if alerting is not None and row is not None:
-                    # A worse repeat pages again; an acknowledged alert only its first tier.
-                    doc["status"] = row[0]
-                    await outbox.enqueue_pages(conn, alerting, doc, now, first_tier_only=row[0] != "open")
-            elif change == "resolved":
-                await cur.execute(
-                    "UPDATE alerts SET status = 'resolved', resolved_at = %s, resolved_by = 'sealguard',"
-                    " updated_at = %s WHERE alert_id = %s AND status <> 'resolved'",
-                    (_ts(r.resolved_at), now, r.alert_id),
-                )
-                detail = {"resolved_at": utc_iso(_ts(r.resolved_at) or now)}
-                if alerting is not None:
-                    await outbox.cancel_pending(conn, r.alert_id, "auto-resolved", ("trigger", "acknowledge"))
-                    await outbox.enqueue_followups(conn, alerting, doc, "resolve", now)
-            else:
-                continue
-            action = "auto_resolved" if change == "resolved" else change
-            entries.setdefault(r.tenant, []).append((r.alert_id, action, "sealguard", None, stamp, detail))
-    for tenant in sorted(entries):
-        await append_history(conn, tenant, entries[tenant])
-
-
-async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str | None, verb: Verb, actor: str,
-              now: datetime, *, note: str | None = None, assignee: str | None = None,
-              ) -> tuple[Decision, dict[str, Any] | None]:  # fmt: skip
-    """A person's action on one alert (``tenant`` None: any tenant), decided and stored with its history
-    and notifications. The caller releases the engine's open alert when ``Decision.released``."""
-    cur = await conn.execute(
-        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = %s::uuid AND (%s::text IS NULL OR tenant = %s)"
-        " FOR UPDATE",
-        (alert_id, tenant, tenant),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return Decision(AlertState("", ""), error=f"no alert {alert_id}", code=404), None
-    doc = alert_json(row)
-    state = AlertState(doc["status"], doc["rule_id"], doc["acknowledged_by"], doc["resolve_requested_by"],
-                       doc["assignee"])  # fmt: skip
-    decision = decide(state, verb, actor, two_person=doc["rule_id"] in alerting.two_person_rules,
-                      assignee=assignee, note=note)  # fmt: skip
-    if decision.error is not None:
-        return decision, doc
-    new = decision.state
-    acked = new.status != "open" and state.status == "open"
-    resolved = new.status == "resolved"
-    await conn.execute(
-        "UPDATE alerts SET status = %s, acknowledged_by = %s, resolve_requested_by = %s, assignee = %s,"
-        " acknowledged_at = CASE WHEN %s THEN %s ELSE acknowledged_at END,"
-        " resolved_at = CASE WHEN %s THEN %s ELSE resolved_at END,"
-        " resolved_by = CASE WHEN %s THEN %s ELSE resolved_by END, updated_at = %s WHERE alert_id = %s::uuid",
-        (new.status, new.acknowledged_by, new.resolve_requested_by, new.assignee, acked, now, resolved, now,
-         resolved, actor, now, alert_id),
-    )  # fmt: skip
-    stamp = utc_iso(now)
-    entries = [(alert_id, action, actor, note, stamp, detail) for action, detail in decision.history]
-    await append_history(conn, doc["tenant"], entries)
-    if decision.stop_paging:
-        kinds = ("trigger", "acknowledge") if resolved else ("trigger",)
-        await outbox.cancel_pending(conn, alert_id, f"{new.status} by {actor}", kinds)
-    doc.update(status=new.status, acknowledged_by=new.acknowledged_by, assignee=new.assignee,
-               resolve_requested_by=new.resolve_requested_by)  # fmt: skip
-    if decision.notify is not None:
-        await outbox.enqueue_followups(conn, alerting, doc, decision.notify, now)
-    return decision, doc
 
 
 async def history(conn: Conn, tenant: str | None = None) -> list[HistoryRow]:
-    where, params = ("WHERE tenant = %s", (tenant,)) if tenant else ("", ())
-    cur = await conn.execute(
-        "SELECT tenant, chain_seq, alert_id::text, action, actor, note, at, detail, prev_hash, hash"
-        f" FROM alert_history {where} ORDER BY tenant, chain_seq",
-        params,
-    )
-    return [
-        HistoryRow(r[0], r[1], r[2], r[3], r[4], r[5], utc_iso(r[6]), r[7], r[8], r[9]) for r in await cur.fetchall()
-    ]
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT tenant, chain_seq, alert_id::text AS alert_id, action, actor, note, at, detail, prev_hash, hash"
+            " FROM alert_history WHERE (%s::text IS NULL OR tenant = %s) ORDER BY tenant, chain_seq",
+            (tenant, tenant),
+        )
+        return [HistoryRow(**{**r, "at": utc_iso(r["at"])}) for r in await cur.fetchall()]

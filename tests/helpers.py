@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sealguard.alerts.book import AlertBook, AlertRecord
-from sealguard.ingest.replay import replay
+from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.findings import Finding
 from sealguard.rules.policy import Policy

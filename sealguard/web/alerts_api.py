@@ -11,9 +11,8 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sealguard.alerts.matchers import validate_all
-from sealguard.ingest.pipeline import Act, Pipeline
-from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
-from sealguard.store.alerts import utc_iso
+from sealguard.pipeline import Act, Pipeline
+from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web.auth import require, tenant_scope
 from sealguard.web.waiting import stored
@@ -75,14 +74,12 @@ def router() -> APIRouter:
         """One alert with its evidence events, its full history (who did what) and its notifications."""
         scope = tenant_scope(who, None)
         async with request.app.state.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = %s AND (%s::text IS NULL OR tenant = %s)",
-                (alert_id, scope, scope),
+            found = await fetch_alerts(
+                conn, select_alerts("alert_id = %s AND (%s::text IS NULL OR tenant = %s)"), (alert_id, scope, scope)
             )
-            row = await cur.fetchone()
-            if row is None:
+            if not found:
                 raise HTTPException(404, f"no alert {alert_id}")
-            alert = alert_json(row)
+            alert = found[0]
             cur = await conn.execute(
                 "SELECT chain_seq, action, actor, note, at, detail FROM alert_history"
                 " WHERE tenant = %s AND alert_id = %s ORDER BY chain_seq",

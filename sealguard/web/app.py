@@ -11,12 +11,12 @@ import orjson
 import psycopg_pool
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from psycopg import sql
 
-from sealguard.ingest.pipeline import Inbound, ItemResult, Pipeline
+from sealguard.pipeline import Inbound, ItemResult, Pipeline
 from sealguard.schemas.events import INSPECTION_POINTS
-from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
+from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web import alerts_api, fleet_api, pages
 from sealguard.web.auth import TokenCache, require, tenant_scope
@@ -39,6 +39,7 @@ class Runtime:
     rate_per_s: float = 1000.0  # events submitted per second, per token (the Settings defaults)
     rate_burst: float = 2000.0
     metrics_token: str | None = None  # when set, /metrics needs it as a bearer token
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # what /metrics serves
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -100,7 +101,7 @@ def create_app(rt: Runtime) -> FastAPI:
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {rt.metrics_token}".encode()):
                 raise HTTPException(401, "metrics need the metrics token", {"WWW-Authenticate": "Bearer"})
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(rt.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(f"{API}/events", tags=["events"])
     async def post_events(request: Request, who: Annotated[Principal, require("scanner")]) -> JSONResponse:
@@ -168,11 +169,10 @@ def create_app(rt: Runtime) -> FastAPI:
                 params.append(value)
         query = sql.SQL(
             "SELECT {columns} FROM alerts WHERE {where} ORDER BY occurred_at DESC, alert_id LIMIT %s OFFSET %s"
-        ).format(columns=sql.SQL(ALERT_COLUMNS), where=sql.SQL(" AND ").join(where))
+        ).format(columns=ALERT_COLUMNS, where=sql.SQL(" AND ").join(where))
         async with rt.pool.connection() as conn:
-            cur = await conn.execute(query, [*params, limit + 1, offset])
-            rows = await cur.fetchall()
-        alerts = [alert_json(r) for r in rows[:limit]]
+            rows = await fetch_alerts(conn, query, [*params, limit + 1, offset])
+        alerts = rows[:limit]
         return {"alerts": alerts, "next_offset": offset + limit if len(rows) > limit else None}
 
     @app.get(f"{API}/reference/inspection-points", tags=["reference"])

@@ -16,10 +16,9 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from sealguard.ingest.pipeline import Inbound, ItemResult, Pipeline
+from sealguard.pipeline import Inbound, ItemResult, Pipeline
 from sealguard.rules.view import conveyance_view, fleet
-from sealguard.store.alert_rows import ALERT_COLUMNS, alert_json
-from sealguard.store.alerts import utc_iso
+from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web.auth import TokenCache, require, tenant_scope
 from sealguard.web.bodies import read_limited
@@ -62,12 +61,11 @@ async def submit_one(request: Request, who: Principal, event: dict[str, Any]) ->
 
 async def _open_alerts(request: Request, tenant: str | None, conveyance: str | None = None) -> list[dict[str, Any]]:
     async with request.app.state.rt.pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE status <> 'resolved' AND (%s::text IS NULL OR tenant = %s)"
-            " AND (%s::text IS NULL OR conveyance_id = %s) ORDER BY occurred_at DESC LIMIT 5000",
-            (tenant, tenant, conveyance, conveyance),
+        query = select_alerts(
+            "status <> 'resolved' AND (%s::text IS NULL OR tenant = %s) AND (%s::text IS NULL OR conveyance_id = %s)",
+            "ORDER BY occurred_at DESC LIMIT 5000",
         )
-        return [alert_json(r) for r in await cur.fetchall()]
+        return await fetch_alerts(conn, query, (tenant, tenant, conveyance, conveyance))
 
 
 def router() -> APIRouter:
@@ -120,13 +118,12 @@ def router() -> APIRouter:
                 (conveyance_id, scope, scope, since, since, until, until, limit),
             )
             events = [r[0] for r in await cur.fetchall()]
-            cur = await conn.execute(
-                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE conveyance_id = %s AND (%s::text IS NULL OR tenant = %s)"
-                " AND (%s::timestamptz IS NULL OR occurred_at >= %s) AND (%s::timestamptz IS NULL OR occurred_at < %s)"
-                " ORDER BY occurred_at",
-                (conveyance_id, scope, scope, since, since, until, until),
+            query = select_alerts(
+                "conveyance_id = %s AND (%s::text IS NULL OR tenant = %s) AND (%s::timestamptz IS NULL OR"
+                " occurred_at >= %s) AND (%s::timestamptz IS NULL OR occurred_at < %s)",
+                "ORDER BY occurred_at",
             )
-            alerts = [alert_json(r) for r in await cur.fetchall()]
+            alerts = await fetch_alerts(conn, query, (conveyance_id, scope, scope, since, since, until, until))
             cur = await conn.execute(
                 "SELECT h.alert_id::text, h.action, h.actor, h.note, h.at FROM alert_history h"
                 " JOIN alerts a ON a.alert_id = h.alert_id WHERE a.conveyance_id = %s"

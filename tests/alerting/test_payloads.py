@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sealguard.alerts import dispatch, payloads
 from sealguard.alerts.config import EmailConfig, InhibitRule, PagerDutyConfig
-from sealguard.store.outbox import OutboxRow
+from sealguard.schemas.outbox import OutboxRow
 
 CAPTURED = Path(__file__).parents[1] / "fixtures" / "interop" / "alertmanager" / "captured-alertmanager-0.25.0-debian"
 ALERT = {
@@ -92,11 +92,13 @@ def row(i: int, alert: str = "a1", **kw: object) -> OutboxRow:
         channel="webhook",
         kind="trigger",
         tier=0,
+        route="0",
         group_key="g",
         group_interval=60.0,
         repeat_interval=None,
         batch_id=None,
         attempts=0,
+        due_at=NOW,
         created_at=NOW,
         deadline_at=NOW,
     )

@@ -12,7 +12,7 @@ import httpx
 
 from sealguard.alerts.book import AlertBook
 from sealguard.config import Settings
-from sealguard.ingest.replay import replay
+from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.runtime import Monitor
 from sealguard.servers import free_port

@@ -57,7 +57,7 @@ async def test_migrate_twice_and_events_in_day_partitions(
 def test_audit_verify_cli_passes_then_names_the_tampered_row(tmp_path: Path, database_url: str) -> None:
     import asyncio
 
-    from sealguard.store.alerts import append_history
+    from sealguard.pipeline.alert_changes import append_history
 
     async def seed() -> None:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
@@ -94,7 +94,7 @@ async def test_a_second_monitor_on_the_same_database_is_refused(
 ) -> None:
     import pytest
 
-    from sealguard.ingest.pipeline import EngineBusy
+    from sealguard.pipeline import EngineBusy
     from sealguard.runtime import Monitor
 
     async with running(settings(tmp_path / "a", database_url, mqtt_broker)):

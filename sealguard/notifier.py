@@ -15,13 +15,13 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from sealguard import metrics
-from sealguard.alerts import dispatch
+from sealguard.alerts import dispatch, paging
 from sealguard.alerts.channels import Channels, DeliveryError
 from sealguard.alerts.config import AlertingConfig
-from sealguard.ingest.backoff import Backoff
+from sealguard.metrics import Metrics
+from sealguard.retry import Backoff
+from sealguard.schemas.outbox import OutboxRow
 from sealguard.store import outbox
-from sealguard.store.outbox import OutboxRow
 
 log = logging.getLogger("sealguard.notifier")
 RETRYABLE_DB = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)
@@ -45,6 +45,7 @@ class Notifier:
         concurrency: int = 8,
         clock: Callable[[], datetime] = _utcnow,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pool = pool
         self.config = config
@@ -55,6 +56,7 @@ class Notifier:
         self.retry_cap_s = retry_cap_s
         self.clock = clock
         self.rng = rng or random.Random()
+        self.metrics = metrics or Metrics()
         self._slots = asyncio.Semaphore(concurrency)
         self._receivers = {r.name for r in config.receivers}
         self._stopping = False
@@ -86,8 +88,8 @@ class Notifier:
             else:
                 claimed = []
             waiting, oldest = await outbox.depth(conn, now)
-        metrics.OUTBOX_DEPTH.set(waiting)
-        metrics.OUTBOX_OLDEST_AGE.set(oldest)
+        self.metrics.outbox_depth.set(waiting)
+        self.metrics.outbox_oldest_age.set(oldest)
         if claimed:
             await asyncio.gather(*(self._deliver(batch, key, alerts) for batch, key, alerts in claimed))
         return len(claimed)
@@ -103,7 +105,7 @@ class Notifier:
         decision = dispatch.plan(rows, docs, silences, near, last, self.config.inhibit_rules, self._receivers, now)
         await outbox.settle_each(conn, decision.skip)
         for _, status, _ in decision.skip:
-            metrics.NOTIFICATIONS.labels("-", status).inc()
+            self.metrics.notifications.labels("-", status).inc()
         await outbox.defer(conn, decision.defer)
         lease = now + timedelta(seconds=self.lease_s)
         claimed = []
@@ -122,20 +124,25 @@ class Notifier:
                 error: DeliveryError | None = None
             except DeliveryError as exc:
                 error = exc
-            metrics.DELIVERY_SECONDS.labels(receiver.channel).observe(time.perf_counter() - started)
+            self.metrics.delivery_seconds.labels(receiver.channel).observe(time.perf_counter() - started)
         now = self.clock()
         async with self.pool.connection() as conn, conn.transaction():
             if error is None:
                 await outbox.delivered(conn, batch, now)
-                metrics.NOTIFICATIONS.labels(receiver.channel, "sent").inc(len(batch))
+                if any(r.repeat_interval for r in batch):
+                    # Locked against a person's action, so an acknowledgement either comes first and stops
+                    # the repeat, or comes after and cancels it.
+                    docs = await outbox.alert_docs(conn, sorted({r.alert_id for r in batch}), share=True)
+                    await outbox.insert(conn, paging.repeats(batch, docs, now))
+                self.metrics.notifications.labels(receiver.channel, "sent").inc(len(batch))
                 for r in batch:
-                    metrics.NOTIFY_LATENCY.labels(receiver.channel).observe((now - r.created_at).total_seconds())
+                    self.metrics.notify_latency.labels(receiver.channel).observe((now - r.created_at).total_seconds())
             elif error.retryable:
                 at = dispatch.retry_at(first.attempts, now, self.retry_base_s, self.retry_cap_s, self.rng)
                 await outbox.retry_later(conn, batch, str(error), at)
-                metrics.NOTIFICATIONS.labels(receiver.channel, "retry").inc(len(batch))
+                self.metrics.notifications.labels(receiver.channel, "retry").inc(len(batch))
                 log.warning("%s to %s failed (%s); retrying at %s", first.kind, receiver.name, error, at.isoformat())
             else:
                 await outbox.failed(conn, batch, str(error))
-                metrics.NOTIFICATIONS.labels(receiver.channel, "failed").inc(len(batch))
+                self.metrics.notifications.labels(receiver.channel, "failed").inc(len(batch))
                 log.error("%s to %s failed for good: %s", first.kind, receiver.name, error)

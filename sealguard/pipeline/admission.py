@@ -1,0 +1,34 @@
+"""The first step of a batch: each input admitted (decoded, validated, allowed for its sender, dated
+plausibly) or refused with its reason. Pure; one input's failure never touches another's."""
+
+from collections.abc import Sequence
+
+from sealguard.ingest.admit import Admitted, admit, check_skew
+from sealguard.pipeline.items import Inbound, Item
+from sealguard.schemas.decode import InvalidEvent
+
+Admission = Admitted | InvalidEvent | None  # None: not an input (a tick or an action)
+
+
+def admit_all(items: Sequence[Item], max_future_skew: float | None) -> list[Admission]:
+    out: list[Admission] = []
+    for it in items:
+        if not isinstance(it, Inbound):
+            out.append(None)
+        elif it.refused is not None:
+            out.append(InvalidEvent(it.refused, event_id=it.refused_id))
+        else:
+            out.append(_admit_one(it, max_future_skew))
+    return out
+
+
+def _admit_one(it: Inbound, max_future_skew: float | None) -> Admitted | InvalidEvent:
+    try:
+        ok = admit(it.raw, it.tenant, role=it.role)
+        if max_future_skew is not None:
+            check_skew(ok.event, it.received_at, max_future_skew)
+        return ok
+    except InvalidEvent as exc:
+        return exc
+    except Exception as exc:  # a validator bug must not fail the batch: this input only
+        return InvalidEvent(f"could not be read: {type(exc).__name__}: {exc}"[:1000])
