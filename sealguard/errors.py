@@ -13,6 +13,7 @@ boundary where they are caught::
      |-- ItemFailed          pipeline.items    one input of a batch failed (index, reason, event_id)
      |-- EngineBusy          pipeline          another process owns this database's rule engine
      |-- DataDirBusy         runtime           another process holds the data directory
+     |-- HttpStartFailed     runtime           the web server did not start (port taken, a part failed)
      '-- CommandError        cli_live          a command line that cannot be carried out
 
 The foundation layer: it imports nothing of ours, and every layer may import it.

@@ -5,7 +5,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ class DataDirBusy(SealguardError, RuntimeError):
     """Another monitor (or demo) holds the data directory."""
 
 
+class HttpStartFailed(SealguardError, RuntimeError):
+    """The web server did not start (its port is taken, or a part failed to start)."""
+
+
 def open_pool(url: str, *, max_size: int = 10) -> psycopg_pool.AsyncConnectionPool[Any]:
     return psycopg_pool.AsyncConnectionPool(
         url,
@@ -60,15 +65,14 @@ async def migrate_url(url: str) -> list[str]:
         return await migrate(conn)
 
 
-async def admin_token(pool: psycopg_pool.AsyncConnectionPool[Any], data_dir: Path) -> str:
+async def admin_token(conn: psycopg.AsyncConnection[Any], data_dir: Path) -> str:
     """The bootstrap admin token: created on first start, kept in ``{data_dir}/admin-token``."""
     path = data_dir / "admin-token"
-    async with pool.connection() as conn:
-        if path.exists():
-            token = path.read_text().strip()
-            if await tokens.lookup(conn, token) is not None:
-                return token
-        token = await tokens.create(conn, tokens.ALL_TENANTS, "admin", label="bootstrap admin")
+    if path.exists():
+        token = path.read_text().strip()
+        if await tokens.lookup(conn, token) is not None:
+            return token
+    token = await tokens.create(conn, tokens.ALL_TENANTS, "admin", label="bootstrap admin")
     write_private(path, token + "\n")
     return token
 
@@ -80,6 +84,18 @@ class _QuietServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn ends a failed start (the lifespan raised, the port is taken) with ``sys.exit``, which in
+        a task would stop the whole event loop: raise an ordinary error instead."""
+        try:
+            await super().startup(sockets)
+        except SystemExit as exc:
+            self.should_exit = True
+            raise HttpStartFailed(
+                f"the HTTP server could not start on {self.config.host}:{self.config.port}"
+                f" (exit status {exc.code}; the reason is logged above)"
+            ) from None
+
 
 def embedded_url_file(data_dir: Path) -> Path:
     """Where a running ``up`` says how to reach its embedded database (the port differs each start)."""
@@ -88,7 +104,12 @@ def embedded_url_file(data_dir: Path) -> Path:
 
 @dataclass
 class Monitor:
-    """The running pieces, so tests and ``up`` share one wiring."""
+    """The running pieces, so tests and ``up`` share one wiring.
+
+    ``start`` prepares what outlives the web application (the data-directory lock, embedded servers,
+    migrations, the bootstrap token, broker credentials) and builds the parts; the application's
+    lifespan then owns the pool, the pipeline, the notifier and its clients, and the transports: it
+    opens them before the first request and closes them, sources first, when the server stops."""
 
     settings: Settings
     database_url: str = ""
@@ -109,6 +130,10 @@ class Monitor:
     broker_port: int | None = None  # the embedded broker's public port (its login front)
     role_topics: bool = False
     metrics: Metrics = field(default_factory=Metrics)  # this monitor's registry, served on /metrics
+    _serving: contextlib.AsyncExitStack | None = None
+    _startup_error: BaseException | None = None
+    _serve_task: "asyncio.Task[None] | None" = None
+    _keeper: Any = None  # (files, login, broker) when the embedded broker's credentials are kept current
 
     def device_mqtt_url(self) -> str:
         """How a device holding the admin token logs in (the embedded broker admits tokens only)."""
@@ -134,10 +159,8 @@ class Monitor:
         applied = await migrate_url(self.database_url)
         if applied:
             log.info("migrations applied: %s", ", ".join(applied))
-        self.pool = open_pool(self.database_url)
-        await self.pool.open(wait=True, timeout=30)
-        self.token = await admin_token(self.pool, s.data_dir)
-        async with self.pool.connection() as conn:
+        async with await psycopg.AsyncConnection.connect(self.database_url, connect_timeout=10) as conn:
+            self.token = await admin_token(conn, s.data_dir)
             admin = await tokens.lookup(conn, self.token)
         self.token_id = admin.token_id if admin else 0
         mqtt_protocol, client_id, role_topics = s.mqtt_protocol, s.mqtt_client_id, s.mqtt_acl == "sealguard"
@@ -147,6 +170,13 @@ class Monitor:
             self.mqtt_url, mqtt_protocol = broker.url_for(login.username, login.password), broker.protocol
             client_id, role_topics = login.client_id, True
         self.role_topics = role_topics
+        self._build(client_id, mqtt_protocol, role_topics)
+        await self._serve()
+
+    def _build(self, client_id: str, mqtt_protocol: str, role_topics: bool) -> None:
+        """The parts, not yet running: the lifespan starts them."""
+        s = self.settings
+        self.pool = open_pool(self.database_url)
         policy = Policy.load(s.policy) if s.policy else Policy()
         alerting = alerting_config.load(s.alerting)
         if "public_url" not in alerting.model_fields_set:
@@ -154,7 +184,6 @@ class Monitor:
         self.pipeline = Pipeline(self.pool, policy, queue_size=s.queue_size, snapshot_every_s=s.snapshot_every_s,
                                  idle_advance_after=s.idle_advance_after, alerting=alerting,
                                  max_future_skew=s.max_future_skew or None, metrics=self.metrics)  # fmt: skip
-        await self.pipeline.start()
         options = MqttOptions(self.mqtt_url, client_id=client_id, protocol=mqtt_protocol,
                               shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file,
                               role_topics=role_topics)  # fmt: skip
@@ -163,7 +192,7 @@ class Monitor:
             s.kafka_sasl_username, s.kafka_sasl_password.get_secret_value() if s.kafka_sasl_password else None,
             s.kafka_ca_file)  # fmt: skip
         if s.notifier:
-            self._start_notifier(alerting, options, kafka_options if s.kafka_bootstrap else None)
+            self._build_notifier(alerting, options, kafka_options if s.kafka_bootstrap else None)
         mqtt = MqttSource(self.pipeline, options, metrics=self.metrics.ingest)
         self.sources.append(mqtt)
         brokers: dict[str, Any] = {"mqtt": mqtt}
@@ -175,24 +204,67 @@ class Monitor:
             self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers, s.http_rate_per_s, s.http_rate_burst,
             s.metrics_token.get_secret_value() if s.metrics_token else None, self.metrics.registry,
         )  # fmt: skip
-        config = uvicorn.Config(create_app(rt), host=s.http_host, port=s.http_port, log_level="warning",
-                                lifespan="off", access_log=False)  # fmt: skip
+        config = uvicorn.Config(create_app(rt, lifespan=self._lifespan), host=s.http_host, port=s.http_port,
+                                log_level="warning", lifespan="on", access_log=False,
+                                timeout_graceful_shutdown=5)  # fmt: skip
         self.server = _QuietServer(config)
-        self.tasks = [asyncio.create_task(src.run(), name=type(src).__name__) for src in self.sources]
-        self.tasks.append(asyncio.create_task(self.server.serve(), name="http"))
+
+    async def _serve(self) -> None:
+        """Run the HTTP server (its lifespan starts every part) and return once it listens; raise why not."""
+        assert self.server is not None
+        task = asyncio.create_task(self.server.serve(), name="http")
+        self._serve_task = task
         while not self.server.started:
-            if self.tasks[-1].done():
-                self.tasks[-1].result()  # raises why the server could not start (e.g. port in use)
+            if task.done():
+                await self._close_parts()  # the lifespan started, then the port could not be bound
+                if self._startup_error is not None:
+                    raise self._startup_error
+                task.result()  # raises why the server could not start (uvicorn exits: e.g. port in use)
+                raise RuntimeError("the HTTP server stopped while starting")
             await asyncio.sleep(0.05)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Any) -> AsyncIterator[None]:
+        try:
+            await self._open_parts()
+        except BaseException as exc:
+            self._startup_error = exc
+            await self._close_parts()
+            raise
+        try:
+            yield
+        finally:
+            await self._close_parts()
+
+    async def _open_parts(self) -> None:
+        assert self.pool is not None and self.pipeline is not None
+        stack = self._serving = contextlib.AsyncExitStack()
+        await self.pool.open(wait=True, timeout=30)
+        stack.push_async_callback(self.pool.close)
+        if self.notifier is not None:
+            self.notifier_task = asyncio.create_task(self.notifier.run(), name="notifier")
+            stack.push_async_callback(self._stop_notifier)
+        await self.pipeline.start()
+        stack.push_async_callback(self.pipeline.stop)
+        if self._keeper is not None:
+            self.background.append(asyncio.create_task(self._keep_credentials(*self._keeper), name="mqtt-auth"))
+        stack.push_async_callback(self._stop_background)
+        self.tasks = [asyncio.create_task(src.run(), name=type(src).__name__) for src in self.sources]
+        stack.push_async_callback(self._stop_sources)
+
+    async def _close_parts(self) -> None:
+        """Sources first (no new input), then the pipeline (flush, snapshot), the notifier, the pool."""
+        stack, self._serving = self._serving, None
+        if stack is not None:
+            await stack.aclose()
 
     async def _embedded_broker(self) -> tuple[MonitorLogin, MqttBroker]:
         """The embedded broker, with no anonymous access: its credentials are written from the tokens
         before it starts (or before an orphan broker is adopted and told to reload), then kept current."""
-        assert self.pool is not None
         s = self.settings
         login = monitor_login(s.data_dir / "mqtt-monitor.secret")
         files = CredentialFiles(s.data_dir / "mqtt-auth")
-        async with self.pool.connection() as conn:
+        async with await psycopg.AsyncConnection.connect(self.database_url, connect_timeout=10) as conn:
             await tokens.ensure_mqtt_hash(conn, self.token)
             await mqtt_access.sync(conn, files, login)
         # The broker listens on a private port (kept from one start to the next, so that a broker left by a
@@ -210,7 +282,7 @@ class Monitor:
         await asyncio.to_thread(front.start)
         self.embedded.append(front)
         self.broker_port = front.port
-        self.background.append(asyncio.create_task(self._keep_credentials(files, login, broker), name="mqtt-auth"))
+        self._keeper = (files, login, broker)
         return login, broker
 
     async def _keep_credentials(self, files: CredentialFiles, login: MonitorLogin, broker: MqttBroker) -> None:
@@ -228,7 +300,7 @@ class Monitor:
             except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as exc:
                 log.warning("could not refresh the MQTT credentials (%s); retrying", exc)
 
-    def _start_notifier(self, alerting: AlertingConfig, mqtt: MqttOptions, kafka: KafkaOptions | None) -> None:
+    def _build_notifier(self, alerting: AlertingConfig, mqtt: MqttOptions, kafka: KafkaOptions | None) -> None:
         assert self.pool is not None
         s = self.settings
         sinks: dict[str, TopicSink] = {"mqtt": MqttSink(mqtt)}
@@ -239,7 +311,6 @@ class Monitor:
         self.notifier = Notifier(self.pool, alerting, Channels(alerting, http, sinks), poll_s=s.notify_poll_s,
                                  lease_s=s.notify_lease_s, retry_base_s=s.notify_retry_base_s,
                                  retry_cap_s=s.notify_retry_cap_s, metrics=self.metrics)  # fmt: skip
-        self.notifier_task = asyncio.create_task(self.notifier.run(), name="notifier")
 
     async def _stop_notifier(self) -> None:
         if self.notifier is None or self.notifier_task is None:
@@ -255,8 +326,7 @@ class Monitor:
             with contextlib.suppress(Exception):
                 await close()
 
-    async def stop(self) -> None:
-        """Stop consuming, flush and snapshot, finish deliveries in hand, close, stop embedded servers."""
+    async def _stop_sources(self) -> None:
         for src, task in zip(self.sources, self.tasks, strict=False):
             if hasattr(src, "request_stop"):  # Kafka: finish and commit the batch in hand
                 src.request_stop()
@@ -265,19 +335,21 @@ class Monitor:
             task.cancel()  # MQTT: unacknowledged messages come back to the next session
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    async def _stop_background(self) -> None:
         for task in self.background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self.pipeline is not None:
-            await self.pipeline.stop()
-        await self._stop_notifier()
-        if self.server is not None:
+
+    async def stop(self) -> None:
+        """Stop the server (its lifespan stops consuming, flushes and snapshots, finishes deliveries in
+        hand, closes the pool), then the embedded servers."""
+        if self.server is not None and self._serve_task is not None:
             self.server.should_exit = True
-            with contextlib.suppress(Exception):
-                await self.tasks[-1]
-        if self.pool is not None:
-            await self.pool.close()
+            with contextlib.suppress(BaseException):
+                await self._serve_task
+        await self._close_parts()  # the server never started, or its shutdown did not reach the lifespan
         for server in reversed(self.embedded):
             await asyncio.to_thread(server.stop)
         if self._lock is not None:

@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from psycopg import sql
+from starlette.types import Lifespan
 
 from sealguard.pipeline import Inbound, ItemResult, Pipeline
 from sealguard.schemas.events import INSPECTION_POINTS
@@ -42,10 +43,11 @@ class Runtime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # what /metrics serves
 
 
-def create_app(rt: Runtime) -> FastAPI:
+def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
+    """The web application over ``rt``; ``lifespan`` (the role's) opens and closes what ``rt`` holds."""
     # No docs UI: FastAPI's loads its scripts from a CDN, and no page of ours runs third-party code.
     app = FastAPI(title="sealguard", version="1", openapi_url=f"{API}/openapi.json", docs_url=None,
-                  redoc_url=None)  # fmt: skip
+                  redoc_url=None, lifespan=lifespan)  # fmt: skip
     app.state.rt = rt
     app.state.tokens = TokenCache(rt.pool)
     limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
