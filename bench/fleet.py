@@ -1,5 +1,8 @@
-"""A synthetic fleet for benchmarks: trips on 200-point routes, 1-minute GPS, e-seal heartbeats, dock
-checks, registered facilities, and a share of incidents (stops, deviations, mismatched seals).
+"""A synthetic fleet for benchmarks and the partitioning tests: trips on 200-point routes, 1-minute GPS,
+e-seal heartbeats, dock checks, registered facilities, a controlled seal inventory, and a share of
+incidents, among them the rules that look across conveyances: stops (some at an unexpected registered
+yard), deviations, mismatched seals, seals never issued or issued elsewhere, a seal taken from another
+conveyance, and a trip id that belongs to another conveyance.
 
 Deterministic for a given seed; events of all conveyances are interleaved in time order, as a live
 stream would deliver them.
@@ -50,6 +53,22 @@ def _conveyance(i: int, rng: random.Random) -> Iterator[tuple[float, dict[str, A
         ev.append((minute, {"event_id": f"{cid}-{n}", "kind": kind, "occurred_at": _ts(minute),
                             "conveyance_id": cid, **fields}))  # fmt: skip
 
+    def add_reference(minute: float, kind: str, **fields: Any) -> None:
+        nonlocal n
+        n += 1
+        ev.append((minute, {"event_id": f"{cid}-{n}", "kind": kind, "occurred_at": _ts(minute), **fields}))
+
+    incident = rng.random()
+    issue = rng.random()
+    if incident < 0.01 and i > 0:  # a trip id that belongs to the previous conveyance: refused
+        add(start - 1, "trip.planned", trip_id=f"T-{i - 1:06d}", seal_numbers=[seal],
+            origin={"facility_id": f"O-{i}", "center": route[0], "radius_m": 400},
+            destination={"facility_id": f"D-{i}", "center": route[-1], "radius_m": 400})  # fmt: skip
+    if issue < 0.9:
+        add_reference(start + 5, "seal.issued", seal_number=seal, facility_id=f"O-{i}")
+    elif issue < 0.95:  # issued to another facility: SEAL-005
+        add_reference(start + 5, "seal.issued", seal_number=seal, facility_id=f"O-{i + 1}")
+
     dest = route[-1]
     add(start, "trip.planned", trip_id=trip, seal_numbers=[seal],
         origin={"facility_id": f"O-{i}", "center": route[0], "radius_m": 400},
@@ -59,8 +78,11 @@ def _conveyance(i: int, rng: random.Random) -> Iterator[tuple[float, dict[str, A
     points = {p: "pass" for p in ("front_wall", "left_side", "right_side", "floor", "ceiling_roof",
                                    "inside_outside_doors", "outside_undercarriage")}  # fmt: skip
     add(start + 10, "inspection.completed", inspection_type="container_7pt", points=points)
-    add(start + 20, "seal.affixed", seal_number=seal, seal_class="H", seal_type="electronic")
-    incident = rng.random()
+    add(start + 20, "seal.affixed", seal_number=seal, seal_class="H", seal_type="electronic",
+        source={"facility_id": f"O-{i}"})  # fmt: skip
+    if 0.12 <= incident < 0.14 and i > 0:  # the previous conveyance's seal as well: SEAL-006 on one of them
+        add(start + 21, "seal.affixed", seal_number=f"SG{i - 1:07d}", seal_class="H", seal_type="bolt",
+            source={"facility_id": f"O-{i}"})  # fmt: skip
     minute = start + 30
     # Walk the route at 1.5 km per minute (about 2.14 route steps per fix).
     position = 0.0
@@ -76,6 +98,10 @@ def _conveyance(i: int, rng: random.Random) -> Iterator[tuple[float, dict[str, A
         if k in detour:
             flon, flat = _offset(flon, flat, 2.5, 0)
         if k == stop_at:
+            if incident < 0.025:  # the stop is inside a registered yard that is no approved place: TRK-006
+                add_reference(minute - 1, "facility.registered",
+                              place={"facility_id": f"YARD-{i}", "center": [round(flon, 6), round(flat, 6)],
+                                     "radius_m": 300})  # fmt: skip
             for s in range(20):
                 add(minute + s, "gps.position", lat=round(flat, 6), lon=round(flon, 6), speed_kph=0.0)
             minute += 20

@@ -2,17 +2,22 @@
 
 from sealguard.rules.findings import Emitter
 from sealguard.rules.policy import TenantPolicy
+from sealguard.rules.seal_registry import SealFact
 from sealguard.rules.state import Conveyance, TenantState
 
 
 class Ctx:
-    __slots__ = ("now", "out", "policy", "tenant")
+    __slots__ = ("now", "out", "policy", "seal_facts", "tenant")
 
-    def __init__(self, tenant: TenantState, policy: TenantPolicy, out: Emitter, now: float) -> None:
+    def __init__(self, tenant: TenantState, policy: TenantPolicy, out: Emitter, now: float,
+                 seal_facts: "list[SealFact] | None" = None) -> None:  # fmt: skip
         self.tenant = tenant
         self.policy = policy
         self.out = out
         self.now = now
+        # Partitioned mode: seal uses are recorded here for the seal stage (rules.seal_registry), which
+        # judges SEAL-006 across conveyances; None: this engine judges them itself.
+        self.seal_facts = seal_facts
 
     def set_timer(self, conv: Conveyance, name: str, due: float) -> None:
         # A deadline already behind the clock fires at the clock: no timer ever fires backwards.

@@ -25,7 +25,10 @@ from sealguard.rules import inspections, seals, tracking
 from sealguard.rules.context import Ctx
 from sealguard.rules.findings import Emitter, Finding
 from sealguard.rules.policy import Policy
+from sealguard.rules.reference import SharedReference
+from sealguard.rules.seal_registry import SealFact
 from sealguard.rules.state import Conveyance, TenantState, Trip, TripPlan
+from sealguard.rules.trip_ids import TripOwner, plan_problem
 from sealguard.schemas.decode import decode_object
 from sealguard.schemas.events import (
     Event,
@@ -41,7 +44,6 @@ from sealguard.schemas.events import (
     TripClosed,
     TripPlanned,
 )
-from sealguard.schemas.places import CirclePlace, PolygonPlace
 
 SNAPSHOT_VERSION = 2
 Status = Literal["applied", "duplicate", "rejected"]
@@ -57,8 +59,15 @@ class Outcome:
 class Engine:
     """One engine holds every tenant; state is keyed by tenant and by (tenant, conveyance)."""
 
-    def __init__(self, policy: Policy | None = None, *, remember_ids: bool = True) -> None:
+    def __init__(self, policy: Policy | None = None, *, remember_ids: bool = True,
+                 shared: SharedReference | None = None) -> None:  # fmt: skip
+        """``shared``: partitioned mode (one engine per Kafka partition, docs/partitioning.md). Reference
+        data is then the worker's broadcast table, read as of each event's time, and reference events
+        are refused here; seal uses go to ``seal_facts`` for the seal stage instead of being judged."""
         self.policy = policy or Policy()
+        self.shared = shared
+        #: Partitioned mode: the seal uses recorded since the caller last drained the list.
+        self.seal_facts: list[SealFact] | None = [] if shared is not None else None
         self.clocks: dict[str, float] = {}  # tenant -> its event time
         # Dedupe by (tenant, event_id). The live pipeline dedupes in storage and may turn this off.
         self.remember_ids = remember_ids
@@ -79,6 +88,9 @@ class Engine:
         if self.remember_ids and (tenant_id, event.event_id) in self.seen:
             return Outcome("duplicate", reason=f"event_id {event.event_id} already seen")
         tenant = self._tenant(tenant_id)
+        if self.shared is not None and isinstance(event, SealIssued | FacilityRegistered):
+            return Outcome("rejected", reason=f"{event.kind}: reference data reaches a partitioned worker from the"
+                                              " database (a gateway stores it), not from a partition")  # fmt: skip
         if isinstance(event, TripPlanned):
             reason = self._plan_problem(tenant, event)
             if reason is not None:
@@ -110,6 +122,15 @@ class Engine:
         for tid in moving:
             self.clocks[tid] = until
         return findings
+
+    def take_seal_facts(self) -> list[SealFact]:
+        """Partitioned mode: the seal uses recorded since the last call (the list is emptied in place:
+        every tenant's rule context holds it)."""
+        if not self.seal_facts:
+            return []
+        out = list(self.seal_facts)
+        self.seal_facts.clear()
+        return out
 
     @property
     def clock(self) -> float | None:
@@ -145,10 +166,10 @@ class Engine:
 
     def _dispatch(self, ctx: Ctx, tenant: TenantState, event: Event, t: float) -> None:
         if isinstance(event, SealIssued):
-            seals.on_issued(tenant, event)
+            seals.on_issued(tenant, event, t)
             return
         if isinstance(event, FacilityRegistered):
-            tenant.register_facility(event.place)
+            tenant.reference.register(event.place, t)
             return
         cid = event.conveyance_id
         assert cid is not None  # the schema requires it on every other kind
@@ -178,12 +199,10 @@ class Engine:
         self._schedule(conv)
 
     def _plan_problem(self, tenant: TenantState, event: TripPlanned) -> str | None:
-        if event.trip_id in tenant.closed_trips:
-            return f"trip_id: trip {event.trip_id} is closed and cannot be planned again"
+        closed = event.trip_id in tenant.closed_trips
         owner = tenant.open_trips.get(event.trip_id)
-        if owner is not None and owner != event.conveyance_id:
-            return f"trip_id: trip {event.trip_id} belongs to conveyance {owner}"
-        return None
+        known = TripOwner(owner or "", closed) if closed or owner is not None else None
+        return plan_problem(event.trip_id, event.conveyance_id or "", known)
 
     def _on_planned(self, ctx: Ctx, tenant: TenantState, conv: Conveyance, event: TripPlanned) -> None:
         plan = TripPlan(event)
@@ -246,14 +265,15 @@ class Engine:
     def _tenant(self, tenant_id: str) -> TenantState:
         tenant = self.tenants.get(tenant_id)
         if tenant is None:
-            tenant = self.tenants[tenant_id] = TenantState()
+            ref = self.shared.for_tenant(tenant_id) if self.shared is not None else None
+            tenant = self.tenants[tenant_id] = TenantState(ref)
         return tenant
 
     def _context(self, tenant_id: str, findings: list[Finding], now: float) -> Ctx:
         ctx = self._contexts.get(tenant_id)
         if ctx is None:
             policy = self.policy.for_tenant(tenant_id)
-            ctx = Ctx(self._tenant(tenant_id), policy, Emitter(tenant_id, policy, findings), now)
+            ctx = Ctx(self._tenant(tenant_id), policy, Emitter(tenant_id, policy, findings), now, self.seal_facts)
             self._contexts[tenant_id] = ctx
         ctx.out.findings = findings
         ctx.now = now
@@ -278,11 +298,12 @@ class Engine:
         }
 
     @classmethod
-    def restore(cls, data: dict[str, Any], policy: Policy | None = None) -> "Engine":
+    def restore(cls, data: dict[str, Any], policy: Policy | None = None, *,
+                shared: SharedReference | None = None) -> "Engine":  # fmt: skip
         version = data.get("version")
         if version not in (1, SNAPSHOT_VERSION):
             raise ValueError(f"snapshot version {version!r} is not {SNAPSHOT_VERSION}")
-        engine = cls(policy, remember_ids=data["remember_ids"])
+        engine = cls(policy, remember_ids=data["remember_ids"], shared=shared)
         if version == 1:  # one clock for all: every tenant known then starts from it
             if data["clock"] is not None:
                 known = set(data["tenants"]) | {c["tenant"] for c in data["conveyances"]}
@@ -292,10 +313,7 @@ class Engine:
         engine.seen = {(t, e) for t, e in data["seen"]}
         for tid, plain in data["tenants"].items():
             tenant = engine._tenant(tid)
-            for place in plain["facilities"].values():
-                model = PolygonPlace if "polygon" in place else CirclePlace
-                tenant.register_facility(model.model_validate(place, strict=False))
-            tenant.issued = dict(plain["issued"])
+            tenant.reference.load_plain(plain)
             tenant.registry = {k: (v[0], v[1], v[2]) for k, v in plain["registry"].items()}
             tenant.open_trips = dict(plain["open_trips"])
             tenant.closed_trips = set(plain["closed_trips"])

@@ -6,14 +6,15 @@ Timers: ``SEAL-010`` (verification due after arrival), ``ESEAL-001:{seal}`` (e-s
 from sealguard.rules import correlation
 from sealguard.rules.context import Ctx, cancel_prefixed, cancel_timers
 from sealguard.rules.findings import minutes
+from sealguard.rules.seal_registry import SealFact
 from sealguard.rules.state import Conveyance, TenantState, Trip, normalize_seal
 from sealguard.schemas.events import SealAffixed, SealAlarm, SealHeartbeat, SealIssued, SealRemoved, SealVerified
 
 SealEvent = SealAffixed | SealVerified | SealRemoved | SealAlarm | SealHeartbeat
 
 
-def on_issued(tenant: TenantState, ev: SealIssued) -> None:
-    tenant.issued[normalize_seal(ev.seal_number)] = ev.facility_id
+def on_issued(tenant: TenantState, ev: SealIssued, t: float) -> None:
+    tenant.reference.issue(normalize_seal(ev.seal_number), ev.facility_id, t)
 
 
 def _mismatch(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealEvent, seal: str, t: float) -> bool:
@@ -49,7 +50,10 @@ def on_affixed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealAffixed, t
             seal=seal,
         )
     _inventory(ctx, conv, tid, ev, seal, t)
-    _reuse(ctx, conv, tid, ev, seal, t)
+    if ctx.seal_facts is None:
+        _reuse(ctx, conv, tid, ev, seal, t)
+    else:
+        ctx.seal_facts.append(SealFact(ctx.out.tenant, seal, ev.seal_number, "affixed", cid, tid, t, eid))
     _inspection_before_sealing(ctx, conv, tid, ev, t)
     if trip is not None:
         if trip.status == "in_transit":
@@ -75,10 +79,9 @@ def on_affixed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealAffixed, t
 
 
 def _inventory(ctx: Ctx, conv: Conveyance, tid: str | None, ev: SealAffixed, seal: str, t: float) -> None:
-    issued = ctx.tenant.issued
-    if not issued:
+    recorded, facility = ctx.tenant.reference.inventory(seal, t)
+    if not recorded:
         return  # no controlled inventory recorded for this tenant yet
-    facility = issued.get(seal)
     where = ev.source.facility_id if ev.source is not None else None
     if facility is None:
         reason = "was never issued from the controlled seal inventory"
@@ -174,6 +177,8 @@ def on_removed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealRemoved, t
     cid = conv.conveyance_id
     previous = ctx.tenant.registry.get(seal)
     ctx.tenant.registry[seal] = (previous[0], previous[1], True) if previous else (cid, None, True)
+    if ctx.seal_facts is not None:
+        ctx.seal_facts.append(SealFact(ctx.out.tenant, seal, ev.seal_number, "removed", cid, None, t, ev.event_id))
     conv.seals_on.discard(seal)
     conv.heartbeats.pop(seal, None)  # a removed e-seal is no longer expected to report
     cancel_timers(conv, f"ESEAL-001:{seal}")

@@ -7,9 +7,9 @@ engine continues exactly where the original would have. Times are POSIX seconds 
 
 from typing import Any
 
-from sealguard.rules.geometry import CompiledPlace, FacilityIndex, RouteCorridor
+from sealguard.rules.geometry import CompiledPlace, RouteCorridor
+from sealguard.rules.reference import FileOrderReference, Reference
 from sealguard.schemas.events import TripPlanned
-from sealguard.schemas.places import Place
 
 
 def normalize_seal(number: str) -> str:
@@ -240,24 +240,18 @@ class Conveyance:
 class TenantState:
     """What rules share across a tenant's conveyances."""
 
-    __slots__ = ("closed_trips", "facilities", "facility_events", "issued", "open_trips", "registry")
+    __slots__ = ("closed_trips", "open_trips", "reference", "registry")
 
-    def __init__(self) -> None:
-        self.facilities = FacilityIndex()
-        self.facility_events: dict[str, dict[str, Any]] = {}  # facility id -> place, for snapshots
-        self.issued: dict[str, str] = {}  # seal -> facility it was issued to
+    def __init__(self, reference: Reference | None = None) -> None:
+        # The seal inventory and the facilities (rules.reference): the engine's own, or a worker's shared.
+        self.reference: Reference = reference if reference is not None else FileOrderReference()
         self.registry: dict[str, tuple[str, str | None, bool]] = {}  # seal -> (conveyance, trip, removed)
         self.open_trips: dict[str, str] = {}  # trip id -> conveyance id
         self.closed_trips: set[str] = set()
 
-    def register_facility(self, place: Place) -> None:
-        self.facilities.add(place)
-        self.facility_events[place.facility_id] = place.model_dump(mode="json", exclude_none=True)
-
     def to_plain(self) -> dict[str, Any]:
         return {
-            "facilities": self.facility_events,
-            "issued": self.issued,
+            **self.reference.to_plain(),
             "registry": {k: list(v) for k, v in self.registry.items()},
             "open_trips": self.open_trips,
             "closed_trips": sorted(self.closed_trips),

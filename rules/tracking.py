@@ -104,7 +104,7 @@ def _corridor(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t:
     limit = plan.corridor_m if plan.corridor_m is not None else ctx.policy.values["TRK-001.corridor_m"]
     check = plan.route.check(lon, lat, limit, trip.route_hint)
     trip.route_hint = check.segment
-    outside = check.distance_m > limit and not _approved_here(ctx, trip, lon, lat)
+    outside = check.distance_m > limit and not _approved_here(ctx, trip, lon, lat, t)
     if not outside:
         trip.off_since = None
         key = conv.close_cond("TRK-001", t)
@@ -127,12 +127,11 @@ def _corridor(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t:
         conv.open_cond("TRK-001", t, key)
 
 
-def _approved_here(ctx: Ctx, trip: Trip, lon: float, lat: float) -> bool:
+def _approved_here(ctx: Ctx, trip: Trip, lon: float, lat: float, t: float) -> bool:
     """Inside an approved place's shape, or a registered facility with an approved place's id."""
     if trip.plan.in_approved_place(lon, lat):
         return True
-    facilities = ctx.tenant.facilities
-    return bool(len(facilities)) and any(f in trip.plan.approved_ids for f in facilities.containing(lon, lat))
+    return any(f in trip.plan.approved_ids for f in ctx.tenant.reference.containing(lon, lat, t))
 
 
 def _stops(
@@ -150,7 +149,7 @@ def _stops(
 
 
 def _begin_stop(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t: float, eid: str) -> None:
-    facilities = tuple(ctx.tenant.facilities.containing(lon, lat)) if len(ctx.tenant.facilities) else ()
+    facilities = tuple(ctx.tenant.reference.containing(lon, lat, t))
     approved = trip.plan.in_approved_place(lon, lat) or any(f in trip.plan.approved_ids for f in facilities)
     conv.stop = Stop(t, lon, lat, eid, approved, () if approved else facilities)
     if approved or trip.status != "in_transit":

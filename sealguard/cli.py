@@ -13,6 +13,16 @@ import orjson
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"not a number of partitions from 1 to 10000: {text!r}")
+    return value
+
+
 def _timestamp(text: str) -> float:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -34,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="write alerts here (JSON Lines) instead of standard output")
     rp.add_argument("--dead-letter", help="write rejected lines here, each with its line number and reason")
     rp.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    rp.add_argument(
+        "--partitions",
+        type=_positive,
+        metavar="N",
+        help="decide as N partitioned workers would (docs/partitioning.md) instead of one engine",
+    )
 
     sp = sub.add_parser("schema", help="write the JSON Schema of every event kind")
     sp.add_argument("--out", required=True, help="directory to write one schema file per kind into")
@@ -114,6 +130,7 @@ def _load_policy(path: str | None) -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from sealguard.partitioned import replay_partitioned
     from sealguard.replay import replay
     from sealguard.rules.engine import Engine
     from sealguard.rules.policy import PolicyError
@@ -153,7 +170,13 @@ def _replay(args: argparse.Namespace) -> int:
         lines = _counting(source, progress)
     try:
         with source:
-            report = replay(lines, Engine(policy), until=args.until, on_invalid=on_invalid)
+            if args.partitions:
+                split = replay_partitioned(lines, policy, args.partitions, until=args.until, on_invalid=on_invalid)
+                applied, invalid, duplicates, alerts = split.applied, split.invalid, split.duplicates, split.in_order()
+            else:
+                report = replay(lines, Engine(policy), until=args.until, on_invalid=on_invalid)
+                applied, invalid, duplicates = report.applied, report.invalid, report.duplicates
+                alerts = report.book.in_order()
     except OSError as exc:
         print(f"sealguard: cannot read {args.events}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
@@ -162,14 +185,13 @@ def _replay(args: argparse.Namespace) -> int:
             progress.close()
         if dead is not None:
             dead.close()
-    alerts = report.book.in_order()
     for record in alerts:
         out.write(orjson.dumps(record.to_json()) + b"\n")
     out.flush()
     if args.out:
         out.close()
     print(
-        f"sealguard: {report.applied} events applied, {report.invalid} invalid, {report.duplicates} duplicates, "
+        f"sealguard: {applied} events applied, {invalid} invalid, {duplicates} duplicates, "
         f"{len(alerts)} alerts ({sum(a.status == 'open' for a in alerts)} open)",
         file=sys.stderr,
     )

@@ -121,7 +121,8 @@ async def _reference(conn: Conn, rows: list[StoredEvent]) -> None:
         elif isinstance(e, TripClosed):
             closed.append((e.occurred_at, e.tenant, e.trip_id))
         elif isinstance(e, FacilityRegistered):
-            facilities.append((e.tenant, e.place.facility_id, Jsonb(e.place.model_dump(mode="json")), e.occurred_at))
+            place = Jsonb(e.place.model_dump(mode="json", exclude_none=True))
+            facilities.append((e.tenant, e.place.facility_id, place, e.occurred_at))
         elif isinstance(e, SealIssued | SealAffixed | SealRemoved | SealVerified):
             state = e.kind.removeprefix("seal.")
             seals.append((e.tenant, e.seal_number, getattr(e, "conveyance_id", None), state, e.occurred_at, e.event_id))
