@@ -6,14 +6,17 @@ could not be handled, the partition is rewound to it and nothing past it is comm
 """
 
 import asyncio
+import contextlib
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from sealguard.ingest.inbound import EventSink, Inbound
 from sealguard.ingest.metrics import IngestMetrics
@@ -122,6 +125,151 @@ class KafkaSource:
     def _set_connected(self, up: bool) -> None:
         self.connected = up
         self.metrics.broker_up.labels("kafka").set(1 if up else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRecord:
+    """One record of a partition, as a worker needs it."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+    timestamp_ms: int
+
+
+OnAssigned = Callable[[list[int]], Awaitable[dict[int, int]]]
+OnRevoked = Callable[[list[int]], Awaitable[None]]
+
+
+class PartitionedConsumer:
+    """A consumer-group member that owns whole partitions (a worker). On assignment it asks
+    ``on_assigned`` where each new partition resumes (the offset stored beside the partition's state)
+    and seeks there; on revocation it tells ``on_revoked`` first. Kafka's own committed offsets are
+    written after each handled batch for lag monitoring only: the truth is the caller's."""
+
+    def __init__(self, options: KafkaOptions, on_assigned: OnAssigned, on_revoked: OnRevoked, *,
+                 metrics: IngestMetrics | None = None) -> None:  # fmt: skip
+        self.options = options
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.metrics = metrics or IngestMetrics()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.connected = False
+
+    async def __aenter__(self) -> "PartitionedConsumer":
+        consumer = AIOKafkaConsumer(
+            group_id=self.options.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=30 * 60 * 1000,  # a database outage holds a batch; do not leave the group
+            metadata_max_age_ms=5000,
+            fetch_max_wait_ms=20,
+            **self.options.client_args(),
+        )
+        consumer.subscribe([self.options.topic], listener=_Listener(self))
+        await consumer.start()
+        self.consumer = consumer
+        self._set_connected(True)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        consumer, self.consumer = self.consumer, None
+        self._set_connected(False)
+        if consumer is not None:
+            await consumer.stop()  # leaves the group: on_revoked is called for what it held
+
+    async def fetch(self, timeout_ms: int = 200) -> dict[int, list[PartitionRecord]]:
+        """The next records of each owned partition, in offset order (empty after ``timeout_ms``)."""
+        assert self.consumer is not None
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.options.max_records)
+        out: dict[int, list[PartitionRecord]] = {}
+        for tp, records in batches.items():
+            out[tp.partition] = [PartitionRecord(tp.partition, r.offset, r.key, r.value or b"",
+                                                 {k: bytes(v) for k, v in (r.headers or ())}, r.timestamp)
+                                 for r in records]  # fmt: skip
+        return out
+
+    def seek(self, partition: int, offset: int) -> None:
+        assert self.consumer is not None
+        self.consumer.seek(TopicPartition(self.options.topic, partition), offset)
+
+    async def commit(self, offsets: dict[int, int]) -> None:
+        """Advisory: Kafka's view of progress (lag), after the truth is stored."""
+        if self.consumer is None or not offsets:
+            return
+        owned = {tp.partition for tp in self.consumer.assignment()}
+        mine = {TopicPartition(self.options.topic, p): o for p, o in offsets.items() if p in owned}
+        if mine:
+            try:
+                await self.consumer.commit(mine)
+            except KafkaError as exc:  # a rebalance under way: the stored offsets stay the truth
+                log.info("advisory commit skipped: %s", exc)
+        for tp, offset in mine.items():
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                self.metrics.consumer_lag.labels("kafka", str(tp.partition)).set(max(0, high - offset))
+
+    def _set_connected(self, up: bool) -> None:
+        self.connected = up
+        self.metrics.broker_up.labels("kafka").set(1 if up else 0)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: PartitionedConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        mine = sorted(tp.partition for tp in revoked if tp.topic == self.owner.options.topic)
+        if mine:
+            await self.owner.on_revoked(mine)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        mine = sorted(tp.partition for tp in assigned if tp.topic == self.owner.options.topic)
+        if mine:
+            for partition, offset in (await self.owner.on_assigned(mine)).items():
+                self.owner.seek(partition, offset)
+
+
+async def ensure_topic(options: KafkaOptions, partitions: int) -> int:
+    """Create the topic with ``partitions`` partitions unless it exists; return how many it has."""
+    admin = AIOKafkaAdminClient(**options.client_args())
+    await admin.start()
+    try:
+        existing = await admin.describe_topics([options.topic])
+        for topic in existing:
+            if topic.get("topic") == options.topic and not topic.get("error_code") and topic.get("partitions"):
+                return len(topic["partitions"])
+        with contextlib.suppress(TopicAlreadyExistsError):
+            await admin.create_topics([NewTopic(options.topic, num_partitions=partitions, replication_factor=1)])
+        return partitions
+    finally:
+        await admin.close()
+
+
+async def publish_control(
+    options: KafkaOptions,
+    verb: str,
+    body: dict[str, Any],
+    *,
+    key: bytes | None = None,
+    partitions: list[int] | None = None,
+) -> None:
+    """A control record for the workers (``release``: in the partition of ``key``; ``advance``: in each
+    of ``partitions``), after Kafka has it."""
+    producer = AIOKafkaProducer(acks="all", **options.client_args())
+    await producer.start()
+    try:
+        value = orjson.dumps(body)
+        headers = [("sealguard-control", verb.encode())]
+        if partitions is None:
+            await producer.send_and_wait(options.topic, value, key=key, headers=headers)
+        else:
+            for p in partitions:
+                await producer.send_and_wait(options.topic, value, partition=p, headers=headers)
+    finally:
+        await producer.stop()
 
 
 class EventProducer:

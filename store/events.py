@@ -91,6 +91,19 @@ async def seen(conn: Conn, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     return {(r[0], r[1]) for r in await cur.fetchall()}
 
 
+async def stored_seqs(conn: Conn, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The sequence number each stored ``(tenant, event_id)`` was stored under (a worker catching up
+    tells its own records from duplicates by it)."""
+    if not keys:
+        return {}
+    cur = await conn.execute(
+        "SELECT i.tenant, i.event_id, i.seq FROM event_ids i"
+        " JOIN unnest(%s::text[], %s::text[]) AS k(tenant, event_id) USING (tenant, event_id)",
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    )
+    return {(r[0], r[1]): int(r[2]) for r in await cur.fetchall()}
+
+
 async def write_events(conn: Conn, rows: list[StoredEvent], partitions: PartitionCache) -> None:
     if not rows:
         return

@@ -1,0 +1,191 @@
+"""``sealguard gateway``: stateless ingest in front of the workers.
+
+Devices and systems reach a gateway over MQTT (several gateways share the load through an MQTT 5
+shared subscription) and HTTP. For each input, in the order received, the gateway:
+
+1. admits it (``pipeline.admission``: decoded, validated, allowed for the sender, plausibly dated);
+   a refused input is dead-lettered with its reason and answered ``rejected``;
+2. decides what needs the whole tenant, at the edge (docs/partitioning.md): reference data
+   (``seal.issued``, ``facility.registered``) is stored in the broadcast table and the event store and
+   answered there (a repeat is a ``duplicate``); a ``trip.planned`` whose trip id belongs to another
+   conveyance, or is closed, is refused; a ``trip.closed`` closes the trip id;
+3. publishes every other accepted event to Kafka, keyed ``{tenant}:{conveyance_id}``, and answers
+   ``accepted`` once Kafka has it (``acks=all``), so a transport acknowledges its sender only then.
+
+Inputs go through one queue and one task, so two events of one conveyance reach Kafka in the order they
+arrived even when the first waited on the database. A gateway holds nothing a restart would lose: an
+input not yet answered is not acknowledged, and its sender delivers it again.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg_pool
+from aiokafka import AIOKafkaProducer
+
+from sealguard.ingest.admit import Admitted
+from sealguard.ingest.inbound import Inbound, ItemResult
+from sealguard.ingest.kafka import KafkaOptions
+from sealguard.metrics import Metrics
+from sealguard.partitioned import REFERENCE_KINDS, record_key
+from sealguard.pipeline.admission import admit_all
+from sealguard.rules.trip_ids import TripOwner, plan_problem
+from sealguard.schemas.decode import InvalidEvent
+from sealguard.schemas.events import TripClosed, TripPlanned
+from sealguard.store import reference, trip_owners
+from sealguard.store.events import (
+    DeadLetter,
+    PartitionCache,
+    StoredEvent,
+    native_partitions,
+    write_dead_letters,
+    write_events,
+)
+from sealguard.worker import RECEIVED
+
+log = logging.getLogger("sealguard.gateway")
+
+
+class KafkaForwarder:
+    """The gateway's ``EventSink``."""
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], options: KafkaOptions, *,
+                 max_future_skew: float | None = 300.0, queue_size: int = 10_000, metrics: Metrics | None = None,
+                 wall: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.pool = pool
+        self.options = options
+        self.max_future_skew = max_future_skew
+        self.metrics = metrics or Metrics()
+        self.wall = wall
+        self.queue: asyncio.Queue[Inbound | None] = asyncio.Queue(queue_size)
+        self.producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._partitions = PartitionCache(True)
+
+    async def start(self) -> None:
+        producer = AIOKafkaProducer(acks="all", linger_ms=2, **self.options.client_args())
+        await producer.start()
+        self.producer = producer
+        async with self.pool.connection() as conn:
+            self._partitions = PartitionCache(await native_partitions(conn))
+        self._task = asyncio.create_task(self._run(), name="gateway")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Answer what was submitted (Kafka permitting), then close the producer."""
+        self._closing = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(None)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+            self.producer = None
+
+    async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
+        if self._closing:
+            raise RuntimeError("the gateway is shutting down")
+        item.done = asyncio.get_running_loop().create_future()
+        await self.queue.put(item)
+        self.metrics.queue_depth.set(self.queue.qsize())
+        return item.done
+
+    async def _run(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            try:
+                await self._forward(item)
+            except Exception as exc:  # never answered: the sender delivers it again
+                log.warning("gateway: could not forward an input (%s); it stays unacknowledged", exc)
+                if item.done is not None and not item.done.done():
+                    item.done.set_exception(exc)
+
+    async def _forward(self, item: Inbound) -> None:
+        assert self.producer is not None and item.done is not None
+        (admitted,) = admit_all([item], self.max_future_skew)
+        if isinstance(admitted, InvalidEvent):
+            await self._refuse(item, admitted.reason, admitted.event_id)
+            return
+        assert isinstance(admitted, Admitted)  # an Inbound is admitted or refused
+        event = admitted.event
+        if event.kind in REFERENCE_KINDS:
+            fresh = await self._store_reference(item, admitted)
+            _answer(item, ItemResult("accepted" if fresh else "duplicate", event.event_id))
+            return
+        if isinstance(event, TripPlanned | TripClosed):
+            reason = await self._trip_edge(event)
+            if reason is not None:
+                await self._refuse(item, reason, event.event_id)
+                return
+        key = record_key(event.tenant, getattr(event, "conveyance_id", None))
+        headers = [(RECEIVED, str(int(item.received_at * 1000)).encode())]
+        sent = await self.producer.send(self.options.topic, admitted.payload, key=key, headers=headers)
+        started = time.perf_counter()
+
+        def delivered(f: "asyncio.Future[Any]") -> None:
+            if f.cancelled() or f.exception() is not None:
+                if item.done is not None and not item.done.done():
+                    item.done.set_exception(f.exception() or RuntimeError("cancelled"))
+                return
+            self.metrics.events_received.labels(item.source, event.kind).inc()
+            self.metrics.db_write_latency.observe(time.perf_counter() - started)
+            _answer(item, ItemResult("accepted", event.event_id))
+
+        sent.add_done_callback(delivered)
+
+    async def _store_reference(self, item: Inbound, admitted: Admitted) -> bool:
+        event = admitted.event
+        received = datetime.fromtimestamp(item.received_at, UTC)
+        async with self.pool.connection() as conn, conn.transaction():
+            payload = orjson.loads(admitted.payload)
+            if not await reference.insert(conn, event.tenant, event.event_id, event.kind, event.occurred_at, payload):
+                return False
+            cur = await conn.execute("SELECT nextval('reference_seq')")
+            row = await cur.fetchone()
+            assert row is not None
+            await write_events(conn, [StoredEvent(-int(row[0]), event, admitted.payload, item.source, received)],
+                               self._partitions)  # fmt: skip
+        return True
+
+    async def _trip_edge(self, event: TripPlanned | TripClosed) -> str | None:
+        cid = event.conveyance_id or ""
+        async with self.pool.connection() as conn, conn.transaction():
+            found = await trip_owners.lock(conn, event.tenant, event.trip_id)
+            if isinstance(event, TripClosed):
+                if found is not None:
+                    await trip_owners.close(conn, event.tenant, event.trip_id, cid)
+                return None
+            owner = TripOwner(*found) if found is not None else None
+            reason = plan_problem(event.trip_id, cid, owner)
+            if reason is None and owner is None and not await trip_owners.take(conn, event.tenant, event.trip_id, cid):
+                # Another gateway took it between our look and our insert: judge against its owner.
+                found = await trip_owners.lock(conn, event.tenant, event.trip_id)
+                reason = plan_problem(event.trip_id, cid, TripOwner(*found) if found else None)
+            return reason
+
+    async def _refuse(self, item: Inbound, reason: str, event_id: str | None) -> None:
+        letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,
+                            event_id, reason, item.raw)  # fmt: skip
+        async with self.pool.connection() as conn, conn.transaction():
+            await write_dead_letters(conn, [letter])
+        self.metrics.dead_letters.labels(item.source).inc()
+        _answer(item, ItemResult("rejected", event_id, reason))
+
+
+def _answer(item: Inbound, result: ItemResult) -> None:
+    if item.done is not None and not item.done.done():
+        item.done.set_result(result)

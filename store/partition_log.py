@@ -1,0 +1,95 @@
+"""Each Kafka partition's place in PostgreSQL: its next offset (advanced in the transaction that stores
+the batch's effects, and only by its owner: a compare-and-set fences off a worker that lost the
+partition), its latest checkpoint, and the idle ticks that fired its timers between records."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    next_offset: int  # the state includes every record before this offset
+    last_tick_id: int  # ... and every tick up to this id
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionTick:
+    id: int
+    at_offset: int  # applied before the record at this offset
+    tenant: str
+    until: float
+
+
+async def claim(conn: Conn, topic: str, partition: int, owner: str) -> int:
+    """Take the partition for ``owner`` and return its next offset (0 for a partition never seen)."""
+    cur = await conn.execute(
+        "INSERT INTO partition_offsets (topic, partition, next_offset, owner) VALUES (%s, %s, 0, %s)"
+        " ON CONFLICT (topic, partition) DO UPDATE SET owner = EXCLUDED.owner, updated_at = now()"
+        " RETURNING next_offset",
+        (topic, partition, owner),
+    )
+    row = await cur.fetchone()
+    assert row is not None  # RETURNING of an upsert always returns the row
+    return int(row[0])
+
+
+async def advance(conn: Conn, topic: str, partition: int, expected: int, new: int, owner: str) -> bool:
+    """Move the next offset from ``expected`` to ``new``; False when it is no longer ``expected`` (another
+    worker committed this partition meanwhile): the caller must roll back."""
+    cur = await conn.execute(
+        "UPDATE partition_offsets SET next_offset = %s, owner = %s, updated_at = now()"
+        " WHERE topic = %s AND partition = %s AND next_offset = %s",
+        (new, owner, topic, partition, expected),
+    )
+    return cur.rowcount == 1
+
+
+async def load_checkpoint(conn: Conn, topic: str, partition: int) -> Checkpoint | None:
+    cur = await conn.execute(
+        "SELECT next_offset, last_tick_id, data::text FROM partition_checkpoints WHERE topic = %s AND partition = %s",
+        (topic, partition),
+    )
+    row = await cur.fetchone()
+    return Checkpoint(int(row[0]), int(row[1]), orjson.loads(row[2])) if row else None
+
+
+async def save_checkpoint(conn: Conn, topic: str, partition: int, cp: Checkpoint) -> None:
+    await conn.execute(
+        "INSERT INTO partition_checkpoints (topic, partition, next_offset, last_tick_id, data)"
+        " VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (topic, partition) DO UPDATE SET"
+        " next_offset = EXCLUDED.next_offset, last_tick_id = EXCLUDED.last_tick_id, data = EXCLUDED.data,"
+        " taken_at = now()",
+        (topic, partition, cp.next_offset, cp.last_tick_id, orjson.dumps(cp.data).decode()),
+    )
+
+
+async def write_ticks(conn: Conn, topic: str, partition: int,
+                      ticks: Sequence[tuple[int, str, float]]) -> list[int]:  # fmt: skip
+    """Record ``(at_offset, tenant, until)`` ticks; returns their ids, in order."""
+    ids = []
+    for at_offset, tenant, until in ticks:
+        cur = await conn.execute(
+            "INSERT INTO partition_ticks (topic, partition, at_offset, tenant, until_ts) VALUES (%s, %s, %s, %s, %s)"
+            " RETURNING id",
+            (topic, partition, at_offset, tenant, until),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
+
+
+async def ticks_after(conn: Conn, topic: str, partition: int, after_id: int) -> list[PartitionTick]:
+    cur = await conn.execute(
+        "SELECT id, at_offset, tenant, until_ts FROM partition_ticks WHERE topic = %s AND partition = %s AND id > %s"
+        " ORDER BY id",
+        (topic, partition, after_id),
+    )
+    return [PartitionTick(int(r[0]), int(r[1]), str(r[2]), float(r[3])) for r in await cur.fetchall()]
