@@ -25,6 +25,7 @@ from sealguard.config import Settings
 from sealguard.errors import SealguardError
 from sealguard.ingest.kafka import KafkaOptions, KafkaSource
 from sealguard.ingest.mqtt import MqttOptions, MqttSource
+from sealguard.live import PgUpdates, UpdateHub
 from sealguard.metrics import Metrics
 from sealguard.mqtt_access import CredentialFiles, MonitorLogin, monitor_login
 from sealguard.notifier import Notifier
@@ -130,6 +131,7 @@ class Monitor:
     broker_port: int | None = None  # the embedded broker's public port (its login front)
     role_topics: bool = False
     metrics: Metrics = field(default_factory=Metrics)  # this monitor's registry, served on /metrics
+    hub: UpdateHub = field(default_factory=UpdateHub)  # live updates for the web API's streams
     _serving: contextlib.AsyncExitStack | None = None
     _startup_error: BaseException | None = None
     _serve_task: "asyncio.Task[None] | None" = None
@@ -201,8 +203,9 @@ class Monitor:
             self.sources.append(kafka)
             brokers["kafka"] = kafka
         rt = Runtime(
-            self.pool, self.pipeline, s.http_max_batch, s.http_max_body, brokers, s.http_rate_per_s, s.http_rate_burst,
-            s.metrics_token.get_secret_value() if s.metrics_token else None, self.metrics.registry,
+            self.pool, self.pipeline, self.pipeline, self.hub, s.http_max_batch, s.http_max_body, brokers,
+            s.http_rate_per_s, s.http_rate_burst, s.metrics_token.get_secret_value() if s.metrics_token else None,
+            self.metrics.registry,
         )  # fmt: skip
         config = uvicorn.Config(create_app(rt, lifespan=self._lifespan), host=s.http_host, port=s.http_port,
                                 log_level="warning", lifespan="on", access_log=False,
@@ -246,6 +249,9 @@ class Monitor:
             stack.push_async_callback(self._stop_notifier)
         await self.pipeline.start()
         stack.push_async_callback(self.pipeline.stop)
+        listener = PgUpdates(self.database_url, self.hub)
+        self.background.append(asyncio.create_task(listener.run(), name="live-updates"))
+        await asyncio.wait_for(listener.listening.wait(), 30)
         if self._keeper is not None:
             self.background.append(asyncio.create_task(self._keep_credentials(*self._keeper), name="mqtt-auth"))
         stack.push_async_callback(self._stop_background)

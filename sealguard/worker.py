@@ -38,6 +38,7 @@ from sealguard.alerts.book import AlertBook, AlertRecord, Change
 from sealguard.alerts.config import AlertingConfig
 from sealguard.errors import SealguardError
 from sealguard.ingest.kafka import KafkaOptions, PartitionedConsumer, PartitionRecord
+from sealguard.live import batch_updates
 from sealguard.metrics import Metrics
 from sealguard.partitioned import PartitionState, apply_reference
 from sealguard.pipeline import clocks
@@ -51,7 +52,7 @@ from sealguard.rules.seal_registry import SealFact, reuse_findings, reuse_verdic
 from sealguard.rules.view import conveyance_view
 from sealguard.schemas.decode import InvalidEvent, decode_event, decode_object
 from sealguard.schemas.events import Event
-from sealguard.store import partition_log, projection, reference, seal_facts
+from sealguard.store import live, partition_log, projection, reference, seal_facts
 from sealguard.store.events import (
     DeadLetter,
     PartitionCache,
@@ -467,6 +468,7 @@ class Worker:
                     views.append((tenant, cid, conveyance_view(conv, geometry=False)))
                     break
         await projection.upsert(conn, views, now)
+        await live.notify(conn, batch_updates(work.changes, (r.event for r in work.rows)))
         for number, (expected, new) in sorted(work.offsets.items()):
             if not await partition_log.advance(conn, self.topic, number, expected, new, self.owner):
                 raise Fenced(number)

@@ -1,5 +1,5 @@
 """Each conveyance's current state (trip, last fix, stop, seals, latest inspection) as the engine that
-owns it last saw it, for the api role, which has no engine of its own."""
+owns it last saw it, for the web API, which reads no engine's memory (the api role has none)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,7 +12,8 @@ Conn = psycopg.AsyncConnection[Any]
 
 
 async def upsert(conn: Conn, views: Sequence[tuple[str, str, dict[str, Any]]], now: datetime) -> None:
-    """``(tenant, conveyance_id, view)`` each, replacing what was there."""
+    """``(tenant, conveyance_id, view)`` each, replacing what was there (views without plan geometry:
+    that is written once per plan, with the trip)."""
     if not views:
         return
     async with conn.cursor() as cur:
@@ -23,10 +24,20 @@ async def upsert(conn: Conn, views: Sequence[tuple[str, str, dict[str, Any]]], n
         )
 
 
-async def views(conn: Conn, tenant: str | None, conveyance_id: str | None = None) -> list[dict[str, Any]]:
+async def views(conn: Conn, tenant: str | None, conveyance_id: str | None = None, *,
+                geometry: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+    """The views of a tenant's (``None``: every tenant's) conveyances, by tenant and id; with
+    ``geometry`` the current trip's route and approved stops are filled in."""
     cur = await conn.execute(
-        "SELECT view FROM conveyance_state WHERE (%s::text IS NULL OR tenant = %s)"
-        " AND (%s::text IS NULL OR conveyance_id = %s) ORDER BY tenant, conveyance_id",
-        (tenant, tenant, conveyance_id, conveyance_id),
+        "SELECT s.view, t.geometry FROM conveyance_state s"
+        " LEFT JOIN trips t ON %s AND t.tenant = s.tenant AND t.trip_id = s.view->'trip'->>'trip_id'"
+        " WHERE (%s::text IS NULL OR s.tenant = %s) AND (%s::text IS NULL OR s.conveyance_id = %s)"
+        " ORDER BY s.tenant, s.conveyance_id",
+        (geometry, tenant, tenant, conveyance_id, conveyance_id),
     )
-    return [r[0] for r in await cur.fetchall()]
+    out = []
+    for view, geo in await cur.fetchall():
+        if geometry and view.get("trip") is not None:
+            view["trip"].update(geo or {"route": None, "approved_stops": []})
+        out.append(view)
+    return out

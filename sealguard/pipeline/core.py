@@ -39,6 +39,7 @@ from sealguard.alerts.book import AlertBook
 from sealguard.alerts.config import AlertingConfig
 from sealguard.alerts.lifecycle import Decision
 from sealguard.ingest.admit import Admitted
+from sealguard.live import batch_updates
 from sealguard.metrics import Metrics
 from sealguard.pipeline import clocks, recovery
 from sealguard.pipeline.admission import admit_all
@@ -50,7 +51,8 @@ from sealguard.pipeline.items import Act, Inbound, Item, ItemFailed, ItemResult,
 from sealguard.retry import Backoff
 from sealguard.rules.engine import Engine
 from sealguard.rules.policy import Policy
-from sealguard.store import engine_log
+from sealguard.rules.view import conveyance_view
+from sealguard.store import engine_log, live, projection
 from sealguard.store.events import DeadLetter, PartitionCache, seen, write_dead_letters
 
 log = logging.getLogger("sealguard.pipeline")
@@ -106,8 +108,6 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._lock_conn: psycopg.AsyncConnection[Any] | None = None
-        #: Called after each commit with what changed (alerts, positions), for live views (SSE).
-        self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
 
     @property
     def engine(self) -> Engine:
@@ -276,6 +276,7 @@ class Pipeline:
             for i, it in enumerate(items):
                 if isinstance(it, Act):
                     batch.acted[i] = await self._act(conn, it, batch, now)
+            await self._project(conn, batch, now)
         self.seq = batch.seq  # committed; a failed commit triggers recovery instead
         self.metrics.db_write_latency.observe(time.perf_counter() - start)
         return batch
@@ -288,6 +289,16 @@ class Pipeline:
             batch.seq += 1
             await engine_log.write_release(conn, batch.seq, doc["dedup_key"], doc["alert_id"])
         return decision, doc
+
+    async def _project(self, conn: psycopg.AsyncConnection[Any], batch: Batch, now: datetime) -> None:
+        """The touched conveyances' views for the web API, and what changed for its live streams."""
+        touched = sorted({(r.event.tenant, r.event.conveyance_id) for r in batch.rows if r.event.conveyance_id})
+        views = [(t, c, conveyance_view(conv, geometry=False)) for t, c in touched
+                 if (conv := self.engine.conveyances.get((t, c))) is not None]  # fmt: skip
+        await projection.upsert(conn, views, now)
+        acted = [(decision.history[-1][0], doc["tenant"], doc["alert_id"]) for decision, doc in batch.acted.values()
+                 if doc is not None and decision.history]  # fmt: skip
+        await live.notify(conn, batch_updates(batch.changes, (r.event for r in batch.rows), acted))
 
     def _finish(self, items: list[Item], batch: Batch) -> None:
         m = self.metrics
@@ -318,25 +329,6 @@ class Pipeline:
                 it.done.set_result(result)
         if batch.rows:
             self._since_snapshot += len(batch.rows) + len(batch.ticks)
-        if self.listeners:
-            self._tell(batch)
-
-    def _tell(self, batch: Batch) -> None:
-        updates: list[dict[str, Any]] = [
-            {"type": "alert", "change": change, "tenant": r.tenant, "alert_id": r.alert_id}
-            for change, r in batch.changes
-        ]
-        updates += [{"type": "alert", "change": decision.history[-1][0], "tenant": doc["tenant"],
-                     "alert_id": doc["alert_id"]}
-                    for decision, doc in batch.acted.values() if doc is not None and decision.history]  # fmt: skip
-        for row in batch.rows:
-            e = row.event
-            if e.kind == "gps.position":
-                updates.append({"type": "position", "tenant": e.tenant, "conveyance_id": e.conveyance_id,
-                                "lon": e.lon, "lat": e.lat, "at": e.occurred_at.isoformat()})  # fmt: skip
-        if updates:
-            for listener in list(self.listeners):
-                listener(updates)
 
     async def _refuse(self, item: Inbound, reason: str) -> None:
         letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,

@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sealguard.alerts.matchers import validate_all
-from sealguard.pipeline import Act, Pipeline
+from sealguard.pipeline import Act
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web.auth import require, tenant_scope
@@ -112,10 +112,11 @@ def router() -> APIRouter:
         """Acknowledge (stops escalation), resolve (two people for the two-person rules), comment, or assign.
         Answers the alert after the action; 409 when the action does not fit its state."""
         body = body or ActionBody()
-        pipeline: Pipeline = request.app.state.rt.pipeline
         scope = None if who.tenant == ALL_TENANTS else who.tenant
         decision, doc = await stored(
-            pipeline.act(Act(str(alert_id), verb, who.label, scope, note=body.note, assignee=body.assignee))
+            request.app.state.rt.actions.act(
+                Act(str(alert_id), verb, who.label, scope, note=body.note, assignee=body.assignee)
+            )
         )
         if decision.error is not None:
             raise HTTPException(decision.code, decision.error)

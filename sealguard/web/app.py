@@ -5,7 +5,7 @@ import hmac
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import orjson
 import psycopg_pool
@@ -15,7 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from psycopg import sql
 from starlette.types import Lifespan
 
-from sealguard.pipeline import Inbound, ItemResult, Pipeline
+from sealguard.alerts.lifecycle import Decision
+from sealguard.ingest.inbound import EventSink
+from sealguard.live import UpdateHub
+from sealguard.pipeline import Act, Inbound, ItemResult
 from sealguard.schemas.events import INSPECTION_POINTS
 from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
 from sealguard.store.tokens import ALL_TENANTS, Principal
@@ -28,12 +31,22 @@ from sealguard.web.waiting import stored
 API = "/api/v1"
 
 
+class Actions(Protocol):
+    """Where people's actions on alerts go: the pipeline (``up``), or the database and the workers'
+    control records (the api role)."""
+
+    async def act(self, action: Act) -> tuple[Decision, dict[str, Any] | None]: ...
+
+
 @dataclass
 class Runtime:
-    """What the web layer reads: the pool, the pipeline, and readiness of each connection."""
+    """What the web layer uses: the database (reads, and the conveyances' projection), where events go,
+    where people's actions go, the live updates, and readiness of each connection."""
 
     pool: psycopg_pool.AsyncConnectionPool[Any]
-    pipeline: Pipeline
+    sink: EventSink
+    actions: Actions
+    hub: UpdateHub = field(default_factory=UpdateHub)
     max_batch: int = 1000
     max_body: int = 5 * 1024 * 1024
     brokers: dict[str, Any] = field(default_factory=dict)  # name -> object with .connected
@@ -135,7 +148,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
             refused, stamped = scanner_facility(who, item)
             # a single event keeps the bytes it came in (dead letters store them) unless it was stamped
             raw = orjson.dumps(item) if isinstance(parsed, list) or stamped else body
-            futures.append(await rt.pipeline.submit(Inbound(raw, "http", {**origin, "index": i}, tenant=tenant,
+            futures.append(await rt.sink.submit(Inbound(raw, "http", {**origin, "index": i}, tenant=tenant,
                                                             refused=refused, role=who.role)))  # fmt: skip
         results: list[ItemResult] = list(await stored(asyncio.gather(*futures)))
         counts = {s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "rejected")}

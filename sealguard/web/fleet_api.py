@@ -1,7 +1,8 @@
 """Conveyances, trips, facilities, a conveyance's timeline, the dock lookup, and the live stream (SSE).
 
-Current state (trip status, last position, seals on) is the rule engine's own view, read in-process;
-history comes from PostgreSQL. Creating or changing a trip or facility is an event like any other, so it
+Current state (trip status, last position, seals on) is the projection the engine that owns each
+conveyance keeps in PostgreSQL (no process reads an engine's memory: the api role has none); history
+comes from PostgreSQL too. Creating or changing a trip or facility is an event like any other, so it
 goes through the same pipeline, checks and dead-letter path as events from devices.
 """
 
@@ -16,8 +17,10 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from sealguard.pipeline import Inbound, ItemResult, Pipeline
-from sealguard.rules.view import conveyance_view, fleet
+from sealguard.ingest.inbound import EventSink
+from sealguard.live import UpdateHub
+from sealguard.pipeline import Inbound, ItemResult
+from sealguard.store import projection
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web.auth import TokenCache, require, tenant_scope
@@ -29,8 +32,14 @@ HEARTBEAT_S = 15.0
 REVALIDATE_S = 1.0  # an open stream re-checks its token this often: revocation ends it
 
 
-def _pipeline(request: Request) -> Pipeline:
-    return request.app.state.rt.pipeline  # type: ignore[no-any-return]
+def _sink(request: Request) -> EventSink:
+    return request.app.state.rt.sink  # type: ignore[no-any-return]
+
+
+async def _views(request: Request, tenant: str | None, conveyance_id: str | None = None, *,
+                 geometry: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+    async with request.app.state.rt.pool.connection() as conn:
+        return await projection.views(conn, tenant, conveyance_id, geometry=geometry)
 
 
 async def submit_one(request: Request, who: Principal, event: dict[str, Any]) -> ItemResult:
@@ -44,7 +53,7 @@ async def submit_one(request: Request, who: Principal, event: dict[str, Any]) ->
     event.setdefault("event_id", f"api-{uuid.uuid4()}")
     event.setdefault("occurred_at", utc_iso(datetime.now(UTC)))
     client = request.client.host if request.client else None
-    future = await _pipeline(request).submit(
+    future = await _sink(request).submit(
         Inbound(
             orjson.dumps(event),
             "http",
@@ -77,7 +86,7 @@ def router() -> APIRouter:
         """Every conveyance the engine knows: trip and plan geometry, position, seals, and its open alerts
         (the dashboard's map). ``geometry=false`` leaves out routes and stops for a lighter answer."""
         scope = tenant_scope(who, tenant)
-        items = fleet(_pipeline(request).engine.conveyances, scope, geometry=geometry)
+        items = await _views(request, scope, geometry=geometry)
         open_alerts = await _open_alerts(request, scope)
         by_conv: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for a in open_alerts:
@@ -94,14 +103,13 @@ def router() -> APIRouter:
         """One conveyance: its trip (planned, in transit, arrived), expected seals, last position, latest
         inspection and open alerts. Scanners may read it too: the dock page needs it."""
         scope = tenant_scope(who, tenant)
-        convs = _pipeline(request).engine.conveyances
-        keys = [k for k in convs if k[1] == conveyance_id and (scope is None or k[0] == scope)]
-        if not keys:
+        found = await _views(request, scope, conveyance_id)
+        if not found:
             raise HTTPException(404, f"no conveyance {conveyance_id!r} is known")
-        if len(keys) > 1:
+        if len(found) > 1:
             raise HTTPException(409, f"{conveyance_id!r} exists in several tenants; name one with ?tenant=")
-        view = conveyance_view(convs[keys[0]])
-        view["open_alerts"] = await _open_alerts(request, keys[0][0], conveyance_id)
+        view = found[0]
+        view["open_alerts"] = await _open_alerts(request, view["tenant"], conveyance_id)
         return view
 
     @api.get("/conveyances/{conveyance_id}/timeline", tags=["conveyances"])
@@ -168,8 +176,8 @@ def router() -> APIRouter:
         if len(rows) > 1:
             raise HTTPException(409, f"trip {trip_id!r} exists in several tenants; name one with ?tenant=")
         t, conveyance_id, plan, status, planned_at, closed_at = rows[0]
-        conv = _pipeline(request).engine.conveyances.get((t, conveyance_id))
-        live = conveyance_view(conv) if conv is not None else None
+        views = await _views(request, t, conveyance_id, geometry=False)
+        live = views[0] if views else None
         state = status
         if live and live["trip"] and live["trip"]["trip_id"] == trip_id:
             state = live["trip"]["status"]
@@ -218,7 +226,7 @@ def router() -> APIRouter:
         """Server-Sent Events: ``alert`` (an alert changed: fetch it) and ``position`` (a GPS fix), only of
         the token's tenant. Read it with fetch() and the Authorization header (EventSource cannot send one)."""
         scope = tenant_scope(who, tenant)
-        pipeline = _pipeline(request)
+        hub: UpdateHub = request.app.state.rt.hub
         queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(STREAM_QUEUE)
 
         def listen(updates: list[dict[str, Any]]) -> None:
@@ -237,7 +245,7 @@ def router() -> APIRouter:
         token: str = request.state.token
 
         async def events() -> AsyncIterator[bytes]:
-            pipeline.listeners.append(listen)
+            hub.subscribe(listen)
             try:
                 yield b"retry: 2000\n\n"
                 idle = 0.0
@@ -260,7 +268,7 @@ def router() -> APIRouter:
                     for update in batch:
                         yield b"event: " + update["type"].encode() + b"\ndata: " + orjson.dumps(update) + b"\n\n"
             finally:
-                pipeline.listeners.remove(listen)
+                hub.unsubscribe(listen)
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip

@@ -74,3 +74,6 @@ CREATE TABLE conveyance_state (
 );
 
 CREATE SEQUENCE reference_seq;
+
+-- The current trip's geometry for the api role's map (the plan as the engine reads it).
+ALTER TABLE trips ADD COLUMN geometry jsonb;

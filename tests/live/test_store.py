@@ -17,11 +17,12 @@ def test_plan_picks_one_variant_per_version() -> None:
     def names(ms: list[Migration]) -> list[tuple[int, str | None]]:
         return [(m.version, m.variant) for m in ms]
 
-    assert names(plan(available(), timescale=False, applied=set())) == [(1, None), (2, "plain"), (3, None), (4, None)]
+    assert names(plan(available(), timescale=False, applied=set())) == [(1, None), (2, "plain"), (3, None), (4, None),
+                                                                         (5, None)]  # fmt: skip
     assert names(plan(available(), timescale=True, applied=set())) == [(1, None), (2, "timescale"), (3, None),
-                                                                        (4, None)]  # fmt: skip
-    assert names(plan(available(), timescale=False, applied={1, 2})) == [(3, None), (4, None)]
-    assert plan(available(), timescale=False, applied={1, 2, 3, 4}) == []
+                                                                        (4, None), (5, None)]  # fmt: skip
+    assert names(plan(available(), timescale=False, applied={1, 2})) == [(3, None), (4, None), (5, None)]
+    assert plan(available(), timescale=False, applied={1, 2, 3, 4, 5}) == []
 
 
 def test_chain_detects_a_rewritten_row() -> None:
@@ -39,7 +40,8 @@ async def test_migrate_twice_and_events_in_day_partitions(
     tmp_path: Path, database_url: str, mqtt_broker: object
 ) -> None:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        assert await migrate(conn) == ["0001_core", "0002_events (plain)", "0003_alerting", "0004_tenant_clocks"]
+        assert await migrate(conn) == ["0001_core", "0002_events (plain)", "0003_alerting", "0004_tenant_clocks",
+                                      "0005_partitions"]  # fmt: skip
         assert await migrate(conn) == []
     lines = lines_of(scenario_dirs()[0] / "events.jsonl")
     s = settings(tmp_path, database_url, mqtt_broker)
