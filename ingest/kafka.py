@@ -6,7 +6,6 @@ could not be handled, the partition is rewound to it and nothing past it is comm
 """
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -237,12 +236,21 @@ async def ensure_topic(options: KafkaOptions, partitions: int) -> int:
     admin = AIOKafkaAdminClient(**options.client_args())
     await admin.start()
     try:
-        existing = await admin.describe_topics([options.topic])
-        for topic in existing:
-            if topic.get("topic") == options.topic and not topic.get("error_code") and topic.get("partitions"):
+        # Create first: asking for the metadata of a missing topic lets a broker auto-create it with
+        # its default partition count instead.
+        try:
+            answer = await admin.create_topics([NewTopic(options.topic, num_partitions=partitions,
+                                                         replication_factor=1)])  # fmt: skip
+            codes = [error[1] for error in getattr(answer, "topic_errors", ())]
+            if all(code == 0 for code in codes):
+                return partitions
+            if any(code not in (0, TopicAlreadyExistsError.errno) for code in codes):
+                raise KafkaError(f"cannot create topic {options.topic}: {answer.topic_errors}")
+        except TopicAlreadyExistsError:
+            pass
+        for topic in await admin.describe_topics([options.topic]):
+            if topic.get("topic") == options.topic and topic.get("partitions"):
                 return len(topic["partitions"])
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics([NewTopic(options.topic, num_partitions=partitions, replication_factor=1)])
         return partitions
     finally:
         await admin.close()

@@ -16,6 +16,14 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 def add_commands(sub: Any) -> None:
     sub.add_parser("up", help="run the monitor: every role in one process (configure with SEALGUARD_* variables)")
+    roles = {
+        "gateway": "stateless MQTT and HTTP ingest: validate, decide the edge, publish to Kafka",
+        "worker": "a member of the Kafka consumer group running the rule engine (one per partition set)",
+        "notifier": "drain the notification outbox (several may run)",
+        "api": "the web API, pages and live streams, stateless over PostgreSQL",
+    }
+    for name, text in roles.items():
+        sub.add_parser(name, help=f"split role: {text} (needs SEALGUARD_DATABASE_URL and SEALGUARD_KAFKA_BOOTSTRAP)")
 
     db = sub.add_parser("db", help="database tools")
     dsub = db.add_subparsers(dest="db_command", required=True)
@@ -79,8 +87,9 @@ def add_commands(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int | None:
     """Run a live command, or return None when ``args`` is not one of ours."""
-    handlers = {"up": _up, "db": _db, "token": _token, "mqtt": _mqtt, "audit": _audit, "simulate": _simulate,
-                "alerts": _alerts, "receivers": _receivers}  # fmt: skip
+    handlers = {"up": _up, "gateway": _role, "worker": _role, "notifier": _role, "api": _role, "db": _db,
+                "token": _token, "mqtt": _mqtt, "audit": _audit, "simulate": _simulate, "alerts": _alerts,
+                "receivers": _receivers}  # fmt: skip
     handler = handlers.get(args.command)
     return handler(args) if handler else None
 
@@ -105,6 +114,20 @@ def _up(_args: argparse.Namespace) -> int:
     except (EngineBusy, DataDirBusy) as exc:
         print(f"sealguard up: {exc}", file=sys.stderr)
         return EXIT_FAIL
+    return EXIT_OK
+
+
+def _role(args: argparse.Namespace) -> int:
+    from sealguard.roles import RoleConfigError, run_role
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_role(args.command, settings))
+    except RoleConfigError as exc:
+        print(f"sealguard {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ca_file: str | None = None
+    kafka_partitions: int = Field(6, ge=1, description="partitions of the events topic when a role creates it")
+    worker_id: str | None = Field(None, description="this worker's name in the partition table; default host-pid")
+    checkpoint_every_s: float = Field(60.0, description="a worker checkpoints each partition at least this often")
+    checkpoint_every_records: int = Field(50_000, description="... or after this many records")
     http: str = Field("127.0.0.1:8000", description="host:port of the API and dashboard")
     data_dir: Path = Field(Path(".sealguard"), description="embedded database and broker data, the admin token")
     policy: Path | None = Field(None, description="policy YAML (criteria.md); none uses the defaults")

@@ -78,7 +78,7 @@ async def admin_token(conn: psycopg.AsyncConnection[Any], data_dir: Path) -> str
     return token
 
 
-class _QuietServer(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """uvicorn inside our loop: signals are ours (stop consuming first, then HTTP), not uvicorn's."""
 
     @contextlib.contextmanager
@@ -203,14 +203,22 @@ class Monitor:
             self.sources.append(kafka)
             brokers["kafka"] = kafka
         rt = Runtime(
-            self.pool, self.pipeline, self.pipeline, self.hub, s.http_max_batch, s.http_max_body, brokers,
-            s.http_rate_per_s, s.http_rate_burst, s.metrics_token.get_secret_value() if s.metrics_token else None,
-            self.metrics.registry,
-        )  # fmt: skip
+            pool=self.pool,
+            sink=self.pipeline,
+            actions=self.pipeline,
+            hub=self.hub,
+            max_batch=s.http_max_batch,
+            max_body=s.http_max_body,
+            brokers=brokers,
+            rate_per_s=s.http_rate_per_s,
+            rate_burst=s.http_rate_burst,
+            metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
+            registry=self.metrics.registry,
+        )
         config = uvicorn.Config(create_app(rt, lifespan=self._lifespan), host=s.http_host, port=s.http_port,
                                 log_level="warning", lifespan="on", access_log=False,
                                 timeout_graceful_shutdown=5)  # fmt: skip
-        self.server = _QuietServer(config)
+        self.server = QuietServer(config)
 
     async def _serve(self) -> None:
         """Run the HTTP server (its lifespan starts every part) and return once it listens; raise why not."""

@@ -193,10 +193,9 @@ class Worker:
             if now - last_tick >= self.tick_interval:
                 self._due_ticks(now)
                 last_tick = now
-            if not fetched and not any(p.pending for p in self.owned.values()):
-                continue
-            await self._handle(fetched)
-            await consumer.commit({p: self.owned[p].next_offset for p in fetched if p in self.owned})
+            if fetched or any(p.pending for p in self.owned.values()):
+                await self._handle(fetched)
+                await consumer.commit({p: self.owned[p].next_offset for p in fetched if p in self.owned})
             await self._maybe_checkpoint()
 
     def _due_ticks(self, mono: float) -> None:
@@ -235,6 +234,9 @@ class Worker:
         recorded = await partition_log.ticks_after(conn, self.topic, number, last_tick)
         part = OwnedPartition(number, state, next_offset, position, last_tick, recorded,
                               checkpoint_mono=self.mono())  # fmt: skip
+        where = f"the checkpoint at offset {position}" if cp is not None and position else "the beginning"
+        log.info("worker %s: partition %d restored from %s; %d records and %d ticks to read again up to offset %d",
+                 self.owner, number, where, next_offset - position, len(recorded), next_offset)  # fmt: skip
         if position == next_offset:
             self._replay_ticks(part, next_offset)
         return part
@@ -316,7 +318,26 @@ class Worker:
                 log.warning("worker %s: database unavailable (%s); retrying in %.1f s", self.owner, exc, delay)
                 await asyncio.sleep(delay)
 
+    def _gaps(self, fetched: dict[int, list[PartitionRecord]]) -> dict[int, list[PartitionRecord]]:
+        """Records that do not continue where a partition stands (a fetch from before a rebalance or a
+        seek) are dropped, and the partition is read again from where it stands: none is ever skipped."""
+        out = {}
+        for number, records in fetched.items():
+            part = self.owned.get(number)
+            if part is None:
+                continue
+            ahead = [r for r in records if r.offset >= part.position]
+            if ahead and ahead[0].offset != part.position:
+                log.warning("worker %s: partition %d fetched from offset %d, expected %d; reading it again",
+                            self.owner, number, ahead[0].offset, part.position)  # fmt: skip
+                if self.consumer is not None:
+                    self.consumer.seek(number, part.position)
+                continue
+            out[number] = ahead
+        return out
+
     async def _commit(self, fetched: dict[int, list[PartitionRecord]]) -> None:
+        fetched = self._gaps(fetched)
         started = time.perf_counter()
         now = self.clock()
         async with self.pool.connection() as conn:

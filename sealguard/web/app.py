@@ -38,32 +38,32 @@ class Actions(Protocol):
     async def act(self, action: Act) -> tuple[Decision, dict[str, Any] | None]: ...
 
 
-@dataclass
-class Runtime:
-    """What the web layer uses: the database (reads, and the conveyances' projection), where events go,
-    where people's actions go, the live updates, and readiness of each connection."""
+@dataclass(kw_only=True)
+class HealthRuntime:
+    """What every role's HTTP side has: readiness of its connections and its metrics."""
 
     pool: psycopg_pool.AsyncConnectionPool[Any]
+    brokers: dict[str, Any] = field(default_factory=dict)  # name -> object with .connected
+    metrics_token: str | None = None  # when set, /metrics needs it as a bearer token
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # what /metrics serves
+
+
+@dataclass(kw_only=True)
+class Runtime(HealthRuntime):
+    """What the web API uses besides: where events go, where people's actions go, the live updates (it
+    reads the database for everything else, the conveyances' projection included)."""
+
     sink: EventSink
     actions: Actions
     hub: UpdateHub = field(default_factory=UpdateHub)
     max_batch: int = 1000
     max_body: int = 5 * 1024 * 1024
-    brokers: dict[str, Any] = field(default_factory=dict)  # name -> object with .connected
     rate_per_s: float = 1000.0  # events submitted per second, per token (the Settings defaults)
     rate_burst: float = 2000.0
-    metrics_token: str | None = None  # when set, /metrics needs it as a bearer token
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # what /metrics serves
 
 
-def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
-    """The web application over ``rt``; ``lifespan`` (the role's) opens and closes what ``rt`` holds."""
-    # No docs UI: FastAPI's loads its scripts from a CDN, and no page of ours runs third-party code.
-    app = FastAPI(title="sealguard", version="1", openapi_url=f"{API}/openapi.json", docs_url=None,
-                  redoc_url=None, lifespan=lifespan)  # fmt: skip
-    app.state.rt = rt
-    app.state.tokens = TokenCache(rt.pool)
-    limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
+def _health(app: FastAPI, rt: HealthRuntime) -> None:
+    """Security headers, NUL refusal, liveness, readiness and metrics: on every role's HTTP side."""
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -117,6 +117,26 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
             if not hmac.compare_digest(given.encode(), f"Bearer {rt.metrics_token}".encode()):
                 raise HTTPException(401, "metrics need the metrics token", {"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(rt.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_health_app(rt: HealthRuntime, *, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
+    """Health, readiness and metrics only: the HTTP side of a worker or a notifier."""
+    app = FastAPI(title="sealguard", version="1", openapi_url=None, docs_url=None, redoc_url=None,
+                  lifespan=lifespan)  # fmt: skip
+    app.state.rt = rt
+    _health(app, rt)
+    return app
+
+
+def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
+    """The web application over ``rt``; ``lifespan`` (the role's) opens and closes what ``rt`` holds."""
+    # No docs UI: FastAPI's loads its scripts from a CDN, and no page of ours runs third-party code.
+    app = FastAPI(title="sealguard", version="1", openapi_url=f"{API}/openapi.json", docs_url=None,
+                  redoc_url=None, lifespan=lifespan)  # fmt: skip
+    app.state.rt = rt
+    app.state.tokens = TokenCache(rt.pool)
+    limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
+    _health(app, rt)
 
     @app.post(f"{API}/events", tags=["events"])
     async def post_events(request: Request, who: Annotated[Principal, require("scanner")]) -> JSONResponse:

@@ -77,3 +77,15 @@ CREATE SEQUENCE reference_seq;
 
 -- The current trip's geometry for the api role's map (the plan as the engine reads it).
 ALTER TABLE trips ADD COLUMN geometry jsonb;
+
+-- Control records for the workers written with the change that causes them (a person resolved an
+-- alert: its worker's book must release it), relayed to Kafka by the api role.
+CREATE TABLE worker_controls (
+    id         bigserial PRIMARY KEY,
+    key        bytea NOT NULL,
+    verb       text  NOT NULL,
+    body       jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    sent_at    timestamptz
+);
+CREATE INDEX worker_controls_pending ON worker_controls (id) WHERE sent_at IS NULL;

@@ -2,7 +2,6 @@
 waiting until workers have handled a topic, and the alerts one engine raises on the same input."""
 
 import asyncio
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sealguard.alerts.book import AlertBook
 from sealguard.ingest.inbound import Inbound, ItemResult
 from sealguard.ingest.kafka import KafkaOptions, publish_control
-from sealguard.partitioned import REFERENCE_KINDS
+from sealguard.partitioned import REFERENCE_KINDS, partition_for, record_key
 from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.findings import iso
@@ -46,14 +45,18 @@ def _kind_and_conveyance(line: bytes) -> tuple[str, str]:
         return "", ""
     if not isinstance(obj, dict):
         return "", ""
-    return str(obj.get("kind", "")), f"{obj.get('tenant')}:{obj.get('conveyance_id')}"
+    return str(obj.get("kind", "")), record_key(str(obj.get("tenant") or "default"), obj.get("conveyance_id")).decode()
 
 
-async def feed(gateways: Sequence[Any], lines: Sequence[bytes], window: int = 500) -> list[ItemResult]:
-    """Send ``lines`` through the gateways as careful senders do: each conveyance always through the same
-    gateway, in order; up to ``window`` inputs in flight; and an input the gateway decides with the
-    database (reference data, trips) sent only once everything before it is answered, and answered before
-    anything after it is sent (docs/partitioning.md: what the edge guarantees)."""
+async def feed(
+    gateways: Sequence[Any], lines: Sequence[bytes], window: int = 500, partitions: int = 6
+) -> list[ItemResult]:
+    """Send ``lines`` through the gateways as careful senders do: the conveyances of one partition always
+    through the same gateway, in order (so each partition holds its records in input order: one engine
+    per partition then decides as one engine does; docs/partitioning.md); up to ``window`` inputs in
+    flight; and an input the gateway decides with the database (reference data, trips) sent only once
+    everything before it is answered, and answered before anything after it is sent (what the edge
+    guarantees)."""
     results: list[ItemResult] = []
     pending: list[asyncio.Future[ItemResult]] = []
 
@@ -63,8 +66,8 @@ async def feed(gateways: Sequence[Any], lines: Sequence[bytes], window: int = 50
             pending.clear()
 
     for i, line in enumerate(lines):
-        kind, conveyance = _kind_and_conveyance(line)
-        gateway = gateways[zlib.crc32(conveyance.encode()) % len(gateways)]
+        kind, key = _kind_and_conveyance(line)
+        gateway = gateways[partition_for(key.encode(), partitions) % len(gateways)]
         item = Inbound(line, "http", {"line": i + 1})
         if kind in EDGE_KINDS:
             await drain()
@@ -123,3 +126,21 @@ def _key(a: dict[str, Any]) -> tuple[str, ...]:
 async def stored_keys(url: str) -> set[tuple[str, ...]]:
     rows = await query(url, "SELECT alert_id::text, rule_id, severity, conveyance_id, occurred_at, status FROM alerts")
     return {(r[0], r[1], r[2], str(r[3]), iso(r[4].timestamp()), r[5]) for r in rows}
+
+
+def role_env(role: str, database_url: str, options: KafkaOptions, http_port: int, **extra: str) -> dict[str, str]:
+    """The environment of a split role's process."""
+    import os
+
+    env = {
+        **os.environ,
+        "SEALGUARD_DATABASE_URL": database_url,
+        "SEALGUARD_KAFKA_BOOTSTRAP": options.bootstrap,
+        "SEALGUARD_KAFKA_TOPIC": options.topic,
+        "SEALGUARD_KAFKA_GROUP": options.group_id,
+        "SEALGUARD_HTTP": f"127.0.0.1:{http_port}",
+        "SEALGUARD_IDLE_ADVANCE_AFTER": "3600",
+        "SEALGUARD_LOG_LEVEL": "INFO",
+    }
+    env.pop("SEALGUARD_CONFIG", None)
+    return {**env, **{f"SEALGUARD_{k.upper()}": v for k, v in extra.items()}}

@@ -1,0 +1,102 @@
+"""People's actions on alerts in the api role, which has no engine: decided and stored in PostgreSQL
+(``pipeline.alert_changes.act``), and, when an alert is released (resolved by people), a control record
+for the worker that owns its conveyance, written in the same transaction and relayed to Kafka, so the
+worker's book lets the next occurrence open a new alert."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg
+import psycopg_pool
+from aiokafka import AIOKafkaProducer
+
+from sealguard.alerts.config import AlertingConfig
+from sealguard.alerts.lifecycle import Decision
+from sealguard.ingest.kafka import KafkaOptions
+from sealguard.live import batch_updates
+from sealguard.partitioned import record_key
+from sealguard.pipeline.alert_changes import act
+from sealguard.pipeline.items import Act
+from sealguard.retry import Backoff
+from sealguard.store import live, worker_controls
+from sealguard.worker import CONTROL
+
+log = logging.getLogger("sealguard.api")
+RETRYABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ControlledActions:
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], alerting: AlertingConfig,
+                 options: KafkaOptions, *, clock: Callable[[], datetime] = _utcnow,
+                 poll_s: float = 1.0) -> None:  # fmt: skip
+        self.pool = pool
+        self.alerting = alerting
+        self.options = options
+        self.clock = clock
+        self.poll_s = poll_s
+        self._wake = asyncio.Event()
+
+    async def act(self, action: Act) -> tuple[Decision, dict[str, Any] | None]:
+        async with self.pool.connection() as conn, conn.transaction():
+            decision, doc = await act(conn, self.alerting, action.alert_id, action.tenant, action.verb, action.actor,
+                                      self.clock(), note=action.note, assignee=action.assignee)  # fmt: skip
+            if decision.error is None and doc is not None:
+                if decision.released:
+                    key = record_key(doc["tenant"], doc["conveyance_id"])
+                    body = {"dedup_key": doc["dedup_key"], "alert_id": doc["alert_id"]}
+                    await worker_controls.enqueue(conn, key, "release", body)
+                if decision.history:
+                    acted = [(decision.history[-1][0], doc["tenant"], doc["alert_id"])]
+                    await live.notify(conn, batch_updates((), (), acted))
+        self._wake.set()
+        return decision, doc
+
+    async def relay(self) -> None:
+        """Publish the control records in order, each after the transaction that wrote it committed."""
+        backoff = Backoff(base=0.5, cap=10.0)
+        producer: AIOKafkaProducer | None = None
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                self._wake.clear()
+                try:
+                    if producer is None:
+                        producer = AIOKafkaProducer(acks="all", **self.options.client_args())
+                        await producer.start()
+                    await self._relay_once(producer)
+                    backoff.reset()
+                except Exception as exc:
+                    log.warning("control relay: %s; retrying", exc)
+                    if producer is not None:
+                        with contextlib.suppress(Exception):
+                            await producer.stop()
+                        producer = None
+                    await asyncio.sleep(backoff.next())
+        finally:
+            if producer is not None:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+
+    async def _relay_once(self, producer: AIOKafkaProducer) -> None:
+        while True:
+            async with self.pool.connection() as conn, conn.transaction():
+                rows = await worker_controls.claim(conn)
+                if not rows:
+                    return
+                started = time.perf_counter()
+                for row in rows:
+                    await producer.send_and_wait(self.options.topic, orjson.dumps(row.body), key=row.key,
+                                                 headers=[(CONTROL, row.verb.encode())])  # fmt: skip
+                await worker_controls.sent(conn, [r.id for r in rows])
+                log.debug("relayed %d control records in %.3f s", len(rows), time.perf_counter() - started)
