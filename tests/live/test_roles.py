@@ -8,20 +8,27 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import aiomqtt
+import httpx
+import orjson
+import pytest
 
 from bench.fleet import fleet_lines
 from sealguard.gateway import KafkaForwarder
 from sealguard.ingest.kafka import KafkaOptions, ensure_topic
 from sealguard.receivers import HttpReceiver
 from sealguard.runtime import migrate_url, open_pool
-from sealguard.servers import KafkaBroker, free_port
+from sealguard.servers import KafkaBroker, MqttBroker, free_port
 from sealguard.worker import Worker
-from tests.live.monitor import lines_of
-from tests.live.roles import advance_all, feed, handled, replay_keys, role_env, stored_keys, with_tenant
+from tests.live.monitor import lines_of, ready
+from tests.live.roles import advance_all, end_offsets, feed, handled, replay_keys, role_env, stored_keys, with_tenant
 from tests.live.servers import query, scenario_dirs, wait_for
-from tests.live.test_alerting import delivered_ok, hook_only, settled_outbox
+from tests.live.test_alerting import delivered_ok, hook_only, post, settled_outbox, token_for
+from tests.live.test_browser import CHROMIUM, SHOTS, recent_trip
 
 PARTITIONS = 6
 
@@ -169,3 +176,138 @@ async def test_a_worker_killed_and_a_fourth_added_mid_stream_lose_nothing_and_do
         for proc in procs.values():
             _stop(proc)
         await hook.stop()
+
+
+async def test_a_gateway_killed_mid_stream_stores_every_qos1_event_exactly_once(
+    tmp_path: Path, database_url: str, kafka_broker: KafkaBroker, mqtt_broker: MqttBroker
+) -> None:
+    """Two gateways share the MQTT load (one MQTT 5 shared subscription); one is SIGKILLed while devices
+    publish and comes back under its own session. A message is acknowledged only once Kafka has it, so
+    what the dead gateway held comes again, and the workers store each event once."""
+    if mqtt_broker.protocol != "5":
+        pytest.skip("shared subscriptions need MQTT 5 (Mosquitto); the amqtt stand-in speaks 3.1.1")
+    options = _options(kafka_broker)
+    await migrate_url(database_url)
+    await ensure_topic(options, PARTITIONS)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(name: str) -> None:
+        env = role_env("gateway", database_url, options, free_port(), worker_id=name, mqtt_url=mqtt_broker.url,
+                       mqtt_shared_group="gateways-" + options.topic)  # fmt: skip
+        procs[name] = _start("gateway", env, tmp_path / f"{name}.log")
+
+    total = 3000
+    t0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    events = [orjson.dumps({"event_id": f"g-{i}", "kind": "gps.position", "conveyance_id": f"TRL-{i % 40}",
+                            "occurred_at": (t0 + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
+                            "lat": 27.5 + i * 1e-5, "lon": -99.0, "speed_kph": 60.0})
+              for i in range(total)]  # fmt: skip
+    try:
+        start("gw1")
+        start("gw2")
+        for name in ("gw1", "gw2"):
+            log = tmp_path / f"{name}.log"
+            await wait_for(lambda log=log: "is running" in log.read_text(), what=f"{name} to start")
+        async with roles(database_url, options, gateways=0, workers=2):
+            async with aiomqtt.Client("127.0.0.1", mqtt_broker.port, identifier="dev-" + options.topic,
+                                      protocol=aiomqtt.ProtocolVersion.V5) as device:  # fmt: skip
+                for start_at in range(0, total, 100):
+                    if start_at == total // 3:
+                        procs["gw1"].kill()  # SIGKILL, with messages in hand
+                        procs["gw1"].wait()
+                    if start_at == 2 * total // 3:
+                        start("gw1")  # back, under its own session: what it held is delivered again
+                    chunk = events[start_at : start_at + 100]
+                    await asyncio.gather(*(device.publish("sealguard/v1/acme/events", e, qos=1) for e in chunk))
+
+            async def all_stored() -> bool:
+                rows = await query(database_url, "SELECT count(*) FROM event_ids WHERE tenant = 'acme'")
+                return int(rows[0][0]) >= total
+
+            await wait_for(all_stored, timeout=180, what=f"{total} events stored")
+            await handled(database_url, options)
+        rows = await query(database_url, "SELECT count(*), count(DISTINCT event_id) FROM events WHERE tenant = 'acme'")
+        assert rows[0] == (total, total)
+        forwarded = await end_offsets(options)
+        assert sum(forwarded.values()) >= total  # redelivered messages may reach Kafka twice: stored once
+    finally:
+        for proc in procs.values():
+            _stop(proc)
+
+
+async def test_the_api_role_alone_serves_the_dashboard_live_and_the_conveyance_state(
+    tmp_path: Path, database_url: str, kafka_broker: KafkaBroker
+) -> None:
+    """``sealguard api`` has no engine in its process: it reads the workers' projection, hears their
+    changes through PostgreSQL, and sends people's actions to the database and the workers."""
+    from playwright.async_api import async_playwright, expect
+
+    options = _options(kafka_broker)
+    await migrate_url(database_url)
+    await ensure_topic(options, PARTITIONS)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = _start("api", role_env("api", database_url, options, port), tmp_path / "api.log")
+    try:
+        async with roles(database_url, options, gateways=0, workers=2):
+            await wait_for(ready(port), what="the api role to be ready")
+            admin = await token_for(database_url, "acme", "admin", "ada")
+            operator = await token_for(database_url, "acme", "operator", "olga")
+            trip = recent_trip("acme")
+            answer = await post(base, admin, "/api/v1/events", trip)
+            assert answer.status_code == 200 and answer.json()["accepted"] == len(trip), answer.text
+
+            async def projected() -> bool:
+                async with httpx.AsyncClient() as c:
+                    r = await c.get(f"{base}/api/v1/conveyances/TRL-1002",
+                                    headers={"Authorization": f"Bearer {operator}"})  # fmt: skip
+                return r.status_code == 200 and r.json()["position"] is not None
+
+            await wait_for(projected, what="the conveyance's state through the api role")
+            async with httpx.AsyncClient() as c:
+                view = (await c.get(f"{base}/api/v1/conveyances/TRL-1002",
+                                    headers={"Authorization": f"Bearer {operator}"})).json()  # fmt: skip
+            assert view["trip"]["status"] == "arrived" and view["trip"]["route"], view
+            assert view["seals_on"] == ["SG123456"]
+
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking"])  # fmt: skip
+                try:
+                    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+                    errors: list[str] = []
+                    page.on("pageerror", lambda exc: errors.append(str(exc)))
+                    await page.goto(f"{base}/#token={operator}")
+                    await expect(page.locator("#live")).to_have_class("on")
+                    await expect(page.locator("circle.truck[data-conveyance='TRL-1002']")).to_have_count(1)
+                    alarm = {"event_id": f"alarm-{uuid.uuid4().hex[:6]}", "kind": "seal.alarm", "tenant": "acme",
+                             "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                             "conveyance_id": "TRL-1002", "seal_number": "SG123456", "alarm": "tamper",
+                             "lat": 28.0, "lon": -99.0}  # fmt: skip
+                    assert (await post(base, admin, "/api/v1/events", alarm)).status_code == 200
+                    row = page.locator(".alert-row", has_text="SEAL-003")  # raised by a worker, heard live
+                    await expect(row).to_have_count(1)
+                    await page.screenshot(path=str(SHOTS / "api-role-live-alert.png"), full_page=True)
+                    await row.locator("button.ack").click()
+                    await expect(row.locator(".status")).to_have_text("acknowledged")
+                    assert not errors, errors
+                finally:
+                    await browser.close()
+            (stored,) = await query(database_url, "SELECT alert_id::text, status, acknowledged_by FROM alerts"
+                                                  " WHERE rule_id = 'SEAL-003' AND tenant = 'acme'")  # fmt: skip
+            assert stored[1:] == ("acknowledged", "olga")
+            # people resolving it (SEAL-003 takes two) release it in its worker's book, through the relay
+            second = await token_for(database_url, "acme", "operator", "pat")
+            for who in (operator, second):
+                resolved = await post(base, who, f"/api/v1/alerts/{stored[0]}/resolve", {"note": "checked"})
+                assert resolved.status_code == 200, resolved.text
+            assert resolved.json()["alert"]["status"] == "resolved"
+
+            async def relayed() -> bool:
+                rows = await query(database_url, "SELECT count(*) FILTER (WHERE sent_at IS NOT NULL), count(*)"
+                                                 " FROM worker_controls")  # fmt: skip
+                return bool(rows[0][1] >= 1 and rows[0][0] == rows[0][1])
+
+            await wait_for(relayed, what="the release relayed to the workers")
+    finally:
+        _stop(api)
