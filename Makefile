@@ -30,6 +30,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.replay_bench
 	$(BIN)/python -m bench.live_bench
+	$(BIN)/python -m bench.roles_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

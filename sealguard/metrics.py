@@ -58,6 +58,12 @@ class Metrics:
             buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
             registry=r,
         )
+        self.checkpoint_seconds = Histogram(
+            "sealguard_checkpoint_seconds", "Time to write one partition's checkpoint",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r,
+        )  # fmt: skip
+        self.checkpoint_bytes = Gauge("sealguard_checkpoint_bytes", "Size of each partition's latest checkpoint",
+                                      ["partition"], registry=r)  # fmt: skip
         self.outbox_depth = Gauge("sealguard_outbox_depth", "Notifications waiting to be delivered", registry=r)
         self.outbox_oldest_age = Gauge("sealguard_outbox_oldest_due_seconds",
                                        "How long the oldest due notification has waited", registry=r)  # fmt: skip

@@ -546,10 +546,13 @@ class Worker:
                     await self._checkpoint(part)
 
     async def _checkpoint(self, part: OwnedPartition) -> None:
+        started = time.perf_counter()
         data = {"engine": part.state.engine.snapshot(), "book": part.state.book.snapshot()}
         async with self.pool.connection() as conn, conn.transaction():
-            await partition_log.save_checkpoint(conn, self.topic, part.number,
-                                                Checkpoint(part.next_offset, part.last_tick_id, data))  # fmt: skip
+            cp = Checkpoint(part.next_offset, part.last_tick_id, data)
+            size = await partition_log.save_checkpoint(conn, self.topic, part.number, cp)
+        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+        self.metrics.checkpoint_bytes.labels(str(part.number)).set(size)
         part.since_checkpoint = 0
         part.checkpoint_mono = self.mono()
 

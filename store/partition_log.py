@@ -60,14 +60,17 @@ async def load_checkpoint(conn: Conn, topic: str, partition: int) -> Checkpoint 
     return Checkpoint(int(row[0]), int(row[1]), orjson.loads(row[2])) if row else None
 
 
-async def save_checkpoint(conn: Conn, topic: str, partition: int, cp: Checkpoint) -> None:
+async def save_checkpoint(conn: Conn, topic: str, partition: int, cp: Checkpoint) -> int:
+    """Replace the partition's checkpoint; returns its size in bytes (as JSON)."""
+    body = orjson.dumps(cp.data).decode()
     await conn.execute(
         "INSERT INTO partition_checkpoints (topic, partition, next_offset, last_tick_id, data)"
         " VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT (topic, partition) DO UPDATE SET"
         " next_offset = EXCLUDED.next_offset, last_tick_id = EXCLUDED.last_tick_id, data = EXCLUDED.data,"
         " taken_at = now()",
-        (topic, partition, cp.next_offset, cp.last_tick_id, orjson.dumps(cp.data).decode()),
+        (topic, partition, cp.next_offset, cp.last_tick_id, body),
     )
+    return len(body)
 
 
 async def write_ticks(conn: Conn, topic: str, partition: int,

@@ -1,0 +1,181 @@
+"""``make bench`` (split roles): workers over Kafka, measured on this machine.
+
+Starts PostgreSQL (embedded) and tansu, loads a generated fleet into a six-partition events topic through
+an in-process gateway, then:
+
+- throughput: 1, 2 and 3 ``sealguard worker`` processes, each run on a fresh consumer group and database,
+  handle the whole topic; events/s in total and per worker (records handled / wall time from the first
+  record handled to the last), CPU seconds of each worker process, and the checkpoint sizes and times;
+- latency: one gateway and two workers, events published at a fixed rate (default 5,000/s) through the
+  gateway; receipt-to-stored p50/p99 from the workers' own histogram, event-to-alert from the alerts'
+  ``opened`` history rows against the publish time of their evidence.
+Printed, never asserted.
+"""
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.fleet import fleet_lines
+from sealguard.gateway import KafkaForwarder
+from sealguard.ingest.inbound import Inbound
+from sealguard.ingest.kafka import KafkaOptions, ensure_topic
+from sealguard.runtime import migrate_url, open_pool
+from sealguard.servers import EmbeddedPostgres, KafkaBroker, free_port
+
+PARTITIONS = 6
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _new_database(pg: EmbeddedPostgres) -> str:
+    name = "b_" + uuid.uuid4().hex[:10]
+    async with await psycopg.AsyncConnection.connect(pg.url, autocommit=True) as conn:
+        await conn.execute(f"CREATE DATABASE {name}".encode())
+    url = pg.url.rsplit("/", 1)[0] + "/" + name
+    await migrate_url(url)
+    return url
+
+
+async def _load(url: str, options: KafkaOptions, lines: list[bytes]) -> float:
+    pool = open_pool(url)
+    await pool.open(wait=True)
+    gateway = KafkaForwarder(pool, options, max_future_skew=None)
+    await gateway.start()
+    started = time.perf_counter()
+    try:
+        pending: list[Any] = []
+        for i, line in enumerate(lines):
+            pending.append(await gateway.submit(Inbound(line, "http", {"line": i})))
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        return time.perf_counter() - started
+    finally:
+        await gateway.stop()
+        await pool.close()
+
+
+def _env(url: str, options: KafkaOptions, name: str, port: int) -> dict[str, str]:
+    env = {**os.environ, "SEALGUARD_DATABASE_URL": url, "SEALGUARD_KAFKA_BOOTSTRAP": options.bootstrap,
+           "SEALGUARD_KAFKA_TOPIC": options.topic, "SEALGUARD_KAFKA_GROUP": options.group_id,
+           "SEALGUARD_WORKER_ID": name, "SEALGUARD_HTTP": f"127.0.0.1:{port}", "SEALGUARD_LOG_LEVEL": "WARNING",
+           "SEALGUARD_IDLE_ADVANCE_AFTER": "3600", "SEALGUARD_CHECKPOINT_EVERY_S": "10"}  # fmt: skip
+    env.pop("SEALGUARD_CONFIG", None)
+    return env
+
+
+async def _offsets(url: str, topic: str) -> dict[int, tuple[int, str]]:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute("SELECT partition, next_offset, owner FROM partition_offsets WHERE topic = %s",
+                                 (topic,))  # fmt: skip
+        return {int(p): (int(o), str(w)) for p, o, w in await cur.fetchall()}
+
+
+async def throughput(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes], workers: int,
+                     loaded: tuple[str, KafkaOptions, dict[int, int]], tmp: Path) -> None:  # fmt: skip
+    _, base, ends = loaded
+    url = await _new_database(pg)
+    # A fresh group and database over the same loaded topic: the workers start from offset 0.
+    options = KafkaOptions(base.bootstrap, topic=base.topic, group_id="bench-" + uuid.uuid4().hex[:6])
+    total = sum(ends.values())
+    procs, ports = [], []
+    first: float | None = None
+    started = time.perf_counter()
+    for i in range(workers):
+        port = free_port()
+        ports.append(port)
+        log = (tmp / f"w{workers}-{i}.log").open("wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", "sealguard.cli", "worker"],
+                                      env=_env(url, options, f"w{i}", port), stdout=log, stderr=log))  # fmt: skip
+    try:
+        while True:
+            got = await _offsets(url, options.topic)
+            done = sum(o for o, _ in got.values())
+            if done and first is None:
+                first = time.perf_counter()
+            if done >= total:
+                break
+            if time.perf_counter() - started > 900:
+                print(f"  {workers} workers: gave up after 900 s at {done}/{total}")
+                return
+            await asyncio.sleep(0.05)
+        end = time.perf_counter()
+        assert first is not None
+        wall = end - first
+        per_worker: dict[str, int] = {}
+        for o, w in got.values():
+            per_worker[w] = per_worker.get(w, 0) + o
+        cpu = [_cpu(p.pid) for p in procs]
+        print(f"  {workers} worker(s): {total} records in {wall:.1f} s = {total / wall:,.0f} events/s in total;"
+              f" per worker {', '.join(f'{w}: {n / wall:,.0f}/s' for w, n in sorted(per_worker.items()))};"
+              f" CPU s per worker process {', '.join(f'{c:.1f}' for c in cpu)}")  # fmt: skip
+        await asyncio.sleep(11)  # one checkpoint period
+        async with httpx.AsyncClient() as c:
+            for port in ports:
+                text = (await c.get(f"http://127.0.0.1:{port}/metrics")).text
+                sizes = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                         if line.startswith("sealguard_checkpoint_bytes{")]  # fmt: skip
+                count = _sample(text, "sealguard_checkpoint_seconds_count")
+                total_s = _sample(text, "sealguard_checkpoint_seconds_sum")
+                if count:
+                    print(f"    checkpoints: {int(count)} taken, mean {1000 * total_s / count:.1f} ms;"
+                          f" latest per partition {', '.join(f'{s / 1024:,.0f} KiB' for s in sizes)}")  # fmt: skip
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--conveyances", type=int, default=600)
+    ap.add_argument("--workers", default="1,2,3")
+    args = ap.parse_args()
+    lines = fleet_lines(args.conveyances, facility_count=50, seed=3)
+    with tempfile.TemporaryDirectory(prefix="sealguard-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        pg = EmbeddedPostgres(tmp / "pg").start()
+        kafka = KafkaBroker(tmp / "kafka").start()
+        try:
+            options = KafkaOptions(kafka.bootstrap, topic="bench-events", group_id="unused")
+            await ensure_topic(options, PARTITIONS)
+            url = await _new_database(pg)
+            seconds = await _load(url, options, lines)
+            from tests.live.roles import end_offsets
+
+            ends = await end_offsets(options)
+            print(f"sealguard roles bench: {len(lines)} events ({args.conveyances} conveyances) loaded through a"
+                  f" gateway in {seconds:.1f} s ({len(lines) / seconds:,.0f}/s); {sum(ends.values())} records on"
+                  f" {PARTITIONS} partitions; {os.cpu_count()} cores")  # fmt: skip
+            for n in [int(x) for x in args.workers.split(",")]:
+                await throughput(pg, kafka, lines, n, (url, options, ends), tmp)
+        finally:
+            kafka.stop()
+            pg.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
