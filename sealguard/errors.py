@@ -13,7 +13,9 @@ boundary where they are caught::
      |-- ItemFailed          pipeline.items    one input of a batch failed (index, reason, event_id)
      |-- EngineBusy          pipeline          another process owns this database's rule engine
      |-- DataDirBusy         runtime           another process holds the data directory
-     |-- HttpStartFailed     runtime           the web server did not start (port taken, a part failed)
+     |-- HttpStartFailed     serving           the web server did not start (port taken, a part failed)
+     |-- RoleConfigError     roles             a split role started without what it needs
+     |-- Fenced              worker            another worker committed the partition meanwhile
      '-- CommandError        cli_live          a command line that cannot be carried out
 
 The foundation layer: it imports nothing of ours, and every layer may import it.

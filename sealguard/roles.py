@@ -12,11 +12,9 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import httpx
-import uvicorn
 
 from sealguard.alerts import config as alerting_config
 from sealguard.alerts.channels import Channels, TopicSink
@@ -31,7 +29,8 @@ from sealguard.live import PgUpdates, UpdateHub
 from sealguard.metrics import Metrics
 from sealguard.notifier import Notifier
 from sealguard.rules.policy import Policy
-from sealguard.runtime import QuietServer, migrate_url, open_pool
+from sealguard.runtime import migrate_url, open_pool
+from sealguard.serving import Serving, stop_task
 from sealguard.topic_sinks import KafkaSink, MqttSink
 from sealguard.web.app import HealthRuntime, Runtime, create_app, create_health_app
 from sealguard.worker import Worker
@@ -72,10 +71,7 @@ class RoleProcess:
         self.pool = open_pool(settings.database_url)
         self.options = kafka_options(settings)
         self.parts: list[Any] = []
-        self.server: uvicorn.Server | None = None
-        self._serve_task: asyncio.Task[None] | None = None
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._error: BaseException | None = None
+        self.serving = Serving(self._open)
         self.worker: Worker | None = None
         self.forwarder: KafkaForwarder | None = None
         self._closers: list[Any] = []
@@ -105,7 +101,7 @@ class RoleProcess:
             rt = Runtime(pool=self.pool, sink=self.forwarder, actions=actions, hub=self.hub, brokers=brokers,
                          max_batch=s.http_max_batch, max_body=s.http_max_body, rate_per_s=s.http_rate_per_s,
                          rate_burst=s.http_rate_burst, metrics_token=token, registry=self.metrics.registry)  # fmt: skip
-            app = create_app(rt, lifespan=self._lifespan)
+            app = create_app(rt, lifespan=self.serving.lifespan)
         else:
             brokers = {}
             if self.role == "worker":
@@ -119,20 +115,9 @@ class RoleProcess:
                 brokers["kafka"] = self.worker
             else:
                 self.parts.append(self._notifier(alerting_of(s)))
-            app = create_health_app(HealthRuntime(pool=self.pool, brokers=brokers, metrics_token=token,
-                                                  registry=self.metrics.registry), lifespan=self._lifespan)  # fmt: skip
-        config = uvicorn.Config(app, host=s.http_host, port=s.http_port, log_level="warning", lifespan="on",
-                                access_log=False, timeout_graceful_shutdown=5)  # fmt: skip
-        self.server = QuietServer(config)
-        self._serve_task = asyncio.create_task(self.server.serve(), name="http")
-        while not self.server.started:
-            if self._serve_task.done():
-                await self._close()
-                if self._error is not None:
-                    raise self._error
-                self._serve_task.result()
-                raise RoleConfigError(f"the HTTP server of sealguard {self.role} stopped while starting")
-            await asyncio.sleep(0.05)
+            health = HealthRuntime(pool=self.pool, brokers=brokers, metrics_token=token, registry=self.metrics.registry)
+            app = create_health_app(health, lifespan=self.serving.lifespan)
+        await self.serving.start(app, s.http_host, s.http_port)
 
     def _notifier(self, alerting: AlertingConfig) -> Notifier:
         s = self.settings
@@ -148,80 +133,40 @@ class RoleProcess:
                         lease_s=s.notify_lease_s, retry_base_s=s.notify_retry_base_s,
                         retry_cap_s=s.notify_retry_cap_s, metrics=self.metrics)  # fmt: skip
 
-    @contextlib.asynccontextmanager
-    async def _lifespan(self, _app: Any) -> AsyncIterator[None]:
-        try:
-            await self._open()
-        except BaseException as exc:
-            self._error = exc
-            await self._close()
-            raise
-        try:
-            yield
-        finally:
-            await self._close()
-
-    async def _open(self) -> None:
-        stack = self._stack = contextlib.AsyncExitStack()
+    async def _open(self, stack: contextlib.AsyncExitStack) -> None:
         await self.pool.open(wait=True, timeout=30)
         stack.push_async_callback(self.pool.close)
         if self.forwarder is not None:
             await self.forwarder.start()
             stack.push_async_callback(self.forwarder.stop)
             listener = PgUpdates(str(self.settings.database_url), self.hub)
-            stack.push_async_callback(_cancel, asyncio.create_task(listener.run(), name="live-updates"))
+            stack.push_async_callback(stop_task, asyncio.create_task(listener.run(), name="live-updates"), None, 0)
         for part in self.parts:
             if isinstance(part, ControlledActions):
-                stack.push_async_callback(_cancel, asyncio.create_task(part.relay(), name="control-relay"))
+                stack.push_async_callback(stop_task, asyncio.create_task(part.relay(), name="control-relay"), None, 0)
             elif isinstance(part, Notifier):
                 task = asyncio.create_task(part.run(), name="notifier")
-                stack.push_async_callback(self._stop_notifier, part, task)
+                stack.push_async_callback(self._close_channels)
+                stack.push_async_callback(stop_task, task, part.request_stop, 10)
             elif isinstance(part, Worker):
                 task = asyncio.create_task(part.run(), name="worker")
-                stack.push_async_callback(self._stop_worker, part, task)
+                stack.push_async_callback(part.stop)  # checkpoint what it owns, after its loop ended
+                stack.push_async_callback(stop_task, task, part.request_stop, 15)
             elif isinstance(part, MqttSource):
-                stack.push_async_callback(_cancel, asyncio.create_task(part.run(), name="mqtt"))
+                stack.push_async_callback(stop_task, asyncio.create_task(part.run(), name="mqtt"), None, 0)
 
-    async def _stop_worker(self, worker: Worker, task: "asyncio.Task[None]") -> None:
-        worker.request_stop()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 15)
-        except (TimeoutError, Exception):
-            await _cancel(task)
-        await worker.stop()
-
-    async def _stop_notifier(self, notifier: Notifier, task: "asyncio.Task[None]") -> None:
-        notifier.request_stop()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 10)
-        except (TimeoutError, Exception):
-            await _cancel(task)
+    async def _close_channels(self) -> None:
         for close in self._closers:
             with contextlib.suppress(Exception):
                 await close()
 
-    async def _close(self) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.aclose()
-
     async def stop(self) -> None:
-        if self.server is not None and self._serve_task is not None:
-            self.server.should_exit = True
-            with contextlib.suppress(BaseException):
-                await self._serve_task
-        await self._close()
+        await self.serving.stop()
 
     def banner(self) -> str:
         s = self.settings
         return (f"sealguard {self.role} is running: http://{s.http}/healthz  /readyz  /metrics"
                 f"  (Kafka {s.kafka_bootstrap or '-'} topic {s.kafka_topic})")  # fmt: skip
-
-
-async def _cancel(task: "asyncio.Task[Any]") -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
 
 
 def _me() -> str:

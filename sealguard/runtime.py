@@ -5,8 +5,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 import psycopg
 import psycopg_pool
-import uvicorn
 
 from sealguard import mqtt_access
 from sealguard.alerts import config as alerting_config
@@ -32,6 +29,7 @@ from sealguard.notifier import Notifier
 from sealguard.pipeline import Pipeline
 from sealguard.rules.policy import Policy
 from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, MqttFront, write_private
+from sealguard.serving import Serving, stop_task
 from sealguard.store import tokens
 from sealguard.store.migrate import migrate
 from sealguard.topic_sinks import KafkaSink, MqttSink
@@ -43,10 +41,6 @@ CREDENTIALS_POLL_S = 1.0
 
 class DataDirBusy(SealguardError, RuntimeError):
     """Another monitor (or demo) holds the data directory."""
-
-
-class HttpStartFailed(SealguardError, RuntimeError):
-    """The web server did not start (its port is taken, or a part failed to start)."""
 
 
 def open_pool(url: str, *, max_size: int = 10) -> psycopg_pool.AsyncConnectionPool[Any]:
@@ -78,26 +72,6 @@ async def admin_token(conn: psycopg.AsyncConnection[Any], data_dir: Path) -> str
     return token
 
 
-class QuietServer(uvicorn.Server):
-    """uvicorn inside our loop: signals are ours (stop consuming first, then HTTP), not uvicorn's."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """uvicorn ends a failed start (the lifespan raised, the port is taken) with ``sys.exit``, which in
-        a task would stop the whole event loop: raise an ordinary error instead."""
-        try:
-            await super().startup(sockets)
-        except SystemExit as exc:
-            self.should_exit = True
-            raise HttpStartFailed(
-                f"the HTTP server could not start on {self.config.host}:{self.config.port}"
-                f" (exit status {exc.code}; the reason is logged above)"
-            ) from None
-
-
 def embedded_url_file(data_dir: Path) -> Path:
     """Where a running ``up`` says how to reach its embedded database (the port differs each start)."""
     return data_dir / "postgres.url"
@@ -121,7 +95,6 @@ class Monitor:
     pipeline: Pipeline | None = None
     sources: list[Any] = field(default_factory=list)
     tasks: list["asyncio.Task[Any]"] = field(default_factory=list)
-    server: uvicorn.Server | None = None
     notifier: Notifier | None = None
     notifier_task: "asyncio.Task[None] | None" = None
     _closers: list[Any] = field(default_factory=list)
@@ -132,10 +105,9 @@ class Monitor:
     role_topics: bool = False
     metrics: Metrics = field(default_factory=Metrics)  # this monitor's registry, served on /metrics
     hub: UpdateHub = field(default_factory=UpdateHub)  # live updates for the web API's streams
-    _serving: contextlib.AsyncExitStack | None = None
-    _startup_error: BaseException | None = None
-    _serve_task: "asyncio.Task[None] | None" = None
-    _keeper: Any = None  # (files, login, broker) when the embedded broker's credentials are kept current
+    serving: Serving | None = None
+    _keeper: Any = None
+    _app: Any = None  # (files, login, broker) when the embedded broker's credentials are kept current
 
     def device_mqtt_url(self) -> str:
         """How a device holding the admin token logs in (the embedded broker admits tokens only)."""
@@ -215,41 +187,16 @@ class Monitor:
             metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
             registry=self.metrics.registry,
         )
-        config = uvicorn.Config(create_app(rt, lifespan=self._lifespan), host=s.http_host, port=s.http_port,
-                                log_level="warning", lifespan="on", access_log=False,
-                                timeout_graceful_shutdown=5)  # fmt: skip
-        self.server = QuietServer(config)
+        self.serving = Serving(self._open_parts)
+        self._app = create_app(rt, lifespan=self.serving.lifespan)
 
     async def _serve(self) -> None:
         """Run the HTTP server (its lifespan starts every part) and return once it listens; raise why not."""
-        assert self.server is not None
-        task = asyncio.create_task(self.server.serve(), name="http")
-        self._serve_task = task
-        while not self.server.started:
-            if task.done():
-                await self._close_parts()  # the lifespan started, then the port could not be bound
-                if self._startup_error is not None:
-                    raise self._startup_error
-                task.result()  # raises why the server could not start (uvicorn exits: e.g. port in use)
-                raise RuntimeError("the HTTP server stopped while starting")
-            await asyncio.sleep(0.05)
+        assert self.serving is not None
+        await self.serving.start(self._app, self.settings.http_host, self.settings.http_port)
 
-    @contextlib.asynccontextmanager
-    async def _lifespan(self, _app: Any) -> AsyncIterator[None]:
-        try:
-            await self._open_parts()
-        except BaseException as exc:
-            self._startup_error = exc
-            await self._close_parts()
-            raise
-        try:
-            yield
-        finally:
-            await self._close_parts()
-
-    async def _open_parts(self) -> None:
+    async def _open_parts(self, stack: contextlib.AsyncExitStack) -> None:
         assert self.pool is not None and self.pipeline is not None
-        stack = self._serving = contextlib.AsyncExitStack()
         await self.pool.open(wait=True, timeout=30)
         stack.push_async_callback(self.pool.close)
         if self.notifier is not None:
@@ -265,12 +212,6 @@ class Monitor:
         stack.push_async_callback(self._stop_background)
         self.tasks = [asyncio.create_task(src.run(), name=type(src).__name__) for src in self.sources]
         stack.push_async_callback(self._stop_sources)
-
-    async def _close_parts(self) -> None:
-        """Sources first (no new input), then the pipeline (flush, snapshot), the notifier, the pool."""
-        stack, self._serving = self._serving, None
-        if stack is not None:
-            await stack.aclose()
 
     async def _embedded_broker(self) -> tuple[MonitorLogin, MqttBroker]:
         """The embedded broker, with no anonymous access: its credentials are written from the tokens
@@ -329,13 +270,8 @@ class Monitor:
     async def _stop_notifier(self) -> None:
         if self.notifier is None or self.notifier_task is None:
             return
-        self.notifier.request_stop()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.notifier_task), timeout=10)
-        except (TimeoutError, Exception):
-            self.notifier_task.cancel()  # unsettled deliveries go again after their lease, same key
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.notifier_task
+        # Unsettled deliveries go again after their lease, with the same idempotency key.
+        await stop_task(self.notifier_task, self.notifier.request_stop, 10)
         for close in self._closers:
             with contextlib.suppress(Exception):
                 await close()
@@ -359,11 +295,8 @@ class Monitor:
     async def stop(self) -> None:
         """Stop the server (its lifespan stops consuming, flushes and snapshots, finishes deliveries in
         hand, closes the pool), then the embedded servers."""
-        if self.server is not None and self._serve_task is not None:
-            self.server.should_exit = True
-            with contextlib.suppress(BaseException):
-                await self._serve_task
-        await self._close_parts()  # the server never started, or its shutdown did not reach the lifespan
+        if self.serving is not None:
+            await self.serving.stop()
         for server in reversed(self.embedded):
             await asyncio.to_thread(server.stop)
         if self._lock is not None:
