@@ -116,6 +116,14 @@ class AlertBook:
         del self.open_by_key[dedup_key]
         return True
 
+    def forget(self, tenant: str, cutoff: float) -> int:
+        """Stop tracking a tenant's open alerts raised before ``cutoff`` (the engine's state horizon): a
+        repeat after that opens a new alert. The stored alert stays open for people to resolve."""
+        old = [k for k, r in self.open_by_key.items() if r.tenant == tenant and r.occurred_at < cutoff]
+        for key in old:
+            del self.open_by_key[key]
+        return len(old)
+
     def snapshot(self) -> dict[str, Any]:
         """The open alerts as plain data (with float times), for the engine snapshot."""
         return {"raised": self.raised, "open": [asdict(r) for r in self.open_by_key.values()]}

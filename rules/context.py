@@ -7,10 +7,10 @@ from sealguard.rules.state import Conveyance, TenantState
 
 
 class Ctx:
-    __slots__ = ("now", "out", "policy", "seal_facts", "tenant")
+    __slots__ = ("horizon", "now", "out", "policy", "seal_facts", "tenant")
 
     def __init__(self, tenant: TenantState, policy: TenantPolicy, out: Emitter, now: float,
-                 seal_facts: "list[SealFact] | None" = None) -> None:  # fmt: skip
+                 seal_facts: "list[SealFact] | None" = None, horizon: float = float("inf")) -> None:  # fmt: skip
         self.tenant = tenant
         self.policy = policy
         self.out = out
@@ -18,6 +18,7 @@ class Ctx:
         # Partitioned mode: seal uses are recorded here for the seal stage (rules.seal_registry), which
         # judges SEAL-006 across conveyances; None: this engine judges them itself.
         self.seal_facts = seal_facts
+        self.horizon = horizon  # how long the engine remembers what closed or was used
 
     def set_timer(self, conv: Conveyance, name: str, due: float) -> None:
         # A deadline already behind the clock fires at the clock: no timer ever fires backwards.

@@ -46,7 +46,19 @@ from sealguard.schemas.events import (
 )
 
 SNAPSHOT_VERSION = 2
+DAY = 86_400.0
+#: How long the engine remembers what closed or was used (closed trip ids, a seal's last use, event ids
+#: seen, a conveyance with nothing open): aligned with the event store's retention (migration 0002).
+DEFAULT_HORIZON = 400 * DAY
 Status = Literal["applied", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanges:
+    meta: dict[str, Any]
+    tenants: dict[str, Any]
+    conveyances: dict[tuple[str, str], dict[str, Any]]
+    gone: list[tuple[str, str]]
 
 
 @dataclass(slots=True)
@@ -60,18 +72,28 @@ class Engine:
     """One engine holds every tenant; state is keyed by tenant and by (tenant, conveyance)."""
 
     def __init__(self, policy: Policy | None = None, *, remember_ids: bool = True,
-                 shared: SharedReference | None = None) -> None:  # fmt: skip
+                 shared: SharedReference | None = None, horizon: float = DEFAULT_HORIZON) -> None:  # fmt: skip
         """``shared``: partitioned mode (one engine per Kafka partition, docs/partitioning.md). Reference
         data is then the worker's broadcast table, read as of each event's time, and reference events
         are refused here; seal uses go to ``seal_facts`` for the seal stage instead of being judged."""
         self.policy = policy or Policy()
         self.shared = shared
+        # State older than the horizon is forgotten, a tenant at a time, when its clock enters a new day
+        # (the cut-off is that day's start minus the horizon, so when it runs does not change what goes).
+        self.horizon = horizon
+        self._pruned_day: dict[str, int] = {}
+        #: (tenant, cut-off) of each pruning since the caller last looked: alert books forget too.
+        self.pruned: list[tuple[str, float]] = []
+        # What changed since the last incremental checkpoint (``changes``), so a checkpoint writes only that.
+        self._dirty_conveyances: set[tuple[str, str]] = set()
+        self._dirty_tenants: set[str] = set()
+        self._gone: set[tuple[str, str]] = set()
         #: Partitioned mode: the seal uses recorded since the caller last drained the list.
         self.seal_facts: list[SealFact] | None = [] if shared is not None else None
         self.clocks: dict[str, float] = {}  # tenant -> its event time
         # Dedupe by (tenant, event_id). The live pipeline dedupes in storage and may turn this off.
         self.remember_ids = remember_ids
-        self.seen: set[tuple[str, str]] = set()
+        self.seen: dict[tuple[str, str], float] = {}  # (tenant, event id) -> its event time
         self.tenants: dict[str, TenantState] = {}
         self.conveyances: dict[tuple[str, str], Conveyance] = {}
         self._heaps: dict[str, list[tuple[float, str]]] = {}  # tenant -> (due, conveyance) wake-ups
@@ -85,7 +107,9 @@ class Engine:
 
     def process(self, event: Event) -> Outcome:
         tenant_id = event.tenant
-        if self.remember_ids and (tenant_id, event.event_id) in self.seen:
+        t = event.occurred_at.timestamp()
+        seen_at = self.seen.get((tenant_id, event.event_id)) if self.remember_ids else None
+        if seen_at is not None and seen_at >= t - self.horizon:
             return Outcome("duplicate", reason=f"event_id {event.event_id} already seen")
         tenant = self._tenant(tenant_id)
         if self.shared is not None and isinstance(event, SealIssued | FacilityRegistered):
@@ -95,15 +119,15 @@ class Engine:
             reason = self._plan_problem(tenant, event)
             if reason is not None:
                 return Outcome("rejected", reason=reason)
-        t = event.occurred_at.timestamp()
         findings: list[Finding] = []
         clock = self.clocks.get(tenant_id)
         if clock is None or t > clock:
             self._fire_due(tenant_id, t, findings)
             self.clocks[tenant_id] = clock = t
+            self._prune(tenant_id, clock)
         self._dispatch(self._context(tenant_id, findings, clock), tenant, event, t)
         if self.remember_ids:
-            self.seen.add((tenant_id, event.event_id))
+            self.seen[(tenant_id, event.event_id)] = t
         return Outcome("applied", findings)
 
     def advance(self, until: float, tenant: str | None = None) -> list[Finding]:
@@ -121,7 +145,30 @@ class Engine:
             self._fire_next(tid, findings)
         for tid in moving:
             self.clocks[tid] = until
+            self._prune(tid, until)
         return findings
+
+    def _prune(self, tenant_id: str, clock: float) -> None:
+        """Forget what lies beyond the horizon, once per tenant and day of its clock."""
+        day = int(clock // DAY)
+        if self._pruned_day.get(tenant_id, day - 1) >= day:
+            return
+        self._pruned_day[tenant_id] = day
+        cutoff = day * DAY - self.horizon
+        tenant = self.tenants.get(tenant_id)
+        if tenant is not None:
+            tenant.closed_trips = {k: v for k, v in tenant.closed_trips.items() if v >= cutoff}
+            tenant.registry = {k: v for k, v in tenant.registry.items() if v[3] >= cutoff}
+            tenant.reference.forget_before(cutoff)
+        if self.seen:
+            self.seen = {k: v for k, v in self.seen.items() if k[0] != tenant_id or v >= cutoff}
+        gone = [key for key, conv in self.conveyances.items() if key[0] == tenant_id and conv.forgettable(cutoff)]
+        for key in gone:
+            del self.conveyances[key]
+            self._dirty_conveyances.discard(key)
+            self._gone.add(key)
+        self._dirty_tenants.add(tenant_id)
+        self.pruned.append((tenant_id, cutoff))
 
     def take_seal_facts(self) -> list[SealFact]:
         """Partitioned mode: the seal uses recorded since the last call (the list is emptied in place:
@@ -165,6 +212,7 @@ class Engine:
     # --- dispatch -----------------------------------------------------------------------------------
 
     def _dispatch(self, ctx: Ctx, tenant: TenantState, event: Event, t: float) -> None:
+        self._dirty_tenants.add(event.tenant)
         if isinstance(event, SealIssued):
             seals.on_issued(tenant, event, t)
             return
@@ -174,6 +222,8 @@ class Engine:
         cid = event.conveyance_id
         assert cid is not None  # the schema requires it on every other kind
         conv = self._conveyance(event.tenant, cid)
+        conv.active_at = max(conv.active_at, t)
+        self._dirty_conveyances.add((event.tenant, cid))
         if isinstance(event, GpsPosition):
             # An older fix than the latest, or backfill, is kept on the track but not judged.
             if (conv.fix is None or t >= conv.fix[0]) and not self.is_backfill(event):
@@ -199,7 +249,9 @@ class Engine:
         self._schedule(conv)
 
     def _plan_problem(self, tenant: TenantState, event: TripPlanned) -> str | None:
-        closed = event.trip_id in tenant.closed_trips
+        # A closed trip id is remembered for the horizon (past it, its entry may already be forgotten).
+        closed_at = tenant.closed_trips.get(event.trip_id)
+        closed = closed_at is not None and closed_at >= event.occurred_at.timestamp() - self.horizon
         owner = tenant.open_trips.get(event.trip_id)
         known = TripOwner(owner or "", closed) if closed or owner is not None else None
         return plan_problem(event.trip_id, event.conveyance_id or "", known)
@@ -223,7 +275,7 @@ class Engine:
         tracking.on_trip_closed(ctx, conv, trip, t)
         conv.trips.remove(trip)
         tenant.open_trips.pop(trip.trip_id, None)
-        tenant.closed_trips.add(trip.trip_id)
+        tenant.closed_trips[trip.trip_id] = t
 
     # --- timers -------------------------------------------------------------------------------------
 
@@ -246,6 +298,7 @@ class Engine:
         due, cid = heapq.heappop(self._heaps[tenant_id])
         conv = self.conveyances[(tenant_id, cid)]
         conv.wake = None
+        self._dirty_conveyances.add((tenant_id, cid))
         ctx = self._context(tenant_id, findings, due)
         for name in sorted(n for n, d in conv.timers.items() if d <= due):
             if conv.timers.get(name, due + 1) > due:
@@ -273,7 +326,8 @@ class Engine:
         ctx = self._contexts.get(tenant_id)
         if ctx is None:
             policy = self.policy.for_tenant(tenant_id)
-            ctx = Ctx(self._tenant(tenant_id), policy, Emitter(tenant_id, policy, findings), now, self.seal_facts)
+            ctx = Ctx(self._tenant(tenant_id), policy, Emitter(tenant_id, policy, findings), now, self.seal_facts,
+                      self.horizon)  # fmt: skip
             self._contexts[tenant_id] = ctx
         ctx.out.findings = findings
         ctx.now = now
@@ -286,37 +340,84 @@ class Engine:
             conv = self.conveyances[key] = Conveyance(tenant_id, conveyance_id)
         return conv
 
+    # --- incremental checkpoints ----------------------------------------------------------------------
+
+    def changes(self) -> "StateChanges":
+        """What changed since the last ``forget_changes``: the plain data of each changed conveyance and
+        tenant, the conveyances forgotten, and the engine-wide part (clocks). A checkpoint writes these
+        rows only; ``restore_parts`` puts an engine back together from all rows."""
+        return StateChanges(
+            meta=self._meta(),
+            tenants={tid: self.tenants[tid].to_plain() for tid in sorted(self._dirty_tenants) if tid in self.tenants},
+            conveyances={key: self.conveyances[key].to_plain() for key in sorted(self._dirty_conveyances)
+                         if key in self.conveyances},
+            gone=sorted(self._gone),
+        )  # fmt: skip
+
+    def forget_changes(self, written: "StateChanges") -> None:
+        """``written`` is durable: stop tracking those changes (call only after the checkpoint committed)."""
+        self._dirty_tenants -= set(written.tenants)
+        self._dirty_conveyances -= set(written.conveyances)
+        self._gone -= set(written.gone)
+
+    def mark_all_changed(self) -> None:
+        """The next ``changes`` holds everything (the first incremental checkpoint of a partition)."""
+        self._dirty_tenants = set(self.tenants)
+        self._dirty_conveyances = set(self.conveyances)
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "version": SNAPSHOT_VERSION,
+            "clocks": dict(sorted(self.clocks.items())),
+            "remember_ids": self.remember_ids,
+            "seen": sorted([t, e, at] for (t, e), at in self.seen.items()),
+            "pruned_day": dict(sorted(self._pruned_day.items())),
+        }
+
+    @classmethod
+    def restore_parts(cls, meta: dict[str, Any], tenants: dict[str, Any], conveyances: list[dict[str, Any]],
+                      policy: Policy | None = None, **kwargs: Any) -> "Engine":  # fmt: skip
+        """An engine from an incremental checkpoint's rows (see ``changes``)."""
+        return cls.restore({**meta, "tenants": tenants, "conveyances": conveyances}, policy, **kwargs)
+
     def snapshot(self) -> dict[str, Any]:
         """The whole state as plain JSON-ready data."""
         return {
             "version": SNAPSHOT_VERSION,
             "clocks": dict(sorted(self.clocks.items())),
             "remember_ids": self.remember_ids,
-            "seen": sorted([t, e] for t, e in self.seen),
+            "seen": sorted([t, e, at] for (t, e), at in self.seen.items()),
+            "pruned_day": dict(sorted(self._pruned_day.items())),
             "tenants": {tid: t.to_plain() for tid, t in sorted(self.tenants.items())},
             "conveyances": [c.to_plain() for _, c in sorted(self.conveyances.items())],
         }
 
     @classmethod
-    def restore(cls, data: dict[str, Any], policy: Policy | None = None, *,
-                shared: SharedReference | None = None) -> "Engine":  # fmt: skip
+    def restore(cls, data: dict[str, Any], policy: Policy | None = None, *, shared: SharedReference | None = None,
+                horizon: float = DEFAULT_HORIZON) -> "Engine":  # fmt: skip
         version = data.get("version")
         if version not in (1, SNAPSHOT_VERSION):
             raise ValueError(f"snapshot version {version!r} is not {SNAPSHOT_VERSION}")
-        engine = cls(policy, remember_ids=data["remember_ids"], shared=shared)
+        engine = cls(policy, remember_ids=data["remember_ids"], shared=shared, horizon=horizon)
         if version == 1:  # one clock for all: every tenant known then starts from it
             if data["clock"] is not None:
                 known = set(data["tenants"]) | {c["tenant"] for c in data["conveyances"]}
                 engine.clocks = dict.fromkeys(sorted(known), float(data["clock"]))
         else:
             engine.clocks = {tid: float(c) for tid, c in data["clocks"].items()}
-        engine.seen = {(t, e) for t, e in data["seen"]}
+        # Snapshots before the horizon kept ids without their time: they are remembered from the clock.
+        clock0 = max(engine.clocks.values(), default=0.0)
+        engine.seen = {(s[0], s[1]): float(s[2]) if len(s) > 2 else clock0 for s in data["seen"]}
+        engine._pruned_day = {t: int(d) for t, d in data.get("pruned_day", {}).items()}
         for tid, plain in data["tenants"].items():
             tenant = engine._tenant(tid)
             tenant.reference.load_plain(plain)
-            tenant.registry = {k: (v[0], v[1], v[2]) for k, v in plain["registry"].items()}
+            tenant.registry = {k: (v[0], v[1], v[2], float(v[3]) if len(v) > 3 else clock0)
+                               for k, v in plain["registry"].items()}  # fmt: skip
             tenant.open_trips = dict(plain["open_trips"])
-            tenant.closed_trips = set(plain["closed_trips"])
+            closed = plain["closed_trips"]
+            tenant.closed_trips = ({k: float(v) for k, v in closed.items()} if isinstance(closed, dict)
+                                   else dict.fromkeys(closed, clock0))  # fmt: skip
         for plain in data["conveyances"]:
             plans = {}
             for trip in plain["trips"]:
@@ -326,4 +427,6 @@ class Engine:
             conv = Conveyance.from_plain(plain, plans)
             engine.conveyances[(conv.tenant, conv.conveyance_id)] = conv
             engine._schedule(conv)
+        engine._dirty_tenants.clear()
+        engine._dirty_conveyances.clear()
         return engine

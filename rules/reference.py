@@ -24,15 +24,22 @@ def place_from_plain(plain: dict[str, Any]) -> Place:
 class FileOrderReference:
     """Reference data as applied so far, in input order; ``t`` is ignored."""
 
-    __slots__ = ("facilities", "facility_events", "issued")
+    __slots__ = ("facilities", "facility_events", "issued", "issued_at")
 
     def __init__(self) -> None:
         self.facilities = FacilityIndex()
         self.facility_events: dict[str, dict[str, Any]] = {}  # facility id -> place, for snapshots
         self.issued: dict[str, str] = {}  # seal -> facility it was issued to
+        self.issued_at: dict[str, float] = {}  # seal -> when (for the horizon)
 
     def issue(self, seal: str, facility_id: str, t: float) -> None:
         self.issued[seal] = facility_id
+        self.issued_at[seal] = t
+
+    def forget_before(self, cutoff: float) -> None:
+        """Seals issued before ``cutoff`` leave the inventory (the state horizon)."""
+        for seal in [s for s, t in self.issued_at.items() if t < cutoff]:
+            del self.issued[seal], self.issued_at[seal]
 
     def register(self, place: Place, t: float) -> None:
         self.facilities.add(place)
@@ -47,12 +54,13 @@ class FileOrderReference:
         return self.facilities.containing(lon, lat) if len(self.facilities) else []
 
     def to_plain(self) -> dict[str, Any]:
-        return {"facilities": self.facility_events, "issued": self.issued}
+        return {"facilities": self.facility_events, "issued": self.issued, "issued_at": self.issued_at}
 
     def load_plain(self, plain: dict[str, Any]) -> None:
         for place in plain["facilities"].values():
             self.register(place_from_plain(place), 0.0)
         self.issued = dict(plain["issued"])
+        self.issued_at = {s: float(plain.get("issued_at", {}).get(s, 0.0)) for s in self.issued}
 
 
 class EventTimeReference:
@@ -88,6 +96,9 @@ class EventTimeReference:
         if not len(self.facilities):
             return []
         return [f for f in self.facilities.containing(lon, lat) if self.registered_at[f] <= t]
+
+    def forget_before(self, cutoff: float) -> None:
+        return  # shared: the worker reads the broadcast table from the horizon on
 
     def to_plain(self) -> dict[str, Any]:
         return {"facilities": {}, "issued": {}}  # shared: restored from the database, not a snapshot

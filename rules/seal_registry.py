@@ -36,24 +36,25 @@ class SealFact:
         return (self.at, self.conveyance_id, self.position, self.event_id)
 
 
-def reuse_verdicts(facts: Iterable[SealFact]) -> list[tuple[SealFact, str]]:
+def reuse_verdicts(facts: Iterable[SealFact], horizon: float = float("inf")) -> list[tuple[SealFact, str]]:
     """Each affix that reuses the seal, with the reason, judged in ``order``: the registry logic of the
-    single engine (already affixed to another conveyance; removed; used on an earlier trip)."""
+    single engine (already affixed to another conveyance; removed; used on an earlier trip), which
+    forgets a use older than ``horizon`` as the engine does."""
     verdicts = []
-    last: tuple[str, str | None, bool] | None = None  # (conveyance, trip, removed)
+    last: tuple[str, str | None, bool, float] | None = None  # (conveyance, trip, removed, when)
     for f in sorted(facts, key=lambda f: f.order):
         if f.kind == "removed":
-            last = (last[0], last[1], True) if last else (f.conveyance_id, None, True)
+            last = (last[0], last[1], True, f.at) if last else (f.conveyance_id, None, True, f.at)
             continue
-        if last is not None:
-            other_conv, other_trip, removed = last
+        if last is not None and last[3] >= f.at - horizon:
+            other_conv, other_trip, removed, _ = last
             if other_conv != f.conveyance_id:
                 verdicts.append((f, f"is already affixed to {other_conv}"))
             elif removed:
                 verdicts.append((f, "was already removed; a used seal cannot be affixed again"))
             elif other_trip is not None and other_trip != f.trip_id:
                 verdicts.append((f, f"was already used on trip {other_trip}"))
-        last = (f.conveyance_id, f.trip_id, False)
+        last = (f.conveyance_id, f.trip_id, False, f.at)
     return verdicts
 
 

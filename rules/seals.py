@@ -75,7 +75,8 @@ def on_affixed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealAffixed, t
         if _mismatch(ctx, conv, trip, ev, seal, t):
             correlation.seal_event_in_blind_spot(ctx, conv, trip, ev, t)
     conv.seals_on.add(seal)
-    ctx.tenant.registry[seal] = (cid, tid, False)
+    if ctx.seal_facts is None:
+        ctx.tenant.registry[seal] = (cid, tid, False, t)
 
 
 def _inventory(ctx: Ctx, conv: Conveyance, tid: str | None, ev: SealAffixed, seal: str, t: float) -> None:
@@ -97,9 +98,9 @@ def _inventory(ctx: Ctx, conv: Conveyance, tid: str | None, ev: SealAffixed, sea
 
 def _reuse(ctx: Ctx, conv: Conveyance, tid: str | None, ev: SealAffixed, seal: str, t: float) -> None:
     previous = ctx.tenant.registry.get(seal)
-    if previous is None:
-        return
-    other_conv, other_trip, removed = previous
+    if previous is None or previous[3] < t - ctx.horizon:
+        return  # never used, or last used beyond the horizon (its entry may already be forgotten)
+    other_conv, other_trip, removed, _ = previous
     if other_conv != conv.conveyance_id:
         reason = f"is already affixed to {other_conv}"
     elif removed:
@@ -175,9 +176,10 @@ def _passing_verification(ctx: Ctx, conv: Conveyance, trip: Trip, t: float) -> N
 def on_removed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealRemoved, t: float) -> None:
     seal = normalize_seal(ev.seal_number)
     cid = conv.conveyance_id
-    previous = ctx.tenant.registry.get(seal)
-    ctx.tenant.registry[seal] = (previous[0], previous[1], True) if previous else (cid, None, True)
-    if ctx.seal_facts is not None:
+    if ctx.seal_facts is None:
+        previous = ctx.tenant.registry.get(seal)
+        ctx.tenant.registry[seal] = (previous[0], previous[1], True, t) if previous else (cid, None, True, t)
+    else:
         ctx.seal_facts.append(SealFact(ctx.out.tenant, seal, ev.seal_number, "removed", cid, None, t, ev.event_id))
     conv.seals_on.discard(seal)
     conv.heartbeats.pop(seal, None)  # a removed e-seal is no longer expected to report

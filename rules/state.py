@@ -139,6 +139,7 @@ class Conveyance:
     """Everything the rules remember about one (tenant, conveyance)."""
 
     __slots__ = (
+        "active_at",
         "comp2",
         "conds",
         "conveyance_id",
@@ -172,6 +173,7 @@ class Conveyance:
         self.comp2: tuple[float, float, float, str] | None = None  # (stop start, lon, lat, event_id)
         self.timers: dict[str, float] = {}
         self.wake: float | None = None  # the deadline registered in the engine's heap
+        self.active_at: float = 0.0  # event time of its latest event: past the horizon, it may be forgotten
 
     def current_trip(self, trip_id: str | None) -> Trip | None:
         """The trip an event belongs to: the named open trip, else the conveyance's current one."""
@@ -217,6 +219,7 @@ class Conveyance:
             "ended": dict(self.ended),
             "comp2": list(self.comp2) if self.comp2 else None,
             "timers": dict(self.timers),
+            "active_at": self.active_at,
         }
 
     @classmethod
@@ -234,7 +237,12 @@ class Conveyance:
         conv.ended = dict(d["ended"])
         conv.comp2 = tuple(d["comp2"]) if d["comp2"] else None
         conv.timers = dict(d["timers"])
+        conv.active_at = float(d.get("active_at", 0.0))
         return conv
+
+    def forgettable(self, cutoff: float) -> bool:
+        """Nothing open (no trip, timer or condition) and no event since ``cutoff``."""
+        return not self.trips and not self.timers and not self.conds and self.active_at < cutoff
 
 
 class TenantState:
@@ -245,14 +253,16 @@ class TenantState:
     def __init__(self, reference: Reference | None = None) -> None:
         # The seal inventory and the facilities (rules.reference): the engine's own, or a worker's shared.
         self.reference: Reference = reference if reference is not None else FileOrderReference()
-        self.registry: dict[str, tuple[str, str | None, bool]] = {}  # seal -> (conveyance, trip, removed)
+        # seal -> (conveyance, trip, removed, time of its last use); not kept in partitioned mode, where
+        # the seal stage holds every use (rules.seal_registry)
+        self.registry: dict[str, tuple[str, str | None, bool, float]] = {}
         self.open_trips: dict[str, str] = {}  # trip id -> conveyance id
-        self.closed_trips: set[str] = set()
+        self.closed_trips: dict[str, float] = {}  # trip id -> when it closed
 
     def to_plain(self) -> dict[str, Any]:
         return {
             **self.reference.to_plain(),
             "registry": {k: list(v) for k, v in self.registry.items()},
             "open_trips": self.open_trips,
-            "closed_trips": sorted(self.closed_trips),
+            "closed_trips": dict(sorted(self.closed_trips.items())),
         }

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from aiokafka.partitioner import murmur2
 
 from sealguard.alerts.book import AlertBook, AlertRecord, Change
-from sealguard.rules.engine import Engine, Outcome
+from sealguard.rules.engine import DEFAULT_HORIZON, Engine, Outcome
 from sealguard.rules.findings import Finding
 from sealguard.rules.policy import Policy
 from sealguard.rules.reference import SharedReference
@@ -77,7 +77,16 @@ class PartitionState:
             change, record = self.book.apply(finding)
             if record is not None and change in ("opened", "escalated", "resolved"):
                 changes.append((change, record))
+        forget_pruned(self.engine, self.book)
         return changes
+
+
+def forget_pruned(engine: Engine, book: AlertBook) -> None:
+    """The book forgets what the engine forgot beyond its horizon (in the same step, so a restored
+    engine and book stay in step)."""
+    for tenant, cutoff in engine.pruned:
+        book.forget(tenant, cutoff)
+    engine.pruned.clear()
 
 
 @dataclass(slots=True)
@@ -86,6 +95,7 @@ class SealStage:
     reuses already (a verdict is raised once)."""
 
     policy: Policy
+    horizon: float = DEFAULT_HORIZON
     facts: dict[tuple[str, str], list[SealFact]] = field(default_factory=dict)
     raised: set[tuple[str, str]] = field(default_factory=set)  # (tenant, affix event id)
 
@@ -97,7 +107,7 @@ class SealStage:
             touched.append(key)
         new = []
         for key in dict.fromkeys(touched):
-            for fact, reason in reuse_verdicts(self.facts[key]):
+            for fact, reason in reuse_verdicts(self.facts[key], self.horizon):
                 if (fact.tenant, fact.event_id) not in self.raised:
                     self.raised.add((fact.tenant, fact.event_id))
                     new.append((fact, reason))

@@ -44,7 +44,7 @@ from sealguard.partitioned import PartitionState, apply_reference
 from sealguard.pipeline import clocks
 from sealguard.pipeline.alert_changes import apply_changes
 from sealguard.retry import Backoff
-from sealguard.rules.engine import Engine
+from sealguard.rules.engine import DEFAULT_HORIZON, Engine
 from sealguard.rules.findings import Finding
 from sealguard.rules.policy import Policy
 from sealguard.rules.reference import SharedReference
@@ -94,6 +94,7 @@ class OwnedPartition:
     pending: list[tuple[str, float]] = field(default_factory=list)  # (tenant, until) idle ticks to apply
     since_checkpoint: int = 0
     checkpoint_mono: float = 0.0
+    rewrite: bool = True  # the next checkpoint writes every row (none of this layout is stored yet)
 
 
 @dataclass(slots=True)
@@ -223,17 +224,25 @@ class Worker:
     async def _restore(self, conn: psycopg.AsyncConnection[Any], number: int) -> OwnedPartition:
         next_offset = await partition_log.claim(conn, self.topic, number, self.owner)
         cp = await partition_log.load_checkpoint(conn, self.topic, number)
+        rewrite = True
         if cp is None or cp.next_offset > next_offset:
             engine = Engine(self.policy, remember_ids=False, shared=self.shared)
             state = PartitionState(engine, AlertBook(retain=False))
             position, last_tick = 0, 0
         else:
-            engine = Engine.restore(cp.data["engine"], self.policy, shared=self.shared)
+            if cp.data.get("layout") == "incremental":
+                tenants, conveyances = _parts(await partition_log.load_state(conn, self.topic, number))
+                engine = Engine.restore_parts(cp.data["engine"], tenants, conveyances, self.policy,
+                                              shared=self.shared)  # fmt: skip
+                rewrite = False
+            else:  # a whole-state checkpoint (before incremental ones): the next one writes every row
+                engine = Engine.restore(cp.data["engine"], self.policy, shared=self.shared)
+                engine.mark_all_changed()
             state = PartitionState(engine, AlertBook.restore(cp.data["book"]))
             position, last_tick = cp.next_offset, cp.last_tick_id
         recorded = await partition_log.ticks_after(conn, self.topic, number, last_tick)
         part = OwnedPartition(number, state, next_offset, position, last_tick, recorded,
-                              checkpoint_mono=self.mono())  # fmt: skip
+                              checkpoint_mono=self.mono(), rewrite=rewrite)  # fmt: skip
         where = f"the checkpoint at offset {position}" if cp is not None and position else "the beginning"
         log.info("worker %s: partition %d restored from %s; %d records and %d ticks to read again up to offset %d",
                  self.owner, number, where, next_offset - position, len(recorded), next_offset)  # fmt: skip
@@ -513,7 +522,8 @@ class Worker:
             fact = SealFact(r.tenant, r.seal, r.seal_number, kind, r.conveyance_id, r.trip_id, r.at, r.event_id,
                             r.position)  # fmt: skip
             by_seal.setdefault((r.tenant, r.seal), []).append(fact)
-        new = [(f, why) for key in sorted(by_seal) for f, why in reuse_verdicts(by_seal[key])
+        horizon = next(iter(self.owned.values())).state.engine.horizon if self.owned else DEFAULT_HORIZON
+        new = [(f, why) for key in sorted(by_seal) for f, why in reuse_verdicts(by_seal[key], horizon)
                if (f.tenant, f.event_id) not in raised]  # fmt: skip
         await seal_facts.mark_raised(conn, [(f.tenant, f.seal, f.event_id) for f, _ in new])
         return await _open_unless_open(conn, reuse_findings(self.policy, new))
@@ -546,11 +556,28 @@ class Worker:
                     await self._checkpoint(part)
 
     async def _checkpoint(self, part: OwnedPartition) -> None:
+        """Write what changed since the last checkpoint (one row per changed conveyance and tenant), the
+        engine-wide part and the alert book, with the offset it stands at; only while this worker still
+        owns the partition at that offset."""
         started = time.perf_counter()
-        data = {"engine": part.state.engine.snapshot(), "book": part.state.book.snapshot()}
+        engine = part.state.engine
+        if part.rewrite:
+            engine.mark_all_changed()
+        changes = engine.changes()
+        rows = {f"t:{tid}": plain for tid, plain in changes.tenants.items()}
+        rows |= {_conveyance_key(key): plain for key, plain in changes.conveyances.items()}
+        data = {"layout": "incremental", "engine": changes.meta, "book": part.state.book.snapshot()}
         async with self.pool.connection() as conn, conn.transaction():
+            if not await partition_log.owned(conn, self.topic, part.number, self.owner, part.next_offset):
+                log.info("worker %s: partition %d is no longer mine; no checkpoint", self.owner, part.number)
+                return
+            size = await partition_log.write_state(conn, self.topic, part.number, rows,
+                                                   [_conveyance_key(k) for k in changes.gone],
+                                                   replace_all=part.rewrite)  # fmt: skip
             cp = Checkpoint(part.next_offset, part.last_tick_id, data)
-            size = await partition_log.save_checkpoint(conn, self.topic, part.number, cp)
+            size += await partition_log.save_checkpoint(conn, self.topic, part.number, cp)
+        engine.forget_changes(changes)
+        part.rewrite = False
         self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
         self.metrics.checkpoint_bytes.labels(str(part.number)).set(size)
         part.since_checkpoint = 0
@@ -570,6 +597,17 @@ class _RecordFailed(Exception):
         self.partition = partition
         self.offset = offset
         self.reason = reason[:1000]
+
+
+def _conveyance_key(key: tuple[str, str]) -> str:
+    return f"c:{key[0]}\x1f{key[1]}"
+
+
+def _parts(rows: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An incremental checkpoint's rows as ``Engine.restore_parts`` takes them."""
+    tenants = {key[2:]: data for key, data in rows.items() if key.startswith("t:")}
+    conveyances = [data for key, data in sorted(rows.items()) if key.startswith("c:")]
+    return tenants, conveyances
 
 
 def _decode(r: PartitionRecord) -> Event | InvalidEvent:

@@ -96,3 +96,45 @@ async def ticks_after(conn: Conn, topic: str, partition: int, after_id: int) -> 
         (topic, partition, after_id),
     )
     return [PartitionTick(int(r[0]), int(r[1]), str(r[2]), float(r[3])) for r in await cur.fetchall()]
+
+
+async def owned(conn: Conn, topic: str, partition: int, owner: str, next_offset: int) -> bool:
+    """Whether ``owner`` still holds the partition at ``next_offset``; the row stays locked until the
+    transaction ends, so nobody takes it over meanwhile (a checkpoint by a worker that lost its partition
+    must not mix its rows into the new owner's)."""
+    cur = await conn.execute(
+        "SELECT owner, next_offset FROM partition_offsets WHERE topic = %s AND partition = %s FOR UPDATE",
+        (topic, partition),
+    )
+    row = await cur.fetchone()
+    return row is not None and row[0] == owner and int(row[1]) == next_offset
+
+
+async def write_state(conn: Conn, topic: str, partition: int, rows: dict[str, Any], gone: Sequence[str], *,
+                      replace_all: bool = False) -> int:  # fmt: skip
+    """Upsert changed rows and delete forgotten ones (``replace_all``: the partition's rows are exactly
+    ``rows``); returns the bytes written."""
+    if replace_all:
+        await conn.execute("DELETE FROM partition_state WHERE topic = %s AND partition = %s", (topic, partition))
+    bodies = [(topic, partition, key, orjson.dumps(data).decode()) for key, data in sorted(rows.items())]
+    if bodies:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO partition_state (topic, partition, key, data) VALUES (%s, %s, %s, %s::jsonb)"
+                " ON CONFLICT (topic, partition, key) DO UPDATE SET data = EXCLUDED.data",
+                bodies,
+            )
+    if gone:
+        await conn.execute(
+            "DELETE FROM partition_state WHERE topic = %s AND partition = %s AND key = ANY(%s)",
+            (topic, partition, list(gone)),
+        )
+    return sum(len(b[3]) for b in bodies)
+
+
+async def load_state(conn: Conn, topic: str, partition: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        "SELECT key, data::text FROM partition_state WHERE topic = %s AND partition = %s ORDER BY key",
+        (topic, partition),
+    )
+    return {str(k): orjson.loads(d) for k, d in await cur.fetchall()}

@@ -25,7 +25,7 @@ from sealguard.runtime import migrate_url, open_pool
 from sealguard.servers import KafkaBroker, MqttBroker, free_port
 from sealguard.worker import Worker
 from tests.live.monitor import lines_of, ready
-from tests.live.roles import advance_all, end_offsets, feed, handled, replay_keys, role_env, stored_keys, with_tenant
+from tests.live.roles import advance_all, feed, handled, replay_keys, role_env, stored_keys, with_tenant
 from tests.live.servers import query, scenario_dirs, wait_for
 from tests.live.test_alerting import delivered_ok, hook_only, post, settled_outbox, token_for
 from tests.live.test_browser import CHROMIUM, SHOTS, recent_trip
@@ -226,10 +226,9 @@ async def test_a_gateway_killed_mid_stream_stores_every_qos1_event_exactly_once(
 
             await wait_for(all_stored, timeout=180, what=f"{total} events stored")
             await handled(database_url, options)
+        # each event once (a message the killed gateway held may reach Kafka twice: it is stored once)
         rows = await query(database_url, "SELECT count(*), count(DISTINCT event_id) FROM events WHERE tenant = 'acme'")
         assert rows[0] == (total, total)
-        forwarded = await end_offsets(options)
-        assert sum(forwarded.values()) >= total  # redelivered messages may reach Kafka twice: stored once
     finally:
         for proc in procs.values():
             _stop(proc)
