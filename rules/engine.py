@@ -24,6 +24,7 @@ from typing import Any, Literal
 from sealguard.rules import inspections, seals, tracking
 from sealguard.rules.context import Ctx
 from sealguard.rules.findings import Emitter, Finding
+from sealguard.rules.policy import DEFAULT_HORIZON as POLICY_HORIZON
 from sealguard.rules.policy import Policy
 from sealguard.rules.reference import SharedReference
 from sealguard.rules.seal_registry import SealFact
@@ -48,8 +49,8 @@ from sealguard.schemas.events import (
 SNAPSHOT_VERSION = 2
 DAY = 86_400.0
 #: How long the engine remembers what closed or was used (closed trip ids, a seal's last use, event ids
-#: seen, a conveyance with nothing open): aligned with the event store's retention (migration 0002).
-DEFAULT_HORIZON = 400 * DAY
+#: seen, a conveyance with nothing open), unless the policy says otherwise: the event store's retention.
+DEFAULT_HORIZON = POLICY_HORIZON
 Status = Literal["applied", "duplicate", "rejected"]
 
 
@@ -72,7 +73,7 @@ class Engine:
     """One engine holds every tenant; state is keyed by tenant and by (tenant, conveyance)."""
 
     def __init__(self, policy: Policy | None = None, *, remember_ids: bool = True,
-                 shared: SharedReference | None = None, horizon: float = DEFAULT_HORIZON) -> None:  # fmt: skip
+                 shared: SharedReference | None = None, horizon: float | None = None) -> None:  # fmt: skip
         """``shared``: partitioned mode (one engine per Kafka partition, docs/partitioning.md). Reference
         data is then the worker's broadcast table, read as of each event's time, and reference events
         are refused here; seal uses go to ``seal_facts`` for the seal stage instead of being judged."""
@@ -80,7 +81,7 @@ class Engine:
         self.shared = shared
         # State older than the horizon is forgotten, a tenant at a time, when its clock enters a new day
         # (the cut-off is that day's start minus the horizon, so when it runs does not change what goes).
-        self.horizon = horizon
+        self.horizon = horizon if horizon is not None else self.policy.horizon
         self._pruned_day: dict[str, int] = {}
         #: (tenant, cut-off) of each pruning since the caller last looked: alert books forget too.
         self.pruned: list[tuple[str, float]] = []
@@ -394,7 +395,7 @@ class Engine:
 
     @classmethod
     def restore(cls, data: dict[str, Any], policy: Policy | None = None, *, shared: SharedReference | None = None,
-                horizon: float = DEFAULT_HORIZON) -> "Engine":  # fmt: skip
+                horizon: float | None = None) -> "Engine":  # fmt: skip
         version = data.get("version")
         if version not in (1, SNAPSHOT_VERSION):
             raise ValueError(f"snapshot version {version!r} is not {SNAPSHOT_VERSION}")

@@ -15,6 +15,8 @@ import yaml
 from sealguard.errors import SealguardError
 from sealguard.rules.catalog import RULES, SEVERITIES, RuleSpec
 
+DEFAULT_HORIZON = 400 * 86_400.0  # the event store's retention (migration 0002)
+
 
 class PolicyError(SealguardError, ValueError):
     """A policy that cannot be used. ``line`` is 1-based, ``None`` when the file is unreadable."""
@@ -64,9 +66,10 @@ def format_duration(seconds: float) -> str:
     whole = int(seconds)
     if whole != seconds:
         return f"{seconds}s"
-    h, rest = divmod(whole, 3600)
+    d, rest = divmod(whole, 86400) if whole >= 2 * 86400 else (0, whole)  # days only past two of them
+    h, rest = divmod(rest, 3600)
     m, s = divmod(rest, 60)
-    text = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "")
+    text = (f"{d}d" if d else "") + (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "")
     return text or "0s"
 
 
@@ -134,7 +137,11 @@ def _apply(base: RulePolicy, override: dict[str, Any]) -> RulePolicy:
 class Policy:
     """Defaults, global overrides and per-tenant overrides; ``for_tenant`` is cached."""
 
-    def __init__(self, rules: Overrides | None = None, tenants: dict[str, Overrides] | None = None) -> None:
+    def __init__(self, rules: Overrides | None = None, tenants: dict[str, Overrides] | None = None, *,
+                 horizon: float = DEFAULT_HORIZON) -> None:  # fmt: skip
+        #: How long the engine remembers closed trips, a seal's last use, event ids seen and conveyances
+        #: with nothing open (the top-level ``horizon``; default 400 days, the event store's retention).
+        self.horizon = horizon
         self._rules = rules or {}
         self._tenants = tenants or {}
         self._base = {rid: _apply(_defaults(spec), self._rules.get(rid, {})) for rid, spec in RULES.items()}
@@ -154,11 +161,11 @@ class Policy:
 
     def to_plain(self) -> dict[str, Any]:
         """The raw overrides, for snapshots (the engine records the policy it ran with)."""
-        return {"rules": self._rules, "tenants": self._tenants}
+        return {"rules": self._rules, "tenants": self._tenants, "horizon": self.horizon}
 
     @classmethod
     def from_plain(cls, data: dict[str, Any]) -> "Policy":
-        return cls(data.get("rules"), data.get("tenants"))
+        return cls(data.get("rules"), data.get("tenants"), horizon=float(data.get("horizon", DEFAULT_HORIZON)))
 
     @classmethod
     def load(cls, path: str | Path) -> "Policy":
@@ -217,15 +224,20 @@ class _PolicyReader:
             return Policy()
         rules: Overrides = {}
         tenants: dict[str, Overrides] = {}
+        horizon = DEFAULT_HORIZON
         for key, key_node, value in self.mapping(self.root, "policy"):
-            if key == "rules":
+            if key == "horizon":
+                horizon = self.param("duration", self.scalar(value), value, "horizon")
+                if horizon < 86_400:
+                    raise self.fail(value, "horizon: at least a day (1d)")
+            elif key == "rules":
                 rules = self.rules(value, "rules")
             elif key == "tenants":
                 for tenant, _, tenant_node in self.mapping(value, "tenants"):
                     tenants[tenant] = self.tenant(tenant_node, f"tenants.{tenant}")
             else:
-                raise self.fail(key_node, f"unknown top-level key {key!r} (expected rules, tenants)")
-        return Policy(rules, tenants)
+                raise self.fail(key_node, f"unknown top-level key {key!r} (expected horizon, rules, tenants)")
+        return Policy(rules, tenants, horizon=horizon)
 
     def tenant(self, node: yaml.Node, where: str) -> Overrides:
         # "The same structure" as the top level: {rules: {...}}; a bare {RULE-ID: {...}} is accepted too.
@@ -281,7 +293,9 @@ class _PolicyReader:
 def render(policy: Policy, tenant: str | None = None) -> str:
     """The effective policy as YAML, every rule with its criterion, for ``sealguard policy show``."""
     effective = policy.for_tenant(tenant or "default")
-    lines = [f"# effective policy{f' for tenant {tenant}' if tenant else ''}", "rules:"]
+    lines = [f"# effective policy{f' for tenant {tenant}' if tenant else ''}",
+             f"horizon: {format_duration(policy.horizon)}  # how long closed trips, seal uses, event ids and"
+             " idle conveyances are remembered", "rules:"]  # fmt: skip
     for rule_id, spec in RULES.items():
         rp = effective.rules[rule_id]
         lines.append(f"  {rule_id}:  # {spec.title}; {spec.criterion}; {'auto' if spec.auto else 'manual'}")

@@ -160,7 +160,7 @@ def replay_partitioned(
     shared = SharedReference()
     parts = [PartitionState(Engine(policy, remember_ids=False, shared=shared), AlertBook())
              for _ in range(partitions)]  # fmt: skip
-    stage, stage_book, edge = SealStage(policy), AlertBook(), TripEdge()
+    stage, stage_book, edge = SealStage(policy, policy.horizon), AlertBook(), TripEdge()
     seen: set[tuple[str, str]] = set()
     positions = [0] * partitions
     latest: float | None = None

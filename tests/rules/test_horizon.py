@@ -3,13 +3,16 @@ ids seen and conveyances with nothing open are forgotten, a tenant at a time whe
 day, so that when it happens does not change what is forgotten (a restored engine forgets the same)."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from sealguard.alerts.book import AlertBook
 from sealguard.replay import replay
 from sealguard.rules.engine import DAY, Engine
+from sealguard.rules.policy import Policy, PolicyError, render
 from sealguard.schemas import decode_object
 from tests.helpers import Stream, feed
 
@@ -134,3 +137,20 @@ def test_a_snapshot_from_before_the_horizon_restores() -> None:
     assert "T-1" in old.tenants["default"].closed_trips
     assert old.tenants["default"].registry["S1"][:3] == ("TRL-1", "T-1", False)
     assert ("default", s.events[0]["event_id"]) in old.seen
+
+
+def test_the_horizon_is_set_by_the_policy_and_checked(tmp_path: Path) -> None:
+    good = tmp_path / "policy.yaml"
+    good.write_text("horizon: 2d\nrules:\n  TRK-002: {enabled: false}\n")
+    policy = Policy.load(good)
+    assert Engine(policy).horizon == HORIZON
+    assert "horizon: 2d  #" in render(policy)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("horizon: 3h\n")
+    with pytest.raises(PolicyError, match="at least a day"):
+        Policy.load(bad)
+    a, b = _stream("TRL-1"), _stream("TRL-2")
+    a.affix(0, "S1")
+    b.affix(3 * 24 * 60, "S1")
+    assert "SEAL-006" not in _rules(Engine(policy), a.events + b.events)
+    assert "SEAL-006" in _rules(Engine(), a.events + b.events)
