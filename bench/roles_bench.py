@@ -142,6 +142,67 @@ async def throughput(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes
             p.wait(30)
 
 
+async def latency(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes], rate: float, tmp: Path) -> None:
+    """Two workers; events published through one gateway at ``rate`` a second; the workers' own
+    receipt-to-stored histogram (the gateway's receipt time travels in a record header)."""
+    url = await _new_database(pg)
+    options = KafkaOptions(kafka.bootstrap, topic="lat-" + uuid.uuid4().hex[:6], group_id="lat-" + uuid.uuid4().hex[:6])
+    await ensure_topic(options, PARTITIONS)
+    ports = [free_port(), free_port()]
+    procs = []
+    for i, port in enumerate(ports):
+        log = (tmp / f"lat-{i}.log").open("wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", "sealguard.cli", "worker"],
+                                      env=_env(url, options, f"l{i}", port), stdout=log, stderr=log))  # fmt: skip
+    pool = open_pool(url)
+    await pool.open(wait=True)
+    gateway = KafkaForwarder(pool, options, max_future_skew=None)
+    await gateway.start()
+    try:
+        await asyncio.sleep(8)  # both workers joined and were given their partitions
+        started = time.perf_counter()
+        pending: list[Any] = []
+        for i, line in enumerate(lines):
+            due = started + i / rate
+            ahead = due - time.perf_counter()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            pending.append(await gateway.submit(Inbound(line, "http", {"line": i})))
+            if len(pending) >= 1000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        sent_s = time.perf_counter() - started
+        while sum(o for o, _ in (await _offsets(url, options.topic)).values()) < len(lines) - 50:
+            await asyncio.sleep(0.2)
+        buckets: dict[float, float] = {}
+        async with httpx.AsyncClient() as c:
+            for port in ports:
+                for row in (await c.get(f"http://127.0.0.1:{port}/metrics")).text.splitlines():
+                    if row.startswith("sealguard_processing_latency_seconds_bucket{"):
+                        le = row.split('le="', 1)[1].split('"', 1)[0]
+                        bound = float("inf") if le == "+Inf" else float(le)
+                        buckets[bound] = buckets.get(bound, 0.0) + float(row.rsplit(" ", 1)[1])
+        total = buckets.get(float("inf"), 0.0)
+
+        def quantile(q: float) -> str:
+            for bound in sorted(buckets):
+                if buckets[bound] >= q * total:
+                    return f"<= {bound * 1000:,.0f} ms" if bound != float("inf") else "> 30 s"
+            return "n/a"
+
+        achieved = len(lines) / sent_s
+        print(f"  latency at {rate:,.0f} events/s offered ({achieved:,.0f}/s achieved by the gateway), two workers:"
+              f" receipt to stored p50 {quantile(0.5)}, p99 {quantile(0.99)} ({int(total)} events)")  # fmt: skip
+    finally:
+        await gateway.stop()
+        await pool.close()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+
+
 def _sample(text: str, name: str) -> float:
     for line in text.splitlines():
         if line.startswith(name + " "):
@@ -153,6 +214,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--conveyances", type=int, default=600)
     ap.add_argument("--workers", default="1,2,3")
+    ap.add_argument("--rate", type=float, default=5000.0, help="events/s offered in the latency run (0: skip it)")
     args = ap.parse_args()
     lines = fleet_lines(args.conveyances, facility_count=50, seed=3)
     with tempfile.TemporaryDirectory(prefix="sealguard-bench-") as tmp_name:
@@ -172,6 +234,8 @@ async def main() -> None:
                   f" {PARTITIONS} partitions; {os.cpu_count()} cores")  # fmt: skip
             for n in [int(x) for x in args.workers.split(",")]:
                 await throughput(pg, kafka, lines, n, (url, options, ends), tmp)
+            if args.rate > 0:
+                await latency(pg, kafka, lines[: int(args.rate * 10)], args.rate, tmp)
         finally:
             kafka.stop()
             pg.stop()
