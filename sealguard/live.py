@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from sealguard.alerts.book import AlertRecord, Change
 from sealguard.retry import Backoff
@@ -52,7 +53,7 @@ class PgUpdates:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {live.CHANNEL}")
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(live.CHANNEL)))
                     self.listening.set()
                     backoff.reset()
                     async for note in conn.notifies():

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -62,7 +63,9 @@ def _silence_json(r: Any) -> dict[str, Any]:
             "expired_at": utc_iso(r[8]) if r[8] else None}  # fmt: skip
 
 
-SILENCE_COLUMNS = "silence_id::text, tenant, matchers, starts_at, ends_at, created_by, reason, created_at, expired_at"
+SILENCE_COLUMNS = sql.SQL(
+    "silence_id::text, tenant, matchers, starts_at, ends_at, created_by, reason, created_at, expired_at"
+)
 
 
 def router() -> APIRouter:
@@ -137,8 +140,10 @@ def router() -> APIRouter:
             raise HTTPException(422, "ends_at must be after starts_at")
         async with request.app.state.rt.pool.connection() as conn:
             cur = await conn.execute(
-                "INSERT INTO silences (silence_id, tenant, matchers, starts_at, ends_at, created_by, reason,"
-                f" created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {SILENCE_COLUMNS}",
+                sql.SQL(
+                    "INSERT INTO silences (silence_id, tenant, matchers, starts_at, ends_at, created_by, reason,"
+                    " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {columns}"
+                ).format(columns=SILENCE_COLUMNS),
                 (uuid.uuid4(), tenant, Jsonb(body.matchers), starts, ends, who.label, body.reason, now),
             )
             row = await cur.fetchone()
@@ -151,8 +156,10 @@ def router() -> APIRouter:
         now = datetime.now(UTC)
         async with request.app.state.rt.pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT {SILENCE_COLUMNS} FROM silences WHERE (%s::text IS NULL OR tenant = %s)"
-                " AND (NOT %s OR (expired_at IS NULL AND ends_at > %s)) ORDER BY created_at DESC LIMIT 1000",
+                sql.SQL(
+                    "SELECT {columns} FROM silences WHERE (%s::text IS NULL OR tenant = %s)"
+                    " AND (NOT %s OR (expired_at IS NULL AND ends_at > %s)) ORDER BY created_at DESC LIMIT 1000"
+                ).format(columns=SILENCE_COLUMNS),
                 (scope, scope, active, now),
             )
             rows = await cur.fetchall()
@@ -165,8 +172,10 @@ def router() -> APIRouter:
         scope = tenant_scope(who, None)
         async with request.app.state.rt.pool.connection() as conn:
             cur = await conn.execute(
-                f"UPDATE silences SET expired_at = COALESCE(expired_at, %s) WHERE silence_id = %s"
-                f" AND (%s::text IS NULL OR tenant = %s) RETURNING {SILENCE_COLUMNS}",
+                sql.SQL(
+                    "UPDATE silences SET expired_at = COALESCE(expired_at, %s) WHERE silence_id = %s"
+                    " AND (%s::text IS NULL OR tenant = %s) RETURNING {columns}"
+                ).format(columns=SILENCE_COLUMNS),
                 (datetime.now(UTC), silence_id, scope, scope),
             )
             row = await cur.fetchone()
