@@ -17,7 +17,7 @@ from sealguard.partitioned import partition_for, record_key, replay_partitioned
 from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.policy import Policy
-from tests.test_scenarios import _scenarios
+from tests.scenario_folders import _scenarios
 
 Key = tuple[str, ...]
 

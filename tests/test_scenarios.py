@@ -11,18 +11,10 @@ from typing import Any
 
 import pytest
 
-from sealguard.demo import BUNDLED_SCENARIOS
+from tests.scenario_folders import _scenarios
 
 HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "scenarios"
-
-
-def _scenarios() -> list[Path]:
-    found: dict[str, Path] = {}
-    for root in (BUNDLED_SCENARIOS, SHARED):
-        for events in sorted(root.glob("*/events.jsonl")):
-            found.setdefault(f"{root.name}/{events.parent.name}", events.parent)
-    return [found[k] for k in sorted(found)]
 
 
 def _time(text: str) -> float:

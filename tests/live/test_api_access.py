@@ -10,9 +10,9 @@ import orjson
 import psycopg
 
 from sealguard.servers import MqttBroker
+from tests.live.alerting import merged, post, token_for
 from tests.live.monitor import running, settings
 from tests.live.servers import query
-from tests.live.test_alerting import merged, post, token_for
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 #: The least role each endpoint needs (the rest of the spec must be listed here, so a new endpoint

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 
 from sealguard.servers import MqttBroker
+from tests.live.alerting import merged, post
 from tests.live.monitor import running, settings
-from tests.live.test_alerting import merged, post
 
 
 async def test_openapi_fuzz_finds_no_server_error(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:

@@ -10,26 +10,14 @@ from pathlib import Path
 
 import aiomqtt
 import httpx
-import orjson
 import pytest
 
 from sealguard.alerts.audit import verify
 from sealguard.servers import EmbeddedPostgres, MqttBroker, free_port
-from sealguard.simfleet import Fleet
 from sealguard.store.alerts import history
 from tests.live.monitor import ready, replay_alerts, running, settings, settled, start_up, stored_alerts
 from tests.live.servers import query, wait_for
-
-START = 1_793_000_000.0  # a fixed event-time start: the same fleet every run
-
-
-def fleet_lines(hours: float, trucks: int = 6) -> list[bytes]:
-    out = []
-    for at, event in Fleet(START, trucks=trucks, incident_rate=0.6, seed=5, showcase=True).events():
-        if at > START + hours * 3600:
-            break
-        out.append(orjson.dumps(event))
-    return out
+from tests.live.simulated import fleet_lines
 
 
 async def publish(port: int, lines: list[bytes], client_id: str) -> None:

@@ -16,9 +16,9 @@ import pytest
 from sealguard.demo import BUNDLED_SCENARIOS
 from sealguard.rules import seals
 from sealguard.servers import MqttBroker
+from tests.live.alerting import token_for
 from tests.live.monitor import replay_alerts, running, settings, settled, stored_alerts
 from tests.live.servers import query
-from tests.live.test_alerting import token_for
 
 FIX = {"kind": "gps.position", "occurred_at": "2026-11-02T08:00:00Z", "conveyance_id": "TRL-1", "lat": 27.5,
        "lon": -99.0}  # fmt: skip

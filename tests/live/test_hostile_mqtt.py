@@ -24,7 +24,7 @@ from sealguard.servers import free_port
 from sealguard.store import tokens
 from tests.live.monitor import ready, replay_alerts, running, start_up, stored_alerts
 from tests.live.servers import query, wait_for
-from tests.live.test_faults import fleet_lines
+from tests.live.simulated import fleet_lines
 
 HAS_MOSQUITTO = bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
 BROKERS = [

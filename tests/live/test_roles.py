@@ -24,11 +24,11 @@ from sealguard.receivers import HttpReceiver
 from sealguard.runtime import migrate_url, open_pool
 from sealguard.servers import KafkaBroker, MqttBroker, free_port
 from sealguard.worker import Worker
+from tests.live.alerting import delivered_ok, hook_only, post, settled_outbox, token_for
+from tests.live.browser import CHROMIUM, SHOTS, recent_trip
 from tests.live.monitor import lines_of, ready
 from tests.live.roles import advance_all, feed, handled, replay_keys, role_env, stored_keys, with_tenant
 from tests.live.servers import query, scenario_dirs, wait_for
-from tests.live.test_alerting import delivered_ok, hook_only, post, settled_outbox, token_for
-from tests.live.test_browser import CHROMIUM, SHOTS, recent_trip
 
 PARTITIONS = 6
 

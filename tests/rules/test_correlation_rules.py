@@ -1,8 +1,7 @@
 """COMP-001..003."""
 
 from tests.helpers import Stream, rules_of, run
-from tests.rules.test_seal_rules import STEP, drive
-from tests.rules.test_tracking_rules import _detour
+from tests.rules.driving import STEP, _detour, drive
 
 
 def _stopped(s: Stream, start: int, minutes: int, lat: float) -> None:

@@ -1,15 +1,7 @@
 """SEAL-*, ESEAL-*: for each rule the case that fires, the one that must not, and the threshold edge."""
 
 from tests.helpers import Stream, at, rules_of, run
-
-STEP = 0.01349  # degrees of latitude per minute at 90 km/h
-
-
-def drive(s: Stream, start: float, end: float, lat0: float = 27.5) -> float:
-    """Fixes every minute from ``start`` to ``end`` (inclusive) heading north at 90 km/h."""
-    for i in range(round(end - start) + 1):
-        s.fix(start + i, lat0 + STEP * i)
-    return lat0 + STEP * (end - start)
+from tests.rules.driving import STEP, drive
 
 
 def test_seal_001_fires_on_unlisted_seal_and_normalises_numbers() -> None:

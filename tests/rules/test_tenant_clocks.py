@@ -9,7 +9,7 @@ import pytest
 from sealguard.rules.engine import Engine
 from sealguard.schemas import decode_object
 from tests.helpers import T0, Stream, feed, rules_of, run
-from tests.rules.test_seal_rules import STEP, drive
+from tests.rules.driving import STEP, drive
 
 DAY_MIN = 24 * 60
 

@@ -1,16 +1,7 @@
 """TRK-001..007 and the trip state machine."""
 
 from tests.helpers import Stream, at, circle, rules_of, run
-from tests.rules.test_seal_rules import STEP, drive
-
-
-def _detour(s: Stream, start: int, lat: float, off_fixes: int, lon: float = -98.986) -> float:
-    """Drift east (0.7 km/min), stay ``off_fixes`` minutes about 1.4 km off the route, drift back."""
-    path = [-98.993, *([lon] * off_fixes), -98.993, -99.0]
-    for i, x in enumerate(path):
-        lat += STEP
-        s.fix(start + i, lat, lon=x)
-    return lat
+from tests.rules.driving import STEP, _detour, drive
 
 
 def test_trk_001_needs_full_duration_off_corridor() -> None:

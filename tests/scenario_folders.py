@@ -1,0 +1,16 @@
+"""The example scenarios: the bundled ones and, when it is beside the repository, ../shared/scenarios."""
+
+from pathlib import Path
+
+from sealguard.demo import BUNDLED_SCENARIOS
+
+HERE = Path(__file__).parent
+SHARED = HERE.parent.parent / "shared" / "scenarios"
+
+
+def _scenarios() -> list[Path]:
+    found: dict[str, Path] = {}
+    for root in (BUNDLED_SCENARIOS, SHARED):
+        for events in sorted(root.glob("*/events.jsonl")):
+            found.setdefault(f"{root.name}/{events.parent.name}", events.parent)
+    return [found[k] for k in sorted(found)]
