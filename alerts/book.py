@@ -116,6 +116,11 @@ class AlertBook:
         del self.open_by_key[dedup_key]
         return True
 
+    def forget_each(self, pruned: list[tuple[str, float]]) -> None:
+        """``forget`` for each (tenant, cut-off) the engine pruned (``Engine.take_pruned``)."""
+        for tenant, cutoff in pruned:
+            self.forget(tenant, cutoff)
+
     def forget(self, tenant: str, cutoff: float) -> int:
         """Stop tracking a tenant's open alerts raised before ``cutoff`` (the engine's state horizon): a
         repeat after that opens a new alert. The stored alert stays open for people to resolve."""

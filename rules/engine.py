@@ -83,8 +83,8 @@ class Engine:
         # (the cut-off is that day's start minus the horizon, so when it runs does not change what goes).
         self.horizon = horizon if horizon is not None else self.policy.horizon
         self._pruned_day: dict[str, int] = {}
-        #: (tenant, cut-off) of each pruning since the caller last looked: alert books forget too.
-        self.pruned: list[tuple[str, float]] = []
+        # (tenant, cut-off) of each pruning since ``take_pruned`` was last called: alert books forget too.
+        self._pruned: list[tuple[str, float]] = []
         # What changed since the last incremental checkpoint (``changes``), so a checkpoint writes only that.
         self._dirty_conveyances: set[tuple[str, str]] = set()
         self._dirty_tenants: set[str] = set()
@@ -169,7 +169,13 @@ class Engine:
             self._dirty_conveyances.discard(key)
             self._gone.add(key)
         self._dirty_tenants.add(tenant_id)
-        self.pruned.append((tenant_id, cutoff))
+        self._pruned.append((tenant_id, cutoff))
+
+    def take_pruned(self) -> list[tuple[str, float]]:
+        """(tenant, cut-off) of each pruning since the last call: the owner's alert book forgets the open
+        alerts raised before it, in the same step, so a restored engine and book stay in step."""
+        out, self._pruned = self._pruned, []
+        return out
 
     def take_seal_facts(self) -> list[SealFact]:
         """Partitioned mode: the seal uses recorded since the last call (the list is emptied in place:
@@ -384,11 +390,7 @@ class Engine:
     def snapshot(self) -> dict[str, Any]:
         """The whole state as plain JSON-ready data."""
         return {
-            "version": SNAPSHOT_VERSION,
-            "clocks": dict(sorted(self.clocks.items())),
-            "remember_ids": self.remember_ids,
-            "seen": sorted([t, e, at] for (t, e), at in self.seen.items()),
-            "pruned_day": dict(sorted(self._pruned_day.items())),
+            **self._meta(),
             "tenants": {tid: t.to_plain() for tid, t in sorted(self.tenants.items())},
             "conveyances": [c.to_plain() for _, c in sorted(self.conveyances.items())],
         }

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import psycopg
 import psycopg_pool
 from aiokafka import AIOKafkaProducer
 
@@ -28,7 +27,6 @@ from sealguard.store import live, worker_controls
 from sealguard.worker import CONTROL
 
 log = logging.getLogger("sealguard.api")
-RETRYABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)
 
 
 def _utcnow() -> datetime:

@@ -5,26 +5,29 @@ nothing, and a receiver that deduplicates on the key sees each notification once
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import psycopg_pool
 
 from sealguard.alerts import dispatch, paging
-from sealguard.alerts.channels import Channels, DeliveryError
+from sealguard.alerts.channels import Channels, DeliveryError, TopicSink
 from sealguard.alerts.config import AlertingConfig
+from sealguard.config import Settings
 from sealguard.metrics import Metrics
+from sealguard.outage import RETRYABLE
 from sealguard.retry import Backoff
 from sealguard.schemas.outbox import OutboxRow
 from sealguard.store import outbox
 
 log = logging.getLogger("sealguard.notifier")
-RETRYABLE_DB = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)
 
 
 def _utcnow() -> datetime:
@@ -72,7 +75,7 @@ class Notifier:
             try:
                 busy = await self.step()
                 outage.reset()
-            except RETRYABLE_DB as exc:
+            except RETRYABLE as exc:
                 log.warning("notifier: database unavailable (%s)", exc)
                 busy, delay = 0, outage.next()
             if not busy and not self._stopping:
@@ -146,3 +149,23 @@ class Notifier:
                 await outbox.failed(conn, batch, str(error))
                 self.metrics.notifications.labels(receiver.channel, "failed").inc(len(batch))
                 log.error("%s to %s failed for good: %s", first.kind, receiver.name, error)
+
+
+Closer = Callable[[], Awaitable[None]]
+
+
+def configured_notifier(pool: psycopg_pool.AsyncConnectionPool[Any], alerting: AlertingConfig, settings: Settings,
+                        sinks: dict[str, TopicSink], metrics: Metrics) -> tuple[Notifier, list[Closer]]:  # fmt: skip
+    """A notifier as the settings configure it (``up`` and the notifier role alike), with the closers of
+    the clients it owns (its HTTP client and the topic sinks), to call after it stopped."""
+    http = httpx.AsyncClient()
+    notifier = Notifier(pool, alerting, Channels(alerting, http, sinks), poll_s=settings.notify_poll_s,
+                        lease_s=settings.notify_lease_s, retry_base_s=settings.notify_retry_base_s,
+                        retry_cap_s=settings.notify_retry_cap_s, metrics=metrics)  # fmt: skip
+    return notifier, [http.aclose, *(sink.close for sink in sinks.values())]
+
+
+async def close_all(closers: list[Closer]) -> None:
+    for close in closers:
+        with contextlib.suppress(Exception):
+            await close()

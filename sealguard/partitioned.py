@@ -77,16 +77,8 @@ class PartitionState:
             change, record = self.book.apply(finding)
             if record is not None and change in ("opened", "escalated", "resolved"):
                 changes.append((change, record))
-        forget_pruned(self.engine, self.book)
+        self.book.forget_each(self.engine.take_pruned())
         return changes
-
-
-def forget_pruned(engine: Engine, book: AlertBook) -> None:
-    """The book forgets what the engine forgot beyond its horizon (in the same step, so a restored
-    engine and book stay in step)."""
-    for tenant, cutoff in engine.pruned:
-        book.forget(tenant, cutoff)
-    engine.pruned.clear()
 
 
 @dataclass(slots=True)

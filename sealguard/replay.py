@@ -55,16 +55,10 @@ def replay(
             report.applied += 1
             for finding in outcome.findings:
                 apply(finding)
-        _forget(engine, report.book)
+        report.book.forget_each(engine.take_pruned())
     end = until if until is not None else engine.clock
     if end is not None:
         for finding in engine.advance(end):
             apply(finding)
-        _forget(engine, report.book)
+        report.book.forget_each(engine.take_pruned())
     return report
-
-
-def _forget(engine: Engine, book: AlertBook) -> None:
-    for tenant, cutoff in engine.pruned:
-        book.forget(tenant, cutoff)
-    engine.pruned.clear()

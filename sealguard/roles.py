@@ -14,10 +14,8 @@ import signal
 import socket
 from typing import Any, Literal
 
-import httpx
-
 from sealguard.alerts import config as alerting_config
-from sealguard.alerts.channels import Channels, TopicSink
+from sealguard.alerts.channels import TopicSink
 from sealguard.alerts.config import AlertingConfig
 from sealguard.api_actions import ControlledActions
 from sealguard.config import Settings
@@ -27,7 +25,7 @@ from sealguard.ingest.kafka import KafkaOptions, ensure_topic
 from sealguard.ingest.mqtt import MqttOptions, MqttSource
 from sealguard.live import PgUpdates, UpdateHub
 from sealguard.metrics import Metrics
-from sealguard.notifier import Notifier
+from sealguard.notifier import Notifier, close_all, configured_notifier
 from sealguard.rules.policy import Policy
 from sealguard.runtime import migrate_url, open_pool
 from sealguard.serving import Serving, stop_task
@@ -127,11 +125,8 @@ class RoleProcess:
                                                  protocol=s.mqtt_protocol, ca_file=s.mqtt_ca_file))  # fmt: skip
         if s.kafka_bootstrap:
             sinks["kafka"] = KafkaSink(self.options)
-        http = httpx.AsyncClient()
-        self._closers = [http.aclose, *(sink.close for sink in sinks.values())]
-        return Notifier(self.pool, alerting, Channels(alerting, http, sinks), poll_s=s.notify_poll_s,
-                        lease_s=s.notify_lease_s, retry_base_s=s.notify_retry_base_s,
-                        retry_cap_s=s.notify_retry_cap_s, metrics=self.metrics)  # fmt: skip
+        notifier, self._closers = configured_notifier(self.pool, alerting, s, sinks, self.metrics)
+        return notifier
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
         await self.pool.open(wait=True, timeout=30)
@@ -146,7 +141,7 @@ class RoleProcess:
                 stack.push_async_callback(stop_task, asyncio.create_task(part.relay(), name="control-relay"), None, 0)
             elif isinstance(part, Notifier):
                 task = asyncio.create_task(part.run(), name="notifier")
-                stack.push_async_callback(self._close_channels)
+                stack.push_async_callback(close_all, self._closers)
                 stack.push_async_callback(stop_task, task, part.request_stop, 10)
             elif isinstance(part, Worker):
                 task = asyncio.create_task(part.run(), name="worker")
@@ -154,11 +149,6 @@ class RoleProcess:
                 stack.push_async_callback(stop_task, task, part.request_stop, 15)
             elif isinstance(part, MqttSource):
                 stack.push_async_callback(stop_task, asyncio.create_task(part.run(), name="mqtt"), None, 0)
-
-    async def _close_channels(self) -> None:
-        for close in self._closers:
-            with contextlib.suppress(Exception):
-                await close()
 
     async def stop(self) -> None:
         await self.serving.stop()

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
 import psycopg
 import psycopg_pool
 
 from sealguard import mqtt_access
 from sealguard.alerts import config as alerting_config
-from sealguard.alerts.channels import Channels, TopicSink
+from sealguard.alerts.channels import TopicSink
 from sealguard.alerts.config import AlertingConfig
 from sealguard.config import Settings
 from sealguard.errors import SealguardError
@@ -25,7 +24,7 @@ from sealguard.ingest.mqtt import MqttOptions, MqttSource
 from sealguard.live import PgUpdates, UpdateHub
 from sealguard.metrics import Metrics
 from sealguard.mqtt_access import CredentialFiles, MonitorLogin, monitor_login
-from sealguard.notifier import Notifier
+from sealguard.notifier import Notifier, close_all, configured_notifier
 from sealguard.pipeline import Pipeline
 from sealguard.rules.policy import Policy
 from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, MqttFront, write_private
@@ -257,24 +256,17 @@ class Monitor:
 
     def _build_notifier(self, alerting: AlertingConfig, mqtt: MqttOptions, kafka: KafkaOptions | None) -> None:
         assert self.pool is not None
-        s = self.settings
         sinks: dict[str, TopicSink] = {"mqtt": MqttSink(mqtt)}
         if kafka is not None:
             sinks["kafka"] = KafkaSink(kafka)
-        http = httpx.AsyncClient()
-        self._closers = [http.aclose, *(sink.close for sink in sinks.values())]
-        self.notifier = Notifier(self.pool, alerting, Channels(alerting, http, sinks), poll_s=s.notify_poll_s,
-                                 lease_s=s.notify_lease_s, retry_base_s=s.notify_retry_base_s,
-                                 retry_cap_s=s.notify_retry_cap_s, metrics=self.metrics)  # fmt: skip
+        self.notifier, self._closers = configured_notifier(self.pool, alerting, self.settings, sinks, self.metrics)
 
     async def _stop_notifier(self) -> None:
         if self.notifier is None or self.notifier_task is None:
             return
         # Unsettled deliveries go again after their lease, with the same idempotency key.
         await stop_task(self.notifier_task, self.notifier.request_stop, 10)
-        for close in self._closers:
-            with contextlib.suppress(Exception):
-                await close()
+        await close_all(self._closers)
 
     async def _stop_sources(self) -> None:
         for src, task in zip(self.sources, self.tasks, strict=False):

@@ -40,11 +40,12 @@ from sealguard.errors import SealguardError
 from sealguard.ingest.kafka import KafkaOptions, PartitionedConsumer, PartitionRecord
 from sealguard.live import batch_updates
 from sealguard.metrics import Metrics
+from sealguard.outage import RETRYABLE, until_answered
 from sealguard.partitioned import PartitionState, apply_reference
 from sealguard.pipeline import clocks
 from sealguard.pipeline.alert_changes import apply_changes
 from sealguard.retry import Backoff
-from sealguard.rules.engine import DEFAULT_HORIZON, Engine
+from sealguard.rules.engine import Engine
 from sealguard.rules.findings import Finding
 from sealguard.rules.policy import Policy
 from sealguard.rules.reference import SharedReference
@@ -64,7 +65,6 @@ from sealguard.store.events import (
 from sealguard.store.partition_log import Checkpoint, PartitionTick
 
 log = logging.getLogger("sealguard.worker")
-RETRYABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)
 CONTROL = "sealguard-control"
 RECEIVED = "sealguard-received"  # the gateway's receipt time (ms), for the receipt-to-stored latency
 
@@ -315,17 +315,8 @@ class Worker:
                 await self._handle({number: [record]})
 
     async def _with_db(self, action: Callable[..., Any], *args: Any) -> None:
-        backoff = Backoff(base=0.2, cap=5.0)
-        while True:
-            try:
-                await action(*args)
-                self.metrics.db_up.set(1)
-                return
-            except RETRYABLE as exc:
-                self.metrics.db_up.set(0)
-                delay = backoff.next()
-                log.warning("worker %s: database unavailable (%s); retrying in %.1f s", self.owner, exc, delay)
-                await asyncio.sleep(delay)
+        await until_answered(action, *args, on_state=lambda up: self.metrics.db_up.set(1 if up else 0),
+                             who=f"worker {self.owner}")  # fmt: skip
 
     def _gaps(self, fetched: dict[int, list[PartitionRecord]]) -> dict[int, list[PartitionRecord]]:
         """Records that do not continue where a partition stands (a fetch from before a rebalance or a
@@ -395,8 +386,7 @@ class Worker:
                     if not isinstance(event, InvalidEvent) and stored.get((event.tenant, event.event_id)) == record_seq(
                         number, r.offset
                     ):
-                        part.state.process(event, r.offset)
-                        part.state.engine.take_seal_facts()  # judged when first handled
+                        part.state.process(event, r.offset)  # its seal facts were judged when first handled
                 part.position = r.offset + 1
             if part.position == part.next_offset:
                 self._replay_ticks(part, part.next_offset)
@@ -522,8 +512,7 @@ class Worker:
             fact = SealFact(r.tenant, r.seal, r.seal_number, kind, r.conveyance_id, r.trip_id, r.at, r.event_id,
                             r.position)  # fmt: skip
             by_seal.setdefault((r.tenant, r.seal), []).append(fact)
-        horizon = next(iter(self.owned.values())).state.engine.horizon if self.owned else DEFAULT_HORIZON
-        new = [(f, why) for key in sorted(by_seal) for f, why in reuse_verdicts(by_seal[key], horizon)
+        new = [(f, why) for key in sorted(by_seal) for f, why in reuse_verdicts(by_seal[key], self.policy.horizon)
                if (f.tenant, f.event_id) not in raised]  # fmt: skip
         await seal_facts.mark_raised(conn, [(f.tenant, f.seal, f.event_id) for f, _ in new])
         return await _open_unless_open(conn, reuse_findings(self.policy, new))

@@ -13,9 +13,6 @@ import pytest
 
 from tests.scenario_folders import _scenarios
 
-HERE = Path(__file__).parent
-SHARED = HERE.parent.parent / "shared" / "scenarios"
-
 
 def _time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

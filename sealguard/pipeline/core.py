@@ -41,6 +41,7 @@ from sealguard.alerts.lifecycle import Decision
 from sealguard.ingest.admit import Admitted
 from sealguard.live import batch_updates
 from sealguard.metrics import Metrics
+from sealguard.outage import RETRYABLE, until_answered
 from sealguard.pipeline import clocks, recovery
 from sealguard.pipeline.admission import admit_all
 from sealguard.pipeline.alert_changes import act
@@ -56,8 +57,6 @@ from sealguard.store import engine_log, live, projection
 from sealguard.store.events import DeadLetter, PartitionCache, seen, write_dead_letters
 
 log = logging.getLogger("sealguard.pipeline")
-
-RETRYABLE = (psycopg.OperationalError, psycopg_pool.PoolTimeout, OSError)
 
 
 def _utcnow() -> datetime:
@@ -342,18 +341,7 @@ class Pipeline:
     # --- recovery and snapshots ---------------------------------------------------------------------
 
     async def _with_db(self, action: Callable[[], Any]) -> None:
-        """Run ``action`` until the database answers, backing off up to 5 s between tries."""
-        outage = Backoff(base=0.2, cap=5.0)
-        while True:
-            try:
-                await action()
-                self._set_db(True)
-                return
-            except RETRYABLE as exc:
-                self._set_db(False)
-                delay = outage.next()
-                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+        await until_answered(action, on_state=self._set_db, who="pipeline")
 
     async def _lock_engine(self) -> None:
         self._lock_conn = await recovery.lock_engine(str(self.pool.conninfo))

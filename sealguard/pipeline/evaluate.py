@@ -107,6 +107,4 @@ class Evaluator:
                 if change == "opened":
                     record.facility_id = facility
                 batch.changes.append((change, record))
-        for tenant, cutoff in self.engine.pruned:
-            self.book.forget(tenant, cutoff)
-        self.engine.pruned.clear()
+        self.book.forget_each(self.engine.take_pruned())

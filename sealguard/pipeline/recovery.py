@@ -53,9 +53,7 @@ async def rebuild(conn: psycopg.AsyncConnection[Any], policy: Policy) -> Restore
             findings = engine.process(decode_event(entry)).findings
         for finding in findings:
             book.apply(finding)
-        for tenant, cutoff in engine.pruned:
-            book.forget(tenant, cutoff)
-        engine.pruned.clear()
+        book.forget_each(engine.take_pruned())
         replayed += 1
     seq = max(base, await engine_log.last_seq(conn))
     log.info("engine restored at sequence %d (%d log entries replayed after the snapshot)", seq, replayed)
