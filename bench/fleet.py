@@ -13,6 +13,7 @@ import math
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -31,18 +32,29 @@ def _offset(lon: float, lat: float, east_km: float, north_km: float) -> tuple[fl
     return lon + east_km / (111.32 * math.cos(math.radians(lat))), lat + north_km / 110.574
 
 
-def _conveyance(i: int, rng: random.Random) -> Iterator[tuple[float, dict[str, Any]]]:
-    cid = f"TRL-{i:06d}"
-    trip = f"T-{i:06d}"
-    seal = f"SG{i:07d}"
-    lon0, lat0 = rng.uniform(-104, -90), rng.uniform(26, 34)
+def _route(rng: random.Random) -> list[list[float]]:
+    lon, lat = rng.uniform(-104, -90), rng.uniform(26, 34)
     heading = rng.uniform(0, 2 * math.pi)
     route = []
-    lon, lat = lon0, lat0
     for _ in range(ROUTE_POINTS):
         route.append([round(lon, 6), round(lat, 6)])
         heading += rng.uniform(-0.05, 0.05)
         lon, lat = _offset(lon, lat, STEP_KM * math.sin(heading), STEP_KM * math.cos(heading))
+    return route
+
+
+@lru_cache(maxsize=100_000)
+def _lane_route(lane: int) -> list[list[float]]:
+    return _route(random.Random(f"lane-{lane}"))
+
+
+def _conveyance(i: int, rng: random.Random, lanes: int | None) -> Iterator[tuple[float, dict[str, Any]]]:
+    """One conveyance's trip; with ``lanes``, trips run on shared lanes (routes and facilities)."""
+    cid = f"TRL-{i:06d}"
+    trip = f"T-{i:06d}"
+    seal = f"SG{i:07d}"
+    route = _route(rng) if lanes is None else _lane_route(i % lanes)
+    place = i if lanes is None else i % lanes
     start = rng.uniform(0, 600)
     ev: list[tuple[float, dict[str, Any]]] = []
     n = 0
@@ -62,27 +74,27 @@ def _conveyance(i: int, rng: random.Random) -> Iterator[tuple[float, dict[str, A
     issue = rng.random()
     if incident < 0.01 and i > 0:  # a trip id that belongs to the previous conveyance: refused
         add(start - 1, "trip.planned", trip_id=f"T-{i - 1:06d}", seal_numbers=[seal],
-            origin={"facility_id": f"O-{i}", "center": route[0], "radius_m": 400},
-            destination={"facility_id": f"D-{i}", "center": route[-1], "radius_m": 400})  # fmt: skip
+            origin={"facility_id": f"O-{place}", "center": route[0], "radius_m": 400},
+            destination={"facility_id": f"D-{place}", "center": route[-1], "radius_m": 400})  # fmt: skip
     if issue < 0.9:
-        add_reference(start + 5, "seal.issued", seal_number=seal, facility_id=f"O-{i}")
+        add_reference(start + 5, "seal.issued", seal_number=seal, facility_id=f"O-{place}")
     elif issue < 0.95:  # issued to another facility: SEAL-005
-        add_reference(start + 5, "seal.issued", seal_number=seal, facility_id=f"O-{i + 1}")
+        add_reference(start + 5, "seal.issued", seal_number=seal, facility_id=f"O-{place + 1}")
 
     dest = route[-1]
     add(start, "trip.planned", trip_id=trip, seal_numbers=[seal],
-        origin={"facility_id": f"O-{i}", "center": route[0], "radius_m": 400},
-        destination={"facility_id": f"D-{i}", "center": dest, "radius_m": 400}, route=route,
-        approved_stops=[{"facility_id": f"R-{i}", "center": route[100], "radius_m": 300}],
+        origin={"facility_id": f"O-{place}", "center": route[0], "radius_m": 400},
+        destination={"facility_id": f"D-{place}", "center": dest, "radius_m": 400}, route=route,
+        approved_stops=[{"facility_id": f"R-{place}", "center": route[100], "radius_m": 300}],
         planned_arrival=_ts(start + 240))  # fmt: skip
     points = {p: "pass" for p in ("front_wall", "left_side", "right_side", "floor", "ceiling_roof",
                                    "inside_outside_doors", "outside_undercarriage")}  # fmt: skip
     add(start + 10, "inspection.completed", inspection_type="container_7pt", points=points)
     add(start + 20, "seal.affixed", seal_number=seal, seal_class="H", seal_type="electronic",
-        source={"facility_id": f"O-{i}"})  # fmt: skip
+        source={"facility_id": f"O-{place}"})  # fmt: skip
     if 0.12 <= incident < 0.14 and i > 0:  # the previous conveyance's seal as well: SEAL-006 on one of them
         add(start + 21, "seal.affixed", seal_number=f"SG{i - 1:07d}", seal_class="H", seal_type="bolt",
-            source={"facility_id": f"O-{i}"})  # fmt: skip
+            source={"facility_id": f"O-{place}"})  # fmt: skip
     minute = start + 30
     # Walk the route at 1.5 km per minute (about 2.14 route steps per fix).
     position = 0.0
@@ -114,7 +126,7 @@ def _conveyance(i: int, rng: random.Random) -> Iterator[tuple[float, dict[str, A
     add(minute, "gps.position", lat=dest[1], lon=dest[0], speed_kph=0.0)
     checked = f"SG{i + 1:07d}" if 0.10 <= incident < 0.12 else seal
     add(minute + 10, "seal.verified", seal_number=checked, steps={"view": True, "verify": True, "tug": True,
-        "twist_turn": True}, intact=True, source={"facility_id": f"D-{i}"})  # fmt: skip
+        "twist_turn": True}, intact=True, source={"facility_id": f"D-{place}"})  # fmt: skip
     add(minute + 20, "seal.removed", seal_number=seal, reason="delivered")
     add(minute + 30, "trip.closed", trip_id=trip)
     yield from ev
@@ -127,9 +139,9 @@ def facilities(count: int, rng: random.Random) -> Iterator[tuple[float, dict[str
         yield (-1.0, {"event_id": f"fac-{f}", "kind": "facility.registered", "occurred_at": _ts(0), "place": place})
 
 
-def fleet_lines(conveyances: int, facility_count: int = 1000, seed: int = 17) -> list[bytes]:
-    """Every event of the fleet as JSON lines, in time order."""
+def fleet_lines(conveyances: int, facility_count: int = 1000, seed: int = 17, lanes: int | None = None) -> list[bytes]:
+    """Every event of the fleet as JSON lines, in time order; ``lanes`` shares routes and facilities."""
     rng = random.Random(seed)
-    streams = [facilities(facility_count, rng)] + [_conveyance(i, rng) for i in range(conveyances)]
+    streams = [facilities(facility_count, rng)] + [_conveyance(i, rng, lanes) for i in range(conveyances)]
     merged = heapq.merge(*streams, key=lambda pair: pair[0])
     return [orjson.dumps(event) for _, event in merged]

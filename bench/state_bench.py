@@ -1,55 +1,145 @@
-"""Memory per tracked conveyance and checkpoint size and time, measured on this machine (printed, never
-asserted). ``python -m bench.state_bench [--conveyances N]``.
+"""Memory per tracked conveyance, and checkpoint size and time, measured on this machine (printed, never
+asserted). ``python -m bench.state_bench [--conveyances N] [--layouts unique,lanes] [--lanes L]``.
 
-Builds N conveyances on an open trip (a 200-point planned route, an inspection, an affixed e-seal, a few
-fixes: the generated fleet's first events) in one partitioned-mode engine and one single engine, and
-measures with tracemalloc what their state holds per conveyance; then the size and time of a whole
-checkpoint of that engine, and what one seal registry entry costs (a single engine keeps a seal's last
-use for the horizon; partitioned workers keep seal history in PostgreSQL, not in memory). Figures for
-1 M conveyances are these per-conveyance figures times 1 M, said as such.
+Each conveyance is on an open trip: a 200-point planned route with an approved stop, a passed 7-point
+inspection, an affixed e-seal and a few fixes along the route (eight events, in time order across the
+fleet, one tenant). Two layouts: ``unique`` gives every trip its own route and facilities (the worst
+case); ``lanes`` runs the trips on L shared lanes (routes and facilities), as a carrier's trucks run
+between the same distribution centres. Each run is a fresh process holding one partitioned-mode engine
+(a worker's: no seal registry, that is in PostgreSQL's ``seal_facts``) and its alert book.
+
+Memory is the growth of the process's resident set (what the machine pays, allocator slack included)
+and, with ``--tracemalloc``, of the Python heap. Checkpoints: a whole one (every conveyance), and an
+incremental one after 1 % of the conveyances sent one more fix (what a worker writes per interval).
 """
 
 import argparse
 import gc
+import multiprocessing
+import os
+import random
 import time
 import tracemalloc
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
-from bench.fleet import fleet_lines
+from bench.fleet import _route
 from sealguard.alerts.book import AlertBook
 from sealguard.rules.engine import Engine
 from sealguard.rules.reference import SharedReference
 from sealguard.schemas.decode import decode_event
 
-
-def _first_events(lines: list[bytes], per: int) -> list[bytes]:
-    counts: dict[str, int] = {}
-    out = []
-    for line in lines:
-        cid = str(orjson.loads(line).get("conveyance_id"))
-        if counts.get(cid, 0) < per:
-            counts[cid] = counts.get(cid, 0) + 1
-            out.append(line)
-    return out
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+POINTS = {p: "pass" for p in ("front_wall", "left_side", "right_side", "floor", "ceiling_roof",
+                              "inside_outside_doors", "outside_undercarriage")}  # fmt: skip
 
 
-def measure(events: list[bytes], partitioned: bool) -> tuple[int, int, Engine]:
-    decoded = [decode_event(line) for line in events]
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _event(i: int, step: int, route: list[list[float]], place: int) -> dict[str, Any]:
+    """Step 0 plans the trip on ``route``; steps 3 to 7 are fixes at ``route``'s first points."""
+    cid = f"TRL-{i:07d}"
+    at = (T0 + timedelta(minutes=step, seconds=i % 60)).isoformat().replace("+00:00", "Z")
+    base = {"event_id": f"{cid}-{step}", "occurred_at": at, "conveyance_id": cid}
+    if step == 0:
+        return {**base, "kind": "trip.planned", "trip_id": f"T-{i:07d}", "seal_numbers": [f"SG{i:08d}"],
+                "origin": {"facility_id": f"O-{place}", "center": route[0], "radius_m": 400},
+                "destination": {"facility_id": f"D-{place}", "center": route[-1], "radius_m": 400},
+                "approved_stops": [{"facility_id": f"R-{place}", "center": route[100], "radius_m": 300}],
+                "route": route, "planned_arrival": (T0 + timedelta(hours=4)).isoformat()}  # fmt: skip
+    if step == 1:
+        return {**base, "kind": "inspection.completed", "inspection_type": "container_7pt", "points": POINTS}
+    if step == 2:
+        return {**base, "kind": "seal.affixed", "seal_number": f"SG{i:08d}", "seal_class": "H",
+                "seal_type": "electronic", "source": {"facility_id": f"O-{place}"}}  # fmt: skip
+    lon, lat = route[min(2 * (step - 3), len(route) - 1)]
+    return {**base, "kind": "gps.position", "lon": lon, "lat": lat, "speed_kph": 90.0}
+
+
+def build(conveyances: int, lanes: int | None, heap: bool) -> dict[str, float]:
+    """In a fresh process: the state of ``conveyances`` trips, what it costs, and its checkpoints."""
+    # What the generator needs is made before measuring: every lane's route, or each unique route's first
+    # fixes (a unique route itself is made again for its trip.planned and dropped at once).
+    lane_routes = [_route(random.Random(f"lane-{n}")) for n in range(lanes or 0)]
+    firsts = [] if lanes else [_route(random.Random(f"conveyance-{i}"))[:9] for i in range(conveyances)]
+
+    def route_of(i: int, step: int) -> list[list[float]]:
+        if lanes:
+            return lane_routes[i % lanes]
+        return _route(random.Random(f"conveyance-{i}")) if step == 0 else firsts[i]
+
+    if heap:
+        tracemalloc.start()
     gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    engine = Engine(remember_ids=False, shared=SharedReference() if partitioned else None)
+    rss0, heap0 = _rss(), tracemalloc.get_traced_memory()[0] if heap else 0
+    engine = Engine(remember_ids=False, shared=SharedReference())
     book = AlertBook(retain=False)
-    for event in decoded:
-        if partitioned and event.kind in ("seal.issued", "facility.registered"):
-            continue
-        for finding in engine.process(event).findings:
-            book.apply(finding)
+    started = time.perf_counter()
+    for step in range(8):
+        for i in range(conveyances):
+            event = decode_event(orjson.dumps(_event(i, step, route_of(i, step), i % lanes if lanes else i)))
+            for finding in engine.process(event).findings:
+                book.apply(finding)
+    took = time.perf_counter() - started
     gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return after - before, len(engine.conveyances), engine
+    used_rss = _rss() - rss0
+    used_heap = tracemalloc.get_traced_memory()[0] - heap0 if heap else 0
+    if heap:
+        tracemalloc.stop()
+    started = time.perf_counter()
+    whole = orjson.dumps(engine.snapshot())
+    whole_s = time.perf_counter() - started
+    engine.forget_changes(engine.changes())
+    touched = range(0, conveyances, 100)
+    for i in touched:
+        engine.process(decode_event(orjson.dumps(_event(i, 8, route_of(i, 8), 0))))
+    started = time.perf_counter()
+    changes = engine.changes()
+    rows = [orjson.dumps(c) for c in changes.conveyances.values()]
+    incremental_s = time.perf_counter() - started
+    return {
+        "n": len(engine.conveyances), "events_s": 8 * conveyances / took, "rss": used_rss, "heap": used_heap,
+        "whole_bytes": len(whole), "whole_s": whole_s, "rows": len(rows),
+        "incremental_bytes": sum(map(len, rows)), "incremental_s": incremental_s, "alerts": len(book.open_by_key),
+    }  # fmt: skip
+
+
+def _run(conveyances: int, lanes: int | None, heap: bool) -> dict[str, float]:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(build, (conveyances, lanes, heap))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--conveyances", type=int, default=20_000)
+    ap.add_argument("--layouts", default="unique,lanes")
+    ap.add_argument("--lanes", type=int, default=500)
+    ap.add_argument("--tracemalloc", action="store_true", help="also measure the Python heap (slower)")
+    args = ap.parse_args()
+    n = args.conveyances
+    print(f"sealguard state bench: {n:,} conveyances on open trips (200-point routes), one partitioned engine")
+    for layout in args.layouts.split(","):
+        lanes = None if layout == "unique" else args.lanes
+        r = _run(n, lanes, args.tracemalloc)
+        shown = "every trip its own route" if lanes is None else f"{lanes:,} shared lanes"
+        heap = f", Python heap {r['heap'] / n:,.0f}" if args.tracemalloc else ""
+        print(f"  {shown}: {r['rss'] / n:,.0f} bytes resident per tracked conveyance{heap}"
+              f" ({r['rss'] / 2**20:,.0f} MiB for {r['n']:,.0f}; {r['events_s']:,.0f} events/s building it,"
+              f" {r['alerts']:,.0f} open alerts)")  # fmt: skip
+        print(f"    whole checkpoint: {r['whole_bytes'] / n:,.0f} bytes per conveyance,"
+              f" {r['whole_s'] * 1e6 / n:,.0f} ms per 1,000 ({r['whole_s']:,.1f} s in all)")  # fmt: skip
+        print(
+            f"    incremental checkpoint after 1 % sent a fix: {r['rows']:,.0f} rows,"
+            f" {r['incremental_bytes'] / max(1, r['rows']):,.0f} bytes each, {r['incremental_s'] * 1000:,.0f} ms"
+        )
+    per = registry_entry_bytes()
+    print(f"  a seal registry entry (single engine only, kept for the horizon): {per:,.0f} bytes; partitioned"
+          " workers keep seal history in PostgreSQL's seal_facts, not in memory")  # fmt: skip
 
 
 def registry_entry_bytes(n: int = 200_000) -> float:
@@ -61,27 +151,6 @@ def registry_entry_bytes(n: int = 200_000) -> float:
     tracemalloc.stop()
     del registry
     return (after - before) / n
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--conveyances", type=int, default=5_000)
-    args = ap.parse_args()
-    lines = _first_events(fleet_lines(args.conveyances, facility_count=0, seed=7), per=8)
-    print(f"sealguard state bench: {args.conveyances} conveyances, each on an open trip with a 200-point route")
-    for partitioned in (True, False):
-        used, n, engine = measure(lines, partitioned)
-        mode = "partitioned worker" if partitioned else "single engine"
-        started = time.perf_counter()
-        body = orjson.dumps(engine.snapshot())
-        took = time.perf_counter() - started
-        print(f"  {mode}: {used / n:,.0f} bytes of state per tracked conveyance ({used / 2**20:,.1f} MiB for {n});"
-              f" 1 M conveyances: {used / n * 1e6 / 2**30:,.1f} GiB; a whole checkpoint {len(body) / n:,.0f} bytes"
-              f" per conveyance, written (snapshot + JSON) in {took * 1000 / n * 1000:,.0f} ms per 1,000")  # fmt: skip
-    per = registry_entry_bytes()
-    print(f"  a seal registry entry (single engine, kept for the horizon): {per:,.0f} bytes; a year of one seal"
-          f" a day per conveyance at 1 M conveyances: {per * 365e6 / 2**30:,.0f} GiB (partitioned workers keep"
-          f" this in PostgreSQL's seal_facts instead)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -58,8 +58,10 @@ Status = Literal["applied", "duplicate", "rejected"]
 class StateChanges:
     meta: dict[str, Any]
     tenants: dict[str, Any]
-    conveyances: dict[tuple[str, str], dict[str, Any]]
+    conveyances: dict[tuple[str, str], dict[str, Any]]  # trips name their plan by event id
     gone: list[tuple[str, str]]
+    plans: dict[tuple[str, str], dict[str, Any]]  # (tenant, plan event id) -> the planning event
+    plans_gone: list[tuple[str, str]]
 
 
 @dataclass(slots=True)
@@ -89,6 +91,10 @@ class Engine:
         self._dirty_conveyances: set[tuple[str, str]] = set()
         self._dirty_tenants: set[str] = set()
         self._gone: set[tuple[str, str]] = set()
+        # Plans are written once, in their own rows: a 200-point route is ~5 KB of JSON, and a moving
+        # conveyance's row is rewritten at every checkpoint. Keyed (tenant, plan event id).
+        self._plans_new: dict[tuple[str, str], TripPlan] = {}
+        self._plans_gone: set[tuple[str, str]] = set()
         #: Partitioned mode: the seal uses recorded since the caller last drained the list.
         self.seal_facts: list[SealFact] | None = [] if shared is not None else None
         self.clocks: dict[str, float] = {}  # tenant -> its event time
@@ -165,7 +171,8 @@ class Engine:
             self.seen = {k: v for k, v in self.seen.items() if k[0] != tenant_id or v >= cutoff}
         gone = [key for key, conv in self.conveyances.items() if key[0] == tenant_id and conv.forgettable(cutoff)]
         for key in gone:
-            del self.conveyances[key]
+            for trip in self.conveyances.pop(key).trips:
+                self._plan_dropped(tenant_id, trip.plan)
             self._dirty_conveyances.discard(key)
             self._gone.add(key)
         self._dirty_tenants.add(tenant_id)
@@ -271,7 +278,9 @@ class Engine:
             conv.trips.append(trip)
             tenant.open_trips[plan.trip_id] = conv.conveyance_id
         else:
+            self._plan_dropped(conv.tenant, trip.plan)
             trip.plan = plan  # a re-route: the plan changes, the trip's state does not
+        self._plans_new[(conv.tenant, plan.event_id)] = plan
         tracking.on_trip_planned(ctx, conv, trip)
 
     def _on_closed(self, ctx: Ctx, tenant: TenantState, conv: Conveyance, event: TripClosed, t: float) -> None:
@@ -281,6 +290,7 @@ class Engine:
         seals.on_trip_closed(ctx, conv, trip, t, event.event_id)
         tracking.on_trip_closed(ctx, conv, trip, t)
         conv.trips.remove(trip)
+        self._plan_dropped(conv.tenant, trip.plan)
         tenant.open_trips.pop(trip.trip_id, None)
         tenant.closed_trips[trip.trip_id] = t
 
@@ -356,9 +366,11 @@ class Engine:
         return StateChanges(
             meta=self._meta(),
             tenants={tid: self.tenants[tid].to_plain() for tid in sorted(self._dirty_tenants) if tid in self.tenants},
-            conveyances={key: self.conveyances[key].to_plain() for key in sorted(self._dirty_conveyances)
-                         if key in self.conveyances},
+            conveyances={key: self.conveyances[key].to_plain(plans_inline=False)
+                         for key in sorted(self._dirty_conveyances) if key in self.conveyances},
             gone=sorted(self._gone),
+            plans={key: plan.to_plain() for key, plan in sorted(self._plans_new.items())},
+            plans_gone=sorted(self._plans_gone),
         )  # fmt: skip
 
     def forget_changes(self, written: "StateChanges") -> None:
@@ -366,11 +378,20 @@ class Engine:
         self._dirty_tenants -= set(written.tenants)
         self._dirty_conveyances -= set(written.conveyances)
         self._gone -= set(written.gone)
+        for key in written.plans:
+            self._plans_new.pop(key, None)
+        self._plans_gone -= set(written.plans_gone)
 
     def mark_all_changed(self) -> None:
         """The next ``changes`` holds everything (the first incremental checkpoint of a partition)."""
         self._dirty_tenants = set(self.tenants)
         self._dirty_conveyances = set(self.conveyances)
+        self._plans_new = {(c.tenant, t.plan.event_id): t.plan for c in self.conveyances.values() for t in c.trips}
+
+    def _plan_dropped(self, tenant_id: str, plan: TripPlan) -> None:
+        key = (tenant_id, plan.event_id)
+        self._plans_new.pop(key, None)
+        self._plans_gone.add(key)
 
     def _meta(self) -> dict[str, Any]:
         return {
@@ -383,9 +404,21 @@ class Engine:
 
     @classmethod
     def restore_parts(cls, meta: dict[str, Any], tenants: dict[str, Any], conveyances: list[dict[str, Any]],
-                      policy: Policy | None = None, **kwargs: Any) -> "Engine":  # fmt: skip
-        """An engine from an incremental checkpoint's rows (see ``changes``)."""
-        return cls.restore({**meta, "tenants": tenants, "conveyances": conveyances}, policy, **kwargs)
+                      policy: Policy | None = None, *, plans: dict[tuple[str, str], dict[str, Any]] | None = None,
+                      **kwargs: Any) -> "Engine":  # fmt: skip
+        """An engine from an incremental checkpoint's rows (see ``changes``): each trip's plan is put back
+        from its plan row (rows written before plans had their own carry the plan inline)."""
+        plans = plans or {}
+        whole = []
+        for plain in conveyances:
+            trips = []
+            for trip in plain["trips"]:
+                ref = trip["plan"]
+                if "kind" not in ref:
+                    ref = plans[(plain["tenant"], ref["event_id"])]
+                trips.append({**trip, "plan": ref})
+            whole.append({**plain, "trips": trips})
+        return cls.restore({**meta, "tenants": tenants, "conveyances": whole}, policy, **kwargs)
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as plain JSON-ready data."""

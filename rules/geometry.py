@@ -3,18 +3,26 @@
 Distances between points are geodesics (pyproj ``Geod``). Polygons are shapely geometries in
 ``[lon, lat]`` (at facility scale the difference between straight edges in degrees and on the ground is
 centimetres). A route corridor is measured in an azimuthal equidistant projection centred on the
-route, where shapely's planar distance is within 0.4 % of the ground distance up to 1,000 km from
+route, where the planar distance is within 0.4 % of the ground distance up to 1,000 km from
 the centre (better than 0.1 % within 500 km), comfortably inside the 1 % the corridor check needs.
 
 Per-fix cost matters (every GPS fix is checked), so :class:`RouteCorridor` first tries the few route
 segments near the last match, in a local tangent plane at the fix (metres per degree from the WGS 84
 radii of curvature there; within 0.1 % over a few kilometres). Looking at fewer segments can only
 *over*-estimate the distance, and the answer is trusted only when it is inside the limit with a 1 %
-margin; everything else is decided by shapely on the whole projected line.
+margin; everything else is decided on the whole projected line (numpy, every segment at once).
+
+Memory matters as much (a worker holds every open trip of its partitions): a corridor keeps four flat
+arrays (degrees as doubles for the walk, metres as floats for the exact check), about 5 KB for a 200-point route
+and nothing per point beyond that, and identical routes (a carrier's lanes) share one corridor
+(:func:`corridor_for`), as trips to the same facility share its compiled place (:func:`compiled_place`).
 """
 
-import bisect
+import hashlib
 import math
+import weakref
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -45,10 +53,11 @@ def _degree_box(lon: float, lat: float, radius_m: float) -> tuple[float, float, 
 class CompiledPlace:
     """A place ready for fast containment tests: box first, then the exact shape."""
 
-    __slots__ = ("box", "center", "facility_id", "polygon", "radius_m")
+    __slots__ = ("__weakref__", "box", "center", "facility_id", "plain", "polygon", "radius_m")
 
     def __init__(self, place: Place) -> None:
         self.facility_id = place.facility_id
+        self.plain: dict[str, Any] = place.model_dump(mode="json", exclude_none=True)  # as planned, for snapshots
         self.polygon: shapely.Polygon | None
         if isinstance(place, CirclePlace):
             self.center: tuple[float, float] | None = (place.center[0], place.center[1])
@@ -136,21 +145,27 @@ def _plane(lon0: int, lat0: int) -> Transformer:
 class RouteCorridor:
     """A planned route, measured in metres in a projection centred on it."""
 
+    __slots__ = ("__weakref__", "_lats", "_lons", "_to_plane", "_xs", "_ys")
+
     _WALK = 8  # segments walked from the hint before giving up on the fast path
 
-    def __init__(self, route: list[tuple[float, float]]) -> None:
-        lons = np.fromiter((p[0] for p in route), dtype=float, count=len(route))
-        lats = np.fromiter((p[1] for p in route), dtype=float, count=len(route))
-        self._lons: list[float] = lons.tolist()
-        self._lats: list[float] = lats.tolist()
+    def __init__(self, route: Sequence[tuple[float, float]]) -> None:
+        self._lons = array("d", (p[0] for p in route))
+        self._lats = array("d", (p[1] for p in route))
+        lons, lats = np.frombuffer(self._lons), np.frombuffer(self._lats)
         lon0, lat0 = _centre(lons, lats)
         # Centred within half a degree of the route's own centre: a few tens of km, which changes the
         # projection's distortion by far less than the 1 % budget, and lets routes share transformers.
         self._to_plane = _plane(round(lon0), round(lat0))
+        # Metres as float32: 0.25 m steps 3,000 km from the centre, far inside the 1 % budget, at half
+        # the memory (projecting the route again per check would cost ~0.3 ms).
         xs, ys = self._to_plane.transform(lons, lats)
-        self._line = shapely.linestrings(xs, ys)
-        shapely.prepare(self._line)
-        self._cumulative: list[float] = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(xs), np.diff(ys))))).tolist()
+        self._xs: np.ndarray[Any, np.dtype[np.float32]] = np.asarray(xs, dtype=np.float32)
+        self._ys: np.ndarray[Any, np.dtype[np.float32]] = np.asarray(ys, dtype=np.float32)
+
+    def points(self) -> list[list[float]]:
+        """The route as ``[lon, lat]`` pairs, exactly as planned (the doubles are kept bit for bit)."""
+        return [[lon, lat] for lon, lat in zip(self._lons, self._lats, strict=True)]
 
     def check(self, lon: float, lat: float, limit_m: float, hint: int = -1) -> CorridorCheck:
         """Distance from the route (exact when above ``limit_m``) and the nearest segment index."""
@@ -158,11 +173,17 @@ class RouteCorridor:
             fast = self._walk(lon, lat, limit_m * 0.99, hint)
             if fast is not None:
                 return fast
-        point = shapely.Point(*self._to_plane.transform(lon, lat))
-        exact = float(self._line.distance(point))
-        along = float(self._line.project(point))
-        segment = min(len(self._lons) - 2, max(0, bisect.bisect_right(self._cumulative, along) - 1))
-        return CorridorCheck(exact, segment)
+        px, py = self._to_plane.transform(lon, lat)
+        xs, ys = self._xs.astype(float), self._ys.astype(float)
+        ax, ay = xs[:-1] - px, ys[:-1] - py
+        dx, dy = np.diff(xs), np.diff(ys)
+        length2 = dx * dx + dy * dy
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(length2 > 0.0, -(ax * dx + ay * dy) / length2, 0.0)
+        t = np.clip(t, 0.0, 1.0)
+        distances = np.hypot(ax + t * dx, ay + t * dy)
+        segment = int(np.argmin(distances))
+        return CorridorCheck(float(distances[segment]), segment)
 
     def _walk(self, lon: float, lat: float, inside_m: float, hint: int) -> CorridorCheck | None:
         """Walk from the hint towards the fix in a tangent plane at it; only a sure "inside" is returned."""
@@ -186,6 +207,34 @@ class RouteCorridor:
             distance = math.hypot(ax + t * dx, ay + t * dy)
             return CorridorCheck(distance, i) if distance <= inside_m else None
         return None
+
+
+_CORRIDORS: "weakref.WeakValueDictionary[bytes, RouteCorridor]" = weakref.WeakValueDictionary()
+_PLACES: "weakref.WeakValueDictionary[str, CompiledPlace]" = weakref.WeakValueDictionary()
+
+
+def corridor_for(route: Sequence[tuple[float, float]]) -> RouteCorridor:
+    """The corridor of ``route``, shared with every open trip planned on the same points.
+
+    Sharing is safe because a corridor is immutable; it is found by a digest of the points and
+    confirmed point by point, so a digest collision costs a second corridor, never a wrong one. A
+    corridor no open trip holds any more is freed (weak values)."""
+    lons, lats = array("d", (p[0] for p in route)), array("d", (p[1] for p in route))
+    key = hashlib.blake2b(lons.tobytes() + lats.tobytes(), digest_size=16).digest()
+    known = _CORRIDORS.get(key)
+    if known is not None and known._lons == lons and known._lats == lats:
+        return known
+    built = _CORRIDORS[key] = RouteCorridor(route)
+    return built
+
+
+def compiled_place(place: Place) -> "CompiledPlace":
+    """The compiled form of ``place``, shared by every trip that names the same place (same JSON)."""
+    key = place.model_dump_json(exclude_none=True)
+    known = _PLACES.get(key)
+    if known is None:
+        known = _PLACES[key] = CompiledPlace(place)
+    return known
 
 
 def _centre(lons: "np.ndarray[Any, Any]", lats: "np.ndarray[Any, Any]") -> tuple[float, float]:

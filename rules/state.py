@@ -7,7 +7,9 @@ engine continues exactly where the original would have. Times are POSIX seconds 
 
 from typing import Any
 
-from sealguard.rules.geometry import CompiledPlace, RouteCorridor
+import orjson
+
+from sealguard.rules.geometry import CompiledPlace, RouteCorridor, compiled_place, corridor_for
 from sealguard.rules.reference import FileOrderReference, Reference
 from sealguard.schemas.events import TripPlanned
 
@@ -17,15 +19,23 @@ def normalize_seal(number: str) -> str:
     return number.upper().replace(" ", "").replace("-", "")
 
 
+_NO_SEALS: frozenset[str] = frozenset()  # one shared empty set: an empty frozenset costs 216 bytes
+
+
 class TripPlan:
-    """A compiled ``trip.planned``: reference data, replaced whole on a re-plan."""
+    """A compiled ``trip.planned``: reference data, replaced whole on a re-plan.
+
+    It keeps what the rules read, compiled, and the rest of the event as compact JSON (for snapshots
+    and the people's view), not the validated event: a pydantic event holding a 200-point route is
+    about 20 KB, and a worker holds one plan per open trip. The route lives once, in its corridor."""
 
     __slots__ = (
+        "_rest",
         "approved",
         "approved_ids",
         "corridor_m",
         "destination",
-        "event",
+        "event_id",
         "origin",
         "planned_arrival",
         "route",
@@ -34,20 +44,37 @@ class TripPlan:
     )
 
     def __init__(self, event: TripPlanned) -> None:
-        self.event = event
+        self.event_id = event.event_id
         self.trip_id = event.trip_id
-        self.seals = frozenset(normalize_seal(s) for s in event.seal_numbers)
-        self.origin = CompiledPlace(event.origin)
-        self.destination = CompiledPlace(event.destination)
-        stops = [CompiledPlace(p) for p in event.approved_stops or ()]
+        # Tuples, not sets: a trip expects a seal or two, and an empty or small set costs 216 bytes.
+        self.seals: tuple[str, ...] = tuple(sorted({normalize_seal(s) for s in event.seal_numbers}))
+        self.origin = compiled_place(event.origin)
+        self.destination = compiled_place(event.destination)
+        stops = [compiled_place(p) for p in event.approved_stops or ()]
         self.approved: tuple[CompiledPlace, ...] = (self.origin, self.destination, *stops)
-        self.approved_ids = frozenset(p.facility_id for p in self.approved)
-        self.route = RouteCorridor([(p[0], p[1]) for p in event.route]) if event.route else None
+        self.approved_ids = tuple(p.facility_id for p in self.approved)
+        self.route: RouteCorridor | None = corridor_for(event.route) if event.route else None
         self.corridor_m = event.corridor_m
         self.planned_arrival = event.planned_arrival.timestamp() if event.planned_arrival else None
+        # The rest as a str, not orjson's bytes (those keep orjson's whole 4 KB output buffer), and without
+        # the places and the route, which live once in their shared compiled forms.
+        rest = event.model_dump(
+            mode="json", exclude_none=True, exclude={"route", "origin", "destination", "approved_stops"}
+        )
+        self._rest = orjson.dumps(rest).decode()
 
     def in_approved_place(self, lon: float, lat: float) -> bool:
         return any(p.contains(lon, lat) for p in self.approved)
+
+    def to_plain(self) -> dict[str, Any]:
+        """The planning event as JSON data, route included: what a snapshot stores and restores from."""
+        out: dict[str, Any] = orjson.loads(self._rest)
+        out["origin"], out["destination"] = dict(self.origin.plain), dict(self.destination.plain)
+        if len(self.approved) > 2:
+            out["approved_stops"] = [dict(p.plain) for p in self.approved[2:]]
+        if self.route is not None:
+            out["route"] = self.route.points()
+        return out
 
 
 class Trip:
@@ -76,7 +103,7 @@ class Trip:
         self.arrival_event: str | None = None
         # Seals resealed after a government inspection; a shared empty frozenset until the first one
         # (an empty set costs 216 bytes on every trip, and reseals are rare).
-        self.reseals: frozenset[str] = frozenset()
+        self.reseals: frozenset[str] = _NO_SEALS
         self.gov_removal_at: float | None = None
         self.last_pass_at: float | None = None
         self.seal010_done = False
@@ -92,14 +119,16 @@ class Trip:
         return seal in self.plan.seals or seal in self.reseals
 
     def expected_display(self) -> str:
-        return ", ".join(sorted(self.plan.seals | self.reseals))
+        return ", ".join(sorted({*self.plan.seals, *self.reseals}))
 
     _PLAIN = ("status", "departed_at", "arrived_at", "arrival_event", "gov_removal_at", "last_pass_at")
     _PLAIN2 = ("seal010_done", "route_hint", "off_since", "off_event")
 
-    def to_plain(self) -> dict[str, Any]:
+    def to_plain(self, *, plan_inline: bool = True) -> dict[str, Any]:
+        """The trip's state; its plan whole, or (``plan_inline=False``, for incremental checkpoints,
+        which store each plan once in its own row) only the plan's event id."""
         out = {name: getattr(self, name) for name in (*self._PLAIN, *self._PLAIN2)}
-        out["plan"] = self.plan.event.model_dump(mode="json", exclude_none=True)
+        out["plan"] = self.plan.to_plain() if plan_inline else {"event_id": self.plan.event_id}
         out["reseals"] = sorted(self.reseals)
         return out
 
@@ -108,7 +137,7 @@ class Trip:
         trip = cls(plan)
         for name in (*cls._PLAIN, *cls._PLAIN2):
             setattr(trip, name, data[name])
-        trip.reseals = frozenset(data["reseals"])
+        trip.reseals = frozenset(data["reseals"]) or _NO_SEALS
         return trip
 
 
@@ -203,11 +232,11 @@ class Conveyance:
         ended = self.ended.get(rule_id)
         return ended is not None and now - ended <= window
 
-    def to_plain(self) -> dict[str, Any]:
+    def to_plain(self, *, plans_inline: bool = True) -> dict[str, Any]:
         return {
             "tenant": self.tenant,
             "conveyance_id": self.conveyance_id,
-            "trips": [t.to_plain() for t in self.trips],
+            "trips": [t.to_plain(plan_inline=plans_inline) for t in self.trips],
             "fix": list(self.fix) if self.fix else None,
             "stop": self.stop.to_plain() if self.stop else None,
             "untripped_origin": list(self.untripped_origin) if self.untripped_origin else None,

@@ -267,7 +267,7 @@ def _late(ctx: Ctx, conv: Conveyance, trip_id: str, due: float) -> None:
         due,
         f"Trip {trip.trip_id} of {conv.conveyance_id} has not arrived "
         f"{minutes(due - trip.plan.planned_arrival)} after its planned arrival.",
-        (trip.plan.event.event_id,),
+        (trip.plan.event_id,),
     )
     conv.open_cond("TRK-004", due, key)
 

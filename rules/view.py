@@ -1,6 +1,7 @@
 """A read-only view of the engine's state for people: each conveyance's trip, plan geometry, last
 position and seals. Pure; the dashboard and the dock page read it through the API."""
 
+from datetime import datetime
 from typing import Any
 
 from sealguard.rules.findings import iso
@@ -11,22 +12,19 @@ def _t(value: float | None) -> str | None:
     return iso(value) if value is not None else None
 
 
-def _place(place: Any) -> dict[str, Any]:
-    return place.model_dump(mode="json", exclude_none=True)  # type: ignore[no-any-return]
-
-
 def trip_view(trip: Trip) -> dict[str, Any]:
-    plan = trip.plan.event
+    plan = trip.plan.to_plain()
+    departure = plan.get("planned_departure")
     return {
         "trip_id": trip.trip_id,
         "status": trip.status,
-        "expected_seals": sorted(trip.plan.seals | trip.reseals),
-        "origin": _place(plan.origin),
-        "destination": _place(plan.destination),
-        "approved_stops": [_place(p) for p in plan.approved_stops or ()],
-        "route": [list(p) for p in plan.route] if plan.route else None,
-        "corridor_m": plan.corridor_m,
-        "planned_departure": _t(plan.planned_departure.timestamp()) if plan.planned_departure else None,
+        "expected_seals": sorted({*trip.plan.seals, *trip.reseals}),
+        "origin": plan["origin"],
+        "destination": plan["destination"],
+        "approved_stops": plan.get("approved_stops", []),
+        "route": plan.get("route"),
+        "corridor_m": trip.plan.corridor_m,
+        "planned_departure": _t(datetime.fromisoformat(departure).timestamp()) if departure else None,
         "planned_arrival": _t(trip.plan.planned_arrival),
         "departed_at": _t(trip.departed_at),
         "arrived_at": _t(trip.arrived_at),

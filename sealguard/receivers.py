@@ -63,6 +63,8 @@ class HttpReceiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender died mid-body: nothing was delivered, as a real receiver would see it
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break

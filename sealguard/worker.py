@@ -231,9 +231,9 @@ class Worker:
             position, last_tick = 0, 0
         else:
             if cp.data.get("layout") == "incremental":
-                tenants, conveyances = _parts(await partition_log.load_state(conn, self.topic, number))
+                tenants, conveyances, plans = _parts(await partition_log.load_state(conn, self.topic, number))
                 engine = Engine.restore_parts(cp.data["engine"], tenants, conveyances, self.policy,
-                                              shared=self.shared)  # fmt: skip
+                                              plans=plans, shared=self.shared)  # fmt: skip
                 rewrite = False
             else:  # a whole-state checkpoint (before incremental ones): the next one writes every row
                 engine = Engine.restore(cp.data["engine"], self.policy, shared=self.shared)
@@ -555,13 +555,15 @@ class Worker:
         changes = engine.changes()
         rows = {f"t:{tid}": plain for tid, plain in changes.tenants.items()}
         rows |= {_conveyance_key(key): plain for key, plain in changes.conveyances.items()}
+        rows |= {_plan_key(key): plain for key, plain in changes.plans.items()}
         data = {"layout": "incremental", "engine": changes.meta, "book": part.state.book.snapshot()}
         async with self.pool.connection() as conn, conn.transaction():
             if not await partition_log.owned(conn, self.topic, part.number, self.owner, part.next_offset):
                 log.info("worker %s: partition %d is no longer mine; no checkpoint", self.owner, part.number)
                 return
             size = await partition_log.write_state(conn, self.topic, part.number, rows,
-                                                   [_conveyance_key(k) for k in changes.gone],
+                                                   [*map(_conveyance_key, changes.gone),
+                                                    *map(_plan_key, changes.plans_gone)],
                                                    replace_all=part.rewrite)  # fmt: skip
             cp = Checkpoint(part.next_offset, part.last_tick_id, data)
             size += await partition_log.save_checkpoint(conn, self.topic, part.number, cp)
@@ -592,11 +594,22 @@ def _conveyance_key(key: tuple[str, str]) -> str:
     return f"c:{key[0]}\x1f{key[1]}"
 
 
-def _parts(rows: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """An incremental checkpoint's rows as ``Engine.restore_parts`` takes them."""
+def _plan_key(key: tuple[str, str]) -> str:
+    return f"p:{key[0]}\x1f{key[1]}"
+
+
+def _parts(rows: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[tuple[str, str], Any]]:
+    """An incremental checkpoint's rows as ``Engine.restore_parts`` takes them: tenants, conveyances
+    and trip plans."""
     tenants = {key[2:]: data for key, data in rows.items() if key.startswith("t:")}
     conveyances = [data for key, data in sorted(rows.items()) if key.startswith("c:")]
-    return tenants, conveyances
+    plans = {_split(key[2:]): data for key, data in rows.items() if key.startswith("p:")}
+    return tenants, conveyances, plans
+
+
+def _split(key: str) -> tuple[str, str]:
+    tenant, _, rest = key.partition("\x1f")
+    return tenant, rest
 
 
 def _decode(r: PartitionRecord) -> Event | InvalidEvent:

@@ -5,7 +5,14 @@ import random
 import pytest
 from pyproj import Geod
 
-from sealguard.rules.geometry import CompiledPlace, FacilityIndex, RouteCorridor, distance_m
+from sealguard.rules.geometry import (
+    CompiledPlace,
+    FacilityIndex,
+    RouteCorridor,
+    compiled_place,
+    corridor_for,
+    distance_m,
+)
 from sealguard.schemas.places import CirclePlace, PolygonPlace
 
 GEOD = Geod(ellps="WGS84")
@@ -51,3 +58,19 @@ def test_facility_index() -> None:
 
 def test_distance_is_geodesic() -> None:
     assert distance_m(0, 0, 0, 1) == pytest.approx(110_574, rel=1e-4)
+
+
+def test_trips_on_one_lane_share_its_corridor_and_keep_their_points_exactly() -> None:
+    lane = [(-99.123456789, 20.0 + i * 0.01) for i in range(50)]
+    first, second = corridor_for(lane), corridor_for(list(lane))
+    other = corridor_for([*lane[:-1], (lane[-1][0], lane[-1][1] + 1e-9)])
+    assert first is second and other is not first
+    assert first.points() == [list(p) for p in lane]  # the planned doubles, bit for bit
+    assert first.check(-99.123456789, 20.2, 10.0).distance_m < 1.0
+
+
+def test_trips_naming_one_place_share_its_compiled_form() -> None:
+    place = CirclePlace(facility_id="DC-1", center=(-99.0, 28.0), radius_m=500)
+    same = CirclePlace(facility_id="DC-1", center=(-99.0, 28.0), radius_m=500)
+    moved = CirclePlace(facility_id="DC-1", center=(-99.0, 28.1), radius_m=500)
+    assert compiled_place(place) is compiled_place(same) and compiled_place(moved) is not compiled_place(place)

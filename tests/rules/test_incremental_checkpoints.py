@@ -21,8 +21,11 @@ def _checkpoint(engine: Engine, rows: dict[Any, Any]) -> int:
     changes = engine.changes()
     rows.update({("t", k): v for k, v in changes.tenants.items()})
     rows.update({("c", k): v for k, v in changes.conveyances.items()})
+    rows.update({("p", k): v for k, v in changes.plans.items()})
     for key in changes.gone:
         rows.pop(("c", key), None)
+    for key in changes.plans_gone:
+        rows.pop(("p", key), None)
     rows["meta"] = changes.meta
     engine.forget_changes(changes)
     return len(changes.conveyances)
@@ -39,6 +42,35 @@ def test_a_checkpoint_writes_only_what_changed() -> None:
     changes = engine.changes()
     assert list(changes.conveyances) == [("default", orjson.loads(one)["conveyance_id"])]
     assert list(changes.tenants) == ["default"]
+    # the conveyance's row names its plan; the plan (route and all) was written once and is not again
+    assert changes.plans == {} and changes.plans_gone == []
+    (row,) = changes.conveyances.values()
+    assert [set(trip["plan"]) for trip in row["trips"]] == [{"event_id"}]
+    assert len(orjson.dumps(row)) < 2_000
+
+
+def test_plan_rows_follow_the_trips() -> None:
+    """A plan row is written when its trip is planned or re-planned and deleted when the trip closes, so
+    the rows hold exactly the open trips' plans."""
+    lines = fleet_lines(30, facility_count=0, seed=3)
+    engine, book = Engine(), AlertBook()
+    rows: dict[Any, Any] = {}
+    for start in range(0, len(lines), 500):
+        _apply(engine, book, lines[start : start + 500])
+        _checkpoint(engine, rows)
+        held = {k[1] for k in rows if isinstance(k, tuple) and k[0] == "p"}
+        open_plans = {(c.tenant, t.plan.event_id) for c in engine.conveyances.values() for t in c.trips}
+        assert held == open_plans
+    assert not any(c.trips for c in engine.conveyances.values())  # the fleet's trips all closed
+    replan = {"event_id": "re-1", "kind": "trip.planned", "occurred_at": "2026-11-03T00:00:00Z",
+              "conveyance_id": "TRL-X", "trip_id": "T-X", "seal_numbers": ["SX1"],
+              "origin": {"facility_id": "A", "center": [0, 0], "radius_m": 100},
+              "destination": {"facility_id": "B", "center": [1, 1], "radius_m": 100}}  # fmt: skip
+    _apply(engine, book, [orjson.dumps(replan)])
+    _checkpoint(engine, rows)
+    _apply(engine, book, [orjson.dumps({**replan, "event_id": "re-2", "occurred_at": "2026-11-03T00:01:00Z"})])
+    _checkpoint(engine, rows)
+    assert {k[1] for k in rows if isinstance(k, tuple) and k[0] == "p"} == {("default", "re-2")}
 
 
 def test_an_engine_rebuilt_from_incremental_rows_continues_as_the_original() -> None:
@@ -57,8 +89,9 @@ def test_an_engine_rebuilt_from_incremental_rows_continues_as_the_original() -> 
     rows = orjson.loads(orjson.dumps({repr(k): v for k, v in rows.items()})) and rows  # rows are plain JSON
     tenants = {k[1]: v for k, v in rows.items() if isinstance(k, tuple) and k[0] == "t"}
     conveyances = [v for k, v in sorted(rows.items(), key=str) if isinstance(k, tuple) and k[0] == "c"]
-    assert len(rows) == len(tenants) + len(conveyances) + 1
-    restored = Engine.restore_parts(rows["meta"], tenants, conveyances)
+    plans = {k[1]: v for k, v in rows.items() if isinstance(k, tuple) and k[0] == "p"}
+    assert len(rows) == len(tenants) + len(conveyances) + len(plans) + 1 and plans
+    restored = Engine.restore_parts(rows["meta"], tenants, conveyances, plans=plans)
     rest = AlertBook.restore(orjson.loads(orjson.dumps(book.snapshot())), retain=True)
     _apply(restored, rest, lines[start:])
     # each alert as last seen: the restored book's view of an alert opened before the restore is the later
