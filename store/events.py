@@ -130,12 +130,12 @@ async def _reference(conn: Conn, rows: list[StoredEvent]) -> None:
     for r in rows:
         e = r.event
         if isinstance(e, TripPlanned):
-            geometry = {
-                "route": [list(p) for p in e.route] if e.route else None,
+            # orjson writes the route's tuples as arrays; the plan is the payload as it came (no round trip)
+            geometry = orjson.dumps({
+                "route": e.route,
                 "approved_stops": [p.model_dump(mode="json", exclude_none=True) for p in e.approved_stops or ()],
-            }
-            trips.append((e.tenant, e.trip_id, e.conveyance_id, Jsonb(orjson.loads(r.payload)), e.occurred_at,
-                          Jsonb(geometry)))  # fmt: skip
+            }).decode()  # fmt: skip
+            trips.append((e.tenant, e.trip_id, e.conveyance_id, r.payload.decode(), e.occurred_at, geometry))
         elif isinstance(e, TripClosed):
             closed.append((e.occurred_at, e.tenant, e.trip_id))
         elif isinstance(e, FacilityRegistered):
@@ -148,7 +148,7 @@ async def _reference(conn: Conn, rows: list[StoredEvent]) -> None:
         if trips:
             await cur.executemany(
                 "INSERT INTO trips (tenant, trip_id, conveyance_id, plan, status, planned_at, geometry)"
-                " VALUES (%s, %s, %s, %s, 'planned', %s, %s) ON CONFLICT (tenant, trip_id) DO UPDATE"
+                " VALUES (%s, %s, %s, %s::jsonb, 'planned', %s, %s::jsonb) ON CONFLICT (tenant, trip_id) DO UPDATE"
                 " SET plan = EXCLUDED.plan, conveyance_id = EXCLUDED.conveyance_id, planned_at = EXCLUDED.planned_at,"
                 " geometry = EXCLUDED.geometry WHERE trips.status <> 'closed'",
                 trips,
