@@ -19,13 +19,14 @@ from paho.mqtt.properties import Properties
 
 from sealguard.ingest.inbound import EventSink, Inbound, ItemResult
 from sealguard.ingest.metrics import IngestMetrics
-from sealguard.ingest.mqtt_acl import topic_role
+from sealguard.ingest.mqtt_acl import owntracks_topic, topic_role
 from sealguard.retry import Backoff
 
 log = logging.getLogger("sealguard.mqtt")
 
 TOPIC_FILTER = "sealguard/v1/+/events"
 ROLE_TOPIC_FILTER = "sealguard/v1/+/events/+"
+OWNTRACKS_FILTER = "sealguard/v1/+/owntracks/+/+"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class MqttOptions:
     ca_file: str | None = None
     session_expiry_s: int = 7 * 24 * 3600
     role_topics: bool = False  # the broker confines the role topics (ingest.mqtt_acl): honour their role
+    owntracks: bool = True  # also read OwnTracks apps (sealguard/v1/{tenant}/owntracks/{user}/{device})
 
     def connect_args(self) -> dict[str, Any]:
         parts = urlsplit(self.url)
@@ -60,6 +62,8 @@ class MqttOptions:
 
     def subscriptions(self) -> list[str]:
         filters = [TOPIC_FILTER, ROLE_TOPIC_FILTER] if self.role_topics else [TOPIC_FILTER]
+        if self.owntracks:
+            filters.append(OWNTRACKS_FILTER)
         if self.shared_group:
             return [f"$share/{self.shared_group}/{f}" for f in filters]
         return filters
@@ -111,8 +115,17 @@ class MqttSource:
             async for message in client.messages:
                 topic = message.topic.value
                 payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+                origin = {"topic": topic, "mid": message.mid}
+                phone = owntracks_topic(topic) if self.options.owntracks else None
+                if phone is not None:  # translated by the application's sink; OwnTracks says positions only
+                    item = Inbound(payload, "mqtt", origin, tenant=phone[0], role="scanner", format="owntracks",
+                                   device=(phone[1], phone[2]))  # fmt: skip
+                    future = await self.sink.submit(item)
+                    if message.qos > 0:
+                        future.add_done_callback(_acker(paho, message.mid, message.qos))
+                    continue
                 tenant, role = self.options.sender(topic)
-                item = Inbound(payload, "mqtt", {"topic": topic, "mid": message.mid}, tenant=tenant, role=role)
+                item = Inbound(payload, "mqtt", origin, tenant=tenant, role=role)
                 if tenant is None:  # e.g. an empty tenant level: still a dead letter, never a silent drop
                     item.refused = f"topic {topic!r} is not sealguard/v1/{{tenant}}/events"
                 future = await self.sink.submit(item)

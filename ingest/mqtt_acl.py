@@ -10,6 +10,7 @@ topic                                   who may publish (and so the role it carr
 ``sealguard/v1/{tenant}/events``        every token of the tenant: scanner kinds
 ``sealguard/v1/{tenant}/events/operator``  operator and admin tokens: trips too
 ``sealguard/v1/{tenant}/events/admin``     admin tokens: facilities too
+``sealguard/v1/{tenant}/owntracks/+/+``    every token of the tenant: OwnTracks messages
 ======================================  ==========================================
 
 Nobody but the monitor may subscribe to an events topic; operators and admins may read their tenant's
@@ -60,6 +61,17 @@ def topic_role(topic: str) -> tuple[str, str] | None:
     return (parts[2], role) if role is not None else None
 
 
+def owntracks_topic(topic: str) -> tuple[str, str, str] | None:
+    """``(tenant, user, device)`` of an OwnTracks topic ``sealguard/v1/{tenant}/owntracks/{user}/{device}``
+    (the app's topic base set to ``sealguard/v1/{tenant}/owntracks/%u/%d``); None for any other topic."""
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[:2] != ["sealguard", "v1"] or parts[3] != "owntracks":
+        return None
+    if any(p in ("", "+", "#") for p in (parts[2], parts[4], parts[5])):
+        return None
+    return parts[2], parts[4], parts[5]
+
+
 def topic_for(tenant: str, kind: str, kind_roles: dict[str, str]) -> str:
     """Where a sender publishes an event of ``kind``: the events topic of the least role that may send it."""
     role = kind_roles.get(kind, "scanner")
@@ -72,7 +84,8 @@ def publish_topics(tenant: str, role: str) -> list[str]:
     level = "+" if tenant == ALL_TENANTS else tenant
     base = f"sealguard/v1/{level}/events"
     order = ["scanner", "operator", "admin"]
-    return [base] + [f"{base}/{r}" for r in ("operator", "admin") if order.index(role) >= order.index(r)]
+    roles = [f"{base}/{r}" for r in ("operator", "admin") if order.index(role) >= order.index(r)]
+    return [base, *roles, f"sealguard/v1/{level}/owntracks/+/+"]
 
 
 def read_topics(tenant: str, role: str) -> list[str]:
@@ -104,6 +117,7 @@ def reaches_events(topic_filter: str) -> bool:
     parts = topic_filter.split("/")
     tenant = parts[2] if len(parts) > 2 and parts[2] not in ("+", "#") else "any-tenant"
     probes = [f"sealguard/v1/{tenant}/events"] + [f"sealguard/v1/{tenant}/events/{r}" for r in ("operator", "admin")]
+    probes.append(f"sealguard/v1/{tenant}/owntracks/user/device")
     return any(matches(topic_filter, probe) for probe in probes)
 
 

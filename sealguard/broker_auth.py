@@ -23,7 +23,7 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from sealguard.ingest.mqtt_acl import MONITOR_USER, MqttUser, may_publish, may_subscribe, topic_role
+from sealguard.ingest.mqtt_acl import MONITOR_USER, MqttUser, may_publish, may_subscribe, owntracks_topic, topic_role
 
 RELOAD_CHECK_S = 0.5
 Who = MqttUser | str  # a token's user, or MONITOR_USER
@@ -122,7 +122,8 @@ class TopicAclPlugin(_ReadsCredentials, BaseTopicPlugin):  # type: ignore[misc]
             return may_publish(who, topic)
         if action == Action.SUBSCRIBE:
             return may_subscribe(who, topic)
-        return topic_role(topic) is None and may_subscribe(who, topic)  # RECEIVE: never an events topic
+        # RECEIVE: never an events topic
+        return topic_role(topic) is None and owntracks_topic(topic) is None and may_subscribe(who, topic)
 
 
 def credentials_document(monitor_password: str, users: list[MqttUser]) -> bytes:

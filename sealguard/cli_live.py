@@ -43,6 +43,23 @@ def add_commands(sub: Any) -> None:
     which.add_argument("--id", type=int, help="the token's id (from 'token list')")
     which.add_argument("--label", help="every live token with this label")
 
+    dv = sub.add_parser("device", help="bind partner devices (Traccar, OwnTracks, e-locks, EPCs) to conveyances")
+    dvsub = dv.add_subparsers(dest="device_command", required=True)
+    db_ = dvsub.add_parser("bind", help="bind a device to a conveyance from a time on (its open binding ends there)")
+    db_.add_argument("device", help="the device as sealguard names it: traccar:ID, owntracks:USER/DEVICE, epc:URI, ...")
+    db_.add_argument("conveyance", help="the conveyance it reports for")
+    db_.add_argument("--tenant", default="default")
+    db_.add_argument("--from", dest="valid_from", help="ISO 8601 time with offset (default: now)")
+    db_.add_argument("--seal", help="the seal number, when the device is the seal (an e-seal or e-lock)")
+    du = dvsub.add_parser("unbind", help="end a device's open binding")
+    du.add_argument("device")
+    du.add_argument("--tenant", default="default")
+    du.add_argument("--at", help="ISO 8601 time with offset (default: now)")
+    dl = dvsub.add_parser("list", help="bindings valid now (all periods with --all, or one device's with --device)")
+    dl.add_argument("--tenant", help="one tenant (default: all)")
+    dl.add_argument("--device", help="every period of one device")
+    dl.add_argument("--all", action="store_true", help="include ended bindings")
+
     mq = sub.add_parser("mqtt", help="MQTT broker tools")
     msub = mq.add_subparsers(dest="mqtt_command", required=True)
     ms = msub.add_parser("sync", help="write Mosquitto password_file and acl_file from the live tokens (and SIGHUP it)")
@@ -89,7 +106,7 @@ def run(args: argparse.Namespace) -> int | None:
     """Run a live command, or return None when ``args`` is not one of ours."""
     handlers = {"up": _up, "gateway": _role, "worker": _role, "notifier": _role, "api": _role, "db": _db,
                 "token": _token, "mqtt": _mqtt, "audit": _audit, "simulate": _simulate, "alerts": _alerts,
-                "receivers": _receivers}  # fmt: skip
+                "receivers": _receivers, "device": _device}  # fmt: skip
     handler = handlers.get(args.command)
     return handler(args) if handler else None
 
@@ -224,6 +241,60 @@ def _token(args: argparse.Namespace) -> int:
     code, text = asyncio.run(go())
     print(text, file=sys.stdout if code == EXIT_OK else sys.stderr)
     return code
+
+
+def _device(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from sealguard.runtime import migrate_url
+    from sealguard.store import device_bindings
+
+    def when(value: str | None, name: str) -> datetime:
+        if value is None:
+            return datetime.now(UTC)
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise CommandError(f"--{name}: give the time with an offset (e.g. 2026-11-30T08:00:00Z)")
+        return parsed
+
+    async def go() -> tuple[int, str]:
+        async with _database() as url:
+            await migrate_url(url)
+            async with await psycopg.AsyncConnection.connect(url) as conn, conn.transaction():
+                if args.device_command == "bind":
+                    try:
+                        made = await device_bindings.bind(conn, args.tenant, args.device, args.conveyance,
+                                                          when(args.valid_from, "from"), seal_number=args.seal,
+                                                          created_by="cli")  # fmt: skip
+                    except device_bindings.BindingConflict as exc:
+                        return EXIT_USAGE, str(exc)
+                    return EXIT_OK, _binding_table([made])
+                if args.device_command == "unbind":
+                    ended = await device_bindings.unbind(conn, args.tenant, args.device, when(args.at, "at"))
+                    if ended is None:
+                        return EXIT_USAGE, f"device {args.device} has no open binding then"
+                    return EXIT_OK, _binding_table([ended])
+                if args.device:
+                    rows = await device_bindings.of_device(conn, args.tenant or "default", args.device)
+                else:
+                    now = None if args.all else datetime.now(UTC)
+                    rows = await device_bindings.listing(conn, args.tenant, limit=100_000, offset=0, current_at=now)
+                return EXIT_OK, _binding_table(rows)
+
+    code, text = asyncio.run(go())
+    print(text, file=sys.stdout if code == EXIT_OK else sys.stderr)
+    return code
+
+
+def _binding_table(rows: list[Any]) -> str:
+    lines = ["tenant\tdevice\tconveyance\tseal\tfrom\tuntil\tby"]
+    for b in rows:
+        until = b.valid_until.isoformat(timespec="seconds") if b.valid_until else "-"
+        lines.append(f"{b.tenant}\t{b.device_id}\t{b.conveyance_id}\t{b.seal_number or '-'}"
+                     f"\t{b.valid_from.isoformat(timespec='seconds')}\t{until}\t{b.created_by}")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _token_table(rows: list[Any]) -> str:

@@ -23,6 +23,7 @@ from sealguard.errors import SealguardError
 from sealguard.gateway import KafkaForwarder
 from sealguard.ingest.kafka import KafkaOptions, ensure_topic
 from sealguard.ingest.mqtt import MqttOptions, MqttSource
+from sealguard.interop import DeviceBook, TranslatingSink
 from sealguard.live import PgUpdates, UpdateHub
 from sealguard.metrics import Metrics
 from sealguard.notifier import Notifier, close_all, configured_notifier
@@ -89,7 +90,7 @@ class RoleProcess:
             brokers: dict[str, Any] = {}
             if self.role == "gateway":
                 group = s.mqtt_shared_group or ("sealguard-gateways" if s.mqtt_protocol == "5" else None)
-                mqtt = MqttSource(self.forwarder, MqttOptions(
+                mqtt = MqttSource(TranslatingSink(self.forwarder, DeviceBook(self.pool)), MqttOptions(
                     s.mqtt_url or "mqtt://127.0.0.1:1883", client_id=s.worker_id or f"sg-gw-{_me()}",
                     protocol=s.mqtt_protocol, shared_group=group, ca_file=s.mqtt_ca_file,
                     role_topics=s.mqtt_acl == "sealguard"), metrics=self.metrics.ingest)  # fmt: skip

@@ -22,7 +22,7 @@ from sealguard.pipeline import Act, Inbound, ItemResult
 from sealguard.schemas.events import INSPECTION_POINTS
 from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
 from sealguard.store.tokens import ALL_TENANTS, Principal
-from sealguard.web import alerts_api, fleet_api, pages
+from sealguard.web import alerts_api, fleet_api, interop_api, pages
 from sealguard.web.auth import TokenCache, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.ratelimit import RateLimiter
@@ -217,6 +217,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
 
     app.include_router(alerts_api.router())
     app.include_router(fleet_api.router())
+    app.include_router(interop_api.router())
     app.include_router(pages.router())
     return app
 

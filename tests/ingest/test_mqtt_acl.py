@@ -8,6 +8,7 @@ from sealguard.ingest.mqtt_acl import (
     acl_file,
     may_publish,
     may_subscribe,
+    owntracks_topic,
     password_file,
     reaches_events,
     topic_for,
@@ -32,6 +33,10 @@ OLD = MqttUser(4, "acme", "scanner", "h4", None)
         (ADMIN_ALL, "sealguard/v1/globex/events/admin", True),
         (ADMIN_ALL, "sealguard/v1/globex/alerts", False),
         (SCANNER, "sealguard/v1/acme/events/extra/level", False),
+        (SCANNER, "sealguard/v1/acme/owntracks/anna/phone", True),  # OwnTracks apps of the tenant
+        (SCANNER, "sealguard/v1/globex/owntracks/anna/phone", False),  # never into another tenant
+        (SCANNER, "sealguard/v1/acme/owntracks/anna", False),
+        (SCANNER, "sealguard/v1/acme/owntracks/anna/phone/extra", False),
     ],
 )
 def test_publish(user: MqttUser, topic: str, allowed: bool) -> None:
@@ -46,6 +51,8 @@ def test_publish(user: MqttUser, topic: str, allowed: bool) -> None:
         (OPERATOR, "+/v1/+/events", False),
         (OPERATOR, "sealguard/v1/acme/events/+", False),
         (OPERATOR, "$share/g/sealguard/v1/+/events", False),
+        (OPERATOR, "sealguard/v1/acme/owntracks/#", False),  # nobody reads another phone's positions
+        (OPERATOR, "sealguard/v1/acme/owntracks/+/+", False),
         (OPERATOR, "sealguard/v1/acme/alerts", True),
         (OPERATOR, "sealguard/v1/acme/alerts/#", True),
         (OPERATOR, "sealguard/v1/+/alerts", False),  # wider than its tenant
@@ -66,6 +73,10 @@ def test_topics_carry_tenant_and_role() -> None:
     assert topic_for("acme", "trip.planned", KIND_ROLES) == "sealguard/v1/acme/events/operator"
     assert topic_for("acme", "facility.registered", KIND_ROLES) == "sealguard/v1/acme/events/admin"
     assert topic_for("acme", "gps.position", KIND_ROLES) == "sealguard/v1/acme/events"
+    assert owntracks_topic("sealguard/v1/acme/owntracks/anna/phone") == ("acme", "anna", "phone")
+    for topic in ("sealguard/v1/+/owntracks/anna/phone", "sealguard/v1/acme/owntracks//phone",
+                  "owntracks/anna/phone", "sealguard/v1/acme/owntracks/anna/#"):  # fmt: skip
+        assert owntracks_topic(topic) is None
 
 
 def test_kinds_by_role() -> None:

@@ -40,8 +40,14 @@
     const since = new Date(t - 2 * 3600e3).toISOString(), until = new Date(t + 3600e3).toISOString();
     const tl = await api(`/api/v1/conveyances/${encodeURIComponent(a.conveyance_id)}/timeline?tenant=${encodeURIComponent(a.tenant)}&since=${since}&until=${until}`);
     const evs = tl.events;
+    // An event translated from a partner's format shows that message as it came (nothing lost in translation).
+    const original = e => e.foreign && typeof e.foreign === "object"
+      ? el("details", { class: "foreign" }, el("summary", {}, `original ${String(e.foreign.format)} message`),
+        el("pre", {}, JSON.stringify(e.foreign.payload, null, 2)))
+      : null;
     document.getElementById("events").replaceChildren(...evs.filter(e => e.kind !== "gps.position" || evidence.has(e.event_id)).map(e =>
-      el("li", { class: evidence.has(e.event_id) ? "evidence" : "" }, `${fmtTime(e.occurred_at)} · ${summary(e)}`, evidence.has(e.event_id) ? " ← evidence" : "")));
+      el("li", { class: evidence.has(e.event_id) ? "evidence" : "" }, `${fmtTime(e.occurred_at)} · ${summary(e)}`,
+        e.foreign ? ` · from ${String(e.foreign.format)}` : "", evidence.has(e.event_id) ? " ← evidence" : "", original(e))));
     const fixes = evs.filter(e => e.kind === "gps.position");
     const svg = document.getElementById("track");
     if (!fixes.length) { svg.replaceChildren(); return; }

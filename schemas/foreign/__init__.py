@@ -1,0 +1,1 @@
+"""Partner formats in: pure adapters from foreign messages to contract events (see docs/interop.md)."""

@@ -1,0 +1,125 @@
+"""What every partner-format adapter returns, and the small parsers they share. Pure: no I/O.
+
+An adapter turns one foreign message into contract events that still name a *device*, not a conveyance
+(a Traccar ``uniqueId``, an OwnTracks user and device, a DCSA container, an EPC): the application binds
+each to a tenant's conveyance by the event's own time (``store.device_bindings``). Each event carries
+the foreign item it came from under ``foreign`` (format and the whole original item), so nothing the
+partner said is lost, and an ``event_id`` that is stable for the same message (a re-sent message is a
+duplicate, never a second event). What an adapter understands but does not map is *skipped* with the
+reason; what is wrong is *rejected* with a reason that names the field.
+"""
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+EVENT_ID_MAX = 128  # the contract's event_id length
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """One contract event from a foreign item, before binding.
+
+    ``device`` names the sender as ``{format}:{id}``; ``seal_from_device`` marks a seal event whose
+    message named no seal, so the seal is the device itself unless its binding names one; ``direct``
+    is the conveyance id the message names itself (a DCSA or EPCIS container number), used when the
+    device has no binding."""
+
+    device: str
+    event: dict[str, Any]
+    seal_from_device: bool = False
+    direct: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An item that was skipped or rejected: where in the message (a JSONPath) and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Translation:
+    mapped: list[Mapped] = field(default_factory=list)
+    skipped: list[Note] = field(default_factory=list)
+    rejected: list[Note] = field(default_factory=list)
+
+    def reject(self, path: str, reason: str) -> None:
+        self.rejected.append(Note(path, reason))
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skipped.append(Note(path, reason))
+
+
+def stable_id(prefix: str, *parts: Any) -> str:
+    """``prefix:parts`` when short enough, else ``prefix:`` and a SHA-256 of the parts: the same message
+    always gives the same id."""
+    plain = ":".join([prefix, *(str(p) for p in parts)])
+    if len(plain) <= EVENT_ID_MAX:
+        return plain
+    digest = hashlib.sha256(orjson.dumps([str(p) for p in parts])).hexdigest()[:40]
+    return f"{prefix}:{digest}"
+
+
+def content_id(prefix: str, item: Any, *, ignore: tuple[str, ...] = ()) -> str:
+    """An id from the item's content (canonical JSON, keys sorted), for formats whose messages have none."""
+    body = {k: v for k, v in item.items() if k not in ignore} if isinstance(item, dict) else item
+    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:40]
+    return f"{prefix}:{digest}"
+
+
+def foreign(fmt: str, item: Any) -> dict[str, Any]:
+    return {"format": fmt, "payload": item}
+
+
+def rfc3339(value: Any) -> datetime | None:
+    """An RFC 3339 date-time with an offset (``Z`` or ``±hh:mm``), else None."""
+    if not isinstance(value, str) or len(value) < 20 or value[10] not in "Tt":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def epoch(value: Any) -> datetime | None:
+    """Seconds (or milliseconds, when past the year 2286 as seconds) since the epoch, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return None
+    seconds = value / 1000 if value > 1e10 else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def number(value: Any) -> float | None:
+    """A finite JSON number (not a boolean), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def decimal_text(value: Any) -> float | None:
+    """A number given as JSON text, as DCSA 3.0 sends coordinates ("51.5074"), else None."""
+    if isinstance(value, str) and 0 < len(value) <= 20:
+        try:
+            parsed = float(value)
+        except ValueError:
+            return None
+        return parsed if math.isfinite(parsed) else None
+    return number(value)
+
+
+def position_ok(lat: float | None, lon: float | None) -> bool:
+    return lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180

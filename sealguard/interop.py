@@ -1,0 +1,140 @@
+"""Partner formats into the pipeline: bind each translated event's device to a conveyance, then hand it
+to the event sink like any other input.
+
+The adapters (``schemas/foreign``) are pure; this is where the database is asked which conveyance a
+device reported for at the event's own time (``store.device_bindings``). An unbound device's event is
+dead-lettered with that reason, never dropped; a message that cannot be read at all is dead-lettered
+whole, with the adapter's reasons. A bound device's seal events name the binding's seal number when the
+message named none (an e-lock reports as itself). The tenant is always the transport's (the token's
+or the topic's): a binding is looked up in that tenant only, so a device can never write into another.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg_pool
+
+from sealguard.ingest.inbound import EventSink, Inbound, ItemResult
+from sealguard.schemas.foreign import owntracks
+from sealguard.schemas.foreign.common import Mapped, Translation, iso
+from sealguard.store import device_bindings
+from sealguard.store.device_bindings import Binding
+
+CACHE_S = 1.0  # a new binding is honoured within a second, as a new token is
+
+
+class DeviceBook:
+    """A device's bindings, cached for a second per (tenant, device): the hot path does not query per
+    message, and a binding made or ended is seen within a second."""
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+        self._cache: dict[tuple[str, str], tuple[float, list[Binding]]] = {}
+
+    async def at(self, tenant: str, device: str, when: datetime) -> Binding | None:
+        key = (tenant, device)
+        hit = self._cache.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            async with self.pool.connection() as conn:
+                periods = await device_bindings.of_device(conn, tenant, device)
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            hit = self._cache[key] = (time.monotonic() + CACHE_S, periods)
+        return next((b for b in hit[1] if b.valid_from <= when and (b.valid_until is None or when < b.valid_until)),
+                    None)  # fmt: skip
+
+    async def bind(self, tenant: str, m: Mapped) -> tuple[dict[str, Any], str | None]:
+        """The event with its conveyance, or the reason it has none."""
+        event = dict(m.event)
+        when = datetime.fromisoformat(event["occurred_at"])
+        binding = await self.at(tenant, m.device, when)
+        if binding is not None:
+            event["conveyance_id"] = binding.conveyance_id
+            if m.seal_from_device and binding.seal_number:
+                event["seal_number"] = binding.seal_number
+            return event, None
+        if m.direct is not None:
+            event["conveyance_id"] = m.direct
+            return event, None
+        return event, f"device {m.device} is not bound to a conveyance of tenant {tenant} at {iso(when)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What became of a message: each mapped event's answer, and the adapter's notes."""
+
+    results: list[tuple[Mapped, ItemResult]]
+    translation: Translation
+
+    def counts(self) -> dict[str, int]:
+        out = {s: sum(r.status == s for _, r in self.results) for s in ("accepted", "duplicate", "rejected")}
+        return out | {"skipped": len(self.translation.skipped)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.counts(),
+            "results": [{"device": m.device, **r.to_json()} for m, r in self.results],
+            "skipped": [{"path": n.path, "reason": n.reason} for n in self.translation.skipped],
+        }
+
+
+async def deliver(sink: EventSink, devices: DeviceBook, translation: Translation, *, tenant: str, source: str,
+                  origin: dict[str, Any], role: str | None, raw: bytes) -> Delivered:  # fmt: skip
+    """Bind and submit every mapped event; a message the adapter rejected is dead-lettered whole (``raw``,
+    with every reason). Resolves when each is durably handled (stored, or dead-lettered)."""
+    if translation.rejected:
+        reason = "; ".join(f"{n.path}: {n.reason}" for n in translation.rejected)[:2000]
+        future = await sink.submit(Inbound(raw, source, origin, tenant=tenant, refused=reason, role=role))
+        await future
+        return Delivered([], translation)
+    futures = []
+    for m in translation.mapped:
+        event, refusal = await devices.bind(tenant, m)
+        item = Inbound(orjson.dumps(event), source, {**origin, "device": m.device}, tenant=tenant, refused=refusal,
+                       refused_id=event.get("event_id") if refusal else None, role=role)  # fmt: skip
+        futures.append(await sink.submit(item))
+    results = await asyncio.gather(*futures)
+    return Delivered(list(zip(translation.mapped, results, strict=True)), translation)
+
+
+class TranslatingSink:
+    """An event sink that reads OwnTracks messages from MQTT (``Inbound.format``) before the real sink:
+    the transport acknowledges the message once every event made from it is handled."""
+
+    def __init__(self, sink: EventSink, devices: DeviceBook) -> None:
+        self.sink = sink
+        self.devices = devices
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
+        if item.format != "owntracks" or item.device is None or item.tenant is None:
+            return await self.sink.submit(item)
+        user, device = item.device
+        translation = owntracks.from_message(item.raw, user, device)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[ItemResult] = loop.create_future()
+        tenant = item.tenant
+
+        async def run() -> None:
+            try:
+                delivered = await deliver(self.sink, self.devices, translation, tenant=tenant, source=item.source,
+                                          origin=item.origin, role=item.role, raw=item.raw)  # fmt: skip
+            except Exception as exc:  # not handled: the broker delivers the message again
+                done.set_exception(exc)
+                return
+            statuses = [r.status for _, r in delivered.results]
+            if translation.rejected:
+                done.set_result(ItemResult("rejected", reason=translation.rejected[0].reason))
+            elif statuses and all(s == "duplicate" for s in statuses):
+                done.set_result(ItemResult("duplicate"))
+            else:  # stored, or nothing to store (an lwt): either way handled
+                done.set_result(ItemResult("accepted"))
+
+        task = asyncio.create_task(run())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return done
