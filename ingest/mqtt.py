@@ -26,7 +26,7 @@ log = logging.getLogger("sealguard.mqtt")
 
 TOPIC_FILTER = "sealguard/v1/+/events"
 ROLE_TOPIC_FILTER = "sealguard/v1/+/events/+"
-OWNTRACKS_FILTER = "sealguard/v1/+/owntracks/+/+"
+OWNTRACKS_FILTERS = ("sealguard/v1/+/owntracks/+/+", "owntracks/+/+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class MqttOptions:
     def subscriptions(self) -> list[str]:
         filters = [TOPIC_FILTER, ROLE_TOPIC_FILTER] if self.role_topics else [TOPIC_FILTER]
         if self.owntracks:
-            filters.append(OWNTRACKS_FILTER)
+            filters += OWNTRACKS_FILTERS
         if self.shared_group:
             return [f"$share/{self.shared_group}/{f}" for f in filters]
         return filters

@@ -11,6 +11,7 @@ topic                                   who may publish (and so the role it carr
 ``sealguard/v1/{tenant}/events/operator``  operator and admin tokens: trips too
 ``sealguard/v1/{tenant}/events/admin``     admin tokens: facilities too
 ``sealguard/v1/{tenant}/owntracks/+/+``    every token of the tenant: OwnTracks messages
+``owntracks/sg-{id}/+``                    the token ``{id}`` itself: OwnTracks' default topic
 ======================================  ==========================================
 
 Nobody but the monitor may subscribe to an events topic; operators and admins may read their tenant's
@@ -61,15 +62,31 @@ def topic_role(topic: str) -> tuple[str, str] | None:
     return (parts[2], role) if role is not None else None
 
 
-def owntracks_topic(topic: str) -> tuple[str, str, str] | None:
-    """``(tenant, user, device)`` of an OwnTracks topic ``sealguard/v1/{tenant}/owntracks/{user}/{device}``
-    (the app's topic base set to ``sealguard/v1/{tenant}/owntracks/%u/%d``); None for any other topic."""
+def owntracks_topic(topic: str) -> tuple[str | None, str, str] | None:
+    """``(tenant, user, device)`` of an OwnTracks topic; None for any other topic.
+
+    Two forms: the app's default ``owntracks/{user}/{device}``, where the broker lets the MQTT user
+    ``sg-{id}`` publish only as ``{user}`` = ``sg-{id}`` and the tenant is that token's (None here: the
+    application looks it up); and ``sealguard/v1/{tenant}/owntracks/{user}/{device}`` (the app's topic
+    base set so), confined to the tenant like the events topics."""
     parts = topic.split("/")
-    if len(parts) != 6 or parts[:2] != ["sealguard", "v1"] or parts[3] != "owntracks":
+    if len(parts) == 3 and parts[0] == "owntracks":
+        tenant, user, device = None, parts[1], parts[2]
+    elif len(parts) == 6 and parts[:2] == ["sealguard", "v1"] and parts[3] == "owntracks":
+        tenant, user, device = parts[2], parts[4], parts[5]
+        if tenant in ("", "+", "#"):
+            return None
+    else:
         return None
-    if any(p in ("", "+", "#") for p in (parts[2], parts[4], parts[5])):
+    if any(p in ("", "+", "#") for p in (user, device)):
         return None
-    return parts[2], parts[4], parts[5]
+    return tenant, user, device
+
+
+def owntracks_token(user: str) -> int | None:
+    """The token id of an OwnTracks topic's user ``sg-{id}``; None for any other name."""
+    digits = user.removeprefix("sg-")
+    return int(digits) if user.startswith("sg-") and digits.isdigit() and len(digits) < 19 else None
 
 
 def topic_for(tenant: str, kind: str, kind_roles: dict[str, str]) -> str:
@@ -107,7 +124,8 @@ def matches(topic_filter: str, topic: str) -> bool:
 
 
 def may_publish(user: MqttUser, topic: str) -> bool:
-    return any(matches(allowed, topic) for allowed in publish_topics(user.tenant, user.role))
+    allowed = [*publish_topics(user.tenant, user.role), f"owntracks/{user.username}/+"]
+    return any(matches(a, topic) for a in allowed)
 
 
 def reaches_events(topic_filter: str) -> bool:
@@ -117,7 +135,7 @@ def reaches_events(topic_filter: str) -> bool:
     parts = topic_filter.split("/")
     tenant = parts[2] if len(parts) > 2 and parts[2] not in ("+", "#") else "any-tenant"
     probes = [f"sealguard/v1/{tenant}/events"] + [f"sealguard/v1/{tenant}/events/{r}" for r in ("operator", "admin")]
-    probes.append(f"sealguard/v1/{tenant}/owntracks/user/device")
+    probes += [f"sealguard/v1/{tenant}/owntracks/user/device", "owntracks/sg-1/device"]
     return any(matches(topic_filter, probe) for probe in probes)
 
 
@@ -160,6 +178,7 @@ def acl_file(users: Iterable[MqttUser], monitor_user: str = MONITOR_USER) -> str
             continue
         out.append(f"user {u.username}")
         out += [f"topic write {t}" for t in publish_topics(u.tenant, u.role)]
+        out.append(f"topic write owntracks/{u.username}/+")
         out += [f"topic read {t}" for t in read_topics(u.tenant, u.role)]
         out.append("")
     return "\n".join(out)

@@ -19,9 +19,10 @@ import orjson
 import psycopg_pool
 
 from sealguard.ingest.inbound import EventSink, Inbound, ItemResult
+from sealguard.ingest.mqtt_acl import owntracks_token
 from sealguard.schemas.foreign import owntracks
 from sealguard.schemas.foreign.common import Mapped, Translation, iso
-from sealguard.store import device_bindings
+from sealguard.store import device_bindings, tokens
 from sealguard.store.device_bindings import Binding
 
 CACHE_S = 1.0  # a new binding is honoured within a second, as a new token is
@@ -34,6 +35,7 @@ class DeviceBook:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
         self.pool = pool
         self._cache: dict[tuple[str, str], tuple[float, list[Binding]]] = {}
+        self._users: dict[tuple[str, str], tuple[float, str | None]] = {}
 
     async def at(self, tenant: str, device: str, when: datetime) -> Binding | None:
         key = (tenant, device)
@@ -46,6 +48,19 @@ class DeviceBook:
             hit = self._cache[key] = (time.monotonic() + CACHE_S, periods)
         return next((b for b in hit[1] if b.valid_from <= when and (b.valid_until is None or when < b.valid_until)),
                     None)  # fmt: skip
+
+    async def tenant_of_user(self, user: str) -> str | None:
+        """The tenant of the token whose MQTT user is ``user`` (``sg-{id}``), cached like a binding."""
+        token_id = owntracks_token(user)
+        if token_id is None:
+            return None
+        key = ("", f"sg-{token_id}")
+        hit = self._users.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            async with self.pool.connection() as conn:
+                tenant = await tokens.tenant_of(conn, token_id)
+            hit = self._users[key] = (time.monotonic() + CACHE_S, tenant)
+        return hit[1]
 
     async def bind(self, tenant: str, m: Mapped) -> tuple[dict[str, Any], str | None]:
         """The event with its conveyance, or the reason it has none."""
@@ -111,16 +126,21 @@ class TranslatingSink:
         self._running: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
-        if item.format != "owntracks" or item.device is None or item.tenant is None:
+        if item.format != "owntracks" or item.device is None:
             return await self.sink.submit(item)
         user, device = item.device
         translation = owntracks.from_message(item.raw, user, device)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[ItemResult] = loop.create_future()
-        tenant = item.tenant
 
         async def run() -> None:
             try:
+                tenant = item.tenant or await self.devices.tenant_of_user(user)
+                if tenant is None:  # owntracks/{user}/...: the broker lets only sg-{id} publish as itself
+                    refusal = f"topic user {user[:70]!r} is not the MQTT user of a live token (sg-{{id}})"
+                    future = await self.sink.submit(Inbound(item.raw, item.source, item.origin, refused=refusal))
+                    done.set_result(await future)
+                    return
                 delivered = await deliver(self.sink, self.devices, translation, tenant=tenant, source=item.source,
                                           origin=item.origin, role=item.role, raw=item.raw)  # fmt: skip
             except Exception as exc:  # not handled: the broker delivers the message again

@@ -112,6 +112,13 @@ async def lookup(conn: Conn, token: str) -> Principal | None:
     return Principal(row[0], row[1], row[2], row[3], int(row[4])) if row else None
 
 
+async def tenant_of(conn: Conn, token_id: int) -> str | None:
+    """The tenant of a live token by its id (an MQTT user ``sg-{id}``); None when unknown or revoked."""
+    cur = await conn.execute("SELECT tenant FROM api_tokens WHERE id = %s AND revoked_at IS NULL", (token_id,))
+    row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     id: int

@@ -37,6 +37,9 @@ OLD = MqttUser(4, "acme", "scanner", "h4", None)
         (SCANNER, "sealguard/v1/globex/owntracks/anna/phone", False),  # never into another tenant
         (SCANNER, "sealguard/v1/acme/owntracks/anna", False),
         (SCANNER, "sealguard/v1/acme/owntracks/anna/phone/extra", False),
+        (SCANNER, "owntracks/sg-1/phone", True),  # OwnTracks' default topic, as its own MQTT user only
+        (SCANNER, "owntracks/sg-2/phone", False),
+        (SCANNER, "owntracks/anna/phone", False),
     ],
 )
 def test_publish(user: MqttUser, topic: str, allowed: bool) -> None:
@@ -53,6 +56,7 @@ def test_publish(user: MqttUser, topic: str, allowed: bool) -> None:
         (OPERATOR, "$share/g/sealguard/v1/+/events", False),
         (OPERATOR, "sealguard/v1/acme/owntracks/#", False),  # nobody reads another phone's positions
         (OPERATOR, "sealguard/v1/acme/owntracks/+/+", False),
+        (OPERATOR, "owntracks/#", False),
         (OPERATOR, "sealguard/v1/acme/alerts", True),
         (OPERATOR, "sealguard/v1/acme/alerts/#", True),
         (OPERATOR, "sealguard/v1/+/alerts", False),  # wider than its tenant
@@ -74,8 +78,9 @@ def test_topics_carry_tenant_and_role() -> None:
     assert topic_for("acme", "facility.registered", KIND_ROLES) == "sealguard/v1/acme/events/admin"
     assert topic_for("acme", "gps.position", KIND_ROLES) == "sealguard/v1/acme/events"
     assert owntracks_topic("sealguard/v1/acme/owntracks/anna/phone") == ("acme", "anna", "phone")
+    assert owntracks_topic("owntracks/sg-1/phone") == (None, "sg-1", "phone")
     for topic in ("sealguard/v1/+/owntracks/anna/phone", "sealguard/v1/acme/owntracks//phone",
-                  "owntracks/anna/phone", "sealguard/v1/acme/owntracks/anna/#"):  # fmt: skip
+                  "owntracks/anna", "sealguard/v1/acme/owntracks/anna/#"):  # fmt: skip
         assert owntracks_topic(topic) is None
 
 

@@ -55,6 +55,11 @@ async def _native(url: str, conveyance: str) -> list[tuple[str, str]]:
     return sorted((a.rule_id, a.severity) for a in report.book.alerts)
 
 
+async def _count(url: str, event_id: str) -> int:
+    rows = await query(url, "SELECT count(*) FROM events WHERE event_id = %s", event_id)
+    return int(rows[0][0])
+
+
 async def _dead(url: str, needle: str) -> list[str]:
     rows = await query(url, "SELECT reason FROM dead_letters WHERE reason LIKE %s", f"%{needle}%")
     return [r[0] for r in rows]
@@ -211,6 +216,18 @@ async def test_owntracks_over_mqtt_and_http(tmp_path: Path, database_url: str, m
         stored = await query(database_url, "SELECT count(*) FROM events WHERE conveyance_id = 'TRL-700'"
                                            " AND kind = 'gps.position'")  # fmt: skip
         assert stored == [(len(fixes),)]
+        # OwnTracks' own default topic owntracks/{user}/{device}: the user is the token's MQTT user sg-{id}
+        ((token_id,),) = await query(database_url, "SELECT id FROM api_tokens WHERE label = 'anna-phone'")
+        await post(base, operator, f"/api/v1/interop/devices/owntracks:sg-{token_id}/tablet/bindings",
+                   {"conveyance_id": "TRL-700", "valid_from": "2026-11-01T00:00:00Z"})  # fmt: skip
+        async with aiomqtt.Client("127.0.0.1", mqtt_broker.port, identifier="owntracks-tablet") as client:
+            body = {"_type": "location", "tst": t0 + 2400, "lat": 29.43, "lon": -98.37, "vel": 0}
+            await client.publish(f"owntracks/sg-{token_id}/tablet", orjson.dumps(body), qos=1)
+            await client.publish("owntracks/mallory/tablet", orjson.dumps(body), qos=1)
+        await wait_for(lambda: _count(database_url, f"owntracks:sg-{token_id}/tablet:{t0 + 2400}:location"),
+                       what="a fix on OwnTracks' default topic")  # fmt: skip
+        await wait_for(lambda: _dead(database_url, "topic user 'mallory' is not the MQTT user of a live token"),
+                       what="an unknown topic user dead-lettered")  # fmt: skip
         # HTTP mode: user and device in headers, the token as Basic password; answered with an array
         async with httpx.AsyncClient(base_url=base, timeout=30) as c:
             msg = {"_type": "location", "tst": t0 + 3000, "lat": 29.43, "lon": -98.36, "vel": 30}
