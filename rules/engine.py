@@ -18,6 +18,7 @@ age: a tamper alarm from yesterday is still evidence.
 """
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,12 +57,20 @@ Status = Literal["applied", "duplicate", "rejected"]
 
 @dataclass(frozen=True, slots=True)
 class StateChanges:
+    """What an incremental checkpoint writes (``Engine.changes``)."""
+
     meta: dict[str, Any]
     tenants: dict[str, Any]
     conveyances: dict[tuple[str, str], dict[str, Any]]  # trips name their plan by event id
     gone: list[tuple[str, str]]
     plans: dict[tuple[str, str], dict[str, Any]]  # (tenant, plan event id) -> the planning event
     plans_gone: list[tuple[str, str]]
+
+    def keys_only(self) -> "StateChanges":
+        """The same changes without their rows: what ``forget_changes`` needs once they are durable."""
+        none: dict[str, Any] = {}
+        return StateChanges({}, {k: none for k in self.tenants}, {k: none for k in self.conveyances}, self.gone,
+                            {k: none for k in self.plans}, self.plans_gone)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -372,6 +381,27 @@ class Engine:
             plans={key: plan.to_plain() for key, plan in sorted(self._plans_new.items())},
             plans_gone=sorted(self._plans_gone),
         )  # fmt: skip
+
+    def changes_in_chunks(self, size: int = 2000) -> "Iterator[StateChanges]":
+        """The same as ``changes``, as chunks of at most ``size`` conveyances and ``size`` plans, so that a
+        checkpoint of a large partition (its first, or a rewrite) never holds every row at once; the
+        engine-wide part, the tenants and the deletions come with the last chunk. The state must not
+        change while the chunks are taken (a worker checkpoints between batches)."""
+        keys = sorted(k for k in self._dirty_conveyances if k in self.conveyances)
+        plans = sorted(self._plans_new)
+        count = max(1, -(-len(keys) // size), -(-len(plans) // size))
+        for i in range(count):
+            last = i == count - 1
+            chunk, plan_chunk = keys[i * size : (i + 1) * size], plans[i * size : (i + 1) * size]
+            yield StateChanges(
+                meta=self._meta() if last else {},
+                tenants={tid: self.tenants[tid].to_plain() for tid in sorted(self._dirty_tenants)
+                         if tid in self.tenants} if last else {},
+                conveyances={k: self.conveyances[k].to_plain(plans_inline=False) for k in chunk},
+                gone=sorted(self._gone) if last else [],
+                plans={k: self._plans_new[k].to_plain() for k in plan_chunk},
+                plans_gone=sorted(self._plans_gone) if last else [],
+            )  # fmt: skip
 
     def forget_changes(self, written: "StateChanges") -> None:
         """``written`` is durable: stop tracking those changes (call only after the checkpoint committed)."""

@@ -45,7 +45,7 @@ from sealguard.partitioned import PartitionState, apply_reference
 from sealguard.pipeline import clocks
 from sealguard.pipeline.alert_changes import apply_changes
 from sealguard.retry import Backoff
-from sealguard.rules.engine import Engine
+from sealguard.rules.engine import Engine, StateChanges
 from sealguard.rules.findings import Finding
 from sealguard.rules.policy import Policy
 from sealguard.rules.reference import SharedReference
@@ -552,22 +552,30 @@ class Worker:
         engine = part.state.engine
         if part.rewrite:
             engine.mark_all_changed()
-        changes = engine.changes()
-        rows = {f"t:{tid}": plain for tid, plain in changes.tenants.items()}
-        rows |= {_conveyance_key(key): plain for key, plain in changes.conveyances.items()}
-        rows |= {_plan_key(key): plain for key, plain in changes.plans.items()}
-        data = {"layout": "incremental", "engine": changes.meta, "book": part.state.book.snapshot()}
+        written: list[StateChanges] = []
+        size = 0
+        meta: dict[str, Any] = {}
         async with self.pool.connection() as conn, conn.transaction():
             if not await partition_log.owned(conn, self.topic, part.number, self.owner, part.next_offset):
                 log.info("worker %s: partition %d is no longer mine; no checkpoint", self.owner, part.number)
                 return
-            size = await partition_log.write_state(conn, self.topic, part.number, rows,
-                                                   [*map(_conveyance_key, changes.gone),
-                                                    *map(_plan_key, changes.plans_gone)],
-                                                   replace_all=part.rewrite)  # fmt: skip
+            if part.rewrite:
+                await partition_log.write_state(conn, self.topic, part.number, {}, [], replace_all=True)
+            # Chunk by chunk in one transaction: a partition's first checkpoint never holds every row at once.
+            for changes in engine.changes_in_chunks():
+                rows = {f"t:{tid}": plain for tid, plain in changes.tenants.items()}
+                rows |= {_conveyance_key(key): plain for key, plain in changes.conveyances.items()}
+                rows |= {_plan_key(key): plain for key, plain in changes.plans.items()}
+                size += await partition_log.write_state(conn, self.topic, part.number, rows,
+                                                        [*map(_conveyance_key, changes.gone),
+                                                         *map(_plan_key, changes.plans_gone)])  # fmt: skip
+                written.append(changes.keys_only())
+                meta = changes.meta
+            data = {"layout": "incremental", "engine": meta, "book": part.state.book.snapshot()}
             cp = Checkpoint(part.next_offset, part.last_tick_id, data)
             size += await partition_log.save_checkpoint(conn, self.topic, part.number, cp)
-        engine.forget_changes(changes)
+        for keys in written:
+            engine.forget_changes(keys)
         part.rewrite = False
         self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
         self.metrics.checkpoint_bytes.labels(str(part.number)).set(size)

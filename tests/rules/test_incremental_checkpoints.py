@@ -18,17 +18,35 @@ def _apply(engine: Engine, book: AlertBook, lines: list[bytes]) -> None:
 
 
 def _checkpoint(engine: Engine, rows: dict[Any, Any]) -> int:
-    changes = engine.changes()
-    rows.update({("t", k): v for k, v in changes.tenants.items()})
-    rows.update({("c", k): v for k, v in changes.conveyances.items()})
-    rows.update({("p", k): v for k, v in changes.plans.items()})
-    for key in changes.gone:
-        rows.pop(("c", key), None)
-    for key in changes.plans_gone:
-        rows.pop(("p", key), None)
-    rows["meta"] = changes.meta
-    engine.forget_changes(changes)
-    return len(changes.conveyances)
+    """Write the changes as a worker does: in chunks (small ones here), forgotten once all are written."""
+    written, count = [], 0
+    for changes in engine.changes_in_chunks(size=7):
+        rows.update({("t", k): v for k, v in changes.tenants.items()})
+        rows.update({("c", k): v for k, v in changes.conveyances.items()})
+        rows.update({("p", k): v for k, v in changes.plans.items()})
+        for key in changes.gone:
+            rows.pop(("c", key), None)
+        for key in changes.plans_gone:
+            rows.pop(("p", key), None)
+        if changes.meta:
+            rows["meta"] = changes.meta
+        written.append(changes.keys_only())
+        count += len(changes.conveyances)
+    for keys in written:
+        engine.forget_changes(keys)
+    return count
+
+
+def test_chunks_hold_exactly_the_changes() -> None:
+    engine, book = Engine(), AlertBook()
+    _apply(engine, book, fleet_lines(30, facility_count=3, seed=5)[:3000])
+    whole = engine.changes()
+    chunks = list(engine.changes_in_chunks(size=4))
+    assert len(chunks) > 3 and all(len(c.conveyances) <= 4 and len(c.plans) <= 4 for c in chunks)
+    assert {k: v for c in chunks for k, v in c.conveyances.items()} == whole.conveyances
+    assert {k: v for c in chunks for k, v in c.plans.items()} == whole.plans
+    assert chunks[-1].meta == whole.meta and chunks[-1].tenants == whole.tenants
+    assert not any(c.meta or c.tenants for c in chunks[:-1])
 
 
 def test_a_checkpoint_writes_only_what_changed() -> None:
