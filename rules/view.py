@@ -24,6 +24,7 @@ def trip_view(trip: Trip) -> dict[str, Any]:
         "approved_stops": plan.get("approved_stops", []),
         "route": plan.get("route"),
         "corridor_m": trip.plan.corridor_m,
+        "conveyance_type": plan.get("conveyance_type"),
         "planned_departure": _t(datetime.fromisoformat(departure).timestamp()) if departure else None,
         "planned_arrival": _t(trip.plan.planned_arrival),
         "departed_at": _t(trip.departed_at),

@@ -41,3 +41,14 @@ async def views(conn: Conn, tenant: str | None, conveyance_id: str | None = None
             view["trip"].update(geo or {"route": None, "approved_stops": []})
         out.append(view)
     return out
+
+
+async def ids_like(conn: Conn, tenant: str | None, typed: str) -> list[str]:
+    """Conveyance ids that match ``typed`` ignoring case, spaces and dashes (what a scanner or a person at
+    the dock types: ``trk-170008`` for ``TRK-170008``, ``CSQU 305438 3`` for ``CSQU3054383``)."""
+    cur = await conn.execute(
+        "SELECT DISTINCT conveyance_id FROM conveyance_state WHERE (%s::text IS NULL OR tenant = %s)"
+        " AND upper(translate(conveyance_id, ' -', '')) = upper(translate(%s, ' -', '')) ORDER BY 1 LIMIT 10",
+        (tenant, tenant, typed),
+    )
+    return [str(r[0]) for r in await cur.fetchall()]

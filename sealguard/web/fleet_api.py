@@ -104,6 +104,14 @@ def router() -> APIRouter:
         inspection and open alerts. Scanners may read it too: the dock page needs it."""
         scope = tenant_scope(who, tenant)
         found = await _views(request, scope, conveyance_id)
+        if not found:  # as typed at a dock: case, spaces and dashes aside, when that names one conveyance
+            async with request.app.state.rt.pool.connection() as conn:
+                like = await projection.ids_like(conn, scope, conveyance_id[:64])
+            if len(like) > 1:
+                raise HTTPException(409, f"{conveyance_id!r} could be {', '.join(like)}; type it exactly")
+            if like:
+                conveyance_id = like[0]
+                found = await _views(request, scope, conveyance_id)
         if not found:
             raise HTTPException(404, f"no conveyance {conveyance_id!r} is known")
         if len(found) > 1:

@@ -13,22 +13,37 @@
   const nowIso = () => new Date().toISOString();
 
   async function find(id) {
-    const box = document.getElementById("trip");
     try {
       conv = await api("/api/v1/conveyances/" + encodeURIComponent(id));
-    } catch (e) { conv = null; box.replaceChildren(el("p", { class: "error" }, e.message)); hide(); return; }
-    const t = conv.trip, i = conv.latest_inspection;
-    box.replaceChildren(
-      el("p", {}, el("b", {}, conv.conveyance_id), t ? ` · trip ${t.trip_id} (${t.status}) ${t.origin.facility_id} → ${t.destination.facility_id}` : " · no open trip"),
-      el("p", {}, "Expected seals: ", el("b", { id: "expected" }, t && t.expected_seals.length ? t.expected_seals.join(", ") : "none on the documents")),
-      el("p", {}, "Latest inspection: ", i ? `${fmtTime(i.at)} — ${i.passed ? "passed" : "FAILED"}` : "none recorded"),
-      conv.open_alerts.length ? el("p", { class: "error" }, `${conv.open_alerts.length} open alert(s): ` + conv.open_alerts.map(a => a.rule_id).join(", ")) : null);
+    } catch (e) { conv = null; box().replaceChildren(el("p", { class: "error" }, e.message)); hide(); return; }
+    document.getElementById("conveyance").value = conv.conveyance_id;  // as the system spells it
+    showTrip();
     document.getElementById("vvtt").hidden = false;
     document.getElementById("inspection").hidden = false;
     resetVvtt();
+    // the checklist the conveyance needs: 17 points for a tractor-trailer, 8 for a reefer, else 7
+    const type = conv.trip && conv.trip.conveyance_type;
+    document.getElementById("itype").value = type === "tractor_trailer" ? "tractor_trailer_17pt" : "container_7pt";
+    submitted.vvtt = submitted.insp = null;
     renderPoints();
     document.querySelector('[data-step="view"][data-v="true"]').focus();
   }
+
+  function showTrip() {
+    const t = conv.trip, i = conv.latest_inspection, seals = t ? t.expected_seals : [];
+    // Nothing but the seal numbers goes in #expected: a note there could be read (or scanned) as a number.
+    box().replaceChildren(...[
+      el("p", {}, el("b", {}, conv.conveyance_id), t ? ` · trip ${t.trip_id} (${t.status}) ${t.origin.facility_id} → ${t.destination.facility_id}` : " · no open trip"),
+      el("p", {}, "Expected seals: ", seals.length ? el("b", { id: "expected" }, seals.join(", ")) : el("span", { class: "muted", id: "no-seals" }, "the documents name no seal")),
+      el("p", { id: "latest-insp" }, "Latest inspection: ", i ? `${fmtTime(i.at)} — ${i.passed ? "passed" : "FAILED"}` : "none recorded"),
+      conv.open_alerts.length ? el("p", { class: "error" }, `${conv.open_alerts.length} open alert(s): ` + conv.open_alerts.map(a => a.rule_id).join(", ")) : null,
+    ].filter(Boolean));  // replaceChildren would print a null as the text "null"
+  }
+  const box = () => document.getElementById("trip");
+  const submitted = { vvtt: null, insp: null };  // when this page last recorded each, for this conveyance
+  const label = p => p.replace(/_/g, " ");
+  // Verdicts name inspection points as people say them ("air breather", not air_breather).
+  const readable = text => text.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, label);
 
   function hide() { document.getElementById("vvtt").hidden = true; document.getElementById("inspection").hidden = true; }
 
@@ -42,6 +57,11 @@
   function mark(step, ok) {
     const n = document.getElementById("s-" + step);
     n.classList.toggle("done", ok === true); n.classList.toggle("bad", ok === false);
+    // the chosen answer stays shown on its button
+    n.querySelectorAll("button[data-v]").forEach(b => {
+      const on = ok !== null && (b.dataset.v === "true") === ok;
+      b.classList.toggle("on", on); b.setAttribute("aria-pressed", on ? "true" : "false");
+    });
   }
 
   function ready() { document.getElementById("submit-vvtt").disabled = !["view", "verify", "tug", "twist_turn", "intact"].every(k => k in vvtt); }
@@ -69,16 +89,17 @@
     vvtt.verify = ok; vvtt.seal_number = number;
     mark("verify", ok);
     document.getElementById("seal-check").replaceChildren(ok ? el("span", { style: "color:var(--ok)" }, `${number} matches the documents`)
-      : el("span", { class: "error" }, `${number} does not match the documents (${expected.join(", ") || "none listed"})`));
+      : expected.length ? el("span", { class: "error" }, `${number} does not match the documents (${expected.join(", ")})`)
+      : el("span", { class: "error" }, `the documents name no seal: ${number} cannot be matched — ask the office before loading`));
     ready(); next("verify");
   });
 
   function verdict(box, result, good, badHead) {
     const findings = (result.results && result.results[0] && result.results[0].findings) || [];
     const item = result.results ? result.results[0] : null;
-    if (item && item.status === "rejected") { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + item.reason)); return; }
+    if (item && item.status === "rejected") { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + readable(item.reason))); return; }
     if (!findings.length) { box.replaceChildren(el("div", { class: "verdict accept" }, good)); return; }
-    box.replaceChildren(el("div", { class: "verdict reject" }, badHead, el("ul", {}, ...findings.map(f => el("li", {}, `${f.rule_id} (${f.severity}): ${f.message}`)))));
+    box.replaceChildren(el("div", { class: "verdict reject" }, badHead, el("ul", {}, ...findings.map(f => el("li", {}, `${f.rule_id} (${f.severity}): ${readable(f.message)}`)))));
   }
 
   async function submitEvent(event) {
@@ -86,7 +107,18 @@
     return api("/api/v1/events", { method: "POST", body: event });
   }
 
+  // A second submit of the same check is a second record: say so, and ask, rather than record it silently.
+  function again(which, what) {
+    if (!submitted[which]) return true;
+    return confirm(`A ${what} of ${conv.conveyance_id} was already recorded at ${fmtTime(submitted[which])}. Record another one?`);
+  }
+
+  async function refresh() {  // the latest inspection and open alerts, as they are now
+    try { conv = await api("/api/v1/conveyances/" + encodeURIComponent(conv.conveyance_id)); showTrip(); } catch (e) { /* keep what is shown */ }
+  }
+
   document.getElementById("submit-vvtt").addEventListener("click", async () => {
+    if (!again("vvtt", "seal check")) return;
     const box = document.getElementById("vvtt-verdict");
     const event = { event_id: "dock-" + uuid(), kind: "seal.verified", occurred_at: nowIso(), conveyance_id: conv.conveyance_id,
       trip_id: conv.trip ? conv.trip.trip_id : undefined, seal_number: vvtt.seal_number,
@@ -95,6 +127,8 @@
       const result = await submitEvent(event);
       const head = vvtt.verify ? "Do not accept the load:" : "Seal number does not match the documents — do not accept the load:";
       verdict(box, result, "Seal verified — accept the load.", head);
+      if (result.results && result.results[0] && result.results[0].status !== "rejected") submitted.vvtt = event.occurred_at;
+      await refresh();
     } catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
   });
 
@@ -104,11 +138,11 @@
     const type = document.getElementById("itype").value;
     const chosen = {};
     const rows = points[type].map(p => {
-      const label = p.replace(/_/g, " ");
+      const name = label(p);
       const pass = el("button", { type: "button", class: "pass", "data-point": p, "data-v": "pass" }, "Pass");
       const fail = el("button", { type: "button", class: "fail", "data-point": p, "data-v": "fail" }, "Fail");
       for (const b of [pass, fail]) b.addEventListener("click", () => { chosen[p] = b.dataset.v; pass.classList.toggle("on", b === pass); fail.classList.toggle("on", b === fail); check(); });
-      return el("label", {}, label, el("span", { class: "choice" }, pass, fail));
+      return el("label", {}, name, el("span", { class: "choice" }, pass, fail));
     });
     document.getElementById("points").replaceChildren(...rows);
     document.getElementById("agri").replaceChildren(...AGRI.map(([k, q]) => {
@@ -121,12 +155,17 @@
     const check = () => { document.getElementById("submit-insp").disabled = !(points[type].every(p => p in chosen) && AGRI.every(([k]) => k in agri)); };
     check();
     document.getElementById("submit-insp").onclick = async () => {
+      if (!again("insp", "inspection")) return;
       const box = document.getElementById("insp-verdict");
       const event = { event_id: "dock-" + uuid(), kind: "inspection.completed", occurred_at: nowIso(), conveyance_id: conv.conveyance_id,
         trip_id: conv.trip ? conv.trip.trip_id : undefined, inspection_type: type, points: { ...chosen }, agricultural: { ...agri },
         inspector_id: document.getElementById("inspector").value.trim() || undefined };
-      try { verdict(box, await submitEvent(event), "Inspection passed — the conveyance may be loaded and sealed.", "Inspection failed — do not load or seal:"); }
-      catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
+      try {
+        const result = await submitEvent(event);
+        verdict(box, result, "Inspection passed — the conveyance may be loaded and sealed.", "Inspection failed — do not load or seal:");
+        if (result.results && result.results[0] && result.results[0].status !== "rejected") submitted.insp = event.occurred_at;
+        await refresh();
+      } catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
     };
   }
   document.getElementById("itype").addEventListener("change", renderPoints);

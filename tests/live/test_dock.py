@@ -1,0 +1,103 @@
+"""The dock page on a phone (390 px), as a dock worker uses it: every defect found trying it is pinned
+here. Screenshots go to ``artefacts/screenshots/``."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sealguard.servers import MqttBroker
+from tests.live.alerting import post, token_for
+from tests.live.browser import CHROMIUM, SHOTS
+from tests.live.monitor import running, settings
+from tests.live.servers import query
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+
+PLACE = {"facility_id": "DC-1", "center": [-98.49, 29.42], "radius_m": 500}
+
+
+async def test_the_dock_on_a_phone(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    s = settings(tmp_path, database_url, mqtt_broker)
+    async with running(s):
+        base = f"http://{s.http}"
+        operator = await token_for(database_url, "acme", "operator", "ops")
+        scanner = await token_for(database_url, "acme", "scanner", "dock-3")
+        trip = {"event_id": "p1", "kind": "trip.planned", "occurred_at": "2026-11-30T06:00:00Z", "tenant": "acme",
+                "conveyance_id": "TRK-170008", "trip_id": "T-1", "seal_numbers": ["SG4411"], "origin": PLACE,
+                "destination": {**PLACE, "facility_id": "DC-2", "center": [-95.37, 29.76]},
+                "conveyance_type": "tractor_trailer"}  # fmt: skip
+        fix = {"event_id": "f1", "kind": "gps.position", "occurred_at": "2026-11-30T06:01:00Z", "tenant": "acme",
+               "conveyance_id": "TRL-9", "lat": 29.42, "lon": -98.49}  # fmt: skip
+        assert (await post(base, operator, "/api/v1/events", [trip, fix])).json()["accepted"] == 2
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 390, "height": 844})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                dialogs: list[str] = []
+
+                async def dismiss(dialog: object) -> None:
+                    dialogs.append(dialog.message)  # type: ignore[attr-defined]
+                    await dialog.dismiss()  # type: ignore[attr-defined]
+
+                page.on("dialog", dismiss)
+                await page.goto(f"{base}/dock#token={scanner}")
+                # typed in lower case, as people do: found, and shown as the system spells it
+                await page.locator("#conveyance").fill("trk-170008")
+                await page.locator("#conveyance").press("Enter")
+                await expect(page.locator("#trip")).to_contain_text("TRK-170008 · trip T-1")
+                await expect(page.locator("#conveyance")).to_have_value("TRK-170008")
+                assert "null" not in await page.locator("#trip").inner_text()  # no open alerts: nothing, not "null"
+                # a tractor-trailer gets the 17-point checklist first
+                await expect(page.locator("#itype")).to_have_value("tractor_trailer_17pt")
+                # the chosen answer stays shown
+                yes = page.locator('[data-step="view"][data-v="true"]')
+                await yes.click()
+                await expect(yes).to_have_class("on")
+                await expect(page.locator('[data-step="view"][data-v="false"]')).not_to_have_class("on")
+                # every pass/fail and yes/no pair sits on one line at 390 px
+                for choice in await page.locator(".points .choice").all():
+                    boxes = [await b.bounding_box() for b in await choice.locator("button").all()]
+                    assert boxes[0] and boxes[1] and abs(boxes[0]["y"] - boxes[1]["y"]) < 2, boxes
+                    assert boxes[1]["x"] + boxes[1]["width"] <= 390, boxes
+                # a failed point is named as people say it
+                for button in await page.locator('#points button[data-v="pass"]').all():
+                    await button.click()
+                await page.locator('#points button[data-point="air_breather"][data-v="fail"]').click()
+                for button in await page.locator('#agri button[data-v="no"]').all():
+                    await button.click()
+                await page.locator("#submit-insp").click()
+                verdict = page.locator("#insp-verdict .verdict.reject")
+                await expect(verdict).to_contain_text("air breather")
+                assert "air_breather" not in await verdict.inner_text()
+                # the latest inspection shown is the one just recorded
+                await expect(page.locator("#latest-insp")).to_contain_text("FAILED")
+                await page.screenshot(path=str(SHOTS / "dock-390-inspection.png"), full_page=True)
+                # a second submit asks first; dismissed, nothing more is recorded
+                await page.locator("#submit-insp").click()
+                for _ in range(100):
+                    if dialogs:
+                        break
+                    await asyncio.sleep(0.05)
+                assert "already recorded" in dialogs[0]
+                rows = await query(database_url, "SELECT count(*) FROM events WHERE kind = 'inspection.completed'")
+                assert rows == [(1,)]
+                # no trip, no seals on the documents: said as a note, and a typed number is not judged a match
+                await page.locator("#conveyance").fill("TRL-9")
+                await page.locator("#conveyance").press("Enter")
+                await expect(page.locator("#no-seals")).to_have_text("the documents name no seal")
+                await expect(page.locator("#expected")).to_have_count(0)
+                await page.locator("#seal").fill("the documents name no seal")
+                await page.locator("#seal").press("Enter")
+                await expect(page.locator("#seal-check")).to_contain_text("cannot be matched")
+                await page.screenshot(path=str(SHOTS / "dock-390-no-seals.png"), full_page=True)
+                assert not errors, errors
+            finally:
+                await browser.close()
