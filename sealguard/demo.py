@@ -111,6 +111,7 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
         base = f"http://{settings.http}"
         headers = {"Authorization": f"Bearer {monitor.token}"}
         seen: set[str] = set()
+        last_status: tuple[int, ...] = ()
         hinted = False
         started = loop.time()
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as api:
@@ -121,9 +122,12 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
                 alerts = resp.json()["alerts"] if resp.status_code == 200 else []
                 open_ = [a for a in alerts if a["status"] != "resolved"]
                 by = {s: sum(a["severity"] == s for a in open_) for s in ("critical", "high", "medium", "low")}
-                print(f"[{loop.time() - started:5.0f} s] GET /api/v1/alerts: {len(alerts)} alerts, {len(open_)} open "
-                      f"(critical {by['critical']}, high {by['high']}, medium {by['medium']}, low {by['low']})",
-                      flush=True)  # fmt: skip
+                status = (len(alerts), len(open_), *by.values())
+                if status != last_status:  # a quiet console: a line only when something changed
+                    last_status = status
+                    print(f"[{loop.time() - started:5.0f} s] {len(alerts)} alerts, {len(open_)} open (critical"
+                          f" {by['critical']}, high {by['high']}, medium {by['medium']}, low {by['low']})",
+                          flush=True)  # fmt: skip
                 for a in reversed(alerts):
                     if a["alert_id"] not in seen:
                         seen.add(a["alert_id"])
@@ -154,8 +158,12 @@ async def _local_receivers(settings: Any) -> tuple[Any, Any]:
 
     from sealguard.receivers import HttpReceiver, SmtpReceiver, describe_request
 
-    hook = await HttpReceiver(on_request=lambda r: print(f"      -> {describe_request(r)}", flush=True)).start()
-    smtp = SmtpReceiver(on_message=lambda m: print(f"      -> MAIL to {m['To']}: {m['Subject']}", flush=True)).start()
+    # Each '->' line names the receiver (alerting.yaml's name) that the notification was for.
+    receiver_of = {"/hook": "ops-webhook", "/v2/enqueue": "on-call-pager", "/escalate": "security-lead"}
+    hook = await HttpReceiver(on_request=lambda r: print(f"      -> {receiver_of.get(r.path, r.path)}:"
+                                                         f" {describe_request(r)}", flush=True)).start()  # fmt: skip
+    smtp = SmtpReceiver(on_message=lambda m: print(f"      -> duty-manager: MAIL to {m['To']}: {m['Subject']}",
+                                                   flush=True)).start()  # fmt: skip
     config = {
         "receivers": [
             {"name": "ops-webhook", "webhook": {"url": f"{hook.url}/hook", "secret": "demo-secret"}},

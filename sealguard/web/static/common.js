@@ -63,7 +63,11 @@ const SG = (() => {
   }
 
   function age(iso, now) {
-    const s = Math.max(0, ((now || Date.now()) - Date.parse(iso)) / 1000);
+    const diff = ((now || Date.now()) - Date.parse(iso)) / 1000;
+    // An event stamped ahead of this clock (a simulation running faster than time, a device clock ahead)
+    // has no true age here: say its event time instead of a misleading "0 s".
+    if (diff < -60) return "event time " + new Date(iso).toISOString().slice(11, 16) + " UTC";
+    const s = Math.max(0, diff);
     if (s < 90) return Math.round(s) + " s";
     if (s < 5400) return Math.round(s / 60) + " min";
     if (s < 172800) return Math.round(s / 3600) + " h";
