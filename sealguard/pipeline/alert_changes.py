@@ -106,6 +106,11 @@ async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str |
         await outbox.cancel_pending(conn, alert_id, f"{new.status} by {actor}", kinds)
     doc.update(status=new.status, acknowledged_by=new.acknowledged_by, assignee=new.assignee,
                resolve_requested_by=new.resolve_requested_by)  # fmt: skip
+    # the answer says what was stamped, as a read of the alert afterwards would
+    if new.status != "open" and state.status == "open":
+        doc["acknowledged_at"] = stamp
+    if resolved:
+        doc.update(resolved_at=stamp, resolved_by=actor)
     if decision.notify is not None:
         paged = await outbox.paged_receivers(conn, alert_id)
         await outbox.insert(conn, paging.followups(alerting, doc, decision.notify, paged, now))

@@ -117,6 +117,12 @@ async def test_page_mail_chat_topic_then_ack_stops_escalation_and_two_people_clo
                 assert same.status_code == 409 and "second person" in same.json()["detail"]
                 done = await post(base, bob, f"/api/v1/alerts/{alert_id}/resolve", {"note": "confirmed"})
                 assert done.status_code == 200 and done.json()["alert"]["status"] == "resolved"
+                # the answer carries who resolved it and when, as a read of the alert does
+                answered = done.json()["alert"]
+                assert answered["resolved_by"] == "bob" and answered["resolved_at"]
+                async with httpx.AsyncClient(headers={"Authorization": f"Bearer {bob}"}) as c:
+                    read = (await c.get(f"{base}/api/v1/alerts/{alert_id}")).json()["alert"]
+                assert (read["resolved_by"], read["resolved_at"]) == (answered["resolved_by"], answered["resolved_at"])
                 await wait_for(
                     lambda: any(r.json()["event_action"] == "resolve" for r in hook.to("/v2/enqueue")),
                     what="PagerDuty resolve",
