@@ -288,6 +288,10 @@ async def test_the_alert_page_shows_the_partners_own_message(
             "/api/v1/interop/devices/traccar:022043756090/bindings",
             {"conveyance_id": "TRL-530", "seal_number": "SG7001", "valid_from": "2026-11-01T00:00:00Z"},
         )
+        beats = [{"event_id": f"hb-{i}", "kind": "seal.heartbeat", "occurred_at": f"2026-11-02T10:{40 + i:02d}:00Z",
+                  "conveyance_id": "TRL-530", "seal_number": "SG7001", "battery_pct": 80.0, "locked": True}
+                 for i in range(5)]  # fmt: skip
+        assert (await post(base, operator, "/api/v1/events", beats)).json()["accepted"] == 5
         async with httpx.AsyncClient(base_url=base, timeout=30) as c:
             elock = (INTEROP / "traccar/forwarding/position-elock.json").read_bytes()
             assert (await c.post(f"/api/v1/interop/traccar/positions?token={device_token}", content=elock)).is_success
@@ -307,6 +311,10 @@ async def test_the_alert_page_shows_the_partners_own_message(
                 await expect(evidence).to_contain_text("from traccar")
                 await evidence.locator("details.foreign summary").click()
                 await expect(evidence.locator("details.foreign pre")).to_contain_text('"uniqueId": "022043756090"')
+                # the routine heartbeats before it are one line, not five
+                await expect(page.locator("#events li.heartbeats")).to_have_text(
+                    "2026-11-02 10:40:00 UTC – 2026-11-02 10:44:00 UTC · 5 heartbeats of seal SG7001"
+                )
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(SHOTS / "alert-page-traccar-evidence.png"), full_page=True)
                 assert not errors, errors

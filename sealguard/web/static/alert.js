@@ -26,8 +26,17 @@
       ["Assignee", a.assignee], ["Dedup key", a.dedup_key]];
     document.getElementById("facts").replaceChildren(...facts.filter(f => f[1]).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
     document.getElementById("history").replaceChildren(...d.history.map(h => el("li", {}, `${fmtTime(h.at)} · ${h.action} by ${h.actor}`, h.note ? ` — “${h.note}”` : "")));
-    document.getElementById("notifications").replaceChildren(...d.notifications.map(n =>
-      el("li", {}, `${n.kind} → ${n.receiver} (${n.channel}, tier ${n.tier}): ${n.status}`, n.reason ? ` (${n.reason})` : "", n.last_error ? ` — ${n.last_error}` : "")));
+    // Each notification with its time and receiver; repeats still waiting are one line with their count.
+    const notes = [];
+    for (const n of d.notifications) {
+      const prev = notes[notes.length - 1];
+      if (prev && n.status === "pending" && prev.n.status === "pending" && prev.n.kind === n.kind && prev.n.receiver === n.receiver) { prev.count += 1; continue; }
+      notes.push({ n, count: 1 });
+    }
+    document.getElementById("notifications").replaceChildren(...notes.map(({ n, count }) =>
+      el("li", {}, `${fmtTime(n.sent_at || n.due_at)} · ${n.kind} to ${n.receiver} (${n.channel}, tier ${n.tier}): ${n.status === "pending" ? "due" : n.status}`,
+        count > 1 ? ` (and ${count - 1} more repeats due)` : "", n.attempts > 1 ? ` after ${n.attempts} attempts` : "",
+        n.reason ? ` (${n.reason})` : "", n.last_error ? ` — ${n.last_error}` : "")));
     document.getElementById("ack").disabled = a.status !== "open";
     document.getElementById("resolve").disabled = a.status === "resolved";
     document.getElementById("resolve").textContent = a.resolve_requested_by ? "Confirm resolution" : "Resolve";
@@ -45,9 +54,18 @@
       ? el("details", { class: "foreign" }, el("summary", {}, `original ${String(e.foreign.format)} message`),
         el("pre", {}, JSON.stringify(e.foreign.payload, null, 2)))
       : null;
-    document.getElementById("events").replaceChildren(...evs.filter(e => e.kind !== "gps.position" || evidence.has(e.event_id)).map(e =>
-      el("li", { class: evidence.has(e.event_id) ? "evidence" : "" }, `${fmtTime(e.occurred_at)} · ${summary(e)}`,
-        e.foreign ? ` · from ${String(e.foreign.format)}` : "", evidence.has(e.event_id) ? " ← evidence" : "", original(e))));
+    // Routine heartbeats in a row are one line ("5 heartbeats of seal X, 10:00–10:20"); evidence never folds.
+    const rows = [];
+    for (const e of evs.filter(e => e.kind !== "gps.position" || evidence.has(e.event_id))) {
+      const prev = rows[rows.length - 1];
+      const routine = e.kind === "seal.heartbeat" && !evidence.has(e.event_id);
+      if (routine && prev && prev.beats && prev.beats[0].seal_number === e.seal_number) { prev.beats.push(e); continue; }
+      rows.push(routine ? { beats: [e] } : { e });
+    }
+    document.getElementById("events").replaceChildren(...rows.map(r => r.beats && r.beats.length > 1
+      ? el("li", { class: "heartbeats" }, `${fmtTime(r.beats[0].occurred_at)} – ${fmtTime(r.beats[r.beats.length - 1].occurred_at)} · ${r.beats.length} heartbeats of seal ${r.beats[0].seal_number}`)
+      : (e => el("li", { class: evidence.has(e.event_id) ? "evidence" : "" }, `${fmtTime(e.occurred_at)} · ${summary(e)}`,
+          e.foreign ? ` · from ${String(e.foreign.format)}` : "", evidence.has(e.event_id) ? " ← evidence" : "", original(e)))(r.e || r.beats[0])));
     const fixes = evs.filter(e => e.kind === "gps.position");
     const svg = document.getElementById("track");
     if (!fixes.length) { svg.replaceChildren(); return; }
