@@ -94,7 +94,7 @@
     const corridors = svg("g", { fill: "none", stroke: "#90caf9", "stroke-opacity": "0.35", "stroke-linecap": "round", "stroke-linejoin": "round" });
     const routes = svg("g", { fill: "none", stroke: "#1e88e5", "stroke-width": "1.2" });
     const places = svg("g", { fill: "#c5e1a5", stroke: "#558b2f", "stroke-width": "1" });
-    const trucks = svg("g", { stroke: "#fff", "stroke-width": "1.5" });
+    const trucks = svg("g", { stroke: "#fff", "stroke-width": "1.5", class: "trucks" });
     const seenRoutes = new Set(), seenPlaces = new Set();
     dots = new Map();
     for (const c of convs) {
@@ -118,7 +118,8 @@
       }
       if (c.position) {
         const [x, y] = proj.xy(c.position.lon, c.position.lat);
-        const dot = svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: "6", fill: fill(c), "data-conveyance": c.conveyance_id, class: "truck" });
+        const dot = svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: "6", fill: fill(c), "data-conveyance": c.conveyance_id,
+                                    "data-key": c.tenant + "/" + c.conveyance_id, class: "truck" });
         const title = svg("title", {}); title.textContent = `${c.conveyance_id} ${t ? t.trip_id + " " + t.status : "no trip"}`;
         dot.append(title);
         dot.addEventListener("click", () => pick(c));
@@ -127,9 +128,20 @@
       }
     }
     root.replaceChildren(corridors, routes, places, trucks);
+    stack();
   }
 
-  function colour() { for (const c of convs) { const d = dots.get(c.tenant + "/" + c.conveyance_id); if (d) d.setAttribute("fill", fill(c)); } }
+  function colour() { for (const c of convs) { const d = dots.get(c.tenant + "/" + c.conveyance_id); if (d) d.setAttribute("fill", fill(c)); } stack(); }
+
+  // The worst news on top: SVG paints in document order, so the trucks are ordered by their worst open
+  // severity (a green truck at the same spot as a critical one must not hide it), then by id.
+  function stack() {
+    const group = document.querySelector("#svg g.trucks");
+    if (!group) return;
+    const rank = d => { const w = worstBy.get(d.dataset.key); return w === undefined ? -1 : RANK[w]; };
+    const order = [...group.children].sort((a, b) => rank(a) - rank(b) || a.dataset.key.localeCompare(b.dataset.key));
+    if (order.some((d, i) => d !== group.children[i])) group.replaceChildren(...order);
+  }
 
   function pick(c) {
     const t = c.trip;
