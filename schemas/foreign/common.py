@@ -121,5 +121,30 @@ def decimal_text(value: Any) -> float | None:
     return number(value)
 
 
+def fix(
+    event_id: str,
+    at: datetime,
+    lat: float,
+    lon: float,
+    device: str,
+    origin: dict[str, Any],
+    *,
+    speed_kph: float | None = None,
+    heading: float | None = None,
+    accuracy_m: float | None = None,
+) -> dict[str, Any]:
+    """A ``gps.position`` from a partner's fix; a speed below 0, a heading outside 0-360 or an accuracy
+    of 0 or less (how several apps say "unknown") are left out rather than refused."""
+    event: dict[str, Any] = {"event_id": event_id, "kind": "gps.position", "occurred_at": iso(at), "lat": lat,
+                             "lon": lon, "source": {"device_id": device}, "foreign": origin}  # fmt: skip
+    if speed_kph is not None and speed_kph >= 0:
+        event["speed_kph"] = speed_kph
+    if heading is not None and 0 <= heading <= 360:
+        event["heading"] = heading
+    if accuracy_m is not None and accuracy_m > 0:
+        event["accuracy_m"] = accuracy_m
+    return event
+
+
 def position_ok(lat: float | None, lon: float | None) -> bool:
     return lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from sealguard.schemas.foreign.common import Mapped, Translation, epoch, foreign, iso, number, position_ok, stable_id
+from sealguard.schemas.foreign.common import Mapped, Translation, epoch, fix, foreign, number, position_ok, stable_id
 
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@")
 
@@ -64,20 +64,17 @@ def _one(out: Translation, name: str, m: Any, path: str) -> None:
     if not position_ok(lat, lon):
         out.reject(f"{path}.lat", "lat and lon must be numbers within ±90 and ±180")
         return
-    event: dict[str, Any] = {
-        "event_id": stable_id("owntracks", name.split(":", 1)[1], m["tst"], kind),
-        "kind": "gps.position",
-        "occurred_at": iso(at),
-        "lat": lat,
-        "lon": lon,
-        "source": {"device_id": name},
-        "foreign": foreign("owntracks", m),
-    }
-    vel, cog, acc = number(m.get("vel")), number(m.get("cog")), number(m.get("acc"))
-    if vel is not None and vel >= 0:
-        event["speed_kph"] = vel
-    if cog is not None and 0 <= cog <= 360:
-        event["heading"] = cog
-    if acc is not None and acc > 0:
-        event["accuracy_m"] = acc
+    assert lat is not None and lon is not None
+    event_id = stable_id("owntracks", name.split(":", 1)[1], m["tst"], kind)
+    event = fix(
+        event_id,
+        at,
+        lat,
+        lon,
+        name,
+        foreign("owntracks", m),
+        speed_kph=number(m.get("vel")),
+        heading=number(m.get("cog")),
+        accuracy_m=number(m.get("acc")),
+    )
     out.mapped.append(Mapped(name, event))

@@ -23,6 +23,7 @@ from sealguard.schemas.foreign.common import (
     Translation,
     content_id,
     epoch,
+    fix,
     foreign,
     iso,
     number,
@@ -81,23 +82,24 @@ def _position(out: Translation, name: str, unique: str, p: dict[str, Any], msg: 
     elif p.get("valid") is False:
         out.skip("$.position", "not a valid GPS fix (the device had no satellite fix)")
     else:
-        event: dict[str, Any] = {
-            "event_id": base,
-            "kind": "gps.position",
-            "occurred_at": iso(at),
-            "lat": lat,
-            "lon": lon,
-            "source": {"device_id": name},
-            "foreign": foreign("traccar", msg),
-        }
-        speed, course, accuracy = number(p.get("speed")), number(p.get("course")), number(p.get("accuracy"))
-        if speed is not None and speed >= 0:
-            event["speed_kph"] = speed * KNOT_KPH
-        if course is not None and 0 <= course <= 360:
-            event["heading"] = course
-        if accuracy is not None and accuracy > 0:
-            event["accuracy_m"] = accuracy
-        out.mapped.append(Mapped(name, event))
+        assert lat is not None and lon is not None
+        speed = number(p.get("speed"))
+        out.mapped.append(
+            Mapped(
+                name,
+                fix(
+                    base,
+                    at,
+                    lat,
+                    lon,
+                    name,
+                    foreign("traccar", msg),
+                    speed_kph=None if speed is None else speed * KNOT_KPH,
+                    heading=number(p.get("course")),
+                    accuracy_m=number(p.get("accuracy")),
+                ),
+            )
+        )
     where = {"lat": lat, "lon": lon} if p.get("valid") is not False else {}
     for alarm in _alarms(attributes.get("alarm")):
         _alarm(
@@ -224,23 +226,19 @@ def from_osmand(params: dict[str, str], body: bytes = b"") -> Translation:
         out.reject("timestamp", "missing or not seconds since the epoch or an ISO 8601 date-time with an offset")
         return out
     name = f"traccar:{unique}"
-    event: dict[str, Any] = {
-        "event_id": stable_id("osmand", unique, iso(at)),
-        "kind": "gps.position",
-        "occurred_at": iso(at),
-        "lat": lat,
-        "lon": lon,
-        "source": {"device_id": name},
-        "foreign": foreign("osmand", dict(params)),
-    }
-    speed, heading = _float(params.get("speed")), _float(params.get("bearing") or params.get("heading"))
-    accuracy = _float(params.get("accuracy"))
-    if speed is not None and speed >= 0:
-        event["speed_kph"] = speed * KNOT_KPH
-    if heading is not None and 0 <= heading <= 360:
-        event["heading"] = heading
-    if accuracy is not None and accuracy > 0:
-        event["accuracy_m"] = accuracy
+    assert lat is not None and lon is not None
+    speed = _float(params.get("speed"))
+    event = fix(
+        stable_id("osmand", unique, iso(at)),
+        at,
+        lat,
+        lon,
+        name,
+        foreign("osmand", dict(params)),
+        speed_kph=None if speed is None else speed * KNOT_KPH,
+        heading=_float(params.get("bearing") or params.get("heading")),
+        accuracy_m=_float(params.get("accuracy")),
+    )
     if params.get("valid", "true").lower() == "false":
         out.skip("valid", "not a valid GPS fix")
     else:
@@ -285,26 +283,19 @@ def _osmand_json(out: Translation, body: bytes) -> Translation:
         out.reject("$.location.timestamp", "missing or not an ISO 8601 date-time with an offset")
         return out
     name = f"traccar:{unique}"
-    event: dict[str, Any] = {
-        "event_id": stable_id("osmand", unique, iso(at)),
-        "kind": "gps.position",
-        "occurred_at": iso(at),
-        "lat": lat,
-        "lon": lon,
-        "source": {"device_id": name},
-        "foreign": foreign("osmand", msg),
-    }
-    speed, heading, accuracy = (
-        number(coords.get("speed")),
-        number(coords.get("heading")),
-        number(coords.get("accuracy")),
+    assert lat is not None and lon is not None
+    speed = number(coords.get("speed"))  # Traccar Client's JSON gives metres per second
+    event = fix(
+        stable_id("osmand", unique, iso(at)),
+        at,
+        lat,
+        lon,
+        name,
+        foreign("osmand", msg),
+        speed_kph=None if speed is None else speed * 3.6,
+        heading=number(coords.get("heading")),
+        accuracy_m=number(coords.get("accuracy")),
     )
-    if speed is not None and speed >= 0:
-        event["speed_kph"] = speed * 3.6  # Traccar Client's JSON gives metres per second
-    if heading is not None and 0 <= heading <= 360:
-        event["heading"] = heading
-    if accuracy is not None and accuracy > 0:
-        event["accuracy_m"] = accuracy
     out.mapped.append(Mapped(name, event))
     return out
 
