@@ -308,5 +308,27 @@ async def test_the_api_role_alone_serves_the_dashboard_live_and_the_conveyance_s
                 return bool(rows[0][1] >= 1 and rows[0][0] == rows[0][1])
 
             await wait_for(relayed, what="the release relayed to the workers")
+
+            # a partner format through the split roles: a Traccar e-lock bound to TRL-1002 reports a tamper
+            # to the api role, which hands it to Kafka; a worker raises it as native events would
+            bound = await post(base, operator, "/api/v1/interop/devices/traccar:022043756090/bindings",
+                               {"conveyance_id": "TRL-1002", "seal_number": "SG123456"})  # fmt: skip
+            assert bound.status_code == 201, bound.text
+            device = await token_for(database_url, "acme", "scanner", "traccar-server")
+            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            body = {"position": {"id": 77, "fixTime": now, "valid": True, "latitude": 28.01, "longitude": -99.01,
+                                 "attributes": {"alarm": "tampering"}},
+                    "device": {"id": 9, "uniqueId": "022043756090"}}  # fmt: skip
+            async with httpx.AsyncClient() as c:
+                r = await c.post(f"{base}/api/v1/interop/traccar/positions", params={"token": device}, json=body)
+            assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
+
+            async def from_traccar() -> bool:
+                rows = await query(database_url, "SELECT count(*) FROM alerts a JOIN events e ON e.tenant = a.tenant"
+                                                 " AND a.evidence ? e.event_id WHERE a.rule_id = 'SEAL-003'"
+                                                 " AND e.payload->'foreign'->>'format' = 'traccar'")  # fmt: skip
+                return bool(rows[0][0])
+
+            await wait_for(from_traccar, what="SEAL-003 from a Traccar tamper through the split roles")
     finally:
         _stop(api)
