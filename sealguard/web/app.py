@@ -191,8 +191,12 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        search: Annotated[str | None, Query(max_length=64)] = None,
+        sort: Literal["newest", "oldest", "severity"] = "newest",
     ) -> dict[str, Any]:
-        """Alerts, newest first, filtered; page with ``offset`` (``next_offset`` says where to go on)."""
+        """Alerts, filtered and sorted (newest first, oldest first, or worst severity first), a page at a
+        time with ``offset`` (``next_offset`` says where to go on; ``total`` counts every match).
+        ``search`` finds conveyances by part of their id, ignoring case."""
         scope = tenant_scope(who, tenant)
         where: list[sql.Composable] = [sql.SQL("TRUE")]
         params: list[Any] = []
@@ -202,13 +206,24 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
             if value is not None:
                 where.append(sql.SQL("{} " + op + " %s").format(sql.Identifier(column)))
                 params.append(value)
-        query = sql.SQL(
-            "SELECT {columns} FROM alerts WHERE {where} ORDER BY occurred_at DESC, alert_id LIMIT %s OFFSET %s"
-        ).format(columns=ALERT_COLUMNS, where=sql.SQL(" AND ").join(where))
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(sql.SQL("conveyance_id ILIKE %s"))
+            params.append(f"%{escaped}%")
+        order = {"newest": "occurred_at DESC, alert_id", "oldest": "occurred_at, alert_id",
+                 "severity": "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,"
+                             " occurred_at DESC, alert_id"}[sort]  # fmt: skip
+        joined = sql.SQL(" AND ").join(where)
+        query = sql.SQL("SELECT {columns} FROM alerts WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
+            columns=ALERT_COLUMNS, where=joined, order=sql.SQL(order)
+        )
         async with rt.pool.connection() as conn:
             rows = await fetch_alerts(conn, query, [*params, limit + 1, offset])
+            cur = await conn.execute(sql.SQL("SELECT count(*) FROM alerts WHERE {where}").format(where=joined), params)
+            counted = await cur.fetchone()
         alerts = rows[:limit]
-        return {"alerts": alerts, "next_offset": offset + limit if len(rows) > limit else None}
+        return {"alerts": alerts, "next_offset": offset + limit if len(rows) > limit else None,
+                "total": int(counted[0]) if counted else 0}  # fmt: skip
 
     @app.get(f"{API}/reference/inspection-points", tags=["reference"])
     async def inspection_points(who: Annotated[Principal, require("scanner")]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The browser pages: operations dashboard (``/``), alert page (``/alerts/{id}``), dock page (``/dock``).
+"""The browser pages: operations dashboard (``/``), alarm console (``/console``), alert page
+(``/alerts/{id}``), dock page (``/dock``).
 
 Static HTML and JavaScript served from the package, no build step and no external fetches (no map
 tiles, no CDN): the map is drawn in SVG from the plan geometry. The pages hold no data; they call the API
@@ -33,6 +34,10 @@ def router() -> APIRouter:
     @pages.get("/alerts/{alert_id}")
     async def alert_page(alert_id: str) -> HTMLResponse:
         return HTMLResponse(_page("alert.html"), headers=headers)
+
+    @pages.get("/console")
+    async def console() -> HTMLResponse:
+        return HTMLResponse(_page("console.html"), headers=headers)
 
     @pages.get("/dock")
     async def dock() -> HTMLResponse:
