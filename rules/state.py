@@ -190,7 +190,7 @@ class Conveyance:
         self.tenant = tenant
         self.conveyance_id = conveyance_id
         self.trips: list[Trip] = []  # open trips, oldest first; the first is the current one
-        self.fix: tuple[float, float, float, str] | None = None  # (time, lon, lat, event_id)
+        self.fix: tuple[float, float, float, str, float | None] | None = None  # (time, lon, lat, event_id, km/h)
         self.stop: Stop | None = None
         self.untripped_origin: tuple[float, float, str] | None = None  # (lon, lat, event_id)
         self.seals_on: set[str] = set()
@@ -255,7 +255,8 @@ class Conveyance:
     def from_plain(cls, d: dict[str, Any], plans: dict[str, TripPlan]) -> "Conveyance":
         conv = cls(d["tenant"], d["conveyance_id"])
         conv.trips = [Trip.from_plain(t, plans[t["plan"]["event_id"]]) for t in d["trips"]]
-        conv.fix = tuple(d["fix"]) if d["fix"] else None
+        # a snapshot from before the speed was kept has four items
+        conv.fix = (*d["fix"], None)[:5] if d["fix"] else None
         conv.stop = Stop.from_plain(d["stop"]) if d["stop"] else None
         conv.untripped_origin = tuple(d["untripped_origin"]) if d["untripped_origin"] else None
         conv.seals_on = set(d["seals_on"])

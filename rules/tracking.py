@@ -22,7 +22,7 @@ def on_fix(ctx: Ctx, conv: Conveyance, ev: GpsPosition, t: float) -> None:
     speed = ev.speed_kph
     if speed is None and prev is not None and step is not None and t > prev[0]:
         speed = step / (t - prev[0]) * 3.6
-    conv.fix = (t, lon, lat, eid)
+    conv.fix = (t, lon, lat, eid, speed)  # the speed reported, else derived from the previous fix
 
     trip = conv.current_trip(ev.trip_id)
     if trip is None:
@@ -74,7 +74,7 @@ def _impossible_movement(
     ctx: Ctx,
     conv: Conveyance,
     trip: Trip,
-    prev: tuple[float, float, float, str],
+    prev: tuple[float, float, float, str, float | None],
     step: float,
     t: float,
     eid: str,

@@ -40,7 +40,7 @@ def conveyance_view(conv: Conveyance, *, geometry: bool = True) -> dict[str, Any
         "conveyance_id": conv.conveyance_id,
         "trip": trip_view(trip) if trip is not None else None,
         "other_open_trips": [t.trip_id for t in conv.trips[1:]],
-        "position": {"at": iso(fix[0]), "lon": fix[1], "lat": fix[2]} if fix else None,
+        "position": {"at": iso(fix[0]), "lon": fix[1], "lat": fix[2], "speed_kph": fix[4]} if fix else None,
         "stopped_since": _t(conv.stop.start) if conv.stop is not None else None,
         "seals_on": sorted(conv.seals_on),
         "latest_inspection": {"at": iso(conv.insp[0]), "passed": conv.insp[1], "event_id": conv.insp[2]}

@@ -1,4 +1,4 @@
-"""The browser pages: operations dashboard (``/``), alarm console (``/console``), alert page
+"""The browser pages: operations dashboard (``/``), alarm console (``/console``), fleet list (``/fleet``), alert page
 (``/alerts/{id}``), dock page (``/dock``).
 
 Static HTML and JavaScript served from the package, no build step and no external fetches (no map
@@ -38,6 +38,10 @@ def router() -> APIRouter:
     @pages.get("/console")
     async def console() -> HTMLResponse:
         return HTMLResponse(_page("console.html"), headers=headers)
+
+    @pages.get("/fleet")
+    async def fleet() -> HTMLResponse:
+        return HTMLResponse(_page("fleet.html"), headers=headers)
 
     @pages.get("/dock")
     async def dock() -> HTMLResponse:
