@@ -24,6 +24,7 @@ INTEROP = Path(__file__).parent.parent / "fixtures" / "interop"
 DCSA = INTEROP / "dcsa/Conformance-Gateway/tnt/src/main/resources/standards/tnt/messages"
 ORIGIN = {"facility_id": "DC-SAT", "center": [-98.4936, 29.4241], "radius_m": 800}
 DESTINATION = {"facility_id": "DC-HOU", "center": [-95.3698, 29.7604], "radius_m": 800}
+ROUTE = [[-98.4936, 29.4241], [-97.9, 29.5], [-97.0, 29.6], [-95.3698, 29.7604]]
 
 
 def _trip(conveyance: str, seal: str, at: str = "2026-11-02T09:00:00Z", **extra: Any) -> dict[str, Any]:
@@ -281,7 +282,7 @@ async def test_the_alert_page_shows_the_partners_own_message(
         base = f"http://{s.http}"
         operator = await token_for(database_url, "default", "operator", "olga")
         device_token = await token_for(database_url, "default", "scanner", "traccar-server")
-        await post(base, operator, "/api/v1/events", _trip("TRL-530", "SG7001"))
+        await post(base, operator, "/api/v1/events", _trip("TRL-530", "SG7001", route=ROUTE, corridor_m=2000))
         await post(
             base,
             operator,
@@ -311,6 +312,12 @@ async def test_the_alert_page_shows_the_partners_own_message(
                 await expect(evidence).to_contain_text("from traccar")
                 await evidence.locator("details.foreign summary").click()
                 await expect(evidence.locator("details.foreign pre")).to_contain_text('"uniqueId": "022043756090"')
+                # the plan behind the track: corridor, planned route, origin and destination, and a scale
+                await expect(page.locator("#track polyline.route")).to_have_count(1)
+                await expect(page.locator("#track polyline.corridor")).to_have_count(1)
+                await expect(page.locator("#track circle.place")).to_have_count(2)
+                await expect(page.locator("#track line.scale")).to_have_count(1)
+                await expect(page.locator("#track circle.fix.evidence")).to_have_count(1)
                 # the routine heartbeats before it are one line, not five
                 await expect(page.locator("#events li.heartbeats")).to_have_text(
                     "2026-11-02 10:40:00 UTC – 2026-11-02 10:44:00 UTC · 5 heartbeats of seal SG7001"

@@ -68,25 +68,52 @@
           e.foreign ? ` · from ${String(e.foreign.format)}` : "", evidence.has(e.event_id) ? " ← evidence" : "", original(e)))(r.e || r.beats[0])));
     const fixes = evs.filter(e => e.kind === "gps.position");
     const svg = document.getElementById("track");
-    if (!fixes.length) { svg.replaceChildren(); return; }
+    // The trip's plan behind the track: the corridor, the planned route, and the approved places, so a
+    // deviation or a stop reads at a glance.
+    let plan = null;
+    if (a.trip_id) { try { plan = (await api(`/api/v1/trips/${encodeURIComponent(a.trip_id)}?tenant=${encodeURIComponent(a.tenant)}`)).plan; } catch (e) { plan = null; } }
+    const places = plan ? [["origin", plan.origin], ["destination", plan.destination], ...(plan.approved_stops || []).map(p => ["approved stop", p])].filter(([, p]) => p && p.center) : [];
+    const route = plan && plan.route ? plan.route : [];
+    if (!fixes.length && !route.length) { svg.replaceChildren(); return; }
     let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    for (const f of fixes) { minX = Math.min(minX, f.lon); maxX = Math.max(maxX, f.lon); minY = Math.min(minY, f.lat); maxY = Math.max(maxY, f.lat); }
+    const grow = (lon, lat) => { minX = Math.min(minX, lon); maxX = Math.max(maxX, lon); minY = Math.min(minY, lat); maxY = Math.max(maxY, lat); };
+    for (const f of fixes) grow(f.lon, f.lat);
+    for (const p of route) grow(p[0], p[1]);
+    for (const [, p] of places) grow(p.center[0], p.center[1]);
     const k = Math.cos((minY + maxY) / 2 * Math.PI / 180), w = Math.max((maxX - minX) * k, 0.002), h = Math.max(maxY - minY, 0.002);
     const s = Math.min(940 / w, 360 / h);
     const xy = f => [30 + (f.lon - minX) * k * s, 30 + (maxY - f.lat) * s];
-    const line = document.createElementNS(NS, "polyline");
-    line.setAttribute("points", fixes.map(f => xy(f).map(v => v.toFixed(1)).join(",")).join(" "));
-    line.setAttribute("fill", "none"); line.setAttribute("stroke", "#1e88e5"); line.setAttribute("stroke-width", "2");
-    const nodes = [line];
+    const metres = m => m / 111320 * s;  // metres to pixels at this scale
+    const shape = (tag, attrs, text) => { const n = document.createElementNS(NS, tag); for (const [key, v] of Object.entries(attrs)) n.setAttribute(key, v); if (text) { const t = document.createElementNS(NS, "title"); t.textContent = text; n.append(t); } return n; };
+    const nodes = [];
+    if (route.length) {
+      const pts = route.map(p => xy({ lon: p[0], lat: p[1] }).map(v => v.toFixed(1)).join(",")).join(" ");
+      nodes.push(shape("polyline", { points: pts, fill: "none", stroke: "#90caf9", "stroke-opacity": "0.45", "stroke-linecap": "round", "stroke-linejoin": "round",
+        "stroke-width": Math.max(3, 2 * metres(plan.corridor_m || 1000)).toFixed(1), class: "corridor" }, `corridor ${plan.corridor_m || "default"} m`));
+      nodes.push(shape("polyline", { points: pts, fill: "none", stroke: "#546e7a", "stroke-dasharray": "6 4", "stroke-width": "1.5", class: "route" }, "planned route"));
+    }
+    for (const [what, p] of places) {
+      const [x, y] = xy({ lon: p.center[0], lat: p.center[1] });
+      nodes.push(shape("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: Math.max(4, metres(p.radius_m || 500)).toFixed(1), fill: "#c5e1a5", "fill-opacity": "0.7", stroke: "#558b2f", class: "place" }, `${what} ${p.facility_id}`));
+      const right = x > 880;  // near the right edge the label goes to the left of the place
+      nodes.push(shape("text", { x: (right ? x - 8 : x + 8).toFixed(1), y: (y - 8).toFixed(1), "font-size": "12", fill: "#33691e",
+        "text-anchor": right ? "end" : "start" }, null));
+      nodes[nodes.length - 1].textContent = p.facility_id;
+    }
+    if (fixes.length) {
+      nodes.push(shape("polyline", { points: fixes.map(f => xy(f).map(v => v.toFixed(1)).join(",")).join(" "), fill: "none", stroke: "#1e88e5", "stroke-width": "2", class: "track" }, "the track"));
+    }
     for (const f of fixes) {
       const [x, y] = xy(f);
-      const c = document.createElementNS(NS, "circle");
-      const near = Math.abs(Date.parse(f.occurred_at) - t) < 60e3;
-      c.setAttribute("cx", x.toFixed(1)); c.setAttribute("cy", y.toFixed(1)); c.setAttribute("r", near ? "7" : "2.5");
-      c.setAttribute("fill", near ? "var(--crit)" : "#1e88e5");
-      const title = document.createElementNS(NS, "title"); title.textContent = fmtTime(f.occurred_at); c.append(title);
-      nodes.push(c);
+      const near = Math.abs(Date.parse(f.occurred_at) - t) < 60e3 || evidence.has(f.event_id);
+      nodes.push(shape("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: near ? "7" : "2.5", fill: near ? "var(--crit)" : "#1e88e5", class: near ? "fix evidence" : "fix" }, fmtTime(f.occurred_at)));
     }
+    // a scale bar: a round distance about a fifth of the width
+    const span = 940 / s * 111320, step = [1, 2, 5].flatMap(m => [1, 10, 100, 1000, 10000, 100000].map(p => m * p)).filter(v => v <= span / 5).pop() || 1;
+    const bar = metres(step);
+    nodes.push(shape("line", { x1: "30", y1: "405", x2: (30 + bar).toFixed(1), y2: "405", stroke: "#102a43", "stroke-width": "3", class: "scale" }, null));
+    nodes.push(shape("text", { x: (36 + bar).toFixed(1), y: "409", "font-size": "12", fill: "#102a43" }, null));
+    nodes[nodes.length - 1].textContent = step >= 1000 ? `${step / 1000} km` : `${step} m`;
     svg.replaceChildren(...nodes);
   }
 
