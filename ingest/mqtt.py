@@ -120,14 +120,11 @@ class MqttSource:
                 if phone is not None:  # translated by the application's sink; OwnTracks says positions only
                     item = Inbound(payload, "mqtt", origin, tenant=phone[0], role="scanner", format="owntracks",
                                    device=(phone[1], phone[2]))  # fmt: skip
-                    future = await self.sink.submit(item)
-                    if message.qos > 0:
-                        future.add_done_callback(_acker(paho, message.mid, message.qos))
-                    continue
-                tenant, role = self.options.sender(topic)
-                item = Inbound(payload, "mqtt", origin, tenant=tenant, role=role)
-                if tenant is None:  # e.g. an empty tenant level: still a dead letter, never a silent drop
-                    item.refused = f"topic {topic!r} is not sealguard/v1/{{tenant}}/events"
+                else:
+                    tenant, role = self.options.sender(topic)
+                    item = Inbound(payload, "mqtt", origin, tenant=tenant, role=role)
+                    if tenant is None:  # e.g. an empty tenant level: still a dead letter, never a silent drop
+                        item.refused = f"topic {topic!r} is not sealguard/v1/{{tenant}}/events"
                 future = await self.sink.submit(item)
                 if message.qos > 0:
                     future.add_done_callback(_acker(paho, message.mid, message.qos))

@@ -371,16 +371,9 @@ class Engine:
     def changes(self) -> "StateChanges":
         """What changed since the last ``forget_changes``: the plain data of each changed conveyance and
         tenant, the conveyances forgotten, and the engine-wide part (clocks). A checkpoint writes these
-        rows only; ``restore_parts`` puts an engine back together from all rows."""
-        return StateChanges(
-            meta=self._meta(),
-            tenants={tid: self.tenants[tid].to_plain() for tid in sorted(self._dirty_tenants) if tid in self.tenants},
-            conveyances={key: self.conveyances[key].to_plain(plans_inline=False)
-                         for key in sorted(self._dirty_conveyances) if key in self.conveyances},
-            gone=sorted(self._gone),
-            plans={key: plan.to_plain() for key, plan in sorted(self._plans_new.items())},
-            plans_gone=sorted(self._plans_gone),
-        )  # fmt: skip
+        rows only; ``restore_parts`` puts an engine back together from all rows. (All in one chunk.)"""
+        (whole,) = self.changes_in_chunks(size=max(1, len(self._dirty_conveyances), len(self._plans_new)))
+        return whole
 
     def changes_in_chunks(self, size: int = 2000) -> "Iterator[StateChanges]":
         """The same as ``changes``, as chunks of at most ``size`` conveyances and ``size`` plans, so that a

@@ -35,7 +35,7 @@ class DeviceBook:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
         self.pool = pool
         self._cache: dict[tuple[str, str], tuple[float, list[Binding]]] = {}
-        self._users: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._users: dict[int, tuple[float, str | None]] = {}
 
     async def at(self, tenant: str, device: str, when: datetime) -> Binding | None:
         key = (tenant, device)
@@ -54,12 +54,13 @@ class DeviceBook:
         token_id = owntracks_token(user)
         if token_id is None:
             return None
-        key = ("", f"sg-{token_id}")
-        hit = self._users.get(key)
+        hit = self._users.get(token_id)
         if hit is None or hit[0] < time.monotonic():
             async with self.pool.connection() as conn:
                 tenant = await tokens.tenant_of(conn, token_id)
-            hit = self._users[key] = (time.monotonic() + CACHE_S, tenant)
+            if len(self._users) > 50_000:
+                self._users.clear()
+            hit = self._users[token_id] = (time.monotonic() + CACHE_S, tenant)
         return hit[1]
 
     async def bind(self, tenant: str, m: Mapped) -> tuple[dict[str, Any], str | None]:

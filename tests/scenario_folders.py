@@ -8,9 +8,10 @@ HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "scenarios"
 
 
-def _scenarios() -> list[Path]:
+def scenario_dirs() -> list[Path]:
+    """Each example scenario's folder once: the bundled copy, else the one in ../shared/scenarios."""
     found: dict[str, Path] = {}
     for root in (BUNDLED_SCENARIOS, SHARED):
         for events in sorted(root.glob("*/events.jsonl")):
-            found.setdefault(f"{root.name}/{events.parent.name}", events.parent)
+            found.setdefault(events.parent.name, events.parent)
     return [found[k] for k in sorted(found)]

@@ -17,7 +17,7 @@ from sealguard.partitioned import partition_for, record_key, replay_partitioned
 from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.policy import Policy
-from tests.scenario_folders import _scenarios
+from tests.scenario_folders import scenario_dirs
 
 Key = tuple[str, ...]
 
@@ -41,7 +41,7 @@ def _lines(path: Path) -> list[bytes]:
     return [line for line in path.read_bytes().splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("folder", _scenarios(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+@pytest.mark.parametrize("folder", scenario_dirs(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 @pytest.mark.parametrize("partitions", [1, 2, 6])
 def test_every_scenario_partitioned_gives_the_single_engines_alerts(folder: Path, partitions: int) -> None:
     lines = _lines(folder / "events.jsonl")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenario_folders import _scenarios
+from tests.scenario_folders import scenario_dirs
 
 
 def _time(text: str) -> float:
@@ -25,7 +25,7 @@ def _matches(expected: dict[str, Any], alert: dict[str, Any]) -> bool:
     return same and close and status
 
 
-@pytest.mark.parametrize("folder", _scenarios(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+@pytest.mark.parametrize("folder", scenario_dirs(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_scenario_replays_to_expected_alerts(folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "alerts.jsonl"
     proc = subprocess.run(
@@ -48,4 +48,4 @@ def test_scenario_replays_to_expected_alerts(folder: Path, tmp_path: Path) -> No
 
 
 def test_public_scenarios_are_present() -> None:
-    assert len(_scenarios()) >= 6
+    assert len(scenario_dirs()) >= 6

@@ -183,7 +183,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     async def list_alerts(
         who: Annotated[Principal, require("operator")],
         tenant: str | None = None,
-        status: Literal["open", "acknowledged", "resolved"] | None = None,
+        status: Literal["open", "acknowledged", "resolved", "unresolved"] | None = None,
         severity: Literal["critical", "high", "medium", "low"] | None = None,
         rule: str | None = None,
         conveyance: str | None = None,
@@ -194,13 +194,16 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
         search: Annotated[str | None, Query(max_length=64)] = None,
         sort: Literal["newest", "oldest", "severity"] = "newest",
     ) -> dict[str, Any]:
-        """Alerts, filtered and sorted (newest first, oldest first, or worst severity first), a page at a
-        time with ``offset`` (``next_offset`` says where to go on; ``total`` counts every match).
-        ``search`` finds conveyances by part of their id, ignoring case."""
+        """Alerts, filtered (``status=unresolved``: open or acknowledged) and sorted (newest first, oldest
+        first, or worst severity first), a page at a time with ``offset`` (``next_offset`` says where to go
+        on; ``total`` counts every match). ``search`` finds conveyances by part of their id, ignoring case."""
         scope = tenant_scope(who, tenant)
         where: list[sql.Composable] = [sql.SQL("TRUE")]
         params: list[Any] = []
-        for column, op, value in (("tenant", "=", scope), ("status", "=", status), ("severity", "=", severity),
+        if status == "unresolved":  # open or acknowledged: what still needs people
+            where.append(sql.SQL("status <> 'resolved'"))
+        for column, op, value in (("tenant", "=", scope), ("status", "=", None if status == "unresolved" else status),
+                                  ("severity", "=", severity),
                                   ("rule_id", "=", rule), ("conveyance_id", "=", conveyance),
                                   ("occurred_at", ">=", since), ("occurred_at", "<", until)):  # fmt: skip
             if value is not None:

@@ -42,11 +42,17 @@ async def principal(
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(401, "a bearer token is required (Authorization: Bearer <token>)",
                             headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    found = await holder(request, creds.credentials)
+    request.state.token = creds.credentials  # for streams that must re-check it while they run
+    return found
+
+
+async def holder(request: Request, token: str) -> Principal:
+    """Who holds ``token`` (through the app's one-second cache); 401 when nobody does."""
     cache: TokenCache = request.app.state.tokens
-    found = await cache.principal(creds.credentials)
+    found = await cache.principal(token)
     if found is None:
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    request.state.token = creds.credentials  # for streams that must re-check it while they run
     return found
 
 

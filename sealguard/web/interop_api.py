@@ -37,7 +37,7 @@ from sealguard.schemas.foreign.common import Translation
 from sealguard.store import device_bindings
 from sealguard.store.device_bindings import BindingConflict
 from sealguard.store.tokens import ALL_TENANTS, Principal
-from sealguard.web.auth import TokenCache, require, tenant_scope
+from sealguard.web.auth import holder, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.waiting import stored
@@ -61,10 +61,7 @@ async def _sender(request: Request, tenant: str | None) -> tuple[Principal, str]
     if not token:
         raise HTTPException(401, "a token is required: Authorization: Bearer, Basic (as the password) or ?token=",
                             headers={"WWW-Authenticate": 'Bearer, Basic realm="sealguard"'})  # fmt: skip
-    cache: TokenCache = request.app.state.tokens
-    who = await cache.principal(token)
-    if who is None:
-        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    who = await holder(request, token)
     if who.tenant == ALL_TENANTS:
         if not tenant:
             raise HTTPException(400, "an all-tenants token must name the tenant (?tenant=)")

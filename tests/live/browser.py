@@ -12,6 +12,12 @@ from tests.live.alerting import SCENARIOS
 from tests.live.monitor import lines_of
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+async def launch(pw: Any) -> Any:
+    """Debian's Chromium, headless, as every browser test runs it."""
+    return await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 SHOTS = Path(__file__).parents[2] / "artefacts" / "screenshots"

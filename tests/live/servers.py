@@ -5,13 +5,11 @@ import inspect
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from sealguard.demo import BUNDLED_SCENARIOS
 from sealguard.servers import EmbeddedPostgres, KafkaBroker, MqttBroker
 
 
@@ -70,12 +68,3 @@ async def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
-
-
-def scenario_dirs() -> list[Path]:
-    root = BUNDLED_SCENARIOS
-    shared = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
-    found = {p.parent.name: p.parent for p in root.glob("*/events.jsonl")}
-    for p in shared.glob("*/events.jsonl"):
-        found.setdefault(p.parent.name, p.parent)
-    return [found[k] for k in sorted(found)]

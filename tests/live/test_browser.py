@@ -11,7 +11,7 @@ import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, recent_trip
+from tests.live.browser import CHROMIUM, SHOTS, launch, recent_trip
 from tests.live.monitor import running, settings
 from tests.live.servers import query
 
@@ -34,9 +34,7 @@ async def test_dashboard_live_alert_and_ack_then_dock_vvtt_and_inspection(
         assert resp.status_code == 200 and resp.json()["accepted"] == len(trip), resp.text
 
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-            )
+            browser = await launch(pw)
             try:
                 page = await browser.new_page(viewport={"width": 1400, "height": 900})
                 errors: list[str] = []

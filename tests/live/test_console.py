@@ -11,7 +11,7 @@ import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, several_scenarios, token_for
-from tests.live.browser import CHROMIUM, SHOTS
+from tests.live.browser import CHROMIUM, SHOTS, launch
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -38,9 +38,7 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
         resolved = await count("status = 'resolved'")
         assert unresolved > 6 and critical >= 1, (unresolved, critical)
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-            )
+            browser = await launch(pw)
             try:
                 context = await browser.new_context(viewport={"width": 1440, "height": 900})
                 await context.grant_permissions(["notifications"], origin=base)
@@ -69,6 +67,8 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 await page.locator("input[name=search]").fill("trl-10")
                 await page.locator("select[name=sort]").select_option("oldest")
                 await page.locator("#filters button[type=submit]").click()
+                # wait for the filtered page to replace the previous one before reading it
+                await expect(page.locator("#rows td:nth-child(4)", has_text="MSCU")).to_have_count(0)
                 await expect(page.locator("#rows tr").first).to_be_visible()
                 ids = [t for t in await page.locator("#rows td:nth-child(4)").all_inner_texts()]
                 assert ids and all("TRL-10" in i.upper() for i in ids), ids

@@ -8,7 +8,7 @@ import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS
+from tests.live.browser import CHROMIUM, SHOTS, launch
 from tests.live.monitor import running, settings
 from tests.live.servers import query
 
@@ -34,9 +34,7 @@ async def test_the_dock_on_a_phone(tmp_path: Path, database_url: str, mqtt_broke
                "conveyance_id": "TRL-9", "lat": 29.42, "lon": -98.49}  # fmt: skip
         assert (await post(base, operator, "/api/v1/events", [trip, fix])).json()["accepted"] == 2
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-            )
+            browser = await launch(pw)
             try:
                 page = await browser.new_page(viewport={"width": 390, "height": 844})
                 errors: list[str] = []

@@ -8,7 +8,7 @@ import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS
+from tests.live.browser import CHROMIUM, SHOTS, launch
 from tests.live.monitor import running, settings
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
@@ -53,9 +53,7 @@ async def test_the_fleet_list(tmp_path: Path, database_url: str, mqtt_broker: Mq
         )
         assert (await post(base, operator, "/api/v1/events", events)).json()["accepted"] == len(events)
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-            )
+            browser = await launch(pw)
             try:
                 page = await browser.new_page(viewport={"width": 1440, "height": 900})
                 errors: list[str] = []

@@ -16,7 +16,7 @@ from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS
+from tests.live.browser import CHROMIUM, SHOTS, launch
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -299,9 +299,7 @@ async def test_the_alert_page_shows_the_partners_own_message(
         await wait_for(lambda: _has(database_url, "TRL-530", "SEAL-003"), what="SEAL-003")
         ((alert_id,),) = await query(database_url, "SELECT alert_id::text FROM alerts WHERE rule_id = 'SEAL-003'")
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-            )
+            browser = await launch(pw)
             try:
                 page = await browser.new_page(viewport={"width": 1400, "height": 900})
                 errors: list[str] = []

@@ -7,7 +7,7 @@ import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS
+from tests.live.browser import CHROMIUM, SHOTS, launch
 from tests.live.monitor import running, settings
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
@@ -43,9 +43,7 @@ async def test_the_critical_truck_is_on_top(tmp_path: Path, database_url: str, m
         # TRL-A sorts first, so in id order the green TRL-B would be painted over it
         assert (await post(base, operator, "/api/v1/events", _trip("TRL-A") + _trip("TRL-B"))).status_code == 200
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-            )
+            browser = await launch(pw)
             try:
                 page = await browser.new_page(viewport={"width": 1440, "height": 900})
                 await page.goto(f"{base}/#token={operator}")

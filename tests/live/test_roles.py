@@ -25,10 +25,11 @@ from sealguard.runtime import migrate_url, open_pool
 from sealguard.servers import KafkaBroker, MqttBroker, free_port
 from sealguard.worker import Worker
 from tests.live.alerting import delivered_ok, hook_only, post, settled_outbox, token_for
-from tests.live.browser import CHROMIUM, SHOTS, recent_trip
+from tests.live.browser import SHOTS, launch, recent_trip
 from tests.live.monitor import lines_of, ready
 from tests.live.roles import advance_all, feed, handled, replay_keys, role_env, stored_keys, with_tenant
-from tests.live.servers import query, scenario_dirs, wait_for
+from tests.live.servers import query, wait_for
+from tests.scenario_folders import scenario_dirs
 
 PARTITIONS = 6
 
@@ -270,8 +271,7 @@ async def test_the_api_role_alone_serves_the_dashboard_live_and_the_conveyance_s
             assert view["seals_on"] == ["SG123456"]
 
             async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking"])  # fmt: skip
+                browser = await launch(pw)
                 try:
                     page = await browser.new_page(viewport={"width": 1400, "height": 900})
                     errors: list[str] = []

@@ -10,7 +10,8 @@ import psycopg
 from sealguard.alerts.audit import GENESIS, chain, verify
 from sealguard.store.migrate import Migration, available, migrate, plan
 from tests.live.monitor import lines_of, running, settings, settled
-from tests.live.servers import query, scenario_dirs
+from tests.live.servers import query
+from tests.scenario_folders import scenario_dirs
 
 
 def test_plan_picks_one_variant_per_version() -> None:

@@ -9,7 +9,7 @@ import pytest
 from sealguard.ingest.kafka import EventProducer, KafkaOptions
 from sealguard.servers import KafkaBroker, MqttBroker
 from tests.live.monitor import lines_of, replay_alerts, running, settings, settled, stored_alerts
-from tests.live.servers import scenario_dirs
+from tests.scenario_folders import scenario_dirs
 
 SCENARIOS = scenario_dirs()
 

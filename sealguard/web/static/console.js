@@ -20,26 +20,11 @@
 
   async function load() {
     const { q, status } = params();
-    let data;
-    if (!status) {  // the default view: everything not resolved, which the API gives as two statuses
-      const [open, acked] = await Promise.all(["open", "acknowledged"].map(s => { const p = new URLSearchParams(q); p.set("status", s); p.set("offset", "0"); p.set("limit", "1000"); return api("/api/v1/alerts?" + p); }));
-      const all = sortLocal(open.alerts.concat(acked.alerts), q.get("sort"));
-      data = { alerts: all.slice(offset, offset + PAGE), total: open.total + acked.total };
-      data.next_offset = offset + PAGE < all.length ? offset + PAGE : null;
-    } else {
-      data = await api("/api/v1/alerts?" + q);
-    }
+    if (!status) q.set("status", "unresolved");  // the default view: everything people still have to handle
+    const data = await api("/api/v1/alerts?" + q);
     shown = data.alerts;
     render(data);
     notifyCritical();
-  }
-
-  const RANK = { critical: 0, high: 1, medium: 2, low: 3 };
-  function sortLocal(list, sort) {
-    const t = a => Date.parse(a.occurred_at);
-    if (sort === "oldest") return list.sort((a, b) => t(a) - t(b));
-    if (sort === "newest") return list.sort((a, b) => t(b) - t(a));
-    return list.sort((a, b) => RANK[a.severity] - RANK[b.severity] || t(b) - t(a));
   }
 
   function render(data) {
