@@ -12,14 +12,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The tests' OpenID Connect provider (oidc-provider under Node); npm ci installs the locked versions.
+IDP := tests/oidc/node_modules/.installed
+$(IDP): tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --silent
+	touch $(IDP)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	for f in sealguard/web/static/*.js; do node --check "$$f" || exit 1; done
 
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(IDP)
 	$(BIN)/pytest -q
 
 test: lint types unit

@@ -33,7 +33,7 @@ class Decision:
 
 
 def decide(state: AlertState, verb: Verb, actor: str, *, two_person: bool, assignee: str | None = None,
-           note: str | None = None) -> Decision:  # fmt: skip
+           note: str | None = None, by_person: bool = True) -> Decision:  # fmt: skip
     if verb == "comment":
         if not (note and note.strip()):
             return Decision(state, error="a comment needs a note", code=422)
@@ -56,6 +56,9 @@ def decide(state: AlertState, verb: Verb, actor: str, *, two_person: bool, assig
         state = replace(state, status="acknowledged", acknowledged_by=actor)
         history.append(("acknowledged", {"implied_by": "resolve"}))
         notify = "acknowledge"
+    if two_person and not by_person:
+        return Decision(state, error=f"{state.rule_id} is resolved by two people signed in as themselves; an API token"
+                        " is not a person", code=403)  # fmt: skip
     if two_person:
         requested = state.resolve_requested_by
         if requested is None:

@@ -47,7 +47,8 @@ class ControlledActions:
     async def act(self, action: Act) -> tuple[Decision, dict[str, Any] | None]:
         async with self.pool.connection() as conn, conn.transaction():
             decision, doc = await act(conn, self.alerting, action.alert_id, action.tenant, action.verb, action.actor,
-                                      self.clock(), note=action.note, assignee=action.assignee)  # fmt: skip
+                                      self.clock(), note=action.note, assignee=action.assignee,
+                                      by_person=action.by_person)  # fmt: skip
             if decision.error is None and doc is not None:
                 if decision.released:
                     key = record_key(doc["tenant"], doc["conveyance_id"])

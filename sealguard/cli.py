@@ -66,9 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     dp.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
     dp.add_argument("--speedup", type=float, default=60.0, help="simulated seconds per real second")
 
-    from sealguard import cli_live
+    from sealguard import cli_live, cli_people
 
     cli_live.add_commands(sub)
+    cli_people.add_commands(sub)
     return parser
 
 
@@ -114,8 +115,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.replay or args.scenarios:
             return run_demo(args.scenarios)
         return run_live_demo(args.duration, args.speedup)
-    from sealguard import cli_live
+    from sealguard import cli_live, cli_people
 
+    if args.command == "person":
+        return cli_people.run(args)
     code = cli_live.run(args)
     if code is not None:
         return code

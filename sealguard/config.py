@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     http_rate_burst: float = Field(2000.0, description="events a token may submit at once after a quiet spell")
     metrics_token: SecretStr | None = Field(None, description="when set, GET /metrics needs it as a bearer token")
     http_max_batch: int = 1000
+    map_tile_url: str | None = Field(
+        None,
+        description="tile URL for the maps, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; none: the"
+        " bundled offline base map (Natural Earth countries, US states)",
+    )
+    map_attribution: str = Field("", description="the tile provider's attribution, shown on the map (required by most)")
+    oidc_issuer: str | None = Field(None, description="OpenID Connect issuer URL; set it to offer single sign-on")
+    oidc_client_id: str | None = Field(None, description="this site's client id at the identity provider")
+    oidc_client_secret: SecretStr | None = Field(None, description="client secret (none: a public client, PKCE only)")
+    oidc_scopes: str = "openid profile email"
+    oidc_role_claim: str = Field("sealguard_role", description="claim with the role (or a list of roles/groups)")
+    oidc_tenant_claim: str = Field("sealguard_tenant", description="claim with the person's tenant")
+    oidc_facility_claim: str = Field("sealguard_facility", description="claim with a scanner's facility")
+    oidc_tenant: str | None = Field(None, description="a single-tenant site: every IdP person is in this tenant")
+    oidc_label: str = Field("Single sign-on", description="the sign-in button's text, e.g. the IdP's name")
+    session_hours: float = Field(12.0, gt=0, description="a page session ends this long after sign-in (a shift)")
+    session_idle_minutes: float = Field(60.0, gt=0, description="... or after this long unused (open pages use it)")
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure cookies: auto = when public_url or the request is https"
+    )
     http_max_body: int = 5 * 1024 * 1024
     idle_advance_after: float = Field(60.0, description="seconds of silence before the clock follows the wall clock")
     max_future_skew: float = Field(

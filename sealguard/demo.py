@@ -98,6 +98,9 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
     await monitor.start()
     try:
         print(monitor.banner(), flush=True)
+        accounts = await _demo_people(monitor.database_url, settings.data_dir.resolve() / "people.txt")
+        print(f"  people       sign in as dana (operator) or lee (admin); passwords in {accounts} (mode 0600);"
+              " the two-person rule (SEAL-001, SEAL-003, ...) needs both", flush=True)  # fmt: skip
         if receivers is not None:
             hook, smtp = receivers
             print(f"  alerting     {settings.alerting}: pages and webhooks to {hook.url}, e-mail to SMTP"
@@ -134,10 +137,8 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
                         print(f"    NEW {a['severity']:<8} {a['rule_id']:<8} {a['conveyance_id']}: {a['message']}")
                         if a["severity"] == "critical" and not hinted:
                             hinted = True
-                            url = f"{base}/api/v1/alerts/{a['alert_id']}/acknowledge"
-                            token_file = settings.data_dir.resolve() / "admin-token"
-                            print(f"        acknowledge it (stops its escalation): curl -X POST -H"
-                                  f" \"Authorization: Bearer $(cat {token_file})\" {url}")  # fmt: skip
+                            print(f"        acknowledge it (stops its escalation) signed in as dana:"
+                                  f" {base}/alerts/{a['alert_id']}")  # fmt: skip
         sim.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sim
@@ -148,6 +149,33 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
             await receivers[0].stop()
             receivers[1].stop()
     return 0
+
+
+async def _demo_people(database_url: str, path: Path) -> Path:
+    """Two people to sign in as (an operator and an admin, so the two-person rule can be tried), with
+    passwords made here and kept in a file only its owner reads: never printed, as the admin token is not."""
+    import os
+    import secrets
+
+    import psycopg
+
+    from sealguard.people.passwords import hash_password
+    from sealguard.store import people
+
+    lines = []
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for username, name, role in (("dana", "Dana Whitfield", "operator"), ("lee", "Lee Park", "admin")):
+            password = secrets.token_urlsafe(12)
+            digest = hash_password(password)
+            if await people.by_username(conn, username) is None:
+                await people.add(conn, username, name, "default", role, password_hash=digest)  # type: ignore[arg-type]
+            else:
+                await people.update(conn, username, password_hash=digest)
+            lines.append(f"{username}\t{password}\t{name}, {role}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    return path
 
 
 async def _local_receivers(settings: Any) -> tuple[Any, Any]:

@@ -32,6 +32,7 @@ from sealguard.runtime import migrate_url, open_pool
 from sealguard.serving import Serving, stop_task
 from sealguard.topic_sinks import KafkaSink, MqttSink
 from sealguard.web.app import HealthRuntime, Runtime, create_app, create_health_app
+from sealguard.web.signin import signin_of
 from sealguard.worker import Worker
 
 log = logging.getLogger("sealguard.roles")
@@ -99,7 +100,9 @@ class RoleProcess:
                     brokers["mqtt"] = mqtt
             rt = Runtime(pool=self.pool, sink=self.forwarder, actions=actions, hub=self.hub, brokers=brokers,
                          max_batch=s.http_max_batch, max_body=s.http_max_body, rate_per_s=s.http_rate_per_s,
-                         rate_burst=s.http_rate_burst, metrics_token=token, registry=self.metrics.registry)  # fmt: skip
+                         rate_burst=s.http_rate_burst, metrics_token=token, registry=self.metrics.registry,
+                         signin=signin_of(s), map_tile_url=s.map_tile_url,
+                         map_attribution=s.map_attribution)  # fmt: skip
             app = create_app(rt, lifespan=self.serving.lifespan)
         else:
             brokers = {}

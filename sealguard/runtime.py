@@ -37,6 +37,7 @@ from sealguard.store import tokens
 from sealguard.store.migrate import migrate
 from sealguard.topic_sinks import KafkaSink, MqttSink
 from sealguard.web.app import Runtime, create_app
+from sealguard.web.signin import signin_of
 
 log = logging.getLogger("sealguard")
 CREDENTIALS_POLL_S = 1.0
@@ -203,6 +204,9 @@ class Monitor:
             rate_burst=s.http_rate_burst,
             metrics_token=s.metrics_token.get_secret_value() if s.metrics_token else None,
             registry=self.metrics.registry,
+            signin=signin_of(s),
+            map_tile_url=s.map_tile_url,
+            map_attribution=s.map_attribution,
         )
         self.serving = Serving(self._open_parts)
         self._app = create_app(rt, lifespan=self.serving.lifespan)
@@ -322,7 +326,8 @@ class Monitor:
         # The token itself is never printed: banners end up in logs that more people read than should.
         lines = [
             "sealguard is running",
-            f"  dashboard    {base}/   dock page: {base}/dock   (sign in with the admin token)",
+            f"  dashboard    {base}/   console: {base}/console   fleet: {base}/fleet   dock: {base}/dock",
+            "               people sign in as themselves: `sealguard person add`, or single sign-on (oidc_*)",
             f"  API          {base}/api/v1/  (OpenAPI: {base}/api/v1/openapi.json)",
             f'  alerts       curl -H "Authorization: Bearer $(cat {token_file})" {base}/api/v1/alerts',
             f"  metrics      {base}/metrics    health: {base}/healthz  {base}/readyz",

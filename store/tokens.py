@@ -27,6 +27,12 @@ class Principal:
     facility: str | None
     label: str
     token_id: int = 0  # the public id: rate limits and revocation are per token, not per label
+    person_id: int | None = None  # a person signed in (a browser session), not a token
+
+    @property
+    def key(self) -> str:
+        """Whose budget a request spends (rate limits): one per token, one per person."""
+        return f"person:{self.person_id}" if self.person_id is not None else f"token:{self.token_id}"
 
     def may_see(self, tenant: str) -> bool:
         return self.tenant in (ALL_TENANTS, tenant)

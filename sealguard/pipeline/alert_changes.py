@@ -79,7 +79,7 @@ def _at(t: float) -> datetime:
 
 
 async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str | None, verb: Verb, actor: str,
-              now: datetime, *, note: str | None = None, assignee: str | None = None,
+              now: datetime, *, note: str | None = None, assignee: str | None = None, by_person: bool = True,
               ) -> tuple[Decision, dict[str, Any] | None]:  # fmt: skip
     """A person's action on one alert (``tenant`` None: any tenant), decided and stored with its history
     and notifications. The caller releases the engine's open alert when ``Decision.released``."""
@@ -89,7 +89,7 @@ async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str |
     state = AlertState(doc["status"], doc["rule_id"], doc["acknowledged_by"], doc["resolve_requested_by"],
                        doc["assignee"])  # fmt: skip
     decision = decide(state, verb, actor, two_person=doc["rule_id"] in alerting.two_person_rules,
-                      assignee=assignee, note=note)  # fmt: skip
+                      assignee=assignee, note=note, by_person=by_person)  # fmt: skip
     if decision.error is not None:
         return decision, doc
     new = decision.state

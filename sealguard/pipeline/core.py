@@ -283,7 +283,7 @@ class Pipeline:
     async def _act(self, conn: psycopg.AsyncConnection[Any], it: Act, batch: Batch,
                    now: datetime) -> tuple[Decision, dict[str, Any] | None]:  # fmt: skip
         decision, doc = await act(conn, self.alerting, it.alert_id, it.tenant, it.verb, it.actor, now, note=it.note,
-                                  assignee=it.assignee)  # fmt: skip
+                                  assignee=it.assignee, by_person=it.by_person)  # fmt: skip
         if decision.released and doc is not None and self.state.book.release(doc["dedup_key"], doc["alert_id"]):
             batch.seq += 1
             await engine_log.write_release(conn, batch.seq, doc["dedup_key"], doc["alert_id"])

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sealguard.alerts.matchers import validate_all
 from sealguard.pipeline import Act
+from sealguard.rules.catalog import RULES
+from sealguard.rules.guidance import GUIDANCE
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web.auth import require, tenant_scope
@@ -68,13 +70,24 @@ SILENCE_COLUMNS = sql.SQL(
 )
 
 
+def rule_guide(rule_id: str) -> dict[str, Any] | None:
+    """The rule's title, criterion, default severity, whether it resolves itself, its condition and what to do."""
+    spec, guide = RULES.get(rule_id), GUIDANCE.get(rule_id)
+    if spec is None or guide is None:
+        return None
+    return {"rule_id": rule_id, "title": spec.title, "criterion": spec.criterion, "severity": spec.severity,
+            "resolves": "itself when its condition clears" if spec.auto else "when people resolve it",
+            "when": guide.when, "what_to_do": list(guide.steps)}  # fmt: skip
+
+
 def router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
 
     @api.get("/alerts/{alert_id}", tags=["alerts"])
     async def get_alert(request: Request, alert_id: uuid.UUID,
                         who: Annotated[Principal, require("operator")]) -> dict[str, Any]:  # fmt: skip
-        """One alert with its evidence events, its full history (who did what) and its notifications."""
+        """One alert with its evidence events, its full history (who did what), its notifications, and its
+        rule: the condition, the CTPAT criterion and what to do (``rule``; null for an unknown rule)."""
         scope = tenant_scope(who, None)
         async with request.app.state.rt.pool.connection() as conn:
             found = await fetch_alerts(
@@ -106,7 +119,8 @@ def router() -> APIRouter:
                  "reason": r[9]}
                 for r in await cur.fetchall()
             ]  # fmt: skip
-        return {"alert": alert, "history": history, "evidence": evidence, "notifications": notifications}
+        return {"alert": alert, "history": history, "evidence": evidence, "notifications": notifications,
+                "rule": rule_guide(alert["rule_id"])}  # fmt: skip
 
     @api.post("/alerts/{alert_id}/{verb}", tags=["alerts"])
     async def act_on_alert(request: Request, alert_id: uuid.UUID, verb: Verb,
@@ -118,7 +132,15 @@ def router() -> APIRouter:
         scope = None if who.tenant == ALL_TENANTS else who.tenant
         decision, doc = await stored(
             request.app.state.rt.actions.act(
-                Act(str(alert_id), verb, who.label, scope, note=body.note, assignee=body.assignee)
+                Act(
+                    str(alert_id),
+                    verb,
+                    who.label,
+                    scope,
+                    note=body.note,
+                    assignee=body.assignee,
+                    by_person=who.person_id is not None,
+                )
             )
         )
         if decision.error is not None:

@@ -22,10 +22,11 @@ from sealguard.pipeline import Act, Inbound, ItemResult
 from sealguard.schemas.events import INSPECTION_POINTS
 from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
 from sealguard.store.tokens import ALL_TENANTS, Principal
-from sealguard.web import alerts_api, fleet_api, interop_api, pages
+from sealguard.web import alerts_api, fleet_api, interop_api, pages, signin
 from sealguard.web.auth import TokenCache, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.ratelimit import RateLimiter
+from sealguard.web.signin import SignInConfig
 from sealguard.web.waiting import stored
 
 API = "/api/v1"
@@ -60,6 +61,9 @@ class Runtime(HealthRuntime):
     max_body: int = 5 * 1024 * 1024
     rate_per_s: float = 1000.0  # events submitted per second, per token (the Settings defaults)
     rate_burst: float = 2000.0
+    map_tile_url: str | None = None  # tiles under the maps; None: the bundled offline base map
+    map_attribution: str = ""
+    signin: SignInConfig = field(default_factory=lambda: SignInConfig(public_url="http://127.0.0.1:8000"))
 
 
 def _health(app: FastAPI, rt: HealthRuntime) -> None:
@@ -134,7 +138,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     app = FastAPI(title="sealguard", version="1", openapi_url=f"{API}/openapi.json", docs_url=None,
                   redoc_url=None, lifespan=lifespan)  # fmt: skip
     app.state.rt = rt
-    app.state.tokens = TokenCache(rt.pool)
+    app.state.tokens = TokenCache(rt.pool, rt.signin.idle)
     limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
     _health(app, rt)
 
@@ -159,7 +163,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
             items: list[Any] = parsed
         else:
             items = [parsed if isinstance(parsed, dict) else body]  # not JSON: dead-lettered with the reason
-        wait = limiter.take(str(who.token_id), cost=max(1, len(items)))
+        wait = limiter.take(who.key, cost=max(1, len(items)))
         if wait > 0:
             raise HTTPException(429, f"too many events for this token; retry in {wait:.1f} s",
                                 {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
@@ -236,7 +240,8 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     app.include_router(alerts_api.router())
     app.include_router(fleet_api.router())
     app.include_router(interop_api.router())
-    app.include_router(pages.router())
+    app.include_router(signin.router(rt.signin, rt.pool))
+    app.include_router(pages.router(rt.map_tile_url, rt.map_attribution))
     return app
 
 

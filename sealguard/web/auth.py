@@ -1,50 +1,113 @@
-"""Bearer tokens to principals, with a one-second cache so the hot event path does not query per
-request, and a revoked token stops working within a second (open streams re-check it as often)."""
+"""Who makes a request: a machine with a bearer API token, or a person with a session cookie from
+signing in (``web/signin.py``). Both are looked up through a one-second cache, so the hot event path does
+not query per request and a revoked token or ended session stops working within a second (open streams
+re-check it as often).
 
+A cookie is sent by the browser on its own, so a request that changes something and comes with a session
+cookie must also carry the session's CSRF token in ``X-CSRF-Token`` (the pages read it from
+``GET /api/v1/session``), and its ``Origin``, when the browser sends one, must be this site. A bearer
+token is never sent on its own, so it needs neither."""
+
+import hmac
 import time
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import psycopg
 import psycopg_pool
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from sealguard.store import tokens
+from sealguard.store import people, tokens
 from sealguard.store.tokens import Principal, Role
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from `sealguard token create`")
 CACHE_S = 1.0
+COOKIE = "sg_session"
+SECURE_COOKIE = "__Host-sg_session"  # the prefix makes browsers refuse it unless Secure, path /, no domain
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Credential = tuple[Literal["token", "session"], str]
 
 
 class TokenCache:
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
-        self.pool = pool
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+    """Tokens and sessions to principals, each answer kept for a second."""
 
-    async def principal(self, token: str) -> Principal | None:
-        hit = self._cache.get(token)
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], idle: timedelta = timedelta(hours=1)) -> None:
+        self.pool = pool
+        self.idle = idle
+        self._cache: dict[Credential, tuple[float, Any]] = {}
+
+    async def _cached(self, key: Credential, load: Callable[[Any], Awaitable[Any]]) -> Any:
+        hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         try:
             async with self.pool.connection() as conn:
-                found = await tokens.lookup(conn, token)
+                found = await load(conn)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
             raise HTTPException(503, "database unavailable; retry shortly", headers={"Retry-After": "5"}) from None
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[token] = (time.monotonic() + CACHE_S, found)
+        self._cache[key] = (time.monotonic() + CACHE_S, found)
         return found
+
+    async def principal(self, token: str) -> Principal | None:
+        found: Principal | None = await self._cached(("token", token), lambda conn: tokens.lookup(conn, token))
+        return found
+
+    async def session(self, secret: str) -> tuple[Principal, str] | None:
+        """The person a session cookie signs in, and the session's CSRF token."""
+
+        async def load(conn: Any) -> tuple[Principal, str] | None:
+            found = await people.session(conn, secret, datetime.now(UTC), self.idle)
+            return (found.person.principal(), found.csrf) if found else None
+
+        hit: tuple[Principal, str] | None = await self._cached(("session", secret), load)
+        return hit
+
+    async def still_valid(self, credential: Credential) -> bool:
+        kind, value = credential
+        return (await (self.principal(value) if kind == "token" else self.session(value))) is not None
+
+    def forget(self, credential: Credential) -> None:
+        self._cache.pop(credential, None)
+
+
+def session_cookie(request: Request) -> str | None:
+    return request.cookies.get(SECURE_COOKIE) or request.cookies.get(COOKIE)
+
+
+def same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not every browser sends it on same-origin requests; the CSRF token still must match
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
 
 
 async def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    if creds is None or creds.scheme.lower() != "bearer":
-        raise HTTPException(401, "a bearer token is required (Authorization: Bearer <token>)",
+    if creds is not None and creds.scheme.lower() == "bearer":
+        found = await holder(request, creds.credentials)
+        request.state.credential = ("token", creds.credentials)  # streams re-check it while they run
+        return found
+    secret = session_cookie(request)
+    if secret is None:
+        raise HTTPException(401, "sign in, or send a bearer token (Authorization: Bearer <token>)",
                             headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-    found = await holder(request, creds.credentials)
-    request.state.token = creds.credentials  # for streams that must re-check it while they run
-    return found
+    cache: TokenCache = request.app.state.tokens
+    hit = await cache.session(secret)
+    if hit is None:
+        raise HTTPException(401, "your session has ended; sign in again", headers={"WWW-Authenticate": "Bearer"})
+    who, csrf = hit
+    if request.method not in SAFE_METHODS:
+        given = request.headers.get("x-csrf-token", "")
+        if not same_origin(request) or not hmac.compare_digest(given.encode(), csrf.encode()):
+            raise HTTPException(403, "this request needs the page's CSRF token (X-CSRF-Token) and this site's origin")
+    request.state.credential = ("session", secret)
+    return who
 
 
 async def holder(request: Request, token: str) -> Principal:
@@ -59,16 +122,17 @@ async def holder(request: Request, token: str) -> Principal:
 def require(role: Role) -> Any:
     async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.at_least(role):
-            raise HTTPException(403, f"this needs the {role} role; the token has {who.role}")
+            held = "you have" if who.person_id is not None else "the token has"
+            raise HTTPException(403, f"this needs the {role} role; {held} {who.role}")
         return who
 
     return Depends(check)
 
 
 def tenant_scope(who: Principal, tenant: str | None) -> str | None:
-    """The tenant a query may read: the token's own; an all-tenants token may name one or none."""
+    """The tenant a query may read: the principal's own; an all-tenants token may name one or none."""
     if who.tenant == tokens.ALL_TENANTS:
         return tenant
     if tenant is not None and tenant != who.tenant:
-        raise HTTPException(403, f"this token belongs to tenant {who.tenant!r}, not {tenant!r}")
+        raise HTTPException(403, f"you belong to tenant {who.tenant!r}, not {tenant!r}")
     return who.tenant

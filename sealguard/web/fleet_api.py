@@ -23,7 +23,7 @@ from sealguard.pipeline import Inbound, ItemResult
 from sealguard.store import projection
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
-from sealguard.web.auth import TokenCache, require, tenant_scope
+from sealguard.web.auth import Credential, TokenCache, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.waiting import stored
 
@@ -250,7 +250,7 @@ def router() -> APIRouter:
             queue.put_nowait(mine)
 
         cache: TokenCache = request.app.state.tokens
-        token: str = request.state.token
+        credential: Credential = request.state.credential
 
         async def events() -> AsyncIterator[bytes]:
             hub.subscribe(listen)
@@ -262,8 +262,8 @@ def router() -> APIRouter:
                         batch = await asyncio.wait_for(queue.get(), REVALIDATE_S)
                     except TimeoutError:
                         batch = []
-                    if await cache.principal(token) is None:
-                        yield b"event: revoked\ndata: {}\n\n"  # the token was revoked: the stream ends
+                    if not await cache.still_valid(credential):
+                        yield b"event: revoked\ndata: {}\n\n"  # token revoked or session ended: the stream ends
                         return
                     if batch == []:
                         idle += REVALIDATE_S

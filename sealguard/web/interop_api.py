@@ -95,7 +95,7 @@ def router() -> APIRouter:
             raise HTTPException(
                 413, f"at most {rt.max_batch} events per message; this one makes {len(translation.mapped)}"
             )
-        wait = limiter(request).take(str(who.token_id), cost=max(1, len(translation.mapped)))
+        wait = limiter(request).take(who.key, cost=max(1, len(translation.mapped)))
         if wait > 0:
             raise HTTPException(429, f"too many events for this token; retry in {wait:.1f} s",
                                 {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip

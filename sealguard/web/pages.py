@@ -1,19 +1,25 @@
 """The browser pages: operations dashboard (``/``), alarm console (``/console``), fleet list (``/fleet``), alert page
 (``/alerts/{id}``), dock page (``/dock``).
 
-Static HTML and JavaScript served from the package, no build step and no external fetches (no map
-tiles, no CDN): the map is drawn in SVG from the plan geometry. The pages hold no data; they call the API
-with the token the user pastes once (kept in the browser's localStorage, or passed as ``#token=``).
+Static HTML and JavaScript served from the package, with no build step and nothing fetched from elsewhere:
+the map library (Leaflet with marker clustering) and an offline base map (Natural Earth countries, US
+states) are vendored in ``static/vendor`` with their licences. A deployment with internet may name a tile
+server (``map_tile_url``); the pages' Content-Security-Policy then admits images from that origin only.
+The pages hold no data and no secret: a person signs in (``web/signin.py``) and the session cookie goes
+with each API call.
 """
 
+import html
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 STATIC = Path(__file__).parent / "static"
-_TYPES = {".js": "text/javascript", ".css": "text/css"}
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".md": "text/plain",
+          ".txt": "text/plain"}  # fmt: skip
 
 
 @cache
@@ -22,36 +28,56 @@ def _page(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8").replace("<!--LOGIN-->", login)
 
 
-def router() -> APIRouter:
+def router(tile_url: str | None = None, attribution: str = "") -> APIRouter:
+    """The pages; ``tile_url`` (``{z}/{x}/{y}`` form) puts a tile layer under the maps."""
     pages = APIRouter(include_in_schema=False)
-    headers = {"Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    images = "'self' data:"
+    if tile_url:
+        parts = urlsplit(tile_url.replace("{s}", "*"))
+        images += f" {parts.scheme}://{parts.netloc}"
+    headers = {"Content-Security-Policy": f"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src {images}",
                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}  # fmt: skip
+    body = f'<body data-tiles="{html.escape(tile_url or "")}" data-attribution="{html.escape(attribution)}">'
+
+    def page(name: str) -> HTMLResponse:
+        return HTMLResponse(_page(name).replace("<body>", body, 1), headers=headers)
 
     @pages.get("/")
     async def dashboard() -> HTMLResponse:
-        return HTMLResponse(_page("index.html"), headers=headers)
+        return page("index.html")
 
     @pages.get("/alerts/{alert_id}")
     async def alert_page(alert_id: str) -> HTMLResponse:
-        return HTMLResponse(_page("alert.html"), headers=headers)
+        return page("alert.html")
 
     @pages.get("/console")
     async def console() -> HTMLResponse:
-        return HTMLResponse(_page("console.html"), headers=headers)
+        return page("console.html")
 
     @pages.get("/fleet")
     async def fleet() -> HTMLResponse:
-        return HTMLResponse(_page("fleet.html"), headers=headers)
+        return page("fleet.html")
 
     @pages.get("/dock")
     async def dock() -> HTMLResponse:
-        return HTMLResponse(_page("dock.html"), headers=headers)
+        return page("dock.html")
+
+    def serve(folder: Path, name: str, cache: str) -> FileResponse:
+        path = folder / name
+        if "/" in name or "\\" in name or name.startswith(".") or path.suffix not in _TYPES or not path.is_file():
+            raise HTTPException(404, "not found")
+        return FileResponse(path, media_type=_TYPES[path.suffix], headers={"Cache-Control": cache, **headers})
 
     @pages.get("/static/{name}")
     async def static(name: str) -> FileResponse:
-        path = STATIC / name
-        if "/" in name or path.suffix not in _TYPES or not path.is_file():
-            raise HTTPException(404, "not found")
-        return FileResponse(path, media_type=_TYPES[path.suffix], headers={"Cache-Control": "no-cache", **headers})
+        return serve(STATIC, name, "no-cache")
+
+    @pages.get("/static/vendor/{name}")
+    async def vendored(name: str) -> FileResponse:
+        return serve(STATIC / "vendor", name, "max-age=86400")  # versioned third-party files
+
+    @pages.get("/static/vendor/licences/{name}")
+    async def licences(name: str) -> FileResponse:
+        return serve(STATIC / "vendor" / "licences", name, "max-age=86400")
 
     return pages

@@ -46,3 +46,9 @@ def test_comment_and_assign() -> None:
     assert decide(AlertState("resolved", "X"), "comment", "a", two_person=False, note="late note").error is None
     d = decide(OPEN, "assign", "alice", two_person=False, assignee="bob")
     assert d.state.assignee == "bob" and d.state.status == "open" and not d.stop_paging
+
+
+def test_the_two_person_rule_counts_people_not_tokens() -> None:
+    machine = decide(OPEN, "resolve", "ticket-bot", two_person=True, by_person=False)
+    assert machine.code == 403 and "two people" in (machine.error or "")
+    assert decide(OPEN, "resolve", "ticket-bot", two_person=False, by_person=False).state.status == "resolved"

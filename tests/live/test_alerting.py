@@ -37,6 +37,7 @@ from tests.live.alerting import (
     write_config,
 )
 from tests.live.monitor import ready, running, settings, start_up
+from tests.live.people import signed_in
 from tests.live.servers import query, wait_for
 
 
@@ -96,48 +97,51 @@ async def test_page_mail_chat_topic_then_ack_stops_escalation_and_two_people_clo
                 # the escalation tier is waiting; acknowledging cancels it and tells PagerDuty
                 tier1 = "SELECT status FROM outbox WHERE alert_id = %s AND tier = 1"
                 assert [r[0] for r in await query(database_url, tier1, alert_id)] == ["pending"]
-                alice = await token_for(database_url, "acme", "operator", "alice")
-                bob = await token_for(database_url, "acme", "operator", "bob")
                 other = await token_for(database_url, "globex", "operator", "mallory")
+                bot = await token_for(database_url, "acme", "operator", "ticket-bot")
                 assert (await post(base, other, f"/api/v1/alerts/{alert_id}/acknowledge")).status_code == 404
-                ack = await post(base, alice, f"/api/v1/alerts/{alert_id}/acknowledge", {"note": "calling the dock"})
-                assert ack.status_code == 200 and ack.json()["alert"]["status"] == "acknowledged"
-                assert [r[0] for r in await query(database_url, tier1, alert_id)] == ["cancelled"]
-                await wait_for(
-                    lambda: any(r.json()["event_action"] == "acknowledge" for r in hook.to("/v2/enqueue")),
-                    what="PagerDuty acknowledge",
-                )
-                assert (await post(base, bob, f"/api/v1/alerts/{alert_id}/acknowledge")).status_code == 409
+                async with (signed_in(base, database_url, "acme", "operator", "alice", "Alice Moreau") as alice,
+                            signed_in(base, database_url, "acme", "operator", "alice", "Alice Moreau") as alice2,
+                            signed_in(base, database_url, "acme", "operator", "bob", "Bob Okafor") as bob):  # fmt: skip
+                    ack = await alice.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "calling the dock"})
+                    assert ack.status_code == 200 and ack.json()["alert"]["status"] == "acknowledged"
+                    assert [r[0] for r in await query(database_url, tier1, alert_id)] == ["cancelled"]
+                    await wait_for(
+                        lambda: any(r.json()["event_action"] == "acknowledge" for r in hook.to("/v2/enqueue")),
+                        what="PagerDuty acknowledge",
+                    )
+                    assert (await bob.post(f"/api/v1/alerts/{alert_id}/acknowledge")).status_code == 409
 
-                # two-person closure: alice asks, alice cannot confirm, bob confirms
-                first = await post(base, alice, f"/api/v1/alerts/{alert_id}/resolve", {"note": "seal re-read"})
-                assert first.status_code == 200 and first.json()["alert"]["status"] == "acknowledged"
-                assert first.json()["recorded"] == ["resolve_requested"]
-                same = await post(base, alice, f"/api/v1/alerts/{alert_id}/resolve")
-                assert same.status_code == 409 and "second person" in same.json()["detail"]
-                done = await post(base, bob, f"/api/v1/alerts/{alert_id}/resolve", {"note": "confirmed"})
-                assert done.status_code == 200 and done.json()["alert"]["status"] == "resolved"
-                # the answer carries who resolved it and when, as a read of the alert does
-                answered = done.json()["alert"]
-                assert answered["resolved_by"] == "bob" and answered["resolved_at"]
-                async with httpx.AsyncClient(headers={"Authorization": f"Bearer {bob}"}) as c:
-                    read = (await c.get(f"{base}/api/v1/alerts/{alert_id}")).json()["alert"]
-                assert (read["resolved_by"], read["resolved_at"]) == (answered["resolved_by"], answered["resolved_at"])
-                await wait_for(
-                    lambda: any(r.json()["event_action"] == "resolve" for r in hook.to("/v2/enqueue")),
-                    what="PagerDuty resolve",
-                )
-
-                async with httpx.AsyncClient() as c:
-                    detail = (
-                        await c.get(f"{base}/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {alice}"})
-                    ).json()
+                    # two-person closure counts people: a token is not one, alice in a second browser is
+                    # still alice, bob confirms
+                    machine = await post(base, bot, f"/api/v1/alerts/{alert_id}/resolve")
+                    assert machine.status_code == 403 and "two people" in machine.json()["detail"]
+                    first = await alice.post(f"/api/v1/alerts/{alert_id}/resolve", json={"note": "seal re-read"})
+                    assert first.status_code == 200 and first.json()["alert"]["status"] == "acknowledged"
+                    assert first.json()["recorded"] == ["resolve_requested"]
+                    same = await alice2.post(f"/api/v1/alerts/{alert_id}/resolve")
+                    assert same.status_code == 409 and "second person" in same.json()["detail"]
+                    done = await bob.post(f"/api/v1/alerts/{alert_id}/resolve", json={"note": "confirmed"})
+                    assert done.status_code == 200 and done.json()["alert"]["status"] == "resolved"
+                    # the answer carries who resolved it and when, as a read of the alert does
+                    answered = done.json()["alert"]
+                    assert answered["resolved_by"] == "Bob Okafor (bob)" and answered["resolved_at"]
+                    read = (await bob.get(f"/api/v1/alerts/{alert_id}")).json()["alert"]
+                    assert (read["resolved_by"], read["resolved_at"]) == (
+                        answered["resolved_by"],
+                        answered["resolved_at"],
+                    )
+                    await wait_for(
+                        lambda: any(r.json()["event_action"] == "resolve" for r in hook.to("/v2/enqueue")),
+                        what="PagerDuty resolve",
+                    )
+                    detail = (await alice.get(f"/api/v1/alerts/{alert_id}")).json()
                 actions = [(h["action"], h["actor"]) for h in detail["history"]]
                 assert actions == [
                     ("opened", "sealguard"),
-                    ("acknowledged", "alice"),
-                    ("resolve_requested", "alice"),
-                    ("resolved", "bob"),
+                    ("acknowledged", "Alice Moreau (alice)"),
+                    ("resolve_requested", "Alice Moreau (alice)"),
+                    ("resolved", "Bob Okafor (bob)"),
                 ]
                 assert detail["history"][1]["note"] == "calling the dock"
                 assert {e["event_id"] for e in detail["evidence"]} == set(detail["alert"]["evidence"])

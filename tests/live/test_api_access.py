@@ -14,13 +14,17 @@ from tests.live.alerting import merged, post, token_for
 from tests.live.monitor import running, settings
 from tests.live.servers import query
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
+#: Open to anyone by design: health, and the steps of signing in (tested in test_signin.py).
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/auth/methods"), ("POST", "/auth/login"),
+          ("GET", "/auth/oidc/start"), ("GET", "/auth/oidc/callback")}  # fmt: skip
 #: The least role each endpoint needs (the rest of the spec must be listed here, so a new endpoint
 #: without a decision fails this test).
 NEEDS = {
     ("POST", "/api/v1/events"): "scanner",
     ("GET", "/api/v1/conveyances/{conveyance_id}"): "scanner",
     ("GET", "/api/v1/reference/inspection-points"): "scanner",
+    ("GET", "/api/v1/session"): "scanner",
+    ("POST", "/auth/logout"): "scanner",
     ("POST", "/api/v1/silences"): "admin",
     ("DELETE", "/api/v1/silences/{silence_id}"): "admin",
     ("POST", "/api/v1/facilities"): "admin",
@@ -42,6 +46,7 @@ NEEDS = {
 #: Endpoints that write into the token's own tenant whatever it is: another tenant's token is answered
 #: (an empty body is a 400) but never with acme's data.
 OWN_TENANT_WRITES = {p for (m, p), role in NEEDS.items() if p.startswith("/api/v1/interop/") and role == "scanner"}
+OWN_TENANT_WRITES.add("/auth/logout")  # ends the caller's own session, if any
 RANK = {"none": -1, "scanner": 0, "operator": 1, "admin": 2}
 
 

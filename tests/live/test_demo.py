@@ -21,6 +21,10 @@ def test_demo_shows_alerts_within_a_minute(tmp_path: Path) -> None:
     token = (tmp_path / "d" / "demo" / "admin-token").read_text().strip()
     assert token not in text + out.stderr  # the banner names the file; logs never carry the secret
     assert (tmp_path / "d" / "demo" / "admin-token").stat().st_mode & 0o077 == 0
+    # two people to sign in as; their passwords are in a file only its owner reads, never on the console
+    people = tmp_path / "d" / "demo" / "people.txt"
+    assert people.stat().st_mode & 0o077 == 0 and "sign in as dana (operator) or lee (admin)" in text
+    assert not any(line.split("\t")[1] in text for line in people.read_text().splitlines())
     new = [line for line in text.splitlines() if line.strip().startswith("NEW ")]
     rules = {line.split()[2] for line in new}
     assert len(new) >= 3, text[-3000:]

@@ -1,11 +1,8 @@
-// Shared by the dashboard, the alert page and the dock page: the token, API calls, the live stream.
+// Shared by every page: signing in (a session cookie; the page never holds a secret), API calls with the
+// session's CSRF token, the live stream, ages and times.
 "use strict";
 const SG = (() => {
-  const KEY = "sealguard.token";
-  const m = location.hash.match(/token=([^&]+)/);
-  if (m) { localStorage.setItem(KEY, decodeURIComponent(m[1])); history.replaceState(null, "", location.pathname + location.search); }
-
-  function token() { return localStorage.getItem(KEY) || ""; }
+  let me = null;  // who is signed in: {name, role, tenant, csrf}
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -20,24 +17,30 @@ const SG = (() => {
   }
 
   async function api(path, options = {}) {
-    const headers = { "Authorization": "Bearer " + token(), ...(options.body ? { "Content-Type": "application/json" } : {}) };
-    const resp = await fetch(path, { ...options, headers, body: options.body ? JSON.stringify(options.body) : undefined });
+    const method = (options.method || "GET").toUpperCase();
+    const headers = { ...(options.body ? { "Content-Type": "application/json" } : {}),
+                      ...(method !== "GET" && me && me.csrf ? { "X-CSRF-Token": me.csrf } : {}) };
+    const resp = await fetch(path, { ...options, headers, credentials: "same-origin",
+                                     body: options.body ? JSON.stringify(options.body) : undefined });
     const text = await resp.text();
-    const data = text ? JSON.parse(text) : null;
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text.slice(0, 200) }; }
     if (!resp.ok) {
-      if (resp.status === 401) showLogin("That token was refused; paste a valid one.");
+      if (resp.status === 401) showLogin("Your session has ended; sign in again.");
       const detail = data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : resp.statusText;
       throw new Error(detail);
     }
     return data;
   }
 
-  // Server-Sent Events over fetch, so the bearer token goes in a header; reconnects with backoff.
+  // Server-Sent Events over fetch (the session cookie goes with it); reconnects with backoff, and waits
+  // for a new sign-in when the session has ended.
   async function stream(path, onEvent, onState) {
     let delay = 1000;
     for (;;) {
       try {
-        const resp = await fetch(path, { headers: { "Authorization": "Bearer " + token() } });
+        const resp = await fetch(path, { credentials: "same-origin" });
+        if (resp.status === 401) { showLogin("Your session has ended; sign in again."); await signedIn; }
         if (!resp.ok) throw new Error("stream " + resp.status);
         onState(true); delay = 1000;
         const reader = resp.body.getReader(); const dec = new TextDecoder(); let buf = "";
@@ -53,7 +56,8 @@ const SG = (() => {
               if (line.startsWith("event: ")) type = line.slice(7);
               else if (line.startsWith("data: ")) data += line.slice(6);
             }
-            if (data) onEvent(type, JSON.parse(data));
+            if (type === "revoked") showLogin("Your session has ended; sign in again.");
+            else if (data) onEvent(type, JSON.parse(data));
           }
         }
       } catch (e) { /* fall through to reconnect */ }
@@ -74,25 +78,67 @@ const SG = (() => {
     return Math.round(s / 86400) + " d";
   }
 
+  let signedInResolve; let signedIn = new Promise(r => { signedInResolve = r; });
+
   function showLogin(message) {
     const box = document.getElementById("login");
     if (!box) return;
+    if (box.hidden) signedIn = new Promise(r => { signedInResolve = r; });
     box.hidden = false;
     box.querySelector(".why").textContent = message || "";
+    const form = box.querySelector("form");
+    form.code.parentElement.hidden = true; form.code.value = ""; form.password.value = "";
+    form.username.focus();
   }
 
+  function showMe() {
+    const header = document.querySelector("header");
+    if (!header || !me) return;
+    let box = document.getElementById("me");
+    if (!box) { box = el("span", { id: "me" }); header.append(box); }
+    box.replaceChildren(el("span", { class: "who", title: me.tenant + " · " + me.role }, me.name),
+      me.kind === "person" ? el("button", { type: "button", class: "link", id: "signout", onclick: async () => {
+        await api("/auth/logout", { method: "POST" }).catch(() => null);
+        me = null; location.reload();
+      } }, "Sign out") : null);
+  }
+
+  async function whoami() {
+    const resp = await fetch("/api/v1/session", { credentials: "same-origin" });
+    if (!resp.ok) return false;
+    me = await resp.json(); showMe();
+    return true;
+  }
+
+  // Sign in as a person: a local account (password, then a one-time code if the account has one), or the
+  // identity provider (a link that comes back to this page). Then run the page.
   function login(onReady) {
     const box = document.getElementById("login");
     const form = box.querySelector("form");
-    form.addEventListener("submit", ev => {
+    fetch("/auth/methods").then(r => r.json()).then(m => {
+      const sso = box.querySelector("#sso");
+      if (m.oidc) {
+        sso.hidden = false; sso.textContent = m.oidc.label;
+        sso.href = "/auth/oidc/start?next=" + encodeURIComponent(location.pathname + location.search);
+      }
+    }).catch(() => null);
+    let started = false;
+    const ready = () => { box.hidden = true; signedInResolve(); if (!started) { started = true; onReady(); } };
+    form.addEventListener("submit", async ev => {
       ev.preventDefault();
-      localStorage.setItem(KEY, form.token.value.trim());
-      box.hidden = true; onReady();
+      const body = { username: form.username.value.trim(), password: form.password.value };
+      if (!form.code.parentElement.hidden) body.code = form.code.value.trim();
+      const resp = await fetch("/auth/login", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      const data = await resp.json().catch(() => ({}));
+      if (resp.ok) { form.password.value = ""; await whoami(); ready(); return; }
+      if (data.needs === "code") { form.code.parentElement.hidden = false; form.code.focus(); }
+      box.querySelector(".why").textContent = typeof data.detail === "string" ? data.detail : "Sign-in failed.";
     });
-    if (!token()) showLogin("Paste an API token (sealguard token create ...) to start."); else onReady();
+    whoami().then(ok => ok ? ready() : showLogin("Sign in to continue."));
   }
 
   function fmtTime(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") : "-"; }
 
-  return { token, el, api, stream, age, login, fmtTime };
+  return { el, api, stream, age, login, fmtTime, me: () => me };
 })();

@@ -1,0 +1,363 @@
+"""Signing in as a person: a local account (password, and a one-time code when the person has turned the
+second factor on) or single sign-on through any OpenID Connect provider (authorization code with PKCE).
+
+Either way the browser gets a session cookie (HttpOnly, SameSite=Lax, Secure on https), and the page gets
+the session's CSRF token from ``GET /api/v1/session``. The pure steps (hashing, codes, PKCE, claim
+checks) are in ``sealguard.people``; this module does the HTTP: the endpoints, and the calls to the
+provider (discovery, keys, the code exchange, userinfo)."""
+
+import asyncio
+import hmac
+import html
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+import httpx
+import psycopg_pool
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from pydantic import BaseModel, Field, ValidationError
+
+from sealguard.people import oidc, passwords, totp
+from sealguard.people.oidc import ClaimNames, ClaimsRefused
+from sealguard.store import people
+from sealguard.store.tokens import Principal
+from sealguard.web.auth import COOKIE, SECURE_COOKIE, TokenCache, principal, same_origin, session_cookie
+from sealguard.web.bodies import read_limited
+from sealguard.web.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+API = "/api/v1"
+STATE_COOKIE = "sg_oidc_state"
+ATTEMPT_S = 600  # a sign-in at the provider must come back within ten minutes
+SIGNING_ALGS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OidcConfig:
+    issuer: str
+    client_id: str
+    client_secret: str | None = None
+    scopes: str = "openid profile email"
+    claims: ClaimNames = field(default_factory=ClaimNames)
+    label: str = "Single sign-on"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignInConfig:
+    public_url: str
+    lasts: timedelta = timedelta(hours=12)
+    idle: timedelta = timedelta(hours=1)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    oidc: OidcConfig | None = None
+
+    def secure(self, request: Request) -> bool:
+        if self.cookie_secure != "auto":
+            return self.cookie_secure == "always"
+        return self.public_url.startswith("https:") or request.url.scheme == "https"
+
+
+def signin_of(s: Any) -> SignInConfig:
+    """The sign-in configuration from the settings (``sealguard.config.Settings``)."""
+    configured = None
+    if s.oidc_issuer and s.oidc_client_id:
+        configured = OidcConfig(
+            issuer=s.oidc_issuer.rstrip("/"), client_id=s.oidc_client_id,
+            client_secret=s.oidc_client_secret.get_secret_value() if s.oidc_client_secret else None,
+            scopes=s.oidc_scopes, label=s.oidc_label,
+            claims=ClaimNames(s.oidc_role_claim, s.oidc_tenant_claim, s.oidc_facility_claim, s.oidc_tenant),
+        )  # fmt: skip
+    return SignInConfig(public_url=(s.public_url or f"http://{s.http}").rstrip("/"),
+                        lasts=timedelta(hours=s.session_hours), idle=timedelta(minutes=s.session_idle_minutes),
+                        cookie_secure=s.cookie_secure, oidc=configured)  # fmt: skip
+
+
+class ProviderError(RuntimeError):
+    """The identity provider did not answer as OpenID Connect says it must."""
+
+
+class OidcClient:
+    """The relying party's calls to the provider; its discovery document is kept an hour and its keys
+    until a token names a key id they lack (a key rotation), re-read at most once a minute."""
+
+    def __init__(self, cfg: OidcConfig) -> None:
+        self.cfg = cfg
+        self._meta: tuple[float, dict[str, Any]] | None = None
+        self._keys: tuple[float, KeySet] | None = None
+
+    async def _get(self, url: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
+                resp = await client.get(url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"the identity provider did not answer ({type(exc).__name__})") from exc
+        if resp.status_code != 200:
+            raise ProviderError(f"the identity provider answered {resp.status_code} for {url}")
+        body = resp.json()
+        if not isinstance(body, dict):
+            raise ProviderError(f"the identity provider's answer for {url} is not a JSON object")
+        return body
+
+    async def metadata(self) -> dict[str, Any]:
+        if self._meta is not None and self._meta[0] > time.monotonic():
+            return self._meta[1]
+        meta = await self._get(f"{self.cfg.issuer}/.well-known/openid-configuration")
+        if str(meta.get("issuer", "")).rstrip("/") != self.cfg.issuer:  # OIDC Discovery 4.3
+            raise ProviderError(f"the discovery document names issuer {meta.get('issuer')!r}, not {self.cfg.issuer!r}")
+        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not isinstance(meta.get(key), str):
+                raise ProviderError(f"the discovery document has no {key}")
+        self._meta = (time.monotonic() + 3600, meta)
+        return meta
+
+    async def keys(self, *, refresh: bool = False) -> KeySet:
+        if self._keys is not None and (not refresh or self._keys[0] > time.monotonic()):
+            return self._keys[1]
+        meta = await self.metadata()
+        keys = KeySet.import_key_set(await self._get(meta["jwks_uri"]))  # type: ignore[arg-type]
+        self._keys = (time.monotonic() + 60, keys)
+        return keys
+
+    async def redeem(self, code: str, verifier: str, redirect_uri: str, nonce: str) -> dict[str, Any]:
+        """The code and the verifier traded for tokens; the ID token checked; its claims, with userinfo's
+        added when the provider has that endpoint (role and tenant claims are often only there)."""
+        meta = await self.metadata()
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                "code_verifier": verifier, "client_id": self.cfg.client_id}  # fmt: skip
+        auth: tuple[str, str] | None = None
+        if self.cfg.client_secret is not None:
+            methods = meta.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+            if "client_secret_basic" in methods:  # RFC 6749 2.3.1: form-encoded, then Basic
+                auth = (quote(self.cfg.client_id, safe=""), quote(self.cfg.client_secret, safe=""))
+            else:
+                form["client_secret"] = self.cfg.client_secret
+        try:
+            async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
+                resp = await client.post(meta["token_endpoint"], data=form, auth=auth or httpx.USE_CLIENT_DEFAULT)
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"the token endpoint did not answer ({type(exc).__name__})") from exc
+        if resp.status_code != 200:
+            raise ProviderError(f"the identity provider refused the code ({resp.status_code}: {resp.text[:200]})")
+        tokens = resp.json()
+        id_token = tokens.get("id_token") if isinstance(tokens, dict) else None
+        if not isinstance(id_token, str):
+            raise ProviderError("the identity provider sent no ID token")
+        claims = await self._verified(id_token, meta)
+        oidc.check_id_token(claims, issuer=self.cfg.issuer, client_id=self.cfg.client_id, nonce=nonce,
+                            now=time.time())  # fmt: skip
+        access = tokens.get("access_token")
+        if isinstance(meta.get("userinfo_endpoint"), str) and isinstance(access, str):
+            info = await self._get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"})
+            if info.get("sub") != claims["sub"]:  # OIDC Core 5.3.2: else the answer is not this person's
+                raise ProviderError("userinfo describes another subject than the ID token")
+            claims = {**info, **claims}
+        return claims
+
+    async def _verified(self, id_token: str, meta: dict[str, Any]) -> dict[str, Any]:
+        offered = set(meta.get("id_token_signing_alg_values_supported") or ["RS256"])
+        algorithms = sorted(offered & SIGNING_ALGS)  # never "none", never a shared-secret HS*
+        if not algorithms:
+            raise ProviderError("the identity provider signs ID tokens with no algorithm accepted here")
+        for refresh in (False, True):
+            try:
+                token = jwt.decode(id_token, await self.keys(refresh=refresh), algorithms=algorithms)
+            except (JoseError, ValueError) as exc:
+                if refresh:
+                    raise ClaimsRefused(f"the ID token's signature does not verify ({type(exc).__name__})") from exc
+                continue
+            return dict(token.claims)
+        raise AssertionError("unreachable")
+
+
+class LoginBody(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Annotated[str, Field(min_length=1, max_length=passwords.MAX_LENGTH)]
+    code: Annotated[str | None, Field(max_length=12)] = None
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _failure_page(message: str, status: int) -> HTMLResponse:
+    body = (
+        "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>"
+        "<link rel=stylesheet href=/static/style.css><main class=narrow><h1>Sign-in failed</h1>"
+        f"<p id=why>{html.escape(message)}</p><p><a href=/>Try again</a></p></main>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> APIRouter:
+    signin = APIRouter(tags=["sign-in"])
+    # failed sign-ins per client address: ten, then one every five seconds (an operations centre behind
+    # one address signs in many people; a guesser fails many times)
+    failures = RateLimiter(0.2, 10)
+    starts = RateLimiter(2, 30)  # each single sign-on start stores a row: no flood of them
+    provider = OidcClient(cfg.oidc) if cfg.oidc else None
+
+    def cookie_name(request: Request) -> str:
+        return SECURE_COOKIE if cfg.secure(request) else COOKIE
+
+    async def begin(request: Request, response: Response, person: people.Person, method: str) -> dict[str, Any]:
+        """A new session (never the one the browser had: no session fixation), its cookie set."""
+        now = datetime.now(UTC)
+        async with pool.connection() as conn:
+            old = session_cookie(request)
+            if old is not None:
+                await people.end_session(conn, old, now)
+            secret, csrf = await people.start_session(conn, person.id, method, now, cfg.lasts, _client(request))
+        response.set_cookie(cookie_name(request), secret, max_age=int(cfg.lasts.total_seconds()), path="/",
+                            httponly=True, samesite="lax", secure=cfg.secure(request))  # fmt: skip
+        return {"person": _shown(person.principal(), person.username), "csrf": csrf}
+
+    @signin.get("/auth/methods")
+    async def methods() -> dict[str, Any]:
+        """How people may sign in here: always a local account; single sign-on when configured."""
+        return {"local": True, "oidc": {"label": cfg.oidc.label} if cfg.oidc else None}
+
+    @signin.post("/auth/login", openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": LoginBody.model_json_schema()}}}})  # fmt: skip
+    async def login(request: Request, response: Response) -> Any:
+        """Sign in with a local account. Five failures in a row lock the account for 15 minutes, and each
+        client address may fail ten times, then once every five seconds. Unknown names and wrong passwords get
+        the same answer in about the same time."""
+        if not same_origin(request):  # login CSRF: another site signing this browser in as someone else
+            raise HTTPException(403, "sign in from this site's own page")
+        try:  # read within a small limit: nobody signs in with megabytes
+            body = LoginBody.model_validate_json(await read_limited(request, 16 * 1024))
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            raise HTTPException(422, errors) from None
+        address = f"ip:{_client(request)}"
+        wait = failures.waiting(address)
+        if wait > 0:
+            raise HTTPException(429, f"too many sign-in attempts; retry in {wait:.0f} s",
+                                {"Retry-After": str(int(wait) + 1)})  # fmt: skip
+        now = datetime.now(UTC)
+        async with pool.connection() as conn:
+            person = await people.by_username(conn, body.username.strip())
+        if person is not None and person.locked_until is not None and person.locked_until > now:
+            raise HTTPException(429, "too many failed sign-ins for this account; try again later",
+                                {"Retry-After": str(int((person.locked_until - now).total_seconds()) + 1)})  # fmt: skip
+        stored = person.password_hash if person is not None and person.disabled_at is None else None
+        good = await asyncio.to_thread(passwords.verify_password, body.password, stored)
+        refused = HTTPException(401, "wrong username or password")
+        if person is None or not good:
+            failures.take(address)
+            if person is not None:
+                async with pool.connection() as conn:
+                    await people.failed(conn, person.id, now)
+            raise refused
+        step: int | None = None
+        if person.totp_secret is not None:
+            if not body.code:
+                return JSONResponse({"detail": "enter the code from your authenticator app", "needs": "code"}, 401)
+            step = totp.matching_step(person.totp_secret, body.code, time.time(), person.totp_last_step)
+            async with pool.connection() as conn:
+                if step is None or not await people.use_totp_step(conn, person.id, step):
+                    failures.take(address)
+                    await people.failed(conn, person.id, now)
+                    return JSONResponse({"detail": "wrong or already used code", "needs": "code"}, 401)
+        async with pool.connection() as conn:
+            await people.succeeded(conn, person.id, step)
+        return await begin(request, response, person, "password+totp" if step is not None else "password")
+
+    @signin.post("/auth/logout", status_code=204)
+    async def logout(request: Request, who: Annotated[Principal, Depends(principal)]) -> Response:
+        """End this browser's session (a CSRF-checked request, so another site cannot sign you out)."""
+        secret = session_cookie(request)
+        response = Response(status_code=204)
+        if secret is not None:
+            async with pool.connection() as conn:
+                await people.end_session(conn, secret, datetime.now(UTC))
+            cache: TokenCache = request.app.state.tokens
+            cache.forget(("session", secret))
+        for name in (COOKIE, SECURE_COOKIE):
+            response.delete_cookie(name, path="/")
+        return response
+
+    @signin.get(f"{API}/session")
+    async def whoami(request: Request, who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+        """Who this request is: a person (with the CSRF token their page must send on changes) or a token."""
+        csrf = None
+        if request.state.credential[0] == "session":
+            cache: TokenCache = request.app.state.tokens
+            hit = await cache.session(request.state.credential[1])
+            csrf = hit[1] if hit else None
+        return {**_shown(who, None), "csrf": csrf}
+
+    @signin.get("/auth/oidc/start")
+    async def oidc_start(request: Request, next: str | None = None) -> Response:
+        """Send the browser to the identity provider, with a fresh state, nonce and PKCE challenge."""
+        if provider is None or cfg.oidc is None:
+            raise HTTPException(404, "single sign-on is not configured here")
+        wait = starts.take(f"ip:{_client(request)}")
+        if wait > 0:
+            raise HTTPException(429, "too many sign-in attempts; retry shortly", {"Retry-After": str(int(wait) + 1)})
+        attempt = oidc.new_attempt()
+        try:
+            meta = await provider.metadata()
+        except ProviderError as exc:
+            return _failure_page(str(exc), 502)
+        async with pool.connection() as conn:
+            await people.save_attempt(conn, attempt.state, attempt.verifier, attempt.nonce, oidc.safe_next(next),
+                                      datetime.now(UTC) + timedelta(seconds=ATTEMPT_S))  # fmt: skip
+        url = oidc.authorization_url(meta["authorization_endpoint"], client_id=cfg.oidc.client_id,
+                                     redirect_uri=f"{cfg.public_url}/auth/oidc/callback", scopes=cfg.oidc.scopes,
+                                     attempt=attempt)  # fmt: skip
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(STATE_COOKIE, attempt.state, max_age=ATTEMPT_S, path="/auth/oidc", httponly=True,
+                            samesite="lax", secure=cfg.secure(request))  # fmt: skip
+        return response
+
+    @signin.get("/auth/oidc/callback")
+    async def oidc_callback(request: Request, code: str | None = None, state: str | None = None,
+                            error: str | None = None, error_description: str | None = None) -> Response:  # fmt: skip
+        """Where the provider sends the browser back: the state must be this browser's and unused, the
+        code is traded with the verifier, the ID token checked, and the person signed in."""
+        if provider is None or cfg.oidc is None:
+            raise HTTPException(404, "single sign-on is not configured here")
+        if error is not None:
+            return _failure_page(f"the identity provider said: {error_description or error}", 403)
+        mine = request.cookies.get(STATE_COOKIE)
+        if not code or not state or mine is None or not hmac.compare_digest(mine, state):
+            return _failure_page("this sign-in did not start in this browser (or its cookie expired)", 400)
+        now = datetime.now(UTC)
+        async with pool.connection() as conn:
+            taken = await people.take_attempt(conn, state, now)
+        if taken is None:
+            return _failure_page("this sign-in has expired or was used already; start again", 400)
+        verifier, nonce, next_path = taken
+        try:
+            claims = await provider.redeem(code, verifier, f"{cfg.public_url}/auth/oidc/callback", nonce)
+            who = oidc.identity(claims, cfg.oidc.issuer, cfg.oidc.claims)
+        except ProviderError as exc:
+            log.warning("single sign-on failed: %s", exc)
+            return _failure_page(str(exc), 502)
+        except ClaimsRefused as exc:
+            log.warning("single sign-on refused: %s", exc)
+            return _failure_page(str(exc), 403)
+        async with pool.connection() as conn, conn.transaction():
+            person = await people.upsert_oidc(conn, who.issuer, who.subject, who.username, who.display_name,
+                                              who.tenant, who.role, who.facility)  # fmt: skip
+        if person.disabled_at is not None:
+            return _failure_page("this person is disabled here", 403)
+        response = RedirectResponse(next_path, status_code=303)
+        await begin(request, response, person, "oidc")
+        response.delete_cookie(STATE_COOKIE, path="/auth/oidc")
+        return response
+
+    return signin
+
+
+def _shown(who: Principal, username: str | None) -> dict[str, Any]:
+    return {"kind": "person" if who.person_id is not None else "token", "name": who.label, "role": who.role,
+            "tenant": who.tenant, "facility": who.facility, **({"username": username} if username else {})}  # fmt: skip

@@ -1,0 +1,233 @@
+"""People, their browser sessions, and OpenID Connect sign-ins in flight.
+
+A session's cookie holds a random secret; only its SHA-256 is stored, so a copy of the table signs
+nobody in. A session ends at its expiry, after ``idle`` without use, when the person signs out, or
+when the person is disabled (every session of theirs stops within the web layer's one-second cache)."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from sealguard.store.tokens import ROLES, Principal, Role
+
+Conn = psycopg.AsyncConnection[Any]
+LOCK_AFTER = 5  # failed sign-ins in a row before the account waits
+LOCK_FOR = timedelta(minutes=15)
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    username: str
+    display_name: str
+    tenant: str
+    role: Role
+    facility: str | None
+    password_hash: str | None
+    totp_secret: str | None
+    totp_last_step: int
+    failed_logins: int
+    locked_until: datetime | None
+    disabled_at: datetime | None
+
+    @property
+    def actor(self) -> str:
+        """How the person is named in the history: the name, with the unique username to tell two
+        people of the same name apart (the two-person rule compares these)."""
+        return f"{self.display_name} ({self.username})"
+
+    def principal(self) -> Principal:
+        return Principal(self.tenant, self.role, self.facility, self.actor, 0, person_id=self.id)
+
+
+_COLUMNS = ("id, username, display_name, tenant, role, facility, password_hash, totp_secret, totp_last_step,"
+            " failed_logins, locked_until, disabled_at")  # fmt: skip
+
+
+def _person(row: dict[str, Any] | None) -> Person | None:
+    return Person(**row) if row else None
+
+
+async def add(conn: Conn, username: str, display_name: str, tenant: str, role: Role, *, facility: str | None = None,
+              password_hash: str | None = None) -> int:  # fmt: skip
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    cur = await conn.execute(
+        "INSERT INTO people (username, display_name, tenant, role, facility, password_hash)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (username, display_name, tenant, role, facility, password_hash),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def by_username(conn: Conn, username: str) -> Person | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(f"SELECT {_COLUMNS} FROM people WHERE lower(username) = lower(%s)", (username,))
+    return _person(await cur.fetchone())
+
+
+async def list_people(conn: Conn) -> list[Person]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(f"SELECT {_COLUMNS} FROM people ORDER BY tenant, username")
+    return [Person(**r) for r in await cur.fetchall()]
+
+
+async def update(conn: Conn, username: str, **fields: Any) -> bool:
+    """Set some of password_hash, totp_secret, role, tenant, facility, display_name, disabled_at; a new
+    password or a disabling also ends the person's sessions."""
+    allowed = {"password_hash", "totp_secret", "role", "tenant", "facility", "display_name", "disabled_at"}
+    if not fields or set(fields) - allowed:
+        raise ValueError(f"can set only {', '.join(sorted(allowed))}")
+    sets = ", ".join(f"{k} = %s" for k in fields)
+    extra = ", totp_last_step = 0" if "totp_secret" in fields else ""
+    cur = await conn.execute(
+        f"UPDATE people SET {sets}{extra}, failed_logins = 0, locked_until = NULL"
+        " WHERE lower(username) = lower(%s) RETURNING id",
+        (*fields.values(), username),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return False
+    if {"password_hash", "disabled_at", "role", "tenant", "facility"} & set(fields):
+        await end_sessions(conn, int(row[0]))
+    return True
+
+
+async def failed(conn: Conn, person_id: int, now: datetime) -> None:
+    """One more failed sign-in; the fifth in a row locks the account for 15 minutes."""
+    await conn.execute(
+        "UPDATE people SET failed_logins = failed_logins + 1,"
+        " locked_until = CASE WHEN failed_logins + 1 >= %s THEN %s ELSE locked_until END WHERE id = %s",
+        (LOCK_AFTER, now + LOCK_FOR, person_id),
+    )
+
+
+async def succeeded(conn: Conn, person_id: int, totp_step: int | None) -> None:
+    await conn.execute(
+        "UPDATE people SET failed_logins = 0, locked_until = NULL,"
+        " totp_last_step = GREATEST(totp_last_step, coalesce(%s, 0)) WHERE id = %s",
+        (totp_step, person_id),
+    )
+
+
+async def use_totp_step(conn: Conn, person_id: int, step: int) -> bool:
+    """Claim ``step`` as used; False when it (or a later one) was used already, by a racing sign-in too."""
+    cur = await conn.execute(
+        "UPDATE people SET totp_last_step = %s WHERE id = %s AND totp_last_step < %s RETURNING id",
+        (step, person_id, step),
+    )
+    return await cur.fetchone() is not None
+
+
+async def upsert_oidc(conn: Conn, issuer: str, subject: str, username: str, display_name: str, tenant: str,
+                      role: Role, facility: str | None) -> Person:  # fmt: skip
+    """The person an IdP identity is: found by issuer and subject (never by name: a name at the IdP may
+    be reused), created on first sign-in, with role, tenant and name refreshed from the claims each time.
+    A username already taken by someone else gets the subject's digest appended."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(f"SELECT {_COLUMNS} FROM people WHERE oidc_issuer = %s AND oidc_subject = %s FOR UPDATE",
+                      (issuer, subject))  # fmt: skip
+    found = _person(await cur.fetchone())
+    if found is None:
+        taken = await by_username(conn, username)
+        if taken is not None:
+            username = f"{username}#{hashlib.sha256(f'{issuer} {subject}'.encode()).hexdigest()[:6]}"
+        await cur.execute(
+            "INSERT INTO people (username, display_name, tenant, role, facility, oidc_issuer, oidc_subject)"
+            f" VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+            (username, display_name, tenant, role, facility, issuer, subject),
+        )
+    else:
+        if (found.tenant, found.role, found.facility) != (tenant, role, facility):
+            await end_sessions(conn, found.id)
+        await cur.execute(
+            "UPDATE people SET display_name = %s, tenant = %s, role = %s, facility = %s"
+            f" WHERE id = %s RETURNING {_COLUMNS}",
+            (display_name, tenant, role, facility, found.id),
+        )
+    person = _person(await cur.fetchone())
+    assert person is not None
+    return person
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: int
+    person: Person
+    csrf: str
+    expires_at: datetime
+    last_seen_at: datetime
+
+
+async def start_session(conn: Conn, person_id: int, method: str, now: datetime, lasts: timedelta,
+                        client: str | None) -> tuple[str, str]:  # fmt: skip
+    """A new session: the cookie's secret (shown once, to the browser) and its CSRF token."""
+    secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    await conn.execute(
+        "INSERT INTO web_sessions (secret_hash, person_id, csrf, method, created_at, last_seen_at, expires_at, client)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (secret_hash(secret), person_id, csrf, method, now, now, now + lasts, client),
+    )
+    return secret, csrf
+
+
+async def session(conn: Conn, secret: str, now: datetime, idle: timedelta) -> Session | None:
+    """The live session a cookie names, its use recorded (at most once a minute); None when unknown,
+    expired, idle too long, signed out, or its person disabled."""
+    cur = conn.cursor(row_factory=dict_row)
+    cols = ", ".join(f"p.{c.strip()}" for c in _COLUMNS.split(","))
+    await cur.execute(
+        f"SELECT s.id AS session_id, s.csrf, s.expires_at, s.last_seen_at, {cols} FROM web_sessions s"
+        " JOIN people p ON p.id = s.person_id WHERE s.secret_hash = %s AND s.revoked_at IS NULL"
+        " AND s.expires_at > %s AND s.last_seen_at > %s AND p.disabled_at IS NULL",
+        (secret_hash(secret), now, now - idle),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    sid, csrf, expires, seen = row.pop("session_id"), row.pop("csrf"), row.pop("expires_at"), row.pop("last_seen_at")
+    if now - seen > timedelta(minutes=1):
+        await conn.execute("UPDATE web_sessions SET last_seen_at = %s WHERE id = %s", (now, sid))
+    return Session(int(sid), Person(**row), csrf, expires, seen)
+
+
+async def end_session(conn: Conn, secret: str, now: datetime) -> None:
+    await conn.execute("UPDATE web_sessions SET revoked_at = %s WHERE secret_hash = %s AND revoked_at IS NULL",
+                       (now, secret_hash(secret)))  # fmt: skip
+
+
+async def end_sessions(conn: Conn, person_id: int) -> None:
+    await conn.execute("UPDATE web_sessions SET revoked_at = now() WHERE person_id = %s AND revoked_at IS NULL",
+                       (person_id,))  # fmt: skip
+
+
+async def save_attempt(conn: Conn, state: str, verifier: str, nonce: str, next_path: str, expires: datetime) -> None:
+    await conn.execute("DELETE FROM signin_attempts WHERE expires_at < %s", (expires - timedelta(hours=1),))
+    await conn.execute(
+        "INSERT INTO signin_attempts (state_hash, code_verifier, nonce, next_path, expires_at)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (secret_hash(state), verifier, nonce, next_path, expires),
+    )
+
+
+async def take_attempt(conn: Conn, state: str, now: datetime) -> tuple[str, str, str] | None:
+    """The verifier, nonce and next path of a sign-in in flight, used up: a state is good once."""
+    cur = await conn.execute(
+        "DELETE FROM signin_attempts WHERE state_hash = %s RETURNING code_verifier, nonce, next_path, expires_at",
+        (secret_hash(state),),
+    )
+    row = await cur.fetchone()
+    if row is None or row[3] <= now:
+        return None
+    return str(row[0]), str(row[1]), str(row[2])
