@@ -1,4 +1,5 @@
-"""Helpers of the browser tests: where Chromium is, where screenshots go, a trip that ended a minute ago."""
+"""Helpers of the browser tests: where Chromium is, where screenshots go, signing a person in, a trip that
+ended a minute ago."""
 
 import shutil
 import uuid
@@ -10,6 +11,7 @@ import orjson
 
 from tests.live.alerting import SCENARIOS
 from tests.live.monitor import lines_of
+from tests.live.people import PASSWORD, add_person
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -21,6 +23,26 @@ async def launch(pw: Any) -> Any:
 
 
 SHOTS = Path(__file__).parents[2] / "artefacts" / "screenshots"
+
+
+async def at_size(page: Any, name: str, width: int, height: int) -> None:
+    """The page at ``width`` (390: a phone; 1440: a desktop) must not scroll sideways (wide tables scroll
+    in their own box); a full-page screenshot goes to ``artefacts/screenshots/{name}-{width}.png``."""
+    await page.set_viewport_size({"width": width, "height": height})
+    await page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # laid out
+    scroll = await page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{name} scrolls sideways at {width} px ({scroll} px wide)"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+
+
+async def sign_in(page: Any, base: str, database_url: str, tenant: str, role: str, username: str, name: str) -> str:
+    """A person with a local account, signed in through ``POST /auth/login`` in ``page``'s browser context
+    (it shares the page's cookies); returns how the history names them."""
+    await add_person(database_url, tenant, role, username, name)
+    resp = await page.request.post(f"{base}/auth/login", data={"username": username, "password": PASSWORD})
+    assert resp.ok, await resp.text()
+    return f"{name} ({username})"
 
 
 def recent_trip(tenant: str) -> list[dict[str, Any]]:

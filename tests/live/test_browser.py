@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sealguard.servers import MqttBroker
-from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, launch, recent_trip
+from tests.live.alerting import post
+from tests.live.browser import CHROMIUM, SHOTS, launch, recent_trip, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query
 
@@ -27,8 +27,6 @@ async def test_dashboard_live_alert_and_ack_then_dock_vvtt_and_inspection(
     s = settings(tmp_path, database_url, mqtt_broker)
     async with running(s) as monitor:
         base = f"http://{s.http}"
-        operator = await token_for(database_url, "acme", "operator", "olga")
-        scanner = await token_for(database_url, "acme", "scanner", "dock-7")
         trip = recent_trip("acme")
         resp = await post(base, monitor.token, "/api/v1/events", trip)
         assert resp.status_code == 200 and resp.json()["accepted"] == len(trip), resp.text
@@ -39,9 +37,10 @@ async def test_dashboard_live_alert_and_ack_then_dock_vvtt_and_inspection(
                 page = await browser.new_page(viewport={"width": 1400, "height": 900})
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"{base}/#token={operator}")
+                await sign_in(page, base, database_url, "acme", "operator", "olga", "Olga Petrova")
+                await page.goto(f"{base}/")
                 await expect(page.locator("#live")).to_have_class("on")
-                await expect(page.locator("circle.truck[data-conveyance='TRL-1002']")).to_have_count(1)
+                await expect(page.locator(".truck[data-conveyance='TRL-1002']")).to_have_count(1)
 
                 # a tamper alarm now: the alert appears without a reload
                 alarm = {
@@ -60,8 +59,8 @@ async def test_dashboard_live_alert_and_ack_then_dock_vvtt_and_inspection(
                 assert "SEAL-003" in {f["rule_id"] for f in raised}
                 row = page.locator(".alert-row", has_text="SEAL-003")
                 await expect(row).to_have_count(1)
-                await expect(page.locator("circle.truck[data-conveyance='TRL-1002']")).to_have_attribute(
-                    "fill", "var(--crit)"
+                await expect(page.locator(".truck[data-conveyance='TRL-1002']")).to_have_attribute(
+                    "data-state", "critical"
                 )
                 await page.screenshot(path=str(SHOTS / "dashboard-live-alert.png"), full_page=True)
                 await row.locator("button.ack").click()
@@ -73,18 +72,19 @@ async def test_dashboard_live_alert_and_ack_then_dock_vvtt_and_inspection(
                     "SELECT alert_id::text, status, acknowledged_by FROM alerts"
                     " WHERE rule_id = 'SEAL-003' AND tenant = 'acme'",
                 )
-                assert stored[1:] == ("acknowledged", "olga")
+                assert stored[1:] == ("acknowledged", "Olga Petrova (olga)")
                 await page.screenshot(path=str(SHOTS / "dashboard-acknowledged.png"), full_page=True)
 
                 await page.goto(f"{base}/alerts/{stored[0]}")
-                await expect(page.locator("#history")).to_contain_text("acknowledged by olga")
-                await expect(page.locator("#track circle").first).to_be_visible()
+                await expect(page.locator("#history")).to_contain_text("acknowledged by Olga Petrova (olga)")
+                await expect(page.locator("#track path.fix").first).to_be_visible()
                 await page.screenshot(path=str(SHOTS / "alert-page.png"), full_page=True)
                 assert not errors, errors
 
                 dock = await browser.new_page(viewport={"width": 420, "height": 900})  # a phone
                 dock.on("pageerror", lambda exc: errors.append(str(exc)))
-                await dock.goto(f"{base}/dock#token={scanner}")
+                await sign_in(dock, base, database_url, "acme", "scanner", "dock7", "Dev Patel")
+                await dock.goto(f"{base}/dock")
                 await dock.locator("#conveyance").fill("TRL-1002")
                 await dock.locator("#conveyance").press("Enter")  # what a scanner does
                 await expect(dock.locator("#expected")).to_have_text("SG123456")

@@ -11,7 +11,7 @@ import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, several_scenarios, token_for
-from tests.live.browser import CHROMIUM, SHOTS, launch
+from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -45,7 +45,8 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 page = await context.new_page()
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"{base}/console?page_size=5#token={operator}")
+                await sign_in(page, base, database_url, "acme", "operator", "olga", "Olga Petrova")
+                await page.goto(f"{base}/console?page_size=5")
                 pages = -(-unresolved // 5)
                 await expect(page.locator("#page")).to_have_text(f"page 1 of {pages} · {unresolved} alert(s)")
                 await expect(page.locator("#rows tr")).to_have_count(5)
@@ -54,6 +55,9 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 sev = [ranks[t.lower()] for t in await page.locator("#rows .sev").all_inner_texts()]
                 assert sev == sorted(sev), sev
                 await page.screenshot(path=str(SHOTS / "console-page-1.png"), full_page=True)
+                await at_size(page, "console", 1440, 900)
+                await at_size(page, "console", 390, 844)
+                await page.set_viewport_size({"width": 1440, "height": 900})
                 # paging
                 await page.locator("#next").click()
                 await expect(page.locator("#page")).to_contain_text("page 2 of")
@@ -91,7 +95,10 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 rows = await query(database_url, "SELECT status, acknowledged_by FROM alerts"
                                                  " WHERE alert_id = ANY(%s::uuid[])", picked)  # fmt: skip
                 assert len(set(picked)) == 2, picked
-                assert sorted(rows) == [("acknowledged", "olga"), ("acknowledged", "olga")]
+                assert sorted(rows) == [
+                    ("acknowledged", "Olga Petrova (olga)"),
+                    ("acknowledged", "Olga Petrova (olga)"),
+                ]
                 # the resolved history
                 await page.locator("select[name=status]").select_option("resolved")
                 await page.locator("#filters button[type=submit]").click()

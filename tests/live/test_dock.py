@@ -8,7 +8,7 @@ import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, launch
+from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query
 
@@ -25,7 +25,6 @@ async def test_the_dock_on_a_phone(tmp_path: Path, database_url: str, mqtt_broke
     async with running(s):
         base = f"http://{s.http}"
         operator = await token_for(database_url, "acme", "operator", "ops")
-        scanner = await token_for(database_url, "acme", "scanner", "dock-3")
         trip = {"event_id": "p1", "kind": "trip.planned", "occurred_at": "2026-11-30T06:00:00Z", "tenant": "acme",
                 "conveyance_id": "TRK-170008", "trip_id": "T-1", "seal_numbers": ["SG4411"], "origin": PLACE,
                 "destination": {**PLACE, "facility_id": "DC-2", "center": [-95.37, 29.76]},
@@ -46,7 +45,8 @@ async def test_the_dock_on_a_phone(tmp_path: Path, database_url: str, mqtt_broke
                     await dialog.dismiss()  # type: ignore[attr-defined]
 
                 page.on("dialog", dismiss)
-                await page.goto(f"{base}/dock#token={scanner}")
+                await sign_in(page, base, database_url, "acme", "scanner", "dock3", "Sam Reyes")
+                await page.goto(f"{base}/dock")
                 # typed in lower case, as people do: found, and shown as the system spells it
                 await page.locator("#conveyance").fill("trk-170008")
                 await page.locator("#conveyance").press("Enter")
@@ -77,7 +77,14 @@ async def test_the_dock_on_a_phone(tmp_path: Path, database_url: str, mqtt_broke
                 assert "air_breather" not in await verdict.inner_text()
                 # the latest inspection shown is the one just recorded
                 await expect(page.locator("#latest-insp")).to_contain_text("FAILED")
+                # recorded under the person signed in at the dock
+                (inspector,) = await query(database_url, "SELECT payload->>'inspector_id' FROM events"
+                                                         " WHERE kind = 'inspection.completed'")  # fmt: skip
+                assert inspector == ("Sam Reyes (dock3)",)
                 await page.screenshot(path=str(SHOTS / "dock-390-inspection.png"), full_page=True)
+                await at_size(page, "dock", 390, 844)
+                await at_size(page, "dock", 1440, 900)
+                await page.set_viewport_size({"width": 390, "height": 844})
                 # a second submit asks first; dismissed, nothing more is recorded
                 await page.locator("#submit-insp").click()
                 for _ in range(100):

@@ -8,7 +8,7 @@ import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, launch
+from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sign_in
 from tests.live.monitor import running, settings
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
@@ -58,7 +58,8 @@ async def test_the_fleet_list(tmp_path: Path, database_url: str, mqtt_broker: Mq
                 page = await browser.new_page(viewport={"width": 1440, "height": 900})
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"{base}/fleet#token={operator}")
+                await sign_in(page, base, database_url, "acme", "operator", "olga", "Olga Petrova")
+                await page.goto(f"{base}/fleet")
                 rows = page.locator("#rows tr")
                 await expect(rows).to_have_count(2)
                 quiet = page.locator("#rows tr[data-conveyance='TRL-QUIET']")
@@ -76,6 +77,8 @@ async def test_the_fleet_list(tmp_path: Path, database_url: str, mqtt_broker: Mq
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 await page.locator("#quiet-only").uncheck()
                 await page.screenshot(path=str(SHOTS / "fleet-list.png"), full_page=True)
+                await at_size(page, "fleet", 1440, 900)
+                await at_size(page, "fleet", 390, 844)
                 assert not errors, errors
             finally:
                 await browser.close()

@@ -16,7 +16,7 @@ from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, launch
+from tests.live.browser import CHROMIUM, SHOTS, launch, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -304,18 +304,24 @@ async def test_the_alert_page_shows_the_partners_own_message(
                 page = await browser.new_page(viewport={"width": 1400, "height": 900})
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"{base}/#token={operator}")
+                await sign_in(page, base, database_url, "default", "operator", "ops", "Oscar Diaz")
+                await page.goto(f"{base}/")
                 await page.goto(f"{base}/alerts/{alert_id}")
                 evidence = page.locator("#events li.evidence", has_text="seal.alarm")
                 await expect(evidence).to_contain_text("from traccar")
                 await evidence.locator("details.foreign summary").click()
                 await expect(evidence.locator("details.foreign pre")).to_contain_text('"uniqueId": "022043756090"')
                 # the plan behind the track: corridor, planned route, origin and destination, and a scale
-                await expect(page.locator("#track polyline.route")).to_have_count(1)
-                await expect(page.locator("#track polyline.corridor")).to_have_count(1)
-                await expect(page.locator("#track circle.place")).to_have_count(2)
-                await expect(page.locator("#track line.scale")).to_have_count(1)
-                await expect(page.locator("#track circle.fix.evidence")).to_have_count(1)
+                await expect(page.locator("#track path.route")).to_have_count(1)
+                await expect(page.locator("#track path.corridor")).to_have_count(1)
+                await expect(page.locator("#track path.place")).to_have_count(2)
+                await expect(page.locator("#track .leaflet-control-scale")).to_have_count(1)
+                await expect(page.locator("#track path.fix.evidence").first).to_be_visible()
+                # what the rule means and what to do about it
+                await expect(page.locator("#guide #rule-title")).to_have_text(
+                    "SEAL-003 · seal opened outside an authorised place"
+                )
+                await expect(page.locator("#todo li").first).to_contain_text("Call the driver")
                 # the routine heartbeats before it are one line, not five
                 await expect(page.locator("#events li.heartbeats")).to_have_text(
                     "2026-11-02 10:40:00 UTC – 2026-11-02 10:44:00 UTC · 5 heartbeats of seal SG7001"

@@ -1,13 +1,16 @@
-"""The dashboard map shows the worst news: a critical truck is on top of a green one at the same spot,
-whatever their ids, and stays on top when a live update recolours the trucks."""
+"""The dashboard map (Leaflet over the bundled offline base map) shows the worst news: a cluster takes its
+worst truck's colour, live; a critical truck is drawn on top of a green one at the same spot whatever
+their ids; clicking an alert shows its truck, highlighted and centred; the view holds still while
+positions update."""
 
+import re
 from pathlib import Path
 
 import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, launch
+from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sign_in
 from tests.live.monitor import running, settings
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
@@ -18,7 +21,7 @@ POINTS = ("front_wall", "left_side", "right_side", "floor", "ceiling_roof", "ins
 DEST = {"facility_id": "DC-2", "center": [-95.37, 29.76], "radius_m": 500}
 
 
-def _trip(cid: str) -> list[dict[str, object]]:
+def _trip(cid: str, lat: float = 29.6, lon: float = -97.5) -> list[dict[str, object]]:
     at = "2026-11-30T06:00:00Z"
     return [
         {"event_id": f"p-{cid}", "kind": "trip.planned", "occurred_at": at, "tenant": "acme", "conveyance_id": cid,
@@ -29,47 +32,90 @@ def _trip(cid: str) -> list[dict[str, object]]:
         {"event_id": f"a-{cid}", "kind": "seal.affixed", "occurred_at": "2026-11-30T06:01:00Z", "tenant": "acme",
          "conveyance_id": cid, "seal_number": f"S-{cid}", "seal_class": "H", "seal_type": "bolt"},
         {"event_id": f"f-{cid}", "kind": "gps.position", "occurred_at": "2026-11-30T07:00:00Z", "tenant": "acme",
-         "conveyance_id": cid, "lat": 29.6, "lon": -97.5, "speed_kph": 80.0},
+         "conveyance_id": cid, "lat": lat, "lon": lon, "speed_kph": 80.0},
     ]  # fmt: skip
 
 
-async def test_the_critical_truck_is_on_top(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
+async def test_the_map_shows_the_worst_news(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
     from playwright.async_api import async_playwright, expect
 
     s = settings(tmp_path, database_url, mqtt_broker)
     async with running(s):
         base = f"http://{s.http}"
         operator = await token_for(database_url, "acme", "operator", "olga")
-        # TRL-A sorts first, so in id order the green TRL-B would be painted over it
-        assert (await post(base, operator, "/api/v1/events", _trip("TRL-A") + _trip("TRL-B"))).status_code == 200
+        # TRL-A sorts first, so in id order the green TRL-B would be painted over it; TRL-C is far away
+        trips = _trip("TRL-A") + _trip("TRL-B") + _trip("TRL-C", lat=29.75, lon=-95.6)
+        assert (await post(base, operator, "/api/v1/events", trips)).status_code == 200
         async with async_playwright() as pw:
             browser = await launch(pw)
             try:
                 page = await browser.new_page(viewport={"width": 1440, "height": 900})
-                await page.goto(f"{base}/#token={operator}")
-                a = page.locator("circle.truck[data-conveyance='TRL-A']")
-                await expect(a).to_have_count(1)
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await sign_in(page, base, database_url, "acme", "operator", "olga", "Olga Petrova")
+                await page.goto(f"{base}/")
+                # the offline base map: borders and names of places, and the trip's facilities, labelled
+                await expect(page.locator("#mapview.offline")).to_have_count(1)
+                await expect(page.locator(".place-name span", has_text=re.compile("^Texas$"))).to_have_count(1)
+                await expect(page.locator(".place-name span", has_text=re.compile("^Mexico$"))).to_have_count(1)
+                await expect(page.locator(".facility-name", has_text="DC-1")).to_have_count(1)
+                # A and B share a spot: one cluster of two, green; C is on its own, labelled
+                cluster = page.locator(".cluster")
+                await expect(cluster).to_have_text("2")
+                await expect(cluster).to_have_attribute("data-worst", "ok")
+                await expect(page.locator(".truck-label", has_text="TRL-C")).to_have_count(1)
+                view = await page.evaluate("[sealguardMap.getCenter(), sealguardMap.getZoom()]")
+
                 tamper = {"event_id": "t-A", "kind": "seal.alarm", "occurred_at": "2026-11-30T07:01:00Z",
                           "tenant": "acme", "conveyance_id": "TRL-A", "seal_number": "S-TRL-A", "alarm": "tamper",
                           "lat": 29.6, "lon": -97.5}  # fmt: skip
                 assert (await post(base, operator, "/api/v1/events", tamper)).status_code == 200
-                await expect(a).to_have_attribute("fill", "var(--crit)")  # the live update recoloured it
+                await expect(cluster).to_have_attribute("data-worst", "critical")  # recoloured live
+                # a live position moves C's marker, and the view stays where the operator left it
+                moved = {"event_id": "f2-C", "kind": "gps.position", "occurred_at": "2026-11-30T07:02:00Z",
+                         "tenant": "acme", "conveyance_id": "TRL-C", "lat": 29.9, "lon": -95.9,
+                         "speed_kph": 70.0}  # fmt: skip
+                assert (await post(base, operator, "/api/v1/events", moved)).status_code == 200
+                await page.wait_for_function(
+                    "() => [...sealguardMap._layers ? Object.values(sealguardMap._layers) : []]"
+                    ".some(l => l.options && l.options.title === 'TRL-C' && Math.abs(l.getLatLng().lat - 29.9) < 1e-6)"
+                )
+                assert await page.evaluate("[sealguardMap.getCenter(), sealguardMap.getZoom()]") == view
+                await at_size(page, "dashboard", 1440, 900)
+
+                # clicking the alert shows its truck: out of the cluster, highlighted, centred, and on top
+                # of the green truck at the very same spot
+                await page.locator(".alert-row", has_text="SEAL-003").locator(".msg").click()
+                a = page.locator(".truck-icon.selected .truck[data-conveyance='TRL-A']")
+                await expect(a).to_have_count(1)
+                await expect(page.locator(".truck[data-conveyance='TRL-B']")).to_have_count(1)
+                await expect(a).to_have_attribute("data-state", "critical")
 
                 async def on_top() -> str | None:
                     box = await a.bounding_box()
                     assert box is not None
                     return await page.evaluate(  # type: ignore[no-any-return]
-                        "([x, y]) => document.elementFromPoint(x, y)?.getAttribute('data-conveyance')",
+                        "([x, y]) => document.elementFromPoint(x, y)?.closest('.truck-mark')"
+                        "?.querySelector('.truck')?.dataset.conveyance",
                         [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
                     )
 
-                b = page.locator("circle.truck[data-conveyance='TRL-B']")
-                await expect(b).to_have_attribute("fill", "var(--ok)")  # no alert: green, in transit
+                await page.wait_for_function(
+                    "() => Math.abs(sealguardMap.getCenter().lat - 29.6) < 0.01"
+                    " && Math.abs(sealguardMap.getCenter().lng + 97.5) < 0.01"
+                )
                 assert await on_top() == "TRL-A"
-                await page.reload()  # drawn afresh, the order holds
-                await expect(a).to_have_attribute("fill", "var(--crit)")
+                await page.screenshot(path=str(SHOTS / "dashboard-1440-selected.png"))
+                # a link to one conveyance (the console's 'map' link) opens the map on it, drawn afresh
+                await page.goto(f"{base}/?conveyance=TRL-A")
+                await expect(a).to_have_count(1)
+                await page.wait_for_function("() => sealguardMap.getZoom() >= 15")
                 assert await on_top() == "TRL-A"
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(SHOTS / "dashboard-critical-on-top.png"))
+                phone = await browser.new_page(viewport={"width": 390, "height": 844})
+                await sign_in(phone, base, database_url, "acme", "operator", "olga", "Olga Petrova")
+                await phone.goto(f"{base}/")
+                await expect(phone.locator(".cluster[data-worst=critical]").first).to_be_visible()
+                await at_size(phone, "dashboard", 390, 844)
+                assert not errors, errors
             finally:
                 await browser.close()

@@ -25,8 +25,9 @@ from sealguard.runtime import migrate_url, open_pool
 from sealguard.servers import KafkaBroker, MqttBroker, free_port
 from sealguard.worker import Worker
 from tests.live.alerting import delivered_ok, hook_only, post, settled_outbox, token_for
-from tests.live.browser import SHOTS, launch, recent_trip
+from tests.live.browser import SHOTS, launch, recent_trip, sign_in
 from tests.live.monitor import lines_of, ready
+from tests.live.people import signed_in
 from tests.live.roles import advance_all, feed, handled, replay_keys, role_env, stored_keys, with_tenant
 from tests.live.servers import query, wait_for
 from tests.scenario_folders import scenario_dirs
@@ -276,9 +277,10 @@ async def test_the_api_role_alone_serves_the_dashboard_live_and_the_conveyance_s
                     page = await browser.new_page(viewport={"width": 1400, "height": 900})
                     errors: list[str] = []
                     page.on("pageerror", lambda exc: errors.append(str(exc)))
-                    await page.goto(f"{base}/#token={operator}")
+                    await sign_in(page, base, database_url, "acme", "operator", "olga", "Olga Petrova")
+                    await page.goto(f"{base}/")
                     await expect(page.locator("#live")).to_have_class("on")
-                    await expect(page.locator("circle.truck[data-conveyance='TRL-1002']")).to_have_count(1)
+                    await expect(page.locator(".truck[data-conveyance='TRL-1002']")).to_have_count(1)
                     alarm = {"event_id": f"alarm-{uuid.uuid4().hex[:6]}", "kind": "seal.alarm", "tenant": "acme",
                              "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                              "conveyance_id": "TRL-1002", "seal_number": "SG123456", "alarm": "tamper",
@@ -294,12 +296,13 @@ async def test_the_api_role_alone_serves_the_dashboard_live_and_the_conveyance_s
                     await browser.close()
             (stored,) = await query(database_url, "SELECT alert_id::text, status, acknowledged_by FROM alerts"
                                                   " WHERE rule_id = 'SEAL-003' AND tenant = 'acme'")  # fmt: skip
-            assert stored[1:] == ("acknowledged", "olga")
+            assert stored[1:] == ("acknowledged", "Olga Petrova (olga)")
             # people resolving it (SEAL-003 takes two) release it in its worker's book, through the relay
-            second = await token_for(database_url, "acme", "operator", "pat")
-            for who in (operator, second):
-                resolved = await post(base, who, f"/api/v1/alerts/{stored[0]}/resolve", {"note": "checked"})
-                assert resolved.status_code == 200, resolved.text
+            async with (signed_in(base, database_url, "acme", "operator", "olga", "Olga Petrova") as olga,
+                        signed_in(base, database_url, "acme", "operator", "pat", "Pat Kim") as pat):  # fmt: skip
+                for who in (olga, pat):
+                    resolved = await who.post(f"/api/v1/alerts/{stored[0]}/resolve", json={"note": "checked"})
+                    assert resolved.status_code == 200, resolved.text
             assert resolved.json()["alert"]["status"] == "resolved"
 
             async def relayed() -> bool:

@@ -4,7 +4,6 @@
 (() => {
   const { el, api, fmtTime } = SG;
   const id = location.pathname.split("/").pop();
-  const NS = "http://www.w3.org/2000/svg";
 
   function summary(e) {
     const parts = [e.kind];
@@ -25,6 +24,14 @@
       ["Resolution asked by", a.resolve_requested_by], ["Resolved", a.resolved_at ? `${fmtTime(a.resolved_at)} by ${a.resolved_by}` : null],
       ["Assignee", a.assignee], ["Dedup key", a.dedup_key]];
     document.getElementById("facts").replaceChildren(...facts.filter(f => f[1]).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
+    const g = d.rule, guide = document.getElementById("guide");
+    guide.hidden = !g;
+    if (g) {
+      document.getElementById("rule-title").textContent = `${g.rule_id} · ${g.title}`;
+      document.getElementById("rule-when").textContent = g.when;
+      document.getElementById("rule-meta").textContent = `CTPAT criterion ${g.criterion} · default severity ${g.severity} · resolves ${g.resolves}`;
+      document.getElementById("todo").replaceChildren(...g.what_to_do.map(step => el("li", {}, step)));
+    }
     document.getElementById("history").replaceChildren(...d.history.map(h => el("li", {}, `${fmtTime(h.at)} · ${h.action} by ${h.actor}`, h.note ? ` — “${h.note}”` : "")));
     // Each notification with its time and receiver; repeats still waiting are one line with their count.
     const notes = [];
@@ -63,58 +70,105 @@
       rows.push(routine ? { beats: [e] } : { e });
     }
     document.getElementById("events").replaceChildren(...rows.map(r => r.beats && r.beats.length > 1
-      ? el("li", { class: "heartbeats" }, `${fmtTime(r.beats[0].occurred_at)} – ${fmtTime(r.beats[r.beats.length - 1].occurred_at)} · ${r.beats.length} heartbeats of seal ${r.beats[0].seal_number}`)
-      : (e => el("li", { class: evidence.has(e.event_id) ? "evidence" : "" }, `${fmtTime(e.occurred_at)} · ${summary(e)}`,
+      ? el("li", { class: "heartbeats", "data-at": r.beats[0].occurred_at }, `${fmtTime(r.beats[0].occurred_at)} – ${fmtTime(r.beats[r.beats.length - 1].occurred_at)} · ${r.beats.length} heartbeats of seal ${r.beats[0].seal_number}`)
+      : (e => el("li", { class: evidence.has(e.event_id) ? "evidence" : "", "data-at": e.occurred_at }, `${fmtTime(e.occurred_at)} · ${summary(e)}`,
           e.foreign ? ` · from ${String(e.foreign.format)}` : "", evidence.has(e.event_id) ? " ← evidence" : "", original(e)))(r.e || r.beats[0])));
-    const fixes = evs.filter(e => e.kind === "gps.position");
-    const svg = document.getElementById("track");
+    const fixes = evs.filter(e => e.kind === "gps.position").sort((x, y) => Date.parse(x.occurred_at) - Date.parse(y.occurred_at));
     // The trip's plan behind the track: the corridor, the planned route, and the approved places, so a
     // deviation or a stop reads at a glance.
     let plan = null;
     if (a.trip_id) { try { plan = (await api(`/api/v1/trips/${encodeURIComponent(a.trip_id)}?tenant=${encodeURIComponent(a.tenant)}`)).plan; } catch (e) { plan = null; } }
+    document.getElementById("scrub").dataset.alertAt = a.occurred_at;
+    draw(a, plan, fixes, evidence, evs);
+  }
+
+  // --- the map: plan, track, evidence, and a slider to play the track back ------------------------------
+  let map = null, layer = null, player = null;
+  function draw(a, plan, fixes, evidence, evs) {
     const places = plan ? [["origin", plan.origin], ["destination", plan.destination], ...(plan.approved_stops || []).map(p => ["approved stop", p])].filter(([, p]) => p && p.center) : [];
-    const route = plan && plan.route ? plan.route : [];
-    if (!fixes.length && !route.length) { svg.replaceChildren(); return; }
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    const grow = (lon, lat) => { minX = Math.min(minX, lon); maxX = Math.max(maxX, lon); minY = Math.min(minY, lat); maxY = Math.max(maxY, lat); };
-    for (const f of fixes) grow(f.lon, f.lat);
-    for (const p of route) grow(p[0], p[1]);
-    for (const [, p] of places) grow(p.center[0], p.center[1]);
-    const k = Math.cos((minY + maxY) / 2 * Math.PI / 180), w = Math.max((maxX - minX) * k, 0.002), h = Math.max(maxY - minY, 0.002);
-    const s = Math.min(940 / w, 360 / h);
-    const xy = f => [30 + (f.lon - minX) * k * s, 30 + (maxY - f.lat) * s];
-    const metres = m => m / 111320 * s;  // metres to pixels at this scale
-    const shape = (tag, attrs, text) => { const n = document.createElementNS(NS, tag); for (const [key, v] of Object.entries(attrs)) n.setAttribute(key, v); if (text) { const t = document.createElementNS(NS, "title"); t.textContent = text; n.append(t); } return n; };
-    const nodes = [];
+    const route = plan && plan.route ? plan.route.map(p => [p[1], p[0]]) : [];
+    const box = document.getElementById("trackbox");
+    if (!fixes.length && !route.length) { box.hidden = true; return; }
+    box.hidden = false;
+    const first = !map;
+    if (first) { map = SGMap.create("track"); window.sealguardMap = map; }
+    if (layer) layer.remove();
+    layer = L.layerGroup().addTo(map);
+    const bounds = L.latLngBounds([]);
     if (route.length) {
-      const pts = route.map(p => xy({ lon: p[0], lat: p[1] }).map(v => v.toFixed(1)).join(",")).join(" ");
-      nodes.push(shape("polyline", { points: pts, fill: "none", stroke: "#90caf9", "stroke-opacity": "0.45", "stroke-linecap": "round", "stroke-linejoin": "round",
-        "stroke-width": Math.max(3, 2 * metres(plan.corridor_m || 1000)).toFixed(1), class: "corridor" }, `corridor ${plan.corridor_m || "default"} m`));
-      nodes.push(shape("polyline", { points: pts, fill: "none", stroke: "#546e7a", "stroke-dasharray": "6 4", "stroke-width": "1.5", class: "route" }, "planned route"));
+      const corridor = L.polyline(route, { color: "#90caf9", opacity: 0.45, lineCap: "round", lineJoin: "round", className: "corridor", interactive: false }).addTo(layer);
+      const widen = () => corridor.setStyle({ weight: Math.max(3, 2 * (plan.corridor_m || 1000) * SGMap.pxPerMetre(map, map.getCenter().lat)) });
+      map.on("zoomend", widen); widen();
+      L.polyline(route, { color: "#546e7a", weight: 1.5, dashArray: "6 4", className: "route" }).bindTooltip("planned route").addTo(layer);
+      route.forEach(p => bounds.extend(p));
     }
     for (const [what, p] of places) {
-      const [x, y] = xy({ lon: p.center[0], lat: p.center[1] });
-      nodes.push(shape("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: Math.max(4, metres(p.radius_m || 500)).toFixed(1), fill: "#c5e1a5", "fill-opacity": "0.7", stroke: "#558b2f", class: "place" }, `${what} ${p.facility_id}`));
-      const right = x > 880;  // near the right edge the label goes to the left of the place
-      nodes.push(shape("text", { x: (right ? x - 8 : x + 8).toFixed(1), y: (y - 8).toFixed(1), "font-size": "12", fill: "#33691e",
-        "text-anchor": right ? "end" : "start" }, null));
-      nodes[nodes.length - 1].textContent = p.facility_id;
+      const at = [p.center[1], p.center[0]];
+      L.circle(at, { radius: p.radius_m || 500, color: "#558b2f", weight: 1, fillColor: "#c5e1a5", fillOpacity: 0.7, className: "place" })
+        .bindTooltip(`${what} ${p.facility_id}`, { permanent: true, direction: "right", className: "facility-name", offset: [6, 0] }).addTo(layer);
+      bounds.extend(at);
     }
-    if (fixes.length) {
-      nodes.push(shape("polyline", { points: fixes.map(f => xy(f).map(v => v.toFixed(1)).join(",")).join(" "), fill: "none", stroke: "#1e88e5", "stroke-width": "2", class: "track" }, "the track"));
-    }
+    const line = fixes.map(f => [f.lat, f.lon]);
+    if (line.length) L.polyline(line, { color: "#1e88e5", weight: 2, className: "track" }).bindTooltip("the track").addTo(layer);
+    const t = Date.parse(a.occurred_at);
     for (const f of fixes) {
-      const [x, y] = xy(f);
       const near = Math.abs(Date.parse(f.occurred_at) - t) < 60e3 || evidence.has(f.event_id);
-      nodes.push(shape("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: near ? "7" : "2.5", fill: near ? "var(--crit)" : "#1e88e5", class: near ? "fix evidence" : "fix" }, fmtTime(f.occurred_at)));
+      L.circleMarker([f.lat, f.lon], { radius: near ? 8 : 3, color: near ? "#fff" : "#1e88e5", weight: near ? 2 : 1,
+        fillColor: near ? "#c62828" : "#1e88e5", fillOpacity: 1, className: near ? "fix evidence" : "fix" })
+        .bindTooltip(`${fmtTime(f.occurred_at)}${f.speed_kph != null ? ` · ${f.speed_kph} km/h` : ""}${near ? " · evidence" : ""}`).addTo(layer);
+      bounds.extend([f.lat, f.lon]);
     }
-    // a scale bar: a round distance about a fifth of the width
-    const span = 940 / s * 111320, step = [1, 2, 5].flatMap(m => [1, 10, 100, 1000, 10000, 100000].map(p => m * p)).filter(v => v <= span / 5).pop() || 1;
-    const bar = metres(step);
-    nodes.push(shape("line", { x1: "30", y1: "405", x2: (30 + bar).toFixed(1), y2: "405", stroke: "#102a43", "stroke-width": "3", class: "scale" }, null));
-    nodes.push(shape("text", { x: (36 + bar).toFixed(1), y: "409", "font-size": "12", fill: "#102a43" }, null));
-    nodes[nodes.length - 1].textContent = step >= 1000 ? `${step / 1000} km` : `${step} m`;
-    svg.replaceChildren(...nodes);
+    // an evidence event with its own position (a seal alarm) is marked too
+    for (const e of evs) if (evidence.has(e.event_id) && e.kind !== "gps.position" && e.lat != null && e.lon != null) {
+      L.circleMarker([e.lat, e.lon], { radius: 9, color: "#fff", weight: 2, fillColor: "#c62828", fillOpacity: 1, className: "fix evidence" })
+        .bindTooltip(`${fmtTime(e.occurred_at)} · ${summary(e)} · evidence`).addTo(layer);
+      bounds.extend([e.lat, e.lon]);
+    }
+    if (first && bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 14, animate: false });
+    playback(fixes, evs);
+  }
+
+  // Play the track back: the slider walks the fixes in time order; the truck, the travelled part of the
+  // track and the events up to that moment follow it.
+  function playback(fixes, evs) {
+    const bar = document.getElementById("playback"), scrub = document.getElementById("scrub");
+    const play = document.getElementById("play"), label = document.getElementById("scrub-time");
+    if (fixes.length < 2) { bar.hidden = true; return; }
+    bar.hidden = false;
+    const travelled = L.polyline([], { color: "#102a43", weight: 4, className: "travelled" }).addTo(layer);
+    const truck = L.marker([fixes[0].lat, fixes[0].lon], { zIndexOffset: 100000, keyboard: false,
+      icon: L.divIcon({ className: "truck-icon", iconSize: null, iconAnchor: [8, 8], html: el("span", { class: "truck-mark" }, el("span", { class: "truck sev-now", id: "now" })) }) }).addTo(layer);
+    const rows = [...document.querySelectorAll("#events li[data-at]")];
+    scrub.max = String(fixes.length - 1);
+    // it starts at the alert's moment (the fix nearest it), and keeps the person's place on a reload
+    const t = Date.parse(document.getElementById("scrub").dataset.alertAt || "");
+    let at = 0;
+    fixes.forEach((f, i) => { if (Math.abs(Date.parse(f.occurred_at) - t) < Math.abs(Date.parse(fixes[at].occurred_at) - t)) at = i; });
+    if (scrub.dataset.touched) at = Math.min(Number(scrub.value), fixes.length - 1);
+    document.getElementById("events").classList.add("playing");
+    function show(i) {
+      const f = fixes[i], when = Date.parse(f.occurred_at);
+      truck.setLatLng([f.lat, f.lon]);
+      travelled.setLatLngs(fixes.slice(0, i + 1).map(x => [x.lat, x.lon]));
+      label.textContent = `${fmtTime(f.occurred_at)}${f.speed_kph != null ? ` · ${f.speed_kph} km/h` : ""} (${i + 1} of ${fixes.length})`;
+      document.getElementById("now").dataset.at = f.occurred_at;
+      let last = null;
+      for (const r of rows) { const past = Date.parse(r.dataset.at) <= when; r.classList.toggle("past", past); r.classList.remove("now"); if (past) last = r; }
+      if (last) last.classList.add("now");
+    }
+    scrub.oninput = () => { scrub.dataset.touched = "1"; show(Number(scrub.value)); };
+    if (player) { clearInterval(player); player = null; play.textContent = "▶ Play"; }
+    play.onclick = () => {
+      if (player) { clearInterval(player); player = null; play.textContent = "▶ Play"; return; }
+      if (Number(scrub.value) >= fixes.length - 1) scrub.value = "0";
+      play.textContent = "❚❚ Pause"; scrub.dataset.touched = "1";
+      player = setInterval(() => {
+        const next = Number(scrub.value) + 1;
+        if (next > fixes.length - 1) { clearInterval(player); player = null; play.textContent = "▶ Play"; return; }
+        scrub.value = String(next); show(next);
+      }, Math.max(60, Math.min(400, 20000 / fixes.length)));
+    };
+    scrub.value = String(at); show(at);
   }
 
   async function act(verb, body) {

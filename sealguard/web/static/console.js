@@ -36,9 +36,10 @@
       box.addEventListener("change", () => { box.checked ? selected.add(a.alert_id) : selected.delete(a.alert_id); bulkState(); });
       return el("tr", { class: "sev-" + a.severity, "data-id": a.alert_id },
         el("td", {}, box), el("td", {}, el("span", { class: "sev " + a.severity }, a.severity)),
-        el("td", {}, a.rule_id), el("td", {}, a.conveyance_id || "-"),
+        el("td", {}, a.rule_id), el("td", {}, a.conveyance_id || "-", a.conveyance_id ? [" ", el("a", { class: "on-map", href: "/?conveyance=" + encodeURIComponent(a.conveyance_id), title: "show on the map" }, "map")] : null),
         el("td", {}, el("a", { href: "/alerts/" + a.alert_id }, a.message)),
-        el("td", { class: "age", title: a.occurred_at }, age(a.occurred_at, now)), el("td", { class: "status" }, a.status));
+        el("td", { class: "age", "data-label": "since", title: a.occurred_at }, age(a.occurred_at, now)),
+        el("td", { class: "status", "data-label": "status" }, a.status));
     }));
     const pages = Math.max(1, Math.ceil(data.total / PAGE));
     document.getElementById("page").textContent = `page ${Math.floor(offset / PAGE) + 1} of ${pages} · ${data.total} alert(s)`;

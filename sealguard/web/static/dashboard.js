@@ -1,11 +1,10 @@
-// Operations dashboard: open alerts with actions, and an SVG map of the fleet, updated live over SSE.
+// Operations dashboard: open alerts with actions, and a map of the fleet (Leaflet), updated live over SSE.
 "use strict";
 (() => {
   const { el, api, stream, age } = SG;
   const SEV = ["critical", "high", "medium", "low"];
   const RANK = { critical: 3, high: 2, medium: 1, low: 0 };
-  const NS = "http://www.w3.org/2000/svg";
-  let alerts = [], convs = [], proj = null, dots = new Map();
+  let alerts = [], convs = [];
 
   async function loadAlerts() {
     const [open, acked] = await Promise.all([api("/api/v1/alerts?status=open&limit=1000"), api("/api/v1/alerts?status=acknowledged&limit=1000")]);
@@ -46,20 +45,9 @@
     catch (e) { if (row) row.querySelector(".error").textContent = " " + e.message; }
   }
 
-  // --- map ------------------------------------------------------------------------------------------
-  function project(points) {
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    for (const [lon, lat] of points) { minX = Math.min(minX, lon); maxX = Math.max(maxX, lon); minY = Math.min(minY, lat); maxY = Math.max(maxY, lat); }
-    if (!isFinite(minX)) { minX = -100; maxX = -98; minY = 27; maxY = 29; }
-    const k = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
-    const w = Math.max((maxX - minX) * k, 0.01), h = Math.max(maxY - minY, 0.01);
-    const scale = Math.min(940 / w, 640 / h);
-    const ox = 30 + (940 - w * scale) / 2, oy = 30 + (640 - h * scale) / 2;
-    const mPerPx = 111320 / scale;
-    return { xy: (lon, lat) => [ox + (lon - minX) * k * scale, oy + (maxY - lat) * scale], px: m => m / mPerPx };
-  }
-
-  function svg(tag, attrs) { const n = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); return n; }
+  // --- map: Leaflet, vendored, over the bundled offline base map (or a configured tile server) ----------
+  const COLOUR = { critical: "#d64545", high: "#f0b429", medium: "#de911d", low: "#de911d" };
+  let map = null, trucks = null, overlay = null, markers = new Map(), fitted = false, selected = null;
 
   // The worst open severity per tenant/conveyance, built once per alert load: colouring thousands of
   // trucks must not scan every alert for each of them.
@@ -72,75 +60,114 @@
     }
   }
 
-  function fill(c) {
+  function state(c) {
     const w = worstBy.get(c.tenant + "/" + c.conveyance_id);
-    if (w === "critical") return "var(--crit)";
-    if (w === "high") return "var(--high)";
-    if (w) return "var(--med)";
-    if (!c.trip) return "#9aa5b1";
-    return c.trip.status === "in_transit" ? "var(--ok)" : "#5c7cfa";
+    if (w) return w;
+    if (!c.trip) return "none";
+    return c.trip.status === "in_transit" ? "ok" : "planned";
+  }
+  const rankOf = st => (st in RANK ? RANK[st] + 1 : 0);  // 4 critical ... 1 low, 0 no alert
+
+  function ensureMap() {
+    if (map) return;
+    map = SGMap.create("mapview");
+    window.sealguardMap = map;  // for the browser tests and an operator's console
+    overlay = L.layerGroup().addTo(map);
+    // Clusters take the colour of their worst truck; past zoom 15 every truck is drawn on its own, the
+    // worst on top (z-index by severity), so a green truck never hides a critical one.
+    trucks = L.markerClusterGroup({ maxClusterRadius: 36, disableClusteringAtZoom: 15, showCoverageOnHover: false,
+      spiderfyOnMaxZoom: false, iconCreateFunction: cluster }).addTo(map);
+  }
+
+  function cluster(group) {
+    let worst = "ok", n = 0;
+    for (const m of group.getAllChildMarkers()) { n++; if (rankOf(m.options.sg) > rankOf(worst)) worst = m.options.sg; }
+    return L.divIcon({ className: "truck-cluster", iconSize: [34, 34],
+      html: el("span", { class: "cluster sev-" + worst, "data-worst": worst }, String(n)) });
+  }
+
+  function truckIcon(c) {
+    const st = state(c), key = c.tenant + "/" + c.conveyance_id;
+    return L.divIcon({ className: "truck-icon" + (selected === key ? " selected" : ""), iconSize: null, iconAnchor: [8, 8],
+      html: el("span", { class: "truck-mark" },
+        el("span", { class: "truck sev-" + st, "data-conveyance": c.conveyance_id, "data-key": key, "data-state": st }),
+        el("span", { class: "truck-label" }, c.conveyance_id)) });
   }
 
   async function loadMap() {
     convs = (await api("/api/v1/conveyances")).conveyances;
     document.getElementById("conv-count").textContent = `(${convs.length})`;
-    const pts = [];
-    for (const c of convs) {
-      if (c.position) pts.push([c.position.lon, c.position.lat]);
-      if (c.trip) { pts.push(c.trip.origin.center, c.trip.destination.center); for (const p of c.trip.route || []) pts.push(p); }
-    }
-    proj = project(pts);
-    const root = document.getElementById("svg");
-    const corridors = svg("g", { fill: "none", stroke: "#90caf9", "stroke-opacity": "0.35", "stroke-linecap": "round", "stroke-linejoin": "round" });
-    const routes = svg("g", { fill: "none", stroke: "#1e88e5", "stroke-width": "1.2" });
-    const places = svg("g", { fill: "#c5e1a5", stroke: "#558b2f", "stroke-width": "1" });
-    const trucks = svg("g", { stroke: "#fff", "stroke-width": "1.5", class: "trucks" });
-    const seenRoutes = new Set(), seenPlaces = new Set();
-    dots = new Map();
+    ensureMap();
+    overlay.clearLayers();
+    const seenRoutes = new Set(), seenPlaces = new Set(), bounds = L.latLngBounds([]);
     for (const c of convs) {
       const t = c.trip;
       if (t && t.route) {
         const key = JSON.stringify(t.route) + t.corridor_m;
         if (!seenRoutes.has(key)) {
           seenRoutes.add(key);
-          const d = t.route.map((p, i) => (i ? "L" : "M") + proj.xy(p[0], p[1]).map(v => v.toFixed(1)).join(",")).join(" ");
-          corridors.append(svg("path", { d, "stroke-width": Math.max(2, 2 * proj.px(t.corridor_m || 1000)).toFixed(1) }));
-          routes.append(svg("path", { d }));
+          const line = t.route.map(p => [p[1], p[0]]);
+          L.polyline(line, { color: "#90caf9", opacity: 0.45, weight: 14, interactive: false, lineCap: "round" }).addTo(overlay);
+          L.polyline(line, { color: "#1e88e5", weight: 2, interactive: false }).addTo(overlay);
         }
       }
       for (const p of t ? [t.origin, t.destination, ...(t.approved_stops || [])] : []) {
         if (seenPlaces.has(p.facility_id)) continue;
         seenPlaces.add(p.facility_id);
-        const [x, y] = proj.xy(p.center[0], p.center[1]);
-        const circle = svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: Math.max(3, proj.px(p.radius_m || 500)).toFixed(1) });
-        circle.append(svg("title", {})); circle.lastChild.textContent = p.facility_id;
-        places.append(circle);
+        const at = [p.center[1], p.center[0]];
+        L.circle(at, { radius: p.radius_m || 500, color: "#558b2f", weight: 1, fillColor: "#c5e1a5", fillOpacity: 0.6 })
+          .bindTooltip(p.facility_id, { permanent: true, direction: "right", className: "facility-name", offset: [6, 0] }).addTo(overlay);
+        bounds.extend(at);
       }
-      if (c.position) {
-        const [x, y] = proj.xy(c.position.lon, c.position.lat);
-        const dot = svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: "6", fill: fill(c), "data-conveyance": c.conveyance_id,
-                                    "data-key": c.tenant + "/" + c.conveyance_id, class: "truck" });
-        const title = svg("title", {}); title.textContent = `${c.conveyance_id} ${t ? t.trip_id + " " + t.status : "no trip"}`;
-        dot.append(title);
-        dot.addEventListener("click", () => pick(c));
-        trucks.append(dot);
-        dots.set(c.tenant + "/" + c.conveyance_id, dot);
-      }
+      if (c.position) bounds.extend([c.position.lat, c.position.lon]);
     }
-    root.replaceChildren(corridors, routes, places, trucks);
-    stack();
+    const keep = new Set();
+    for (const c of convs) {
+      if (!c.position) continue;
+      const key = c.tenant + "/" + c.conveyance_id;
+      keep.add(key);
+      let m = markers.get(key);
+      const where = [c.position.lat, c.position.lon];
+      if (!m) {
+        m = L.marker(where, { icon: truckIcon(c), sg: state(c), zIndexOffset: rankOf(state(c)) * 10000, title: c.conveyance_id });
+        m.on("click", () => pick(c));
+        markers.set(key, m); trucks.addLayer(m);
+      } else m.setLatLng(where);
+      m.sgConv = c;
+    }
+    for (const [key, m] of markers) if (!keep.has(key)) { trucks.removeLayer(m); markers.delete(key); }
+    colour();
+    // the view is set once; later loads and live positions never move it under the operator's hands
+    // (a link to one conveyance, ?conveyance=ID, opens on it instead)
+    if (!fitted) {
+      fitted = true;
+      const wanted = new URLSearchParams(location.search).get("conveyance");
+      const c = wanted && convs.find(v => v.conveyance_id === wanted && v.position);
+      if (c) { map.setView([c.position.lat, c.position.lon], 15, { animate: false }); select(c); }
+      else if (bounds.isValid()) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 11, animate: false });
+    }
   }
 
-  function colour() { for (const c of convs) { const d = dots.get(c.tenant + "/" + c.conveyance_id); if (d) d.setAttribute("fill", fill(c)); } stack(); }
+  // Recolour after alerts change: a truck's icon, its z-order and its cluster's colour.
+  function colour() {
+    const changed = [];
+    for (const [key, m] of markers) {
+      const c = m.sgConv, st = state(c);
+      if (st !== m.options.sg || (selected === key) !== m.sgSelected) {
+        m.options.sg = st; m.sgSelected = selected === key;
+        m.setIcon(truckIcon(c)); m.setZIndexOffset(rankOf(st) * 10000 + (selected === key ? 100000 : 0));
+        changed.push(m);
+      }
+    }
+    if (changed.length) trucks.refreshClusters(changed);
+  }
 
-  // The worst news on top: SVG paints in document order, so the trucks are ordered by their worst open
-  // severity (a green truck at the same spot as a critical one must not hide it), then by id.
-  function stack() {
-    const group = document.querySelector("#svg g.trucks");
-    if (!group) return;
-    const rank = d => { const w = worstBy.get(d.dataset.key); return w === undefined ? -1 : RANK[w]; };
-    const order = [...group.children].sort((a, b) => rank(a) - rank(b) || a.dataset.key.localeCompare(b.dataset.key));
-    if (order.some((d, i) => d !== group.children[i])) group.replaceChildren(...order);
+  // Show one conveyance: its truck highlighted, zoomed out of any cluster, and centred.
+  function select(c) {
+    if (!c || !map) return;
+    const key = c.tenant + "/" + c.conveyance_id, m = markers.get(key);
+    selected = key; colour(); pick(c);
+    if (m) trucks.zoomToShowLayer(m, () => map.panTo(m.getLatLng()));
   }
 
   function pick(c) {
@@ -148,14 +175,20 @@
     document.getElementById("picked").replaceChildren(el("b", {}, c.conveyance_id), " · ",
       t ? `trip ${t.trip_id} (${t.status}) ${t.origin.facility_id} → ${t.destination.facility_id}; seals expected ${t.expected_seals.join(", ") || "-"}` : "no open trip",
       c.position ? ` · last fix ${SG.fmtTime(c.position.at)}` : "", c.stopped_since ? ` · stopped since ${SG.fmtTime(c.stopped_since)}` : "",
-      ` · ${c.open_alerts.length} open alert(s)`);
+      ` · ${alerts.filter(a => a.tenant === c.tenant && a.conveyance_id === c.conveyance_id).length} open alert(s)`);
   }
+
+  document.getElementById("alerts").addEventListener("click", ev => {
+    if (ev.target.closest("button, a")) return;
+    const row = ev.target.closest("[data-alert]");
+    const a = row && alerts.find(x => x.alert_id === row.dataset.alert);
+    if (a) select(convs.find(c => c.conveyance_id === a.conveyance_id && c.tenant === a.tenant));
+  });
 
   function onLive(type, data) {
     if (type === "position") {
-      const dot = dots.get(data.tenant + "/" + data.conveyance_id);
-      if (dot && proj) { const [x, y] = proj.xy(data.lon, data.lat); dot.setAttribute("cx", x.toFixed(1)); dot.setAttribute("cy", y.toFixed(1)); }
-      else scheduleMap();
+      const m = markers.get(data.tenant + "/" + data.conveyance_id);
+      if (m) m.setLatLng([data.lat, data.lon]); else scheduleMap();
       const c = convs.find(v => v.conveyance_id === data.conveyance_id && v.tenant === data.tenant);
       if (c) c.position = { at: data.at, lon: data.lon, lat: data.lat };
     } else { scheduleAlerts(); if (type === "resync") scheduleMap(); }
@@ -168,7 +201,7 @@
   function setLive(on) { const n = document.getElementById("live"); n.className = on ? "on" : "off"; n.textContent = on ? "live" : "reconnecting"; }
 
   SG.login(async () => {
-    try { await loadAlerts(); await loadMap(); } catch (e) { document.getElementById("alerts").replaceChildren(el("p", { class: "error" }, e.message)); }
+    try { await loadAlerts(); await loadMap(); } catch (e) { console.error(e); document.getElementById("alerts").replaceChildren(el("p", { class: "error" }, e.message || String(e))); }
     stream("/api/v1/stream", onLive, setLive);
     setInterval(() => { renderAlertsAges(); }, 30000);
     setInterval(() => scheduleMap(), 60000); // new trips and routes

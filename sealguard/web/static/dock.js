@@ -159,7 +159,7 @@
       const box = document.getElementById("insp-verdict");
       const event = { event_id: "dock-" + uuid(), kind: "inspection.completed", occurred_at: nowIso(), conveyance_id: conv.conveyance_id,
         trip_id: conv.trip ? conv.trip.trip_id : undefined, inspection_type: type, points: { ...chosen }, agricultural: { ...agri },
-        inspector_id: document.getElementById("inspector").value.trim() || undefined };
+        inspector_id: document.getElementById("inspector").value.trim() || (SG.me() && SG.me().kind === "person" ? SG.me().name : undefined) };
       try {
         const result = await submitEvent(event);
         verdict(box, result, "Inspection passed — the conveyance may be loaded and sealed.", "Inspection failed — do not load or seal:");

@@ -31,14 +31,15 @@
       const sev = c.open_alerts.length ? c.open_alerts.map(a => a.severity).sort((x, y) => RANK[x] - RANK[y])[0] : null;
       const speed = c.position && c.position.speed_kph !== null && c.position.speed_kph !== undefined ? Math.round(c.position.speed_kph) + " km/h" : "—";
       return el("tr", { "data-conveyance": c.conveyance_id, class: quiet ? "quiet" : "" },
-        el("td", {}, el("b", {}, c.conveyance_id), c.tenant !== "default" ? el("span", { class: "muted" }, " · " + c.tenant) : null),
-        el("td", {}, t ? t.status.replace("_", " ") : "no trip"),
-        el("td", {}, sev ? el("span", { class: "sev " + sev }, `${c.open_alerts.length} · ${sev}`) : "—"),
-        el("td", {}, t ? `${t.trip_id} · ${t.origin.facility_id} → ${t.destination.facility_id}` : "—"),
-        el("td", {}, c.seals_on.length ? c.seals_on.join(", ") : (t && t.expected_seals.length ? el("span", { class: "error" }, "none (expected " + t.expected_seals.join(", ") + ")") : "—")),
-        el("td", { title: c.position ? c.position.at : "" }, c.position ? `${fmtTime(c.position.at)} (${age(c.position.at, now)} ago)` : "—"),
-        el("td", { class: "speed" }, speed),
-        el("td", { class: "silent" }, silentText(s)));
+        el("td", {}, el("b", {}, c.conveyance_id), c.tenant !== "default" ? el("span", { class: "muted" }, " · " + c.tenant) : null,
+          c.position ? [" ", el("a", { class: "on-map", href: "/?conveyance=" + encodeURIComponent(c.conveyance_id), title: "show on the map" }, "map")] : null),
+        el("td", { "data-label": "status" }, t ? t.status.replace("_", " ") : "no trip"),
+        el("td", { "data-label": "alerts" }, sev ? el("span", { class: "sev " + sev }, `${c.open_alerts.length} · ${sev}`) : "—"),
+        el("td", { "data-label": "trip" }, t ? `${t.trip_id} · ${t.origin.facility_id} → ${t.destination.facility_id}` : "—"),
+        el("td", { "data-label": "seals on" }, c.seals_on.length ? c.seals_on.join(", ") : (t && t.expected_seals.length ? el("span", { class: "error" }, "none (expected " + t.expected_seals.join(", ") + ")") : "—")),
+        el("td", { "data-label": "last report", title: c.position ? c.position.at : "" }, c.position ? `${fmtTime(c.position.at)} (${age(c.position.at, now)} ago)` : "—"),
+        el("td", { class: "speed", "data-label": "speed" }, speed),
+        el("td", { class: "silent", "data-label": "silent for" }, silentText(s)));
     }));
     const quietCount = convs.filter(c => c.trip && c.trip.status === "in_transit" && silentS(c, now) >= SILENT_MIN * 60).length;
     document.getElementById("summary").textContent = `${convs.length} conveyances · ${quietCount} in transit and silent for ${SILENT_MIN} min or more`;
