@@ -1,7 +1,7 @@
-"""The dashboard map (Leaflet over the bundled offline base map) shows the worst news: a cluster takes its
-worst truck's colour, live; a critical truck is drawn on top of a green one at the same spot whatever
-their ids; clicking an alert shows its truck, highlighted and centred; the view holds still while
-positions update."""
+"""The dashboard map (Leaflet over the bundled offline base map: borders, states, cities) shows the worst
+news: a cluster takes its worst truck's colour, live; a critical truck is drawn on top of a green one at
+the same spot whatever their ids; clicking an alert shows its truck, highlighted and centred; the view
+holds still while positions update."""
 
 import re
 from pathlib import Path
@@ -59,6 +59,7 @@ async def test_the_map_shows_the_worst_news(tmp_path: Path, database_url: str, m
                 await expect(page.locator(".place-name span", has_text=re.compile("^Texas$"))).to_have_count(1)
                 await expect(page.locator(".place-name span", has_text=re.compile("^Mexico$"))).to_have_count(1)
                 await expect(page.locator(".facility-name", has_text="DC-1")).to_have_count(1)
+                await expect(page.locator(".town span", has_text=re.compile("^San Antonio$")).first).to_be_visible()
                 # A and B share a spot: one cluster of two, green; C is on its own, labelled
                 cluster = page.locator(".cluster")
                 await expect(cluster).to_have_text("2")

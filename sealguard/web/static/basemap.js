@@ -13,13 +13,13 @@ const SGMap = (() => {
     return map;
   }
 
-  let data = null;  // the two files, fetched once per page
+  let data = null;  // the files, fetched once per page
   async function offline(map) {
     map.createPane("base").style.zIndex = 150;
     map.getContainer().classList.add("offline");
-    data = data || Promise.all([fetch("/static/vendor/countries-50m.json").then(r => r.json()),
-                                fetch("/static/vendor/states-10m.json").then(r => r.json())]);
-    const [world, us] = await data;
+    map.attributionControl.addAttribution("Natural Earth, US Census, GeoNames");
+    data = data || Promise.all(["countries-50m", "states-10m", "cities"].map(f => fetch(`/static/vendor/${f}.json`).then(r => r.json())));
+    const [world, us, cities] = await data;
     const countries = topojson.feature(world, world.objects.countries);
     L.geoJSON(countries, { pane: "base", interactive: false,
       style: { color: "#829ab1", weight: 1, fillColor: "#f7f9fb", fillOpacity: 1 } }).addTo(map);
@@ -35,6 +35,26 @@ const SGMap = (() => {
     }
     const toggle = () => map.getZoom() >= 4 ? names.addTo(map) : names.remove();
     map.on("zoomend", toggle); toggle();
+    // Cities and towns: the bigger ones first as one zooms in, only those in view (a few hundred markers
+    // at most, never all nine thousand).
+    const towns = L.layerGroup().addTo(map);
+    const least = z => z < 5 ? 5e6 : z < 6 ? 1e6 : z < 7 ? 3e5 : z < 8 ? 1e5 : 5e4;
+    const place = () => {
+      const view = map.getBounds().pad(0.1), floor = least(map.getZoom());
+      towns.clearLayers();
+      const taken = [];  // labels placed so far, in pixels: a smaller town never writes over a bigger one
+      for (const [name, lon, lat, people] of cities) {
+        if (people < floor) break;  // sorted by population, largest first
+        if (!view.contains([lat, lon])) continue;
+        const p = map.latLngToContainerPoint([lat, lon]), box = [p.x - 4, p.y - 9, p.x + 12 + name.length * 6.5, p.y + 7];
+        if (taken.some(b => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) continue;
+        taken.push(box);
+        const label = document.createElement("span"); label.textContent = name;
+        towns.addLayer(L.marker([lat, lon], { pane: "base", interactive: false, keyboard: false,
+          icon: L.divIcon({ className: "town" + (people >= 1e6 ? " big" : ""), html: label, iconSize: null }) }));
+      }
+    };
+    map.on("moveend", place); place();
   }
 
   // Pixels per metre at a latitude and zoom (Web Mercator): for lines whose width is a distance (a corridor).

@@ -116,7 +116,7 @@
         seenPlaces.add(p.facility_id);
         const at = [p.center[1], p.center[0]];
         L.circle(at, { radius: p.radius_m || 500, color: "#558b2f", weight: 1, fillColor: "#c5e1a5", fillOpacity: 0.6 })
-          .bindTooltip(p.facility_id, { permanent: true, direction: "right", className: "facility-name", offset: [6, 0] }).addTo(overlay);
+          .bindTooltip(p.facility_id, { permanent: true, direction: "top", className: "facility-name", offset: [0, -6] }).addTo(overlay);
         bounds.extend(at);
       }
       if (c.position) bounds.extend([c.position.lat, c.position.lon]);
@@ -144,7 +144,7 @@
       const wanted = new URLSearchParams(location.search).get("conveyance");
       const c = wanted && convs.find(v => v.conveyance_id === wanted && v.position);
       if (c) { map.setView([c.position.lat, c.position.lon], 15, { animate: false }); select(c); }
-      else if (bounds.isValid()) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 11, animate: false });
+      else if (bounds.isValid()) map.fitBounds(bounds, { padding: [90, 40], maxZoom: 11, animate: false });
     }
   }
 
