@@ -105,7 +105,7 @@
     for (const [what, p] of places) {
       const at = [p.center[1], p.center[0]];
       L.circle(at, { radius: p.radius_m || 500, color: "#558b2f", weight: 1, fillColor: "#c5e1a5", fillOpacity: 0.7, className: "place" })
-        .bindTooltip(`${what} ${p.facility_id}`, { permanent: true, direction: "top", className: "facility-name", offset: [0, -6] }).addTo(layer);
+        .bindTooltip(`${what} ${p.facility_id}`, { permanent: true, direction: "top", className: "facility-name", offset: [0, -6], pane: "names" }).addTo(layer);
       bounds.extend(at);
     }
     const line = fixes.map(f => [f.lat, f.lon]);
@@ -136,8 +136,8 @@
     if (fixes.length < 2) { bar.hidden = true; return; }
     bar.hidden = false;
     const travelled = L.polyline([], { color: "#102a43", weight: 4, className: "travelled" }).addTo(layer);
-    const truck = L.marker([fixes[0].lat, fixes[0].lon], { zIndexOffset: 100000, keyboard: false,
-      icon: L.divIcon({ className: "truck-icon", iconSize: null, iconAnchor: [8, 8], html: el("span", { class: "truck-mark" }, el("span", { class: "truck sev-now", id: "now" })) }) }).addTo(layer);
+    const truck = L.marker([fixes[0].lat, fixes[0].lon], { zIndexOffset: 100000, keyboard: false, interactive: false,
+      icon: L.divIcon({ className: "truck-icon", iconSize: null, iconAnchor: [11, 11], html: el("span", { class: "truck-mark" }, el("span", { class: "truck sev-now", id: "now" })) }) }).addTo(layer);
     const rows = [...document.querySelectorAll("#events li[data-at]")];
     scrub.max = String(fixes.length - 1);
     // it starts at the alert's moment (the fix nearest it), and keeps the person's place on a reload

@@ -9,7 +9,13 @@ const SGMap = (() => {
     if (tiles) L.tileLayer(tiles, { attribution: document.body.dataset.attribution || "", maxZoom: 19 }).addTo(map);
     else offline(map).catch(() => {});
     L.control.scale({ imperial: false }).addTo(map);
+    // Names of the trips' places: under the trucks (markers 600), and only once zoomed in enough to
+    // have room for them (far out they would cover the trucks they name the way of).
+    map.createPane("names").style.zIndex = 450;
+    const roomy = () => map.getContainer().classList.toggle("crowded", map.getZoom() < 7);
+    map.on("zoomend", roomy);
     map.setView([31, -99], 5);  // until the page knows what to show
+    roomy();
     return map;
   }
 

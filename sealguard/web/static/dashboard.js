@@ -116,7 +116,7 @@
         seenPlaces.add(p.facility_id);
         const at = [p.center[1], p.center[0]];
         L.circle(at, { radius: p.radius_m || 500, color: "#558b2f", weight: 1, fillColor: "#c5e1a5", fillOpacity: 0.6 })
-          .bindTooltip(p.facility_id, { permanent: true, direction: "top", className: "facility-name", offset: [0, -6] }).addTo(overlay);
+          .bindTooltip(p.facility_id, { permanent: true, direction: "top", className: "facility-name", offset: [0, -6], pane: "names" }).addTo(overlay);
         bounds.extend(at);
       }
       if (c.position) bounds.extend([c.position.lat, c.position.lon]);
