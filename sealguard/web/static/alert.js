@@ -33,9 +33,11 @@
       document.getElementById("todo").replaceChildren(...g.what_to_do.map(step => el("li", {}, step)));
     }
     document.getElementById("history").replaceChildren(...d.history.map(h => el("li", {}, `${fmtTime(h.at)} · ${h.action} by ${h.actor}`, h.note ? ` — “${h.note}”` : "")));
-    // Each notification with its time and receiver; repeats still waiting are one line with their count.
+    // Each notification with its time and receiver, in time order; repeats still waiting are one line
+    // with their count.
     const notes = [];
-    for (const n of d.notifications) {
+    const when = n => Date.parse(n.sent_at || n.due_at);
+    for (const n of [...d.notifications].sort((x, y) => when(x) - when(y))) {
       const prev = notes[notes.length - 1];
       if (prev && n.status === "pending" && prev.n.status === "pending" && prev.n.kind === n.kind && prev.n.receiver === n.receiver) { prev.count += 1; continue; }
       notes.push({ n, count: 1 });

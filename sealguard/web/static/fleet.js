@@ -8,6 +8,13 @@
   const RANK = { critical: 0, high: 1, medium: 2, low: 3 };
   let convs = [];
 
+  // When it last reported, and how long ago; a report stamped ahead of this clock (a simulation, a device
+  // clock ahead) has no age here, and says so.
+  function reported(at, now) {
+    const a = age(at, now);
+    return a.startsWith("event time") ? `${fmtTime(at)} (ahead of this clock)` : `${fmtTime(at)} (${a} ago)`;
+  }
+
   function worst(c) { return Math.min(4, ...c.open_alerts.map(a => RANK[a.severity])); }
   function silentS(c, now) { return c.position ? Math.max(0, (now - Date.parse(c.position.at)) / 1000) : Infinity; }
   function silentText(s) {
@@ -37,7 +44,7 @@
         el("td", { "data-label": "alerts" }, sev ? el("span", { class: "sev " + sev }, `${c.open_alerts.length} · ${sev}`) : "—"),
         el("td", { "data-label": "trip" }, t ? `${t.trip_id} · ${t.origin.facility_id} → ${t.destination.facility_id}` : "—"),
         el("td", { "data-label": "seals on" }, c.seals_on.length ? c.seals_on.join(", ") : (t && t.expected_seals.length ? el("span", { class: "error" }, "none (expected " + t.expected_seals.join(", ") + ")") : "—")),
-        el("td", { "data-label": "last report", title: c.position ? c.position.at : "" }, c.position ? `${fmtTime(c.position.at)} (${age(c.position.at, now)} ago)` : "—"),
+        el("td", { "data-label": "last report", title: c.position ? c.position.at : "" }, c.position ? reported(c.position.at, now) : "—"),
         el("td", { class: "speed", "data-label": "speed" }, speed),
         el("td", { class: "silent", "data-label": "silent for" }, silentText(s)));
     }));
