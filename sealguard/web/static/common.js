@@ -123,7 +123,9 @@ const SG = (() => {
       }
     }).catch(() => null);
     let started = false;
-    const ready = () => { box.hidden = true; signedInResolve(); if (!started) { started = true; onReady(); } };
+    // Signed in again after a session ended (perhaps as someone else, of another tenant): the page starts
+    // afresh rather than keep what it showed the one before.
+    const ready = () => { if (started) { location.reload(); return; } box.hidden = true; signedInResolve(); started = true; onReady(); };
     form.addEventListener("submit", async ev => {
       ev.preventDefault();
       const body = { username: form.username.value.trim(), password: form.password.value };
