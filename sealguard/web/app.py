@@ -23,7 +23,7 @@ from sealguard.schemas.events import INSPECTION_POINTS
 from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web import alerts_api, fleet_api, interop_api, pages, signin
-from sealguard.web.auth import TokenCache, require, tenant_scope
+from sealguard.web.auth import TokenCache, origin_of, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.signin import SignInConfig
@@ -152,7 +152,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
         body = await read_limited(request, rt.max_body)
         tenant = None if who.tenant == ALL_TENANTS else who.tenant
         client = request.client.host if request.client else None
-        origin = {"client": client, "token": who.label, "token_id": who.token_id}
+        origin = origin_of(who, client)
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -119,6 +119,14 @@ async def holder(request: Request, token: str) -> Principal:
     return found
 
 
+def origin_of(who: Principal, client: str | None) -> dict[str, Any]:
+    """Who sent an event over HTTP, as its source record keeps it: the token (a device or a machine) or
+    the person signed in (the dock page)."""
+    if who.person_id is not None:
+        return {"client": client, "person": who.label, "person_id": who.person_id}
+    return {"client": client, "token": who.label, "token_id": who.token_id}
+
+
 def require(role: Role) -> Any:
     async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.at_least(role):

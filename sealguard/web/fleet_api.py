@@ -23,7 +23,7 @@ from sealguard.pipeline import Inbound, ItemResult
 from sealguard.store import projection
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
-from sealguard.web.auth import Credential, TokenCache, require, tenant_scope
+from sealguard.web.auth import Credential, TokenCache, origin_of, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.waiting import stored
 
@@ -57,7 +57,7 @@ async def submit_one(request: Request, who: Principal, event: dict[str, Any]) ->
         Inbound(
             orjson.dumps(event),
             "http",
-            {"client": client, "token": who.label, "token_id": who.token_id},
+            origin_of(who, client),
             tenant=event["tenant"],
             role=who.role,
         )

@@ -37,7 +37,7 @@ from sealguard.schemas.foreign.common import Translation
 from sealguard.store import device_bindings
 from sealguard.store.device_bindings import BindingConflict
 from sealguard.store.tokens import ALL_TENANTS, Principal
-from sealguard.web.auth import holder, require, tenant_scope
+from sealguard.web.auth import holder, origin_of, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.waiting import stored
@@ -100,7 +100,7 @@ def router() -> APIRouter:
             raise HTTPException(429, f"too many events for this token; retry in {wait:.1f} s",
                                 {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
         client = request.client.host if request.client else None
-        origin = {"client": client, "token": who.label, "token_id": who.token_id, "format": fmt}
+        origin = {**origin_of(who, client), "format": fmt}
         delivered = await stored(deliver(rt.sink, devices(request), translation, tenant=scope, source="http",
                                          origin=origin, role=who.role, raw=body or b"(empty)"))  # fmt: skip
         return delivered, body
