@@ -10,7 +10,6 @@ or the topic's): a binding is looked up in that tenant only, so a device can nev
 """
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from sealguard.ingest.inbound import EventSink, Inbound, ItemResult
 from sealguard.ingest.mqtt_acl import owntracks_token
 from sealguard.schemas.foreign import owntracks
 from sealguard.schemas.foreign.common import Mapped, Translation, iso
+from sealguard.short_cache import ShortCache
 from sealguard.store import device_bindings, tokens
 from sealguard.store.device_bindings import Binding
 
@@ -34,19 +34,16 @@ class DeviceBook:
 
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
         self.pool = pool
-        self._cache: dict[tuple[str, str], tuple[float, list[Binding]]] = {}
-        self._users: dict[int, tuple[float, str | None]] = {}
+        self._periods: ShortCache[tuple[str, str], list[Binding]] = ShortCache(CACHE_S, 50_000)
+        self._users: ShortCache[int, str | None] = ShortCache(CACHE_S, 50_000)
 
     async def at(self, tenant: str, device: str, when: datetime) -> Binding | None:
-        key = (tenant, device)
-        hit = self._cache.get(key)
-        if hit is None or hit[0] < time.monotonic():
+        async def load() -> list[Binding]:
             async with self.pool.connection() as conn:
-                periods = await device_bindings.of_device(conn, tenant, device)
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            hit = self._cache[key] = (time.monotonic() + CACHE_S, periods)
-        return next((b for b in hit[1] if b.valid_from <= when and (b.valid_until is None or when < b.valid_until)),
+                return await device_bindings.of_device(conn, tenant, device)
+
+        periods = await self._periods.get((tenant, device), load)
+        return next((b for b in periods if b.valid_from <= when and (b.valid_until is None or when < b.valid_until)),
                     None)  # fmt: skip
 
     async def tenant_of_user(self, user: str) -> str | None:
@@ -54,14 +51,12 @@ class DeviceBook:
         token_id = owntracks_token(user)
         if token_id is None:
             return None
-        hit = self._users.get(token_id)
-        if hit is None or hit[0] < time.monotonic():
+
+        async def load() -> str | None:
             async with self.pool.connection() as conn:
-                tenant = await tokens.tenant_of(conn, token_id)
-            if len(self._users) > 50_000:
-                self._users.clear()
-            hit = self._users[token_id] = (time.monotonic() + CACHE_S, tenant)
-        return hit[1]
+                return await tokens.tenant_of(conn, token_id)
+
+        return await self._users.get(token_id, load)
 
     async def bind(self, tenant: str, m: Mapped) -> tuple[dict[str, Any], str | None]:
         """The event with its conveyance, or the reason it has none."""

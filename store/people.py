@@ -113,12 +113,10 @@ async def failed(conn: Conn, person_id: int, now: datetime) -> None:
     )
 
 
-async def succeeded(conn: Conn, person_id: int, totp_step: int | None) -> None:
-    await conn.execute(
-        "UPDATE people SET failed_logins = 0, locked_until = NULL,"
-        " totp_last_step = GREATEST(totp_last_step, coalesce(%s, 0)) WHERE id = %s",
-        (totp_step, person_id),
-    )
+async def succeeded(conn: Conn, person_id: int) -> None:
+    """A sign-in went through: the count of failures starts again (a code's step is claimed already,
+    by ``use_totp_step``)."""
+    await conn.execute("UPDATE people SET failed_logins = 0, locked_until = NULL WHERE id = %s", (person_id,))
 
 
 async def use_totp_step(conn: Conn, person_id: int, step: int) -> bool:

@@ -225,20 +225,11 @@ def from_osmand(params: dict[str, str], body: bytes = b"") -> Translation:
     if at is None:
         out.reject("timestamp", "missing or not seconds since the epoch or an ISO 8601 date-time with an offset")
         return out
-    name = f"traccar:{unique}"
     assert lat is not None and lon is not None
     speed = _float(params.get("speed"))
-    event = fix(
-        stable_id("osmand", unique, iso(at)),
-        at,
-        lat,
-        lon,
-        name,
-        foreign("osmand", dict(params)),
-        speed_kph=None if speed is None else speed * KNOT_KPH,
-        heading=_float(params.get("bearing") or params.get("heading")),
-        accuracy_m=_float(params.get("accuracy")),
-    )
+    heading = _float(params.get("bearing") or params.get("heading"))
+    name, event = _osmand_fix(unique, at, lat, lon, dict(params), None if speed is None else speed * KNOT_KPH,
+                              heading, _float(params.get("accuracy")))  # fmt: skip
     if params.get("valid", "true").lower() == "false":
         out.skip("valid", "not a valid GPS fix")
     else:
@@ -282,22 +273,22 @@ def _osmand_json(out: Translation, body: bytes) -> Translation:
     if at is None:
         out.reject("$.location.timestamp", "missing or not an ISO 8601 date-time with an offset")
         return out
-    name = f"traccar:{unique}"
     assert lat is not None and lon is not None
     speed = number(coords.get("speed"))  # Traccar Client's JSON gives metres per second
-    event = fix(
-        stable_id("osmand", unique, iso(at)),
-        at,
-        lat,
-        lon,
-        name,
-        foreign("osmand", msg),
-        speed_kph=None if speed is None else speed * 3.6,
-        heading=number(coords.get("heading")),
-        accuracy_m=number(coords.get("accuracy")),
-    )
+    name, event = _osmand_fix(unique, at, lat, lon, msg, None if speed is None else speed * 3.6,
+                              number(coords.get("heading")), number(coords.get("accuracy")))  # fmt: skip
     out.mapped.append(Mapped(name, event))
     return out
+
+
+def _osmand_fix(unique: str, at: Any, lat: float, lon: float, payload: Any, speed_kph: float | None,
+                heading: float | None, accuracy_m: float | None) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """The device's name and its fix, built alike from either OsmAnd form (the same fix re-sent in the
+    other form has the same id, so it is a duplicate)."""
+    name = f"traccar:{unique}"
+    event = fix(stable_id("osmand", unique, iso(at)), at, lat, lon, name, foreign("osmand", payload),
+                speed_kph=speed_kph, heading=heading, accuracy_m=accuracy_m)  # fmt: skip
+    return name, event
 
 
 def _float(value: str | None) -> float | None:

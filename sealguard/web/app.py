@@ -17,6 +17,7 @@ from starlette.types import Lifespan
 
 from sealguard.alerts.lifecycle import Decision
 from sealguard.ingest.inbound import EventSink
+from sealguard.interop import DeviceBook
 from sealguard.live import UpdateHub
 from sealguard.pipeline import Act, Inbound, ItemResult
 from sealguard.schemas.events import INSPECTION_POINTS
@@ -139,7 +140,8 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
                   redoc_url=None, lifespan=lifespan)  # fmt: skip
     app.state.rt = rt
     app.state.tokens = TokenCache(rt.pool, rt.signin.idle)
-    limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
+    # one budget per token or person, whichever endpoint its events come through (native or partner)
+    limiter = app.state.limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
     _health(app, rt)
 
     @app.post(f"{API}/events", tags=["events"])
@@ -239,7 +241,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
 
     app.include_router(alerts_api.router())
     app.include_router(fleet_api.router())
-    app.include_router(interop_api.router())
+    app.include_router(interop_api.router(DeviceBook(rt.pool)))
     app.include_router(signin.router(rt.signin, rt.pool))
     app.include_router(pages.router(rt.map_tile_url, rt.map_attribution))
     return app

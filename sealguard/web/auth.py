@@ -9,7 +9,6 @@ cookie must also carry the session's CSRF token in ``X-CSRF-Token`` (the pages r
 token is never sent on its own, so it needs neither."""
 
 import hmac
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -20,6 +19,7 @@ import psycopg_pool
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from sealguard.short_cache import ShortCache
 from sealguard.store import people, tokens
 from sealguard.store.tokens import Principal, Role
 
@@ -37,21 +37,17 @@ class TokenCache:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], idle: timedelta = timedelta(hours=1)) -> None:
         self.pool = pool
         self.idle = idle
-        self._cache: dict[Credential, tuple[float, Any]] = {}
+        self._cache: ShortCache[Credential, Any] = ShortCache(CACHE_S, 10_000)
 
     async def _cached(self, key: Credential, load: Callable[[Any], Awaitable[Any]]) -> Any:
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        try:
-            async with self.pool.connection() as conn:
-                found = await load(conn)
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
-            raise HTTPException(503, "database unavailable; retry shortly", headers={"Retry-After": "5"}) from None
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (time.monotonic() + CACHE_S, found)
-        return found
+        async def query() -> Any:
+            try:
+                async with self.pool.connection() as conn:
+                    return await load(conn)
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
+                raise HTTPException(503, "database unavailable; retry shortly", headers={"Retry-After": "5"}) from None
+
+        return await self._cache.get(key, query)
 
     async def principal(self, token: str) -> Principal | None:
         found: Principal | None = await self._cached(("token", token), lambda conn: tokens.lookup(conn, token))
@@ -72,7 +68,7 @@ class TokenCache:
         return (await (self.principal(value) if kind == "token" else self.session(value))) is not None
 
     def forget(self, credential: Credential) -> None:
-        self._cache.pop(credential, None)
+        self._cache.forget(credential)
 
 
 def session_cookie(request: Request) -> str | None:
@@ -107,6 +103,7 @@ async def principal(
         if not same_origin(request) or not hmac.compare_digest(given.encode(), csrf.encode()):
             raise HTTPException(403, "this request needs the page's CSRF token (X-CSRF-Token) and this site's origin")
     request.state.credential = ("session", secret)
+    request.state.csrf = csrf  # GET /api/v1/session hands it to the page
     return who
 
 

@@ -71,20 +71,9 @@ async def _sender(request: Request, tenant: str | None) -> tuple[Principal, str]
     return who, who.tenant
 
 
-def router() -> APIRouter:
+def router(devices: DeviceBook) -> APIRouter:
+    """The partner endpoints; ``devices`` says which conveyance a device reports for."""
     r = APIRouter(prefix=PREFIX, tags=["interop"])
-    state: dict[str, Any] = {}
-
-    def devices(request: Request) -> DeviceBook:
-        if "devices" not in state:
-            state["devices"] = DeviceBook(request.app.state.rt.pool)
-        return state["devices"]  # type: ignore[no-any-return]
-
-    def limiter(request: Request) -> RateLimiter:
-        if "limiter" not in state:
-            rt = request.app.state.rt
-            state["limiter"] = RateLimiter(rt.rate_per_s, rt.rate_burst)
-        return state["limiter"]  # type: ignore[no-any-return]
 
     async def run(request: Request, fmt: str, tenant: str | None, translate: Any) -> tuple[Delivered, bytes]:
         who, scope = await _sender(request, tenant)
@@ -95,13 +84,14 @@ def router() -> APIRouter:
             raise HTTPException(
                 413, f"at most {rt.max_batch} events per message; this one makes {len(translation.mapped)}"
             )
-        wait = limiter(request).take(who.key, cost=max(1, len(translation.mapped)))
+        limiter: RateLimiter = request.app.state.limiter  # the same budget as POST /api/v1/events
+        wait = limiter.take(who.key, cost=max(1, len(translation.mapped)))
         if wait > 0:
             raise HTTPException(429, f"too many events for this token; retry in {wait:.1f} s",
                                 {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
         client = request.client.host if request.client else None
         origin = {**origin_of(who, client), "format": fmt}
-        delivered = await stored(deliver(rt.sink, devices(request), translation, tenant=scope, source="http",
+        delivered = await stored(deliver(rt.sink, devices, translation, tenant=scope, source="http",
                                          origin=origin, role=who.role, raw=body or b"(empty)"))  # fmt: skip
         return delivered, body
 

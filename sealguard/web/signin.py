@@ -267,7 +267,7 @@ def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> AP
                     await people.failed(conn, person.id, now)
                     return JSONResponse({"detail": "wrong or already used code", "needs": "code"}, 401)
         async with pool.connection() as conn:
-            await people.succeeded(conn, person.id, step)
+            await people.succeeded(conn, person.id)
         return await begin(request, response, person, "password+totp" if step is not None else "password")
 
     @signin.post("/auth/logout", status_code=204)
@@ -287,12 +287,7 @@ def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> AP
     @signin.get(f"{API}/session")
     async def whoami(request: Request, who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
         """Who this request is: a person (with the CSRF token their page must send on changes) or a token."""
-        csrf = None
-        if request.state.credential[0] == "session":
-            cache: TokenCache = request.app.state.tokens
-            hit = await cache.session(request.state.credential[1])
-            csrf = hit[1] if hit else None
-        return {**_shown(who, None), "csrf": csrf}
+        return {**_shown(who, None), "csrf": getattr(request.state, "csrf", None)}
 
     @signin.get("/auth/oidc/start")
     async def oidc_start(request: Request, next: str | None = None) -> Response:

@@ -60,3 +60,30 @@ def recent_trip(tenant: str) -> list[dict[str, Any]]:
                 e[key] = t.isoformat().replace("+00:00", "Z")
         e.update(tenant=tenant, event_id=f"{e['event_id']}-{tag}")
     return events
+
+
+ORIGIN = {"facility_id": "DC-1", "center": [-98.49, 29.42], "radius_m": 500}
+DEST = {"facility_id": "DC-2", "center": [-95.37, 29.76], "radius_m": 500}
+POINTS = ("front_wall", "left_side", "right_side", "floor", "ceiling_roof", "inside_outside_doors",
+          "outside_undercarriage")  # fmt: skip
+
+
+def sealed_trip(
+    cid: str, last_fix: datetime, speed: float, lat: float = 29.6, lon: float = -97.5
+) -> list[dict[str, Any]]:
+    """A trip from DC-1 to DC-2, inspected and sealed 25 minutes before its one fix at ``last_fix``, in
+    tenant acme: a truck on the road with nothing wrong (yet)."""
+
+    def at(minutes: int) -> str:
+        return (last_fix - timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+    return [
+        {"event_id": f"p-{cid}", "kind": "trip.planned", "occurred_at": at(25), "tenant": "acme", "conveyance_id": cid,
+         "trip_id": f"T-{cid}", "seal_numbers": [f"S-{cid}"], "origin": ORIGIN, "destination": DEST},
+        {"event_id": f"i-{cid}", "kind": "inspection.completed", "occurred_at": at(24), "tenant": "acme",
+         "conveyance_id": cid, "inspection_type": "container_7pt", "points": dict.fromkeys(POINTS, "pass")},
+        {"event_id": f"a-{cid}", "kind": "seal.affixed", "occurred_at": at(23), "tenant": "acme", "conveyance_id": cid,
+         "seal_number": f"S-{cid}", "seal_class": "H", "seal_type": "bolt"},
+        {"event_id": f"f-{cid}", "kind": "gps.position", "occurred_at": at(0), "tenant": "acme", "conveyance_id": cid,
+         "lat": lat, "lon": lon, "speed_kph": speed},
+    ]  # fmt: skip

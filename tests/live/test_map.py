@@ -4,36 +4,19 @@ the same spot whatever their ids; clicking an alert shows its truck, highlighted
 holds still while positions update."""
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from sealguard.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sign_in
+from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sealed_trip, sign_in
 from tests.live.monitor import running, settings
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
-ORIGIN = {"facility_id": "DC-1", "center": [-98.49, 29.42], "radius_m": 500}
-POINTS = ("front_wall", "left_side", "right_side", "floor", "ceiling_roof", "inside_outside_doors",
-          "outside_undercarriage")  # fmt: skip
-DEST = {"facility_id": "DC-2", "center": [-95.37, 29.76], "radius_m": 500}
-
-
-def _trip(cid: str, lat: float = 29.6, lon: float = -97.5) -> list[dict[str, object]]:
-    at = "2026-11-30T06:00:00Z"
-    return [
-        {"event_id": f"p-{cid}", "kind": "trip.planned", "occurred_at": at, "tenant": "acme", "conveyance_id": cid,
-         "trip_id": f"T-{cid}", "seal_numbers": [f"S-{cid}"], "origin": ORIGIN, "destination": DEST},
-        {"event_id": f"i-{cid}", "kind": "inspection.completed", "occurred_at": "2026-11-30T06:00:30Z",
-         "tenant": "acme", "conveyance_id": cid, "inspection_type": "container_7pt",
-         "points": dict.fromkeys(POINTS, "pass")},
-        {"event_id": f"a-{cid}", "kind": "seal.affixed", "occurred_at": "2026-11-30T06:01:00Z", "tenant": "acme",
-         "conveyance_id": cid, "seal_number": f"S-{cid}", "seal_class": "H", "seal_type": "bolt"},
-        {"event_id": f"f-{cid}", "kind": "gps.position", "occurred_at": "2026-11-30T07:00:00Z", "tenant": "acme",
-         "conveyance_id": cid, "lat": lat, "lon": lon, "speed_kph": 80.0},
-    ]  # fmt: skip
+FIX_AT = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
 
 async def test_the_map_shows_the_worst_news(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
@@ -44,7 +27,8 @@ async def test_the_map_shows_the_worst_news(tmp_path: Path, database_url: str, m
         base = f"http://{s.http}"
         operator = await token_for(database_url, "acme", "operator", "olga")
         # TRL-A sorts first, so in id order the green TRL-B would be painted over it; TRL-C is far away
-        trips = _trip("TRL-A") + _trip("TRL-B") + _trip("TRL-C", lat=29.75, lon=-95.6)
+        trips = sealed_trip("TRL-A", FIX_AT, 80.0) + sealed_trip("TRL-B", FIX_AT, 80.0)
+        trips += sealed_trip("TRL-C", FIX_AT, 80.0, lat=29.75, lon=-95.6)
         assert (await post(base, operator, "/api/v1/events", trips)).status_code == 200
         async with async_playwright() as pw:
             browser = await launch(pw)

@@ -106,8 +106,7 @@
     }
     for (const [what, p] of places) {
       const at = [p.center[1], p.center[0]];
-      L.circle(at, { radius: p.radius_m || 500, color: "#558b2f", weight: 1, fillColor: "#c5e1a5", fillOpacity: 0.7, className: "place" })
-        .bindTooltip(`${what} ${p.facility_id}`, { permanent: true, direction: "top", className: "facility-name", offset: [0, -6], pane: "names" }).addTo(layer);
+      SGMap.place(at, p.radius_m, `${what} ${p.facility_id}`).addTo(layer);
       bounds.extend(at);
     }
     const line = fixes.map(f => [f.lat, f.lon]);

@@ -68,5 +68,11 @@ const SGMap = (() => {
     return 256 * Math.pow(2, map.getZoom()) / (40075016.686 * Math.cos(lat * Math.PI / 180));
   }
 
-  return { create, pxPerMetre };
+  // A trip's place (origin, destination, approved stop) to scale, named above it in the "names" pane.
+  function place(at, radius, name) {
+    return L.circle(at, { radius: radius || 500, color: "#558b2f", weight: 1, fillColor: "#c5e1a5", fillOpacity: 0.6, className: "place" })
+      .bindTooltip(name, { permanent: true, direction: "top", className: "facility-name", offset: [0, -6], pane: "names" });
+  }
+
+  return { create, place, pxPerMetre };
 })();

@@ -67,6 +67,8 @@
     return c.trip.status === "in_transit" ? "ok" : "planned";
   }
   const rankOf = st => (st in RANK ? RANK[st] + 1 : 0);  // 4 critical ... 1 low, 0 no alert
+  // the worst on top, and the selected truck above all
+  const zOf = (st, key) => rankOf(st) * 10000 + (selected === key ? 100000 : 0);
 
   function ensureMap() {
     if (map) return;
@@ -115,8 +117,7 @@
         if (seenPlaces.has(p.facility_id)) continue;
         seenPlaces.add(p.facility_id);
         const at = [p.center[1], p.center[0]];
-        L.circle(at, { radius: p.radius_m || 500, color: "#558b2f", weight: 1, fillColor: "#c5e1a5", fillOpacity: 0.6 })
-          .bindTooltip(p.facility_id, { permanent: true, direction: "top", className: "facility-name", offset: [0, -6], pane: "names" }).addTo(overlay);
+        SGMap.place(at, p.radius_m, p.facility_id).addTo(overlay);
         bounds.extend(at);
       }
       if (c.position) bounds.extend([c.position.lat, c.position.lon]);
@@ -129,7 +130,9 @@
       let m = markers.get(key);
       const where = [c.position.lat, c.position.lon];
       if (!m) {
-        m = L.marker(where, { icon: truckIcon(c), sg: state(c), zIndexOffset: rankOf(state(c)) * 10000, title: c.conveyance_id });
+        const st = state(c);
+        m = L.marker(where, { icon: truckIcon(c), sg: st, zIndexOffset: zOf(st, key), title: c.conveyance_id });
+        m.sgSelected = selected === key;  // drawn as it should be: colour() need not draw it again
         m.on("click", () => pick(c));
         markers.set(key, m); trucks.addLayer(m);
       } else m.setLatLng(where);
@@ -155,7 +158,7 @@
       const c = m.sgConv, st = state(c);
       if (st !== m.options.sg || (selected === key) !== m.sgSelected) {
         m.options.sg = st; m.sgSelected = selected === key;
-        m.setIcon(truckIcon(c)); m.setZIndexOffset(rankOf(st) * 10000 + (selected === key ? 100000 : 0));
+        m.setIcon(truckIcon(c)); m.setZIndexOffset(zOf(st, key));
         changed.push(m);
       }
     }
