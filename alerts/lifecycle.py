@@ -2,6 +2,9 @@
 
 ``open -> acknowledged -> resolved``. Acknowledging stops escalation. For the two-person rules, a first
 ``resolve`` only records the request (the alert stays ``acknowledged``); a different person confirms it.
+
+A person is told apart by ``identity`` (``person:{id}``: a local account, or one issuer and subject at
+the identity provider), never by the name shown: names change, and two people may share one.
 """
 
 from dataclasses import dataclass, field, replace
@@ -17,6 +20,7 @@ class AlertState:
     acknowledged_by: str | None = None
     resolve_requested_by: str | None = None
     assignee: str | None = None
+    resolve_requested_id: str | None = None  # the identity of who asked, which the confirmer must not be
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +36,10 @@ class Decision:
     code: int = 200
 
 
-def decide(state: AlertState, verb: Verb, actor: str, *, two_person: bool, assignee: str | None = None,
-           note: str | None = None, by_person: bool = True) -> Decision:  # fmt: skip
+def decide(state: AlertState, verb: Verb, actor: str, *, two_person: bool, identity: str | None,
+           assignee: str | None = None, note: str | None = None) -> Decision:  # fmt: skip
+    """What ``actor`` (shown by that name; ``identity`` None: an API token, not a person) doing ``verb``
+    leads to."""
     if verb == "comment":
         if not (note and note.strip()):
             return Decision(state, error="a comment needs a note", code=422)
@@ -56,18 +62,22 @@ def decide(state: AlertState, verb: Verb, actor: str, *, two_person: bool, assig
         state = replace(state, status="acknowledged", acknowledged_by=actor)
         history.append(("acknowledged", {"implied_by": "resolve"}))
         notify = "acknowledge"
-    if two_person and not by_person:
+    if two_person and identity is None:
         return Decision(state, error=f"{state.rule_id} is resolved by two people signed in as themselves; an API token"
                         " is not a person", code=403)  # fmt: skip
     if two_person:
         requested = state.resolve_requested_by
         if requested is None:
-            history.append(("resolve_requested", {"two_person_rule": state.rule_id}))
-            return Decision(replace(state, resolve_requested_by=actor), history, notify=notify, stop_paging=True)
-        if requested == actor:
+            history.append(("resolve_requested", {"two_person_rule": state.rule_id, "identity": identity}))
+            return Decision(replace(state, resolve_requested_by=actor, resolve_requested_id=identity), history,
+                            notify=notify, stop_paging=True)  # fmt: skip
+        # a request from before identities were recorded can only be told apart by its name
+        same = state.resolve_requested_id == identity if state.resolve_requested_id else requested == actor
+        if same:
             return Decision(state, error=f"{state.rule_id} needs a second person to confirm the resolution;"
-                            f" {actor} already asked for it", code=409)  # fmt: skip
-        history.append(("resolved", {"confirms": requested}))
+                            f" {actor} already asked for it (whatever the name shown now)", code=409)  # fmt: skip
+        history.append(("resolved", {"confirms": requested, "confirms_identity": state.resolve_requested_id,
+                                     "identity": identity}))  # fmt: skip
     else:
         history.append(("resolved", {}))
     return Decision(replace(state, status="resolved"), history, notify="resolve", stop_paging=True, released=True)

@@ -48,7 +48,7 @@ class ControlledActions:
         async with self.pool.connection() as conn, conn.transaction():
             decision, doc = await act(conn, self.alerting, action.alert_id, action.tenant, action.verb, action.actor,
                                       self.clock(), note=action.note, assignee=action.assignee,
-                                      by_person=action.by_person)  # fmt: skip
+                                      identity=action.identity)  # fmt: skip
             if decision.error is None and doc is not None:
                 if decision.released:
                     key = record_key(doc["tenant"], doc["conveyance_id"])

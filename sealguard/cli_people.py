@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sealguard.cli_live import _database
     from sealguard.people import passwords, totp
+    from sealguard.people.throttle import account_key
     from sealguard.runtime import migrate_url
     from sealguard.store import people
 
@@ -68,10 +69,12 @@ def run(args: argparse.Namespace) -> int:
                 cmd, name = args.person_command, getattr(args, "username", "")
                 if cmd == "list":
                     rows = await people.list_people(conn)
+                    now = datetime.now(UTC)
                     lines = ["username\tname\ttenant\trole\tfacility\tsigns in with\tstate"]
                     for p in rows:
                         how = "password+code" if p.totp_secret else "password" if p.password_hash else "single sign-on"
-                        state = "disabled" if p.disabled_at else "locked" if p.locked_until else "active"
+                        locked = await people.locked_until(conn, [f"account:{account_key(p.username)}"], now)
+                        state = "disabled" if p.disabled_at else "locked" if locked else "active"
                         lines.append(f"{p.username}\t{p.display_name}\t{p.tenant}\t{p.role}\t{p.facility or '-'}"
                                      f"\t{how}\t{state}")  # fmt: skip
                     return EXIT_OK, "\n".join(lines)

@@ -3,12 +3,15 @@
 Precedence: environment over the file (``SEALGUARD_CONFIG``) over the defaults below.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sealguard.store.dead_letters import DeadLetterLimits
 
 
 class Settings(BaseSettings):
@@ -76,7 +79,27 @@ class Settings(BaseSettings):
     cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto", description="Secure cookies: auto = when public_url or the request is https"
     )
-    http_max_body: int = 5 * 1024 * 1024
+    http_max_body: int = Field(5 * 1024 * 1024, description="bytes in one request body (events, partner messages)")
+    http_max_json_containers: int = Field(
+        100_000, ge=1, description="JSON objects and arrays one request body may hold (5 MiB of '{},' is 1.7 M)"
+    )
+    partner_max_item_bytes: int = Field(
+        256 * 1024, ge=1, description="bytes of one partner item (a DCSA event, an EPCIS event, a Traccar position)"
+    )
+    partner_max_message_bytes: int = Field(
+        16 * 1024 * 1024, ge=1, description="bytes of partner items the events of one message carry together"
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="addresses (comma-separated, or '*') of reverse proxies whose X-Forwarded-For and"
+        " X-Forwarded-Proto are believed; none by default, so a client cannot choose the address it is throttled by",
+    )
+    dead_letter_keep_bytes: int = Field(64 * 1024, ge=0, description="bytes kept of each dead-lettered input")
+    dead_letter_quota: int = Field(100_000, ge=0, description="dead letters kept per tenant and sender per UTC day")
+    dead_letter_quota_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="bytes of dead letters kept per tenant and sender per UTC day"
+    )
+    dead_letter_retention_days: float = Field(90.0, gt=0, description="dead letters older than this are pruned")
     idle_advance_after: float = Field(60.0, description="seconds of silence before the clock follows the wall clock")
     max_future_skew: float = Field(
         300.0, description="seconds an event's occurred_at may lie ahead of its receipt; 0 turns the check off"
@@ -92,6 +115,12 @@ class Settings(BaseSettings):
         if not sep or not host or not port.isdigit():
             raise ValueError("expected host:port, e.g. 127.0.0.1:8000")
         return value
+
+    @property
+    def dead_letter_limits(self) -> DeadLetterLimits:
+        return DeadLetterLimits(keep_bytes=self.dead_letter_keep_bytes, quota_letters=self.dead_letter_quota,
+                                quota_bytes=self.dead_letter_quota_bytes,
+                                retention=timedelta(days=self.dead_letter_retention_days))  # fmt: skip
 
     @property
     def http_host(self) -> str:

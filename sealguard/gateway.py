@@ -39,12 +39,12 @@ from sealguard.rules.trip_ids import TripOwner, plan_problem
 from sealguard.schemas.decode import InvalidEvent
 from sealguard.schemas.events import TripClosed, TripPlanned
 from sealguard.store import reference, trip_owners
+from sealguard.store.dead_letters import DEFAULT_LIMITS, DeadLetterLimits, write_dead_letters
 from sealguard.store.events import (
     DeadLetter,
     PartitionCache,
     StoredEvent,
     native_partitions,
-    write_dead_letters,
     write_events,
 )
 from sealguard.worker import RECEIVED
@@ -57,8 +57,10 @@ class KafkaForwarder:
 
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], options: KafkaOptions, *,
                  max_future_skew: float | None = 300.0, queue_size: int = 10_000, metrics: Metrics | None = None,
-                 wall: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 wall: Callable[[], float] = time.time,
+                 dead_letters: DeadLetterLimits = DEFAULT_LIMITS) -> None:  # fmt: skip
         self.pool = pool
+        self.dead_letters = dead_letters
         self.options = options
         self.max_future_skew = max_future_skew
         self.metrics = metrics or Metrics()
@@ -181,7 +183,7 @@ class KafkaForwarder:
         letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,
                             event_id, reason, item.raw)  # fmt: skip
         async with self.pool.connection() as conn, conn.transaction():
-            await write_dead_letters(conn, [letter])
+            await write_dead_letters(conn, [letter], self.dead_letters)
         self.metrics.dead_letters.labels(item.source).inc()
         _answer(item, ItemResult("rejected", event_id, reason))
 

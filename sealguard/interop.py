@@ -10,6 +10,7 @@ or the topic's): a binding is looked up in that tenant only, so a device can nev
 """
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -89,37 +90,54 @@ class Delivered:
         return {
             **self.counts(),
             "results": [{"device": m.device, **r.to_json()} for m, r in self.results],
-            "skipped": [{"path": n.path, "reason": n.reason} for n in self.translation.skipped],
+            "skipped": [{"path": n.path, "reason": n.reason} for n in self.translation.skipped_notes()],
         }
 
 
 async def deliver(sink: EventSink, devices: DeviceBook, translation: Translation, *, tenant: str, source: str,
-                  origin: dict[str, Any], role: str | None, raw: bytes) -> Delivered:  # fmt: skip
+                  origin: dict[str, Any], role: str | None, raw: bytes,
+                  refuse: Callable[[dict[str, Any]], str | None] | None = None,
+                  submitted: Callable[[], None] | None = None) -> Delivered:  # fmt: skip
     """Bind and submit every mapped event; a message the adapter rejected is dead-lettered whole (``raw``,
-    with every reason). Resolves when each is durably handled (stored, or dead-lettered)."""
+    with every reason). ``refuse`` is the door's own check of a bound event (a facility-bound scanner's
+    facility, as the native door checks it): an event it refuses is dead-lettered with its reason. Resolves
+    when each is durably handled (stored, or dead-lettered); ``submitted`` is called once every event is in
+    the sink's order, before that."""
     if translation.rejected:
-        reason = "; ".join(f"{n.path}: {n.reason}" for n in translation.rejected)[:2000]
+        reason = "; ".join(f"{n.path}: {n.reason}" for n in translation.rejected_notes())[:2000]
         future = await sink.submit(Inbound(raw, source, origin, tenant=tenant, refused=reason, role=role))
+        if submitted is not None:
+            submitted()
         await future
         return Delivered([], translation)
     futures = []
     for m in translation.mapped:
         event, refusal = await devices.bind(tenant, m)
+        if refusal is None and refuse is not None:
+            refusal = refuse(event)
         item = Inbound(orjson.dumps(event), source, {**origin, "device": m.device}, tenant=tenant, refused=refusal,
                        refused_id=event.get("event_id") if refusal else None, role=role)  # fmt: skip
         futures.append(await sink.submit(item))
+    if submitted is not None:
+        submitted()
     results = await asyncio.gather(*futures)
     return Delivered(list(zip(translation.mapped, results, strict=True)), translation)
 
 
 class TranslatingSink:
     """An event sink that reads OwnTracks messages from MQTT (``Inbound.format``) before the real sink:
-    the transport acknowledges the message once every event made from it is handled."""
+    the transport acknowledges the message once every event made from it is handled.
+
+    A phone sends its buffered fixes as a burst; each message's binding is looked up before its events go
+    on, and a lookup may take longer for one message than for the next. So each device's messages go on
+    strictly in the order they arrived: a message waits until the one before it from the same device
+    has been handed to the sink (other devices are not held up)."""
 
     def __init__(self, sink: EventSink, devices: DeviceBook) -> None:
         self.sink = sink
         self.devices = devices
         self._running: set[asyncio.Task[None]] = set()
+        self._last: dict[tuple[str, str], asyncio.Future[None]] = {}  # per device: the message before
 
     async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
         if item.format != "owntracks" or item.device is None:
@@ -129,19 +147,40 @@ class TranslatingSink:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[ItemResult] = loop.create_future()
 
+        key = (user, device)
+        before = self._last.get(key)
+        handed: asyncio.Future[None] = loop.create_future()  # set once this message's events are submitted
+        self._last[key] = handed
+
+        def forget(_: "asyncio.Future[None]") -> None:
+            if self._last.get(key) is handed:
+                del self._last[key]
+
+        handed.add_done_callback(forget)
+
+        def release() -> None:
+            if not handed.done():
+                handed.set_result(None)
+
         async def run() -> None:
             try:
+                if before is not None:
+                    await asyncio.shield(before)
                 tenant = item.tenant or await self.devices.tenant_of_user(user)
                 if tenant is None:  # owntracks/{user}/...: the broker lets only sg-{id} publish as itself
                     refusal = f"topic user {user[:70]!r} is not the MQTT user of a live token (sg-{{id}})"
                     future = await self.sink.submit(Inbound(item.raw, item.source, item.origin, refused=refusal))
+                    release()
                     done.set_result(await future)
                     return
                 delivered = await deliver(self.sink, self.devices, translation, tenant=tenant, source=item.source,
-                                          origin=item.origin, role=item.role, raw=item.raw)  # fmt: skip
+                                          origin=item.origin, role=item.role, raw=item.raw,
+                                          submitted=release)  # fmt: skip
             except Exception as exc:  # not handled: the broker delivers the message again
                 done.set_exception(exc)
                 return
+            finally:
+                release()
             statuses = [r.status for _, r in delivered.results]
             if translation.rejected:
                 done.set_result(ItemResult("rejected", reason=translation.rejected[0].reason))

@@ -14,6 +14,7 @@ import signal
 import socket
 from typing import Any, Literal
 
+from sealguard import housekeeping
 from sealguard.alerts import config as alerting_config
 from sealguard.alerts.channels import TopicSink
 from sealguard.alerts.config import AlertingConfig
@@ -32,6 +33,7 @@ from sealguard.runtime import migrate_url, open_pool
 from sealguard.serving import Serving, stop_task
 from sealguard.topic_sinks import KafkaSink, MqttSink
 from sealguard.web.app import HealthRuntime, Runtime, create_app, create_health_app
+from sealguard.web.bodies import limits_of
 from sealguard.web.signin import signin_of
 from sealguard.worker import Worker
 
@@ -85,7 +87,8 @@ class RoleProcess:
         token = s.metrics_token.get_secret_value() if s.metrics_token else None
         if self.role in ("gateway", "api"):
             self.forwarder = KafkaForwarder(self.pool, self.options, max_future_skew=s.max_future_skew or None,
-                                            queue_size=s.queue_size, metrics=self.metrics)  # fmt: skip
+                                            queue_size=s.queue_size, metrics=self.metrics,
+                                            dead_letters=s.dead_letter_limits)  # fmt: skip
             actions = ControlledActions(self.pool, alerting_of(s), self.options)
             self.parts.append(actions)
             brokers: dict[str, Any] = {}
@@ -99,7 +102,7 @@ class RoleProcess:
                     self.parts.append(mqtt)
                     brokers["mqtt"] = mqtt
             rt = Runtime(pool=self.pool, sink=self.forwarder, actions=actions, hub=self.hub, brokers=brokers,
-                         max_batch=s.http_max_batch, max_body=s.http_max_body, rate_per_s=s.http_rate_per_s,
+                         limits=limits_of(s), rate_per_s=s.http_rate_per_s,
                          rate_burst=s.http_rate_burst, metrics_token=token, registry=self.metrics.registry,
                          signin=signin_of(s), map_tile_url=s.map_tile_url,
                          map_attribution=s.map_attribution)  # fmt: skip
@@ -112,14 +115,15 @@ class RoleProcess:
                                      owner=s.worker_id or f"{socket.gethostname()}-{os.getpid()}",
                                      idle_advance_after=s.idle_advance_after, metrics=self.metrics,
                                      checkpoint_every_s=s.checkpoint_every_s,
-                                     checkpoint_every_records=s.checkpoint_every_records)  # fmt: skip
+                                     checkpoint_every_records=s.checkpoint_every_records,
+                                     dead_letters=s.dead_letter_limits)  # fmt: skip
                 self.parts.append(self.worker)
                 brokers["kafka"] = self.worker
             else:
                 self.parts.append(self._notifier(alerting_of(s)))
             health = HealthRuntime(pool=self.pool, brokers=brokers, metrics_token=token, registry=self.metrics.registry)
             app = create_health_app(health, lifespan=self.serving.lifespan)
-        await self.serving.start(app, s.http_host, s.http_port)
+        await self.serving.start(app, s.http_host, s.http_port, s.trusted_proxies)
 
     def _notifier(self, alerting: AlertingConfig) -> Notifier:
         s = self.settings
@@ -140,6 +144,8 @@ class RoleProcess:
             stack.push_async_callback(self.forwarder.stop)
             listener = PgUpdates(str(self.settings.database_url), self.hub)
             stack.push_async_callback(stop_task, asyncio.create_task(listener.run(), name="live-updates"), None, 0)
+            keeping = housekeeping.run(self.pool, self.settings.dead_letter_limits.retention)
+            stack.push_async_callback(stop_task, asyncio.create_task(keeping, name="housekeeping"), None, 0)
         for part in self.parts:
             if isinstance(part, ControlledActions):
                 stack.push_async_callback(stop_task, asyncio.create_task(part.relay(), name="control-relay"), None, 0)

@@ -16,7 +16,7 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import set_json_dumps
 
-from sealguard import mqtt_access
+from sealguard import housekeeping, mqtt_access
 from sealguard.alerts import config as alerting_config
 from sealguard.alerts.channels import TopicSink
 from sealguard.alerts.config import AlertingConfig
@@ -37,6 +37,7 @@ from sealguard.store import tokens
 from sealguard.store.migrate import migrate
 from sealguard.topic_sinks import KafkaSink, MqttSink
 from sealguard.web.app import Runtime, create_app
+from sealguard.web.bodies import limits_of
 from sealguard.web.signin import signin_of
 
 log = logging.getLogger("sealguard")
@@ -175,7 +176,8 @@ class Monitor:
             alerting = alerting.model_copy(update={"public_url": s.public_url or f"http://{s.http}"})
         self.pipeline = Pipeline(self.pool, policy, queue_size=s.queue_size, snapshot_every_s=s.snapshot_every_s,
                                  idle_advance_after=s.idle_advance_after, alerting=alerting,
-                                 max_future_skew=s.max_future_skew or None, metrics=self.metrics)  # fmt: skip
+                                 max_future_skew=s.max_future_skew or None, metrics=self.metrics,
+                                 dead_letters=s.dead_letter_limits)  # fmt: skip
         options = MqttOptions(self.mqtt_url, client_id=client_id, protocol=mqtt_protocol,
                               shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file,
                               role_topics=role_topics)  # fmt: skip
@@ -197,8 +199,7 @@ class Monitor:
             sink=self.pipeline,
             actions=self.pipeline,
             hub=self.hub,
-            max_batch=s.http_max_batch,
-            max_body=s.http_max_body,
+            limits=limits_of(s),
             brokers=brokers,
             rate_per_s=s.http_rate_per_s,
             rate_burst=s.http_rate_burst,
@@ -214,7 +215,9 @@ class Monitor:
     async def _serve(self) -> None:
         """Run the HTTP server (its lifespan starts every part) and return once it listens; raise why not."""
         assert self.serving is not None
-        await self.serving.start(self._app, self.settings.http_host, self.settings.http_port)
+        await self.serving.start(
+            self._app, self.settings.http_host, self.settings.http_port, self.settings.trusted_proxies
+        )
 
     async def _open_parts(self, stack: contextlib.AsyncExitStack) -> None:
         assert self.pool is not None and self.pipeline is not None
@@ -230,6 +233,8 @@ class Monitor:
         await asyncio.wait_for(listener.listening.wait(), 30)
         if self._keeper is not None:
             self.background.append(asyncio.create_task(self._keep_credentials(*self._keeper), name="mqtt-auth"))
+        retention = self.settings.dead_letter_limits.retention
+        self.background.append(asyncio.create_task(housekeeping.run(self.pool, retention), name="housekeeping"))
         stack.push_async_callback(self._stop_background)
         self.tasks = [asyncio.create_task(src.run(), name=type(src).__name__) for src in self.sources]
         stack.push_async_callback(self._stop_sources)

@@ -71,10 +71,14 @@ class Serving:
         if stack is not None:
             await stack.aclose()
 
-    async def start(self, app: FastAPI, host: str, port: int) -> None:
-        """Serve ``app`` (built with ``lifespan=self.lifespan``) and return once it listens; raise why not."""
+    async def start(self, app: FastAPI, host: str, port: int, trusted_proxies: str = "") -> None:
+        """Serve ``app`` (built with ``lifespan=self.lifespan``) and return once it listens; raise why not.
+
+        ``X-Forwarded-For`` and ``-Proto`` are believed only from ``trusted_proxies`` (uvicorn would
+        believe 127.0.0.1 by default, so any client of a local proxy could choose its own address)."""
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False,
-                                timeout_graceful_shutdown=5)  # fmt: skip
+                                timeout_graceful_shutdown=5, proxy_headers=bool(trusted_proxies.strip()),
+                                forwarded_allow_ips=trusted_proxies.strip() or "")  # fmt: skip
         self.server = QuietServer(config)
         task = self._task = asyncio.create_task(self.server.serve(), name="http")
         while not self.server.started:

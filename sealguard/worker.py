@@ -54,12 +54,12 @@ from sealguard.rules.view import conveyance_view
 from sealguard.schemas.decode import InvalidEvent, decode_event, decode_object
 from sealguard.schemas.events import Event
 from sealguard.store import live, partition_log, projection, reference, seal_facts
+from sealguard.store.dead_letters import DEFAULT_LIMITS, DeadLetterLimits, write_dead_letters
 from sealguard.store.events import (
     DeadLetter,
     PartitionCache,
     StoredEvent,
     stored_seqs,
-    write_dead_letters,
     write_events,
 )
 from sealguard.store.partition_log import Checkpoint, PartitionTick
@@ -133,8 +133,10 @@ class Worker:
         metrics: Metrics | None = None,
         mono: Callable[[], float] = time.monotonic,
         clock: Callable[[], datetime] = _utcnow,
+        dead_letters: DeadLetterLimits = DEFAULT_LIMITS,
     ) -> None:
         self.pool = pool
+        self.dead_letters = dead_letters
         self.options = options
         self.policy = policy or Policy()
         self.alerting = alerting or AlertingConfig()
@@ -475,7 +477,7 @@ class Worker:
         # The seal stage first: its locks are taken before any tenant's history head (no lock cycles).
         work.changes += await self._seal_stage(conn, work.facts)
         await write_events(conn, work.rows, self._partitions)
-        await write_dead_letters(conn, work.dead)
+        await write_dead_letters(conn, work.dead, self.dead_letters)
         for number, ticks in work.ticks.items():
             ids = await partition_log.write_ticks(conn, self.topic, number, ticks)
             work.tick_ids[number] = ids[-1]

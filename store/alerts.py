@@ -80,6 +80,13 @@ async def lock_alert(conn: Conn, alert_id: str, tenant: str | None) -> dict[str,
     return docs[0] if docs else None
 
 
+async def resolve_requested_id(conn: Conn, alert_id: str) -> str | None:
+    """The identity of whoever asked to resolve the alert (two-person rules), if anyone did."""
+    cur = await conn.execute("SELECT resolve_requested_id FROM alerts WHERE alert_id = %s::uuid", (alert_id,))
+    row = await cur.fetchone()
+    return str(row[0]) if row and row[0] is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class PersonAction:
     """The state an alert moves to after a person's action, and who did it when."""
@@ -88,6 +95,7 @@ class PersonAction:
     acknowledged_by: str | None
     resolve_requested_by: str | None
     assignee: str | None
+    resolve_requested_id: str | None  # who asked, as an identity (``person:{id}``), not a name
     acknowledged: bool  # this action acknowledged it (stamp acknowledged_at)
     resolved: bool  # this action resolved it (stamp resolved_at and resolved_by)
     actor: str
@@ -96,10 +104,11 @@ class PersonAction:
 async def record_action(conn: Conn, alert_id: str, a: PersonAction, now: datetime) -> None:
     await conn.execute(
         "UPDATE alerts SET status = %s, acknowledged_by = %s, resolve_requested_by = %s, assignee = %s,"
-        " acknowledged_at = CASE WHEN %s THEN %s ELSE acknowledged_at END,"
+        " resolve_requested_id = %s, acknowledged_at = CASE WHEN %s THEN %s ELSE acknowledged_at END,"
         " resolved_at = CASE WHEN %s THEN %s ELSE resolved_at END,"
         " resolved_by = CASE WHEN %s THEN %s ELSE resolved_by END, updated_at = %s WHERE alert_id = %s::uuid",
-        (a.status, a.acknowledged_by, a.resolve_requested_by, a.assignee, a.acknowledged, now, a.resolved, now,
+        (a.status, a.acknowledged_by, a.resolve_requested_by, a.assignee, a.resolve_requested_id, a.acknowledged, now,
+         a.resolved, now,
          a.resolved, a.actor, now, alert_id),
     )  # fmt: skip
 

@@ -175,18 +175,6 @@ async def _reference(conn: Conn, rows: list[StoredEvent]) -> None:
             )
 
 
-async def write_dead_letters(conn: Conn, letters: list[DeadLetter]) -> None:
-    if not letters:
-        return
-    cur = conn.cursor()
-    async with cur.copy(
-        "COPY dead_letters (received_at, source, origin, tenant, event_id, reason, raw) FROM STDIN"
-    ) as copy:
-        for d in letters:
-            await copy.write_row((d.received_at, d.source, orjson.dumps(d.origin).decode(), _text(d.tenant),
-                                  _text(d.event_id), _text(d.reason), d.raw))  # fmt: skip
-
-
 def _text(value: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL; the raw bytes keep the original."""
     return value.replace("\x00", "\\u0000") if value is not None else None

@@ -16,8 +16,6 @@ from psycopg.rows import dict_row
 from sealguard.store.tokens import ROLES, Principal, Role
 
 Conn = psycopg.AsyncConnection[Any]
-LOCK_AFTER = 5  # failed sign-ins in a row before the account waits
-LOCK_FOR = timedelta(minutes=15)
 
 
 def secret_hash(secret: str) -> str:
@@ -84,8 +82,9 @@ async def list_people(conn: Conn) -> list[Person]:
 
 
 async def update(conn: Conn, username: str, **fields: Any) -> bool:
-    """Set some of password_hash, totp_secret, role, tenant, facility, display_name, disabled_at; a new
-    password or a disabling also ends the person's sessions."""
+    """Set some of password_hash, totp_secret, role, tenant, facility, display_name, disabled_at. Anything
+    a session rests on (the password, the second factor on or off, the role, tenant or facility, being
+    enabled) ends the person's sessions at once: they sign in again under the new terms."""
     allowed = {"password_hash", "totp_secret", "role", "tenant", "facility", "display_name", "disabled_at"}
     if not fields or set(fields) - allowed:
         raise ValueError(f"can set only {', '.join(sorted(allowed))}")
@@ -99,24 +98,9 @@ async def update(conn: Conn, username: str, **fields: Any) -> bool:
     row = await cur.fetchone()
     if row is None:
         return False
-    if {"password_hash", "disabled_at", "role", "tenant", "facility"} & set(fields):
+    if {"password_hash", "totp_secret", "disabled_at", "role", "tenant", "facility"} & set(fields):
         await end_sessions(conn, int(row[0]))
     return True
-
-
-async def failed(conn: Conn, person_id: int, now: datetime) -> None:
-    """One more failed sign-in; the fifth in a row locks the account for 15 minutes."""
-    await conn.execute(
-        "UPDATE people SET failed_logins = failed_logins + 1,"
-        " locked_until = CASE WHEN failed_logins + 1 >= %s THEN %s ELSE locked_until END WHERE id = %s",
-        (LOCK_AFTER, now + LOCK_FOR, person_id),
-    )
-
-
-async def succeeded(conn: Conn, person_id: int) -> None:
-    """A sign-in went through: the count of failures starts again (a code's step is claimed already,
-    by ``use_totp_step``)."""
-    await conn.execute("UPDATE people SET failed_logins = 0, locked_until = NULL WHERE id = %s", (person_id,))
 
 
 async def use_totp_step(conn: Conn, person_id: int, step: int) -> bool:
@@ -229,3 +213,67 @@ async def take_attempt(conn: Conn, state: str, now: datetime) -> tuple[str, str,
     if row is None or row[3] <= now:
         return None
     return str(row[0]), str(row[1]), str(row[2])
+
+
+# --- sign-in throttling and trusted browsers -------------------------------------------------------------
+
+
+async def locked_until(conn: Conn, keys: list[str], now: datetime) -> datetime | None:
+    """The latest lock among ``keys`` still in force, if any."""
+    cur = await conn.execute("SELECT max(locked_until) FROM signin_throttle WHERE key = ANY(%s) AND locked_until > %s",
+                             (keys, now))  # fmt: skip
+    row = await cur.fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+async def count_failure(conn: Conn, limits: list[tuple[str, int]], now: datetime, lock_for: timedelta) -> None:
+    """One more failure under each key; a key that reaches its limit is locked for ``lock_for`` and its
+    count starts again. A lock that has ended leaves nothing behind, and failures further apart than
+    ``lock_for`` do not add up: a new lock needs a new run of failures."""
+    for key, limit in limits:
+        await conn.execute(
+            "INSERT INTO signin_throttle AS t (key, failures, locked_until, updated_at)"
+            " VALUES (%(key)s, CASE WHEN 1 >= %(limit)s THEN 0 ELSE 1 END,"
+            "         CASE WHEN 1 >= %(limit)s THEN %(until)s::timestamptz END, %(now)s)"
+            " ON CONFLICT (key) DO UPDATE SET"
+            "  failures = CASE WHEN (CASE WHEN t.updated_at < %(stale)s THEN 0 ELSE t.failures END) + 1 >= %(limit)s"
+            "             THEN 0 ELSE (CASE WHEN t.updated_at < %(stale)s THEN 0 ELSE t.failures END) + 1 END,"
+            "  locked_until = CASE WHEN (CASE WHEN t.updated_at < %(stale)s THEN 0 ELSE t.failures END) + 1"
+            "                           >= %(limit)s THEN %(until)s::timestamptz"
+            "                      WHEN t.locked_until <= %(now)s THEN NULL ELSE t.locked_until END,"
+            "  updated_at = %(now)s",
+            {"key": key, "limit": limit, "until": now + lock_for, "now": now, "stale": now - lock_for},
+        )
+
+
+async def clear_failures(conn: Conn, keys: list[str]) -> None:
+    """A sign-in went through: the runs of failures under ``keys`` end (their locks too)."""
+    await conn.execute("DELETE FROM signin_throttle WHERE key = ANY(%s)", (keys,))
+
+
+async def trusted_device(conn: Conn, secret: str, now: datetime) -> int | None:
+    """The person a device cookie was given to, while it is valid."""
+    cur = await conn.execute("SELECT person_id FROM signin_devices WHERE secret_hash = %s AND expires_at > %s",
+                             (secret_hash(secret), now))  # fmt: skip
+    row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
+async def trust_device(conn: Conn, person_id: int, old: str | None, now: datetime, lasts: timedelta) -> str:
+    """A new device cookie for the person's browser (the one it had, if any, is replaced)."""
+    if old is not None:
+        await conn.execute("DELETE FROM signin_devices WHERE secret_hash = %s", (secret_hash(old),))
+    secret = secrets.token_urlsafe(32)
+    await conn.execute(
+        "INSERT INTO signin_devices (secret_hash, person_id, created_at, expires_at) VALUES (%s, %s, %s, %s)",
+        (secret_hash(secret), person_id, now, now + lasts),
+    )
+    return secret
+
+
+async def prune_signin_records(conn: Conn, now: datetime) -> None:
+    """Counters untouched for a day and not locked, trusted browsers past their time, sessions long over."""
+    await conn.execute("DELETE FROM signin_throttle WHERE updated_at < %s AND (locked_until IS NULL"
+                       " OR locked_until < %s)", (now - timedelta(days=1), now))  # fmt: skip
+    await conn.execute("DELETE FROM signin_devices WHERE expires_at < %s", (now,))
+    await conn.execute("DELETE FROM signin_attempts WHERE expires_at < %s", (now,))

@@ -34,6 +34,11 @@ class Principal:
         """Whose budget a request spends (rate limits): one per token, one per person."""
         return f"person:{self.person_id}" if self.person_id is not None else f"token:{self.token_id}"
 
+    @property
+    def identity(self) -> str | None:
+        """Who a person is, whatever their name (``person:{id}``); None for a token, which is no person."""
+        return f"person:{self.person_id}" if self.person_id is not None else None
+
     def may_see(self, tenant: str) -> bool:
         return self.tenant in (ALL_TENANTS, tenant)
 

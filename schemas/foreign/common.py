@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 
 EVENT_ID_MAX = 128  # the contract's event_id length
+MAX_ITEMS = 1000  # items one message may hold (the endpoints pass their http_max_batch)
+MAX_NOTES = 100  # notes kept per kind: the rest are counted, so an answer is never larger than the message
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +47,68 @@ class Note:
 
 @dataclass(slots=True)
 class Translation:
+    """What became of a message. Only the first ``MAX_NOTES`` skipped and rejected notes are kept and the
+    rest counted (``more_skipped``, ``more_rejected``): a message of a million broken items is answered
+    with a hundred reasons and a count, not a million (an answer is feedback, not a copy)."""
+
     mapped: list[Mapped] = field(default_factory=list)
     skipped: list[Note] = field(default_factory=list)
     rejected: list[Note] = field(default_factory=list)
+    more_skipped: int = 0
+    more_rejected: int = 0
+    too_large: str | None = None  # refused for its size alone: the transport says so (HTTP 413)
 
     def reject(self, path: str, reason: str) -> None:
-        self.rejected.append(Note(path, reason))
+        if len(self.rejected) < MAX_NOTES:
+            self.rejected.append(Note(path, reason))
+        else:
+            self.more_rejected += 1
 
     def skip(self, path: str, reason: str) -> None:
-        self.skipped.append(Note(path, reason))
+        if len(self.skipped) < MAX_NOTES:
+            self.skipped.append(Note(path, reason))
+        else:
+            self.more_skipped += 1
+
+    def rejected_notes(self) -> list[Note]:
+        """The rejections kept, and one more note counting those left out."""
+        extra = [Note("$", f"and {self.more_rejected} more problems not listed")] if self.more_rejected else []
+        return [*self.rejected, *extra]
+
+    def skipped_notes(self) -> list[Note]:
+        extra = [Note("$", f"and {self.more_skipped} more items skipped, not listed")] if self.more_skipped else []
+        return [*self.skipped, *extra]
+
+    def too_many(self, items: list[Any], path: str, max_items: int) -> bool:
+        """Refuse a message of more than ``max_items`` items whole, before any is read: the sender splits
+        it (every standard here allows many messages), and no item of it costs anything."""
+        if len(items) <= max_items:
+            return False
+        self.too_large = f"{len(items)} items; at most {max_items} per message (send them in several)"
+        self.reject(path, self.too_large)
+        return True
+
+    def bound(self, max_item_bytes: int, max_total_bytes: int) -> None:
+        """Refuse the message when one foreign item is larger than ``max_item_bytes`` (serialised), or when
+        the events it maps to would carry more than ``max_total_bytes`` of foreign items together (each
+        event keeps its item as evidence: one large item with many seals would be copied into each)."""
+        sizes: dict[int, int] = {}
+        total = 0
+        for m in self.mapped:
+            item = m.event.get("foreign", {}).get("payload")
+            key = id(item)
+            if key not in sizes:
+                sizes[key] = len(orjson.dumps(item))
+                if sizes[key] > max_item_bytes:
+                    self.too_large = f"an item of {sizes[key]} bytes; at most {max_item_bytes} per item"
+                    break
+            total += sizes[key]
+            if total > max_total_bytes:
+                self.too_large = f"its events would carry {total}+ bytes of items; at most {max_total_bytes}"
+                break
+        if self.too_large is not None:
+            self.reject("$", self.too_large)
+            self.mapped.clear()
 
 
 def stable_id(prefix: str, *parts: Any) -> str:

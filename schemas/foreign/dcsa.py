@@ -31,7 +31,16 @@ from typing import Any
 
 import orjson
 
-from sealguard.schemas.foreign.common import Mapped, Translation, decimal_text, foreign, iso, position_ok, rfc3339
+from sealguard.schemas.foreign.common import (
+    MAX_ITEMS,
+    Mapped,
+    Translation,
+    decimal_text,
+    foreign,
+    iso,
+    position_ok,
+    rfc3339,
+)
 from sealguard.schemas.foreign.common import stable_id as _stable
 from sealguard.schemas.foreign.countries import COUNTRIES
 from sealguard.schemas.iso6346 import check_digit, looks_like_container_number
@@ -105,7 +114,7 @@ class _Checked:
         self.ok = False
 
 
-def from_events(body: bytes, *, now: datetime) -> tuple[str, Translation]:
+def from_events(body: bytes, *, now: datetime, max_items: int = MAX_ITEMS) -> tuple[str, Translation]:
     """``(version, translation)`` of a POSTed message: ``2.2`` for an array, ``3.0`` for
     ``{"events": [...]}``."""
     out = Translation()
@@ -124,6 +133,8 @@ def from_events(body: bytes, *, now: datetime) -> tuple[str, Translation]:
         return "?", out
     if not events:
         out.reject(prefix, "no events")
+    if out.too_many(events, prefix, max_items):
+        return version, out
     seen: dict[str, int] = {}
     for i, event in enumerate(events):
         path = f"{prefix}[{i}]"

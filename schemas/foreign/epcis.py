@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from sealguard.schemas.foreign.common import (
+    MAX_ITEMS,
     Mapped,
     Translation,
     content_id,
@@ -57,10 +58,9 @@ _PREFIXES = (
     "cbv:Disp-",
     "gs1:",
 )
-MAX_EVENTS = 1000
 
 
-def from_document(body: bytes, *, now: datetime) -> Translation:
+def from_document(body: bytes, *, now: datetime, max_items: int = MAX_ITEMS) -> Translation:
     out = Translation()
     try:
         msg = orjson.loads(body)
@@ -88,8 +88,7 @@ def from_document(body: bytes, *, now: datetime) -> Translation:
     else:
         out.reject("$.type", f"expected EPCISDocument or an EPCIS event type; got {msg.get('type')!r}")
         return out
-    if len(events) > MAX_EVENTS:
-        out.reject(prefix, f"at most {MAX_EVENTS} events per capture; got {len(events)}")
+    if out.too_many(events, prefix, max_items):
         return out
     for i, event in enumerate(events):
         _event(out, event, prefix if prefix == "$" else f"{prefix}[{i}]", now)

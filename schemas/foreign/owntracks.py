@@ -13,7 +13,17 @@ from typing import Any
 
 import orjson
 
-from sealguard.schemas.foreign.common import Mapped, Translation, epoch, fix, foreign, number, position_ok, stable_id
+from sealguard.schemas.foreign.common import (
+    MAX_ITEMS,
+    Mapped,
+    Translation,
+    epoch,
+    fix,
+    foreign,
+    number,
+    position_ok,
+    stable_id,
+)
 
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@")
 
@@ -25,7 +35,7 @@ def device_name(user: str, device: str) -> str | None:
     return f"owntracks:{user}/{device}"
 
 
-def from_message(body: bytes, user: str, device: str) -> Translation:
+def from_message(body: bytes, user: str, device: str, *, max_items: int = MAX_ITEMS) -> Translation:
     out = Translation()
     name = device_name(user, device)
     if name is None:
@@ -37,6 +47,8 @@ def from_message(body: bytes, user: str, device: str) -> Translation:
         out.reject("$", f"not valid JSON: {exc}")
         return out
     items = msg if isinstance(msg, list) else [msg]
+    if out.too_many(items, "$", max_items):
+        return out
     for i, item in enumerate(items):
         _one(out, name, item, f"$[{i}]" if isinstance(msg, list) else "$")
     return out

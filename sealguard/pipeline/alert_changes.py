@@ -79,7 +79,7 @@ def _at(t: float) -> datetime:
 
 
 async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str | None, verb: Verb, actor: str,
-              now: datetime, *, note: str | None = None, assignee: str | None = None, by_person: bool = True,
+              now: datetime, *, identity: str | None, note: str | None = None, assignee: str | None = None,
               ) -> tuple[Decision, dict[str, Any] | None]:  # fmt: skip
     """A person's action on one alert (``tenant`` None: any tenant), decided and stored with its history
     and notifications. The caller releases the engine's open alert when ``Decision.released``."""
@@ -87,15 +87,15 @@ async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str |
     if doc is None:
         return Decision(AlertState("", ""), error=f"no alert {alert_id}", code=404), None
     state = AlertState(doc["status"], doc["rule_id"], doc["acknowledged_by"], doc["resolve_requested_by"],
-                       doc["assignee"])  # fmt: skip
+                       doc["assignee"], await alert_rows.resolve_requested_id(conn, alert_id))  # fmt: skip
     decision = decide(state, verb, actor, two_person=doc["rule_id"] in alerting.two_person_rules,
-                      assignee=assignee, note=note, by_person=by_person)  # fmt: skip
+                      identity=identity, assignee=assignee, note=note)  # fmt: skip
     if decision.error is not None:
         return decision, doc
     new = decision.state
     resolved = new.status == "resolved"
     await alert_rows.record_action(conn, alert_id, alert_rows.PersonAction(
-        new.status, new.acknowledged_by, new.resolve_requested_by, new.assignee,
+        new.status, new.acknowledged_by, new.resolve_requested_by, new.assignee, new.resolve_requested_id,
         acknowledged=new.status != "open" and state.status == "open", resolved=resolved, actor=actor,
     ), now)  # fmt: skip
     stamp = utc_iso(now)

@@ -54,7 +54,8 @@ from sealguard.rules.engine import Engine
 from sealguard.rules.policy import Policy
 from sealguard.rules.view import conveyance_view
 from sealguard.store import engine_log, live, projection
-from sealguard.store.events import DeadLetter, PartitionCache, seen, write_dead_letters
+from sealguard.store.dead_letters import DEFAULT_LIMITS, DeadLetterLimits, write_dead_letters
+from sealguard.store.events import DeadLetter, PartitionCache, seen
 
 log = logging.getLogger("sealguard.pipeline")
 
@@ -83,8 +84,10 @@ class Pipeline:
         clock: Callable[[], datetime] = _utcnow,
         alerting: AlertingConfig | None = None,
         metrics: Metrics | None = None,
+        dead_letters: DeadLetterLimits = DEFAULT_LIMITS,
     ) -> None:
         self.pool = pool
+        self.dead_letters = dead_letters
         self.policy = policy or Policy()
         self.alerting = alerting or AlertingConfig()
         self.metrics = metrics or Metrics()
@@ -271,7 +274,7 @@ class Pipeline:
             # One monotonic reading for the batch: the idle clock needs no finer grain.
             batch = self.state.evaluate(items, admitted, stored, self.seq, self.mono())
             now = self.clock()
-            await write_batch(conn, batch, self._partitions, now, self.alerting)
+            await write_batch(conn, batch, self._partitions, now, self.alerting, self.dead_letters)
             for i, it in enumerate(items):
                 if isinstance(it, Act):
                     batch.acted[i] = await self._act(conn, it, batch, now)
@@ -283,7 +286,7 @@ class Pipeline:
     async def _act(self, conn: psycopg.AsyncConnection[Any], it: Act, batch: Batch,
                    now: datetime) -> tuple[Decision, dict[str, Any] | None]:  # fmt: skip
         decision, doc = await act(conn, self.alerting, it.alert_id, it.tenant, it.verb, it.actor, now, note=it.note,
-                                  assignee=it.assignee, by_person=it.by_person)  # fmt: skip
+                                  assignee=it.assignee, identity=it.identity)  # fmt: skip
         if decision.released and doc is not None and self.state.book.release(doc["dedup_key"], doc["alert_id"]):
             batch.seq += 1
             await engine_log.write_release(conn, batch.seq, doc["dedup_key"], doc["alert_id"])
@@ -333,7 +336,7 @@ class Pipeline:
         letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,
                             None, reason, item.raw)  # fmt: skip
         async with self.pool.connection() as conn, conn.transaction():
-            await write_dead_letters(conn, [letter])
+            await write_dead_letters(conn, [letter], self.dead_letters)
         self.metrics.dead_letters.labels(item.source).inc()
         if item.done is not None and not item.done.done():
             item.done.set_result(ItemResult("rejected", None, reason))

@@ -30,7 +30,7 @@ class Act:
     tenant: str | None  # the caller's tenant; None for an all-tenants token
     note: str | None = None
     assignee: str | None = None
-    by_person: bool = False  # signed in as a person, not an API token: the two-person rule counts people
+    identity: str | None = None  # a person signed in (``person:{id}``); None for an API token
     done: "asyncio.Future[tuple[Decision, dict[str, Any] | None]] | None" = None
 
 

@@ -139,7 +139,7 @@ def router() -> APIRouter:
                     scope,
                     note=body.note,
                     assignee=body.assignee,
-                    by_person=who.person_id is not None,
+                    identity=who.identity,
                 )
             )
         )

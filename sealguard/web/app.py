@@ -24,8 +24,8 @@ from sealguard.schemas.events import INSPECTION_POINTS
 from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web import alerts_api, fleet_api, interop_api, pages, signin
-from sealguard.web.auth import TokenCache, origin_of, require, tenant_scope
-from sealguard.web.bodies import read_limited
+from sealguard.web.auth import TokenCache, origin_of, require, scanner_facility, tenant_scope
+from sealguard.web.bodies import HttpLimits, read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.signin import SignInConfig
 from sealguard.web.waiting import stored
@@ -58,8 +58,7 @@ class Runtime(HealthRuntime):
     sink: EventSink
     actions: Actions
     hub: UpdateHub = field(default_factory=UpdateHub)
-    max_batch: int = 1000
-    max_body: int = 5 * 1024 * 1024
+    limits: HttpLimits = field(default_factory=HttpLimits)
     rate_per_s: float = 1000.0  # events submitted per second, per token (the Settings defaults)
     rate_burst: float = 2000.0
     map_tile_url: str | None = None  # tiles under the maps; None: the bundled offline base map
@@ -144,6 +143,15 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     limiter = app.state.limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
     _health(app, rt)
 
+    if rt.signin.public_url.startswith("https:"):
+
+        @app.middleware("http")
+        async def strict_transport(request: Request, call_next: Any) -> Response:
+            """A site served over https tells browsers never to reach it over http (RFC 6797)."""
+            response: Response = await call_next(request)
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            return response
+
     @app.post(f"{API}/events", tags=["events"])
     async def post_events(request: Request, who: Annotated[Principal, require("scanner")]) -> JSONResponse:
         """Submit one event or an array of events. Each item is answered: accepted, duplicate, or
@@ -151,7 +159,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
         ``index`` in the request; an accepted item lists the ``findings`` it raised. A single event that
         is rejected answers 422. Limited per token, counting events (429 with Retry-After past the
         rate)."""
-        body = await read_limited(request, rt.max_body)
+        body = await read_limited(request, rt.limits.max_body, max_containers=rt.limits.max_containers)
         tenant = None if who.tenant == ALL_TENANTS else who.tenant
         client = request.client.host if request.client else None
         origin = origin_of(who, client)
@@ -160,8 +168,8 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
         except orjson.JSONDecodeError:
             parsed = None
         if isinstance(parsed, list):
-            if len(parsed) > rt.max_batch:
-                raise HTTPException(413, f"at most {rt.max_batch} events per request; got {len(parsed)}")
+            if len(parsed) > rt.limits.max_batch:
+                raise HTTPException(413, f"at most {rt.limits.max_batch} events per request; got {len(parsed)}")
             items: list[Any] = parsed
         else:
             items = [parsed if isinstance(parsed, dict) else body]  # not JSON: dead-lettered with the reason
@@ -245,24 +253,3 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     app.include_router(signin.router(rt.signin, rt.pool))
     app.include_router(pages.router(rt.map_tile_url, rt.map_attribution))
     return app
-
-
-def scanner_facility(who: Principal, item: Any) -> tuple[str | None, bool]:
-    """A scanner bound to a facility submits for that facility only: its events carry that facility as
-    their source (filled in when missing), and an event naming another facility is refused.
-    Returns the refusal, if any, and whether ``item`` was changed (so it must be serialised again)."""
-    if who.role != "scanner" or who.facility is None or not isinstance(item, dict):
-        return None, False
-    source = item.get("source")
-    if source is None:
-        item["source"] = {"facility_id": who.facility}
-        return None, True
-    if not isinstance(source, dict):
-        return None, False  # validation says what is wrong with it
-    named = source.get("facility_id")
-    if named is None:
-        source["facility_id"] = who.facility
-        return None, True
-    if named != who.facility:
-        return f"source.facility_id: this scanner token belongs to facility {who.facility!r}, not {named!r}", False
-    return None, False

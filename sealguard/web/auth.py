@@ -76,10 +76,20 @@ def session_cookie(request: Request) -> str | None:
 
 
 def same_origin(request: Request) -> bool:
+    """The browser's ``Origin`` is this site's: its scheme, host and port (an https page of the same host
+    is another origin than the http site, and the other way round). The site is the configured public
+    URL, and the scheme and host the request came to (as a trusted proxy forwards them)."""
     origin = request.headers.get("origin")
     if origin is None:
         return True  # not every browser sends it on same-origin requests; the CSRF token still must match
-    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+    given = urlsplit(origin)
+    theirs = (given.scheme.lower(), given.netloc.lower())
+    ours = {(request.url.scheme.lower(), request.headers.get("host", "").lower())}
+    public = getattr(getattr(getattr(request.app.state, "rt", None), "signin", None), "public_url", None)
+    if isinstance(public, str) and public:
+        site = urlsplit(public)
+        ours.add((site.scheme.lower(), site.netloc.lower()))
+    return theirs in ours
 
 
 async def principal(
@@ -141,3 +151,24 @@ def tenant_scope(who: Principal, tenant: str | None) -> str | None:
     if tenant is not None and tenant != who.tenant:
         raise HTTPException(403, f"you belong to tenant {who.tenant!r}, not {tenant!r}")
     return who.tenant
+
+
+def scanner_facility(who: Principal, item: Any) -> tuple[str | None, bool]:
+    """A scanner bound to a facility submits for that facility only: its events carry that facility as
+    their source (filled in when missing), and an event naming another facility is refused.
+    Returns the refusal, if any, and whether ``item`` was changed (so it must be serialised again)."""
+    if who.role != "scanner" or who.facility is None or not isinstance(item, dict):
+        return None, False
+    source = item.get("source")
+    if source is None:
+        item["source"] = {"facility_id": who.facility}
+        return None, True
+    if not isinstance(source, dict):
+        return None, False  # validation says what is wrong with it
+    named = source.get("facility_id")
+    if named is None:
+        source["facility_id"] = who.facility
+        return None, True
+    if named != who.facility:
+        return f"source.facility_id: this scanner token belongs to facility {who.facility!r}, not {named!r}", False
+    return None, False

@@ -20,9 +20,11 @@ are stored with the foreign item inside, a message that cannot be read is dead-l
 reasons, an unbound device's events are dead-lettered with that reason.
 """
 
+import asyncio
 import base64
 import hashlib
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -37,12 +39,13 @@ from sealguard.schemas.foreign.common import Translation
 from sealguard.store import device_bindings
 from sealguard.store.device_bindings import BindingConflict
 from sealguard.store.tokens import ALL_TENANTS, Principal
-from sealguard.web.auth import holder, origin_of, require, tenant_scope
-from sealguard.web.bodies import read_limited
+from sealguard.web.auth import holder, origin_of, require, scanner_facility, tenant_scope
+from sealguard.web.bodies import HttpLimits, read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.waiting import stored
 
 PREFIX = "/api/v1/interop"
+OFF_LOOP_BYTES = 64 * 1024  # a larger message is translated in a thread, off the event loop
 
 
 async def _sender(request: Request, tenant: str | None) -> tuple[Principal, str]:
@@ -75,14 +78,25 @@ def router(devices: DeviceBook) -> APIRouter:
     """The partner endpoints; ``devices`` says which conveyance a device reports for."""
     r = APIRouter(prefix=PREFIX, tags=["interop"])
 
-    async def run(request: Request, fmt: str, tenant: str | None, translate: Any) -> tuple[Delivered, bytes]:
+    async def run(request: Request, fmt: str, tenant: str | None,
+                  translate: Callable[[bytes, int], Translation]) -> tuple[Delivered, bytes]:  # fmt: skip
+        """The message read within the limits, translated off the event loop when large (another tenant's
+        requests go on meanwhile), bounded, charged to the sender's budget and delivered with the checks
+        of the native door (the sender's facility)."""
         who, scope = await _sender(request, tenant)
         rt = request.app.state.rt
-        body = await read_limited(request, rt.max_body)
-        translation: Translation = translate(body)
-        if len(translation.mapped) > rt.max_batch:
+        limits: HttpLimits = rt.limits
+        body = await read_limited(request, limits.max_body, max_containers=limits.max_containers)
+        if len(body) > OFF_LOOP_BYTES:
+            translation = await asyncio.to_thread(translate, body, limits.max_batch)
+        else:
+            translation = translate(body, limits.max_batch)
+        translation.bound(limits.max_item_bytes, limits.max_message_bytes)
+        if translation.too_large is not None:
+            raise HTTPException(413, translation.too_large)
+        if len(translation.mapped) > limits.max_batch:
             raise HTTPException(
-                413, f"at most {rt.max_batch} events per message; this one makes {len(translation.mapped)}"
+                413, f"at most {limits.max_batch} events per message; this one makes {len(translation.mapped)}"
             )
         limiter: RateLimiter = request.app.state.limiter  # the same budget as POST /api/v1/events
         wait = limiter.take(who.key, cost=max(1, len(translation.mapped)))
@@ -92,13 +106,14 @@ def router(devices: DeviceBook) -> APIRouter:
         client = request.client.host if request.client else None
         origin = {**origin_of(who, client), "format": fmt}
         delivered = await stored(deliver(rt.sink, devices, translation, tenant=scope, source="http",
-                                         origin=origin, role=who.role, raw=body or b"(empty)"))  # fmt: skip
+                                         origin=origin, role=who.role, raw=body or b"(empty)",
+                                         refuse=lambda event: scanner_facility(who, event)[0]))  # fmt: skip
         return delivered, body
 
     def plain(delivered: Delivered) -> JSONResponse:
         t = delivered.translation
         if t.rejected:
-            return JSONResponse({"rejected": [{"path": n.path, "reason": n.reason} for n in t.rejected]}, 400)
+            return JSONResponse({"rejected": [{"path": n.path, "reason": n.reason} for n in t.rejected_notes()]}, 400)
         return JSONResponse(delivered.to_json())
 
     # --- Traccar ---------------------------------------------------------------------------------------
@@ -108,7 +123,7 @@ def router(devices: DeviceBook) -> APIRouter:
     async def traccar_forward(request: Request, tenant: str | None = None) -> JSONResponse:
         """Traccar's position or event forwarding (JSON). Answers 200 once every event is stored or
         dead-lettered (Traccar then sends the next), 400 with the reasons for a body it cannot read."""
-        delivered, _ = await run(request, "traccar", tenant, traccar.from_forward)
+        delivered, _ = await run(request, "traccar", tenant, lambda b, _n: traccar.from_forward(b))
         return plain(delivered)
 
     @r.get("/osmand")
@@ -118,13 +133,13 @@ def router(devices: DeviceBook) -> APIRouter:
         params = {k: v for k, v in request.query_params.items() if k not in ("token", "tenant")}
         if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
 
-            def translate(body: bytes) -> Translation:
+            def translate(body: bytes, _max: int) -> Translation:
                 form = dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=100))
                 form.pop("token", None)
                 return traccar.from_osmand({**params, **form})
         else:
 
-            def translate(body: bytes) -> Translation:
+            def translate(body: bytes, _max: int) -> Translation:
                 return traccar.from_osmand(params, body)
 
         delivered, _ = await run(request, "osmand", tenant, translate)
@@ -139,7 +154,9 @@ def router(devices: DeviceBook) -> APIRouter:
         expects; 400 with the reasons for a message it cannot read."""
         user = request.headers.get("x-limit-u") or u or ""
         device = request.headers.get("x-limit-d") or d or ""
-        delivered, _ = await run(request, "owntracks", tenant, lambda b: owntracks.from_message(b, user, device))
+        delivered, _ = await run(
+            request, "owntracks", tenant, lambda b, n: owntracks.from_message(b, user, device, max_items=n)
+        )
         if delivered.translation.rejected:
             return plain(delivered)
         return JSONResponse([])
@@ -149,8 +166,8 @@ def router(devices: DeviceBook) -> APIRouter:
     async def dcsa_events(request: Request, tenant: str | None, expected: str) -> JSONResponse:
         now = datetime.now(UTC)
 
-        def translate(body: bytes) -> Translation:
-            version, translation = dcsa.from_events(body, now=now)
+        def translate(body: bytes, max_items: int) -> Translation:
+            version, translation = dcsa.from_events(body, now=now, max_items=max_items)
             if version in ("2.2", "3.0") and version != expected:
                 translation.reject("$", f"a T&T {version} message sent to the T&T {expected} endpoint")
             return translation
@@ -159,9 +176,12 @@ def router(devices: DeviceBook) -> APIRouter:
         headers = {"API-Version": "3.0.0" if expected == "3.0" else "2.2.0"}
         t = delivered.translation
         if t.rejected:
-            feedback = [{"severity": "ERROR", "message": n.reason, "propertyPath": n.path} for n in t.rejected]
+            feedback = [{"severity": "ERROR", "message": n.reason, "propertyPath": n.path} for n in t.rejected_notes()]
             return JSONResponse({"feedbackElements": feedback}, 400, headers=headers)
-        feedback = [{"severity": "INFO", "message": n.reason, "propertyPath": n.path} for n in t.skipped]
+        feedback = [{"severity": "INFO", "message": n.reason, "propertyPath": n.path} for n in t.skipped_notes()]
+        feedback += [{"severity": "INFO", "message": f"{res.event_id}: a duplicate of an event already received;"
+                      " nothing changed", "propertyPath": "$"}
+                     for _, res in delivered.results if res.status == "duplicate"]  # fmt: skip
         feedback += [{"severity": "WARN", "message": f"{res.event_id}: {res.reason}",
                       "propertyPath": "$"} for _, res in delivered.results if res.status == "rejected"]  # fmt: skip
         return JSONResponse({"feedbackElements": feedback}, 200, headers=headers)
@@ -183,10 +203,10 @@ def router(devices: DeviceBook) -> APIRouter:
         """EPCIS 2.0 capture. Captured synchronously: 202 with the finished capture job (the Location names
         it; jobs are not kept for a later GET), or 400 as an RFC 7807 problem naming what is wrong."""
         now = datetime.now(UTC)
-        delivered, body = await run(request, "epcis", tenant, lambda b: epcis.from_document(b, now=now))
+        delivered, body = await run(request, "epcis", tenant, lambda b, n: epcis.from_document(b, now=now, max_items=n))
         t = delivered.translation
         if t.rejected:
-            detail = "; ".join(f"{n.path}: {n.reason}" for n in t.rejected)
+            detail = "; ".join(f"{n.path}: {n.reason}" for n in t.rejected_notes())
             return JSONResponse({"type": "epcisException:ValidationException", "title": "invalid EPCIS document",
                                  "status": 400, "detail": detail[:4000]}, 400,
                                 media_type="application/problem+json")  # fmt: skip

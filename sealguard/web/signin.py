@@ -25,8 +25,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from pydantic import BaseModel, Field, ValidationError
 
-from sealguard.people import oidc, passwords, totp
+from sealguard.people import oidc, passwords, throttle, totp
 from sealguard.people.oidc import ClaimNames, ClaimsRefused
+from sealguard.people.throttle import ThrottleLimits
 from sealguard.store import people
 from sealguard.store.tokens import Principal
 from sealguard.web.auth import COOKIE, SECURE_COOKIE, TokenCache, principal, same_origin, session_cookie
@@ -36,6 +37,8 @@ from sealguard.web.ratelimit import RateLimiter
 log = logging.getLogger(__name__)
 API = "/api/v1"
 STATE_COOKIE = "sg_oidc_state"
+DEVICE_COOKIE = "sg_device"  # a browser that has signed in to an account before (OWASP's device cookie)
+DEVICE_LASTS = timedelta(days=180)
 ATTEMPT_S = 600  # a sign-in at the provider must come back within ten minutes
 SIGNING_ALGS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
@@ -57,6 +60,7 @@ class SignInConfig:
     idle: timedelta = timedelta(hours=1)
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     oidc: OidcConfig | None = None
+    throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
 
     def secure(self, request: Request) -> bool:
         if self.cookie_secure != "auto":
@@ -197,9 +201,6 @@ def _failure_page(message: str, status: int) -> HTMLResponse:
 
 def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> APIRouter:
     signin = APIRouter(tags=["sign-in"])
-    # failed sign-ins per client address: ten, then one every five seconds (an operations centre behind
-    # one address signs in many people; a guesser fails many times)
-    failures = RateLimiter(0.2, 10)
     starts = RateLimiter(2, 30)  # each single sign-on start stores a row: no flood of them
     provider = OidcClient(cfg.oidc) if cfg.oidc else None
 
@@ -226,9 +227,9 @@ def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> AP
     @signin.post("/auth/login", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": LoginBody.model_json_schema()}}}})  # fmt: skip
     async def login(request: Request, response: Response) -> Any:
-        """Sign in with a local account. Five failures in a row lock the account for 15 minutes, and each
-        client address may fail ten times, then once every five seconds. Unknown names and wrong passwords get
-        the same answer in about the same time."""
+        """Sign in with a local account. Failures are throttled per account and address, per account, per
+        address and per trusted browser (``sealguard.people.throttle``); a name that is no account is
+        answered exactly as one that is, and in about the same time."""
         if not same_origin(request):  # login CSRF: another site signing this browser in as someone else
             raise HTTPException(403, "sign in from this site's own page")
         try:  # read within a small limit: nobody signs in with megabytes
@@ -236,26 +237,25 @@ def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> AP
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             raise HTTPException(422, errors) from None
-        address = f"ip:{_client(request)}"
-        wait = failures.waiting(address)
-        if wait > 0:
-            raise HTTPException(429, f"too many sign-in attempts; retry in {wait:.0f} s",
-                                {"Retry-After": str(int(wait) + 1)})  # fmt: skip
         now = datetime.now(UTC)
+        name = body.username.strip()
+        device = request.cookies.get(DEVICE_COOKIE)
         async with pool.connection() as conn:
-            person = await people.by_username(conn, body.username.strip())
-        if person is not None and person.locked_until is not None and person.locked_until > now:
-            raise HTTPException(429, "too many failed sign-ins for this account; try again later",
-                                {"Retry-After": str(int((person.locked_until - now).total_seconds()) + 1)})  # fmt: skip
+            person = await people.by_username(conn, name)
+            trusted = await people.trusted_device(conn, device, now) if device else None
+            known = device is not None and person is not None and trusted == person.id
+            keys = throttle.counters(cfg.throttle, name, _client(request), people.secret_hash(device) if known
+                                     and device else None)  # fmt: skip
+            until = await people.locked_until(conn, [k for k, _ in keys], now)
+        if until is not None:
+            raise HTTPException(429, "too many failed sign-ins; try again later",
+                                {"Retry-After": str(int((until - now).total_seconds()) + 1)})  # fmt: skip
         stored = person.password_hash if person is not None and person.disabled_at is None else None
         good = await asyncio.to_thread(passwords.verify_password, body.password, stored)
-        refused = HTTPException(401, "wrong username or password")
         if person is None or not good:
-            failures.take(address)
-            if person is not None:
-                async with pool.connection() as conn:
-                    await people.failed(conn, person.id, now)
-            raise refused
+            async with pool.connection() as conn:
+                await people.count_failure(conn, keys, now, cfg.throttle.lock_for)
+            raise HTTPException(401, "wrong username or password")
         step: int | None = None
         if person.totp_secret is not None:
             if not body.code:
@@ -263,11 +263,13 @@ def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> AP
             step = totp.matching_step(person.totp_secret, body.code, time.time(), person.totp_last_step)
             async with pool.connection() as conn:
                 if step is None or not await people.use_totp_step(conn, person.id, step):
-                    failures.take(address)
-                    await people.failed(conn, person.id, now)
+                    await people.count_failure(conn, keys, now, cfg.throttle.lock_for)
                     return JSONResponse({"detail": "wrong or already used code", "needs": "code"}, 401)
         async with pool.connection() as conn:
-            await people.succeeded(conn, person.id)
+            await people.clear_failures(conn, throttle.cleared_by_success(keys))
+            fresh = await people.trust_device(conn, person.id, device if known else None, now, DEVICE_LASTS)
+        response.set_cookie(DEVICE_COOKIE, fresh, max_age=int(DEVICE_LASTS.total_seconds()), path="/auth/login",
+                            httponly=True, samesite="strict", secure=cfg.secure(request))  # fmt: skip
         return await begin(request, response, person, "password+totp" if step is not None else "password")
 
     @signin.post("/auth/logout", status_code=204)

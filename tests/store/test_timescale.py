@@ -84,7 +84,7 @@ async def test_the_timescale_migrations_make_events_a_compressed_hypertable_with
     applied = await migrate(conn)
     assert applied == ["0001_core", "0002_events (timescale)", "0003_alerting", "0004_tenant_clocks",
                        "0005_partitions", "0006_partition_state", "0007_device_bindings",
-                       "0008_people"]  # fmt: skip
+                       "0008_people", "0009_round_two"]  # fmt: skip
     assert await migrate(conn) == []
     assert await _rows(conn, "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables")\
         == [("events", True)]  # fmt: skip
@@ -141,7 +141,9 @@ async def test_alerts_history_outbox_and_the_workers_tables_on_timescale(
     async with conn.transaction():
         await apply_changes(conn, [(change, record)], now, alerting)
     async with conn.transaction():
-        decision, doc = await act(conn, alerting, record.alert_id, "acme", "acknowledge", "olga", now)
+        decision, doc = await act(
+            conn, alerting, record.alert_id, "acme", "acknowledge", "olga", now, identity="person:1"
+        )
     assert decision.error is None and doc is not None and doc["status"] == "acknowledged"
     assert await _rows(conn, "SELECT kind, status FROM outbox ORDER BY id") == [("trigger", "cancelled")]
     assert verify(await alert_rows.history(conn)) is None
