@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     oidc_label: str = Field("Single sign-on", description="the sign-in button's text, e.g. the IdP's name")
     session_hours: float = Field(12.0, gt=0, description="a page session ends this long after sign-in (a shift)")
     session_idle_minutes: float = Field(60.0, gt=0, description="... or after this long unused (open pages use it)")
+    oidc_recheck_minutes: float = Field(
+        5.0,
+        gt=0,
+        description="a single sign-on session asks the provider (userinfo) again this often; a person it"
+        " no longer vouches for, or whose role changed, is signed out",
+    )
+    signin_failures_per_account_and_address: int = Field(5, ge=1, description="failed sign-ins of one account"
+                                                         " from one address before that pair waits")  # fmt: skip
+    signin_failures_per_account: int = Field(20, ge=1, description="... of one account from every address")
+    signin_failures_per_address: int = Field(30, ge=1, description="... from one address over every account")
+    signin_failures_per_browser: int = Field(5, ge=1, description="... from a browser that signed in to the"
+                                             " account before (it is not held by the others)")  # fmt: skip
+    signin_lock_minutes: float = Field(15.0, gt=0, description="how long a pair, account, address or browser waits")
     cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto", description="Secure cookies: auto = when public_url or the request is https"
     )

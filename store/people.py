@@ -69,6 +69,12 @@ async def add(conn: Conn, username: str, display_name: str, tenant: str, role: R
     return int(row[0])
 
 
+async def oidc_subject(conn: Conn, person_id: int) -> str | None:
+    cur = await conn.execute("SELECT oidc_subject FROM people WHERE id = %s", (person_id,))
+    row = await cur.fetchone()
+    return str(row[0]) if row and row[0] is not None else None
+
+
 async def by_username(conn: Conn, username: str) -> Person | None:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(f"SELECT {_COLUMNS} FROM people WHERE lower(username) = lower(%s)", (username,))
@@ -150,18 +156,40 @@ class Session:
     csrf: str
     expires_at: datetime
     last_seen_at: datetime
+    method: str = "password"
+    checked_at: datetime | None = None  # single sign-on: when the provider last confirmed the person
+    oidc_access_token: str | None = None
+    oidc_refresh_token: str | None = None
 
 
 async def start_session(conn: Conn, person_id: int, method: str, now: datetime, lasts: timedelta,
-                        client: str | None) -> tuple[str, str]:  # fmt: skip
-    """A new session: the cookie's secret (shown once, to the browser) and its CSRF token."""
+                        client: str | None, *, access_token: str | None = None,
+                        refresh_token: str | None = None) -> tuple[str, str]:  # fmt: skip
+    """A new session: the cookie's secret (shown once, to the browser) and its CSRF token. A single
+    sign-on session keeps the provider's tokens, to ask it again later whether the person still may."""
     secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     await conn.execute(
-        "INSERT INTO web_sessions (secret_hash, person_id, csrf, method, created_at, last_seen_at, expires_at, client)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (secret_hash(secret), person_id, csrf, method, now, now, now + lasts, client),
-    )
+        "INSERT INTO web_sessions (secret_hash, person_id, csrf, method, created_at, last_seen_at, expires_at, client,"
+        " oidc_access_token, oidc_refresh_token, checked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (secret_hash(secret), person_id, csrf, method, now, now, now + lasts, client, access_token, refresh_token,
+         now),
+    )  # fmt: skip
     return secret, csrf
+
+
+async def session_checked(conn: Conn, session_id: int, now: datetime, *, access_token: str | None = None,
+                          refresh_token: str | None = None) -> None:  # fmt: skip
+    """The provider confirmed the person now (with new tokens, when it gave any)."""
+    await conn.execute(
+        "UPDATE web_sessions SET checked_at = %s, oidc_access_token = COALESCE(%s, oidc_access_token),"
+        " oidc_refresh_token = COALESCE(%s, oidc_refresh_token) WHERE id = %s",
+        (now, access_token, refresh_token, session_id),
+    )
+
+
+async def end_session_by_id(conn: Conn, session_id: int, now: datetime) -> None:
+    await conn.execute("UPDATE web_sessions SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
+                       (now, session_id))  # fmt: skip
 
 
 async def session(conn: Conn, secret: str, now: datetime, idle: timedelta) -> Session | None:
@@ -170,7 +198,8 @@ async def session(conn: Conn, secret: str, now: datetime, idle: timedelta) -> Se
     cur = conn.cursor(row_factory=dict_row)
     cols = ", ".join(f"p.{c.strip()}" for c in _COLUMNS.split(","))
     await cur.execute(
-        f"SELECT s.id AS session_id, s.csrf, s.expires_at, s.last_seen_at, {cols} FROM web_sessions s"
+        f"SELECT s.id AS session_id, s.csrf, s.expires_at, s.last_seen_at, s.method, s.checked_at,"
+        f" s.oidc_access_token, s.oidc_refresh_token, {cols} FROM web_sessions s"
         " JOIN people p ON p.id = s.person_id WHERE s.secret_hash = %s AND s.revoked_at IS NULL"
         " AND s.expires_at > %s AND s.last_seen_at > %s AND p.disabled_at IS NULL",
         (secret_hash(secret), now, now - idle),
@@ -179,9 +208,10 @@ async def session(conn: Conn, secret: str, now: datetime, idle: timedelta) -> Se
     if row is None:
         return None
     sid, csrf, expires, seen = row.pop("session_id"), row.pop("csrf"), row.pop("expires_at"), row.pop("last_seen_at")
+    extra = {k: row.pop(k) for k in ("method", "checked_at", "oidc_access_token", "oidc_refresh_token")}
     if now - seen > timedelta(minutes=1):
         await conn.execute("UPDATE web_sessions SET last_seen_at = %s WHERE id = %s", (now, sid))
-    return Session(int(sid), Person(**row), csrf, expires, seen)
+    return Session(int(sid), Person(**row), csrf, expires, seen, **extra)
 
 
 async def end_session(conn: Conn, secret: str, now: datetime) -> None:

@@ -250,6 +250,6 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     app.include_router(alerts_api.router())
     app.include_router(fleet_api.router())
     app.include_router(interop_api.router(DeviceBook(rt.pool)))
-    app.include_router(signin.router(rt.signin, rt.pool))
+    app.include_router(signin.router(rt.signin, rt.pool, app.state.tokens))
     app.include_router(pages.router(rt.map_tile_url, rt.map_attribution))
     return app

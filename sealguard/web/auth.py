@@ -38,16 +38,18 @@ class TokenCache:
         self.pool = pool
         self.idle = idle
         self._cache: ShortCache[Credential, Any] = ShortCache(CACHE_S, 10_000)
+        # asks whether a session still stands on what it was given for (single sign-on: the provider)
+        self.recheck: Callable[[people.Session], Awaitable[bool]] | None = None
+
+    async def _query(self, load: Callable[[Any], Awaitable[Any]]) -> Any:
+        try:
+            async with self.pool.connection() as conn:
+                return await load(conn)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
+            raise HTTPException(503, "database unavailable; retry shortly", headers={"Retry-After": "5"}) from None
 
     async def _cached(self, key: Credential, load: Callable[[Any], Awaitable[Any]]) -> Any:
-        async def query() -> Any:
-            try:
-                async with self.pool.connection() as conn:
-                    return await load(conn)
-            except (psycopg.OperationalError, psycopg_pool.PoolTimeout):
-                raise HTTPException(503, "database unavailable; retry shortly", headers={"Retry-After": "5"}) from None
-
-        return await self._cache.get(key, query)
+        return await self._cache.get(key, lambda: self._query(load))
 
     async def principal(self, token: str) -> Principal | None:
         found: Principal | None = await self._cached(("token", token), lambda conn: tokens.lookup(conn, token))
@@ -56,11 +58,16 @@ class TokenCache:
     async def session(self, secret: str) -> tuple[Principal, str] | None:
         """The person a session cookie signs in, and the session's CSRF token."""
 
-        async def load(conn: Any) -> tuple[Principal, str] | None:
-            found = await people.session(conn, secret, datetime.now(UTC), self.idle)
-            return (found.person.principal(), found.csrf) if found else None
+        async def load(conn: Any) -> people.Session | None:
+            return await people.session(conn, secret, datetime.now(UTC), self.idle)
 
-        hit: tuple[Principal, str] | None = await self._cached(("session", secret), load)
+        async def checked() -> tuple[Principal, str] | None:
+            found: people.Session | None = await self._query(load)
+            if found is None or (self.recheck is not None and not await self.recheck(found)):
+                return None
+            return found.person.principal(), found.csrf
+
+        hit: tuple[Principal, str] | None = await self._cache.get(("session", secret), checked)
         return hit
 
     async def still_valid(self, credential: Credential) -> bool:

@@ -61,6 +61,7 @@ class SignInConfig:
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     oidc: OidcConfig | None = None
     throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
+    recheck: timedelta = timedelta(minutes=5)  # a single sign-on session asks the provider again this often
 
     def secure(self, request: Request) -> bool:
         if self.cookie_secure != "auto":
@@ -80,11 +81,22 @@ def signin_of(s: Any) -> SignInConfig:
         )  # fmt: skip
     return SignInConfig(public_url=(s.public_url or f"http://{s.http}").rstrip("/"),
                         lasts=timedelta(hours=s.session_hours), idle=timedelta(minutes=s.session_idle_minutes),
-                        cookie_secure=s.cookie_secure, oidc=configured)  # fmt: skip
+                        cookie_secure=s.cookie_secure, oidc=configured,
+                        recheck=timedelta(minutes=s.oidc_recheck_minutes),
+                        throttle=ThrottleLimits(pair=s.signin_failures_per_account_and_address,
+                                                account=s.signin_failures_per_account,
+                                                address=s.signin_failures_per_address,
+                                                device=s.signin_failures_per_browser,
+                                                lock_for=timedelta(minutes=s.signin_lock_minutes)))  # fmt: skip
 
 
 class ProviderError(RuntimeError):
     """The identity provider did not answer as OpenID Connect says it must."""
+
+
+class NoLongerVouched(ProviderError):
+    """The provider no longer answers for the session's person: its access token is refused and it
+    cannot be refreshed. The person signs in again (at the provider, often without typing anything)."""
 
 
 class OidcClient:
@@ -103,7 +115,7 @@ class OidcClient:
         except httpx.HTTPError as exc:
             raise ProviderError(f"the identity provider did not answer ({type(exc).__name__})") from exc
         if resp.status_code != 200:
-            raise ProviderError(f"the identity provider answered {resp.status_code} for {url}")
+            raise ProviderError(f"the identity provider answered {resp.status_code} for {url}")  # 401 is read
         body = resp.json()
         if not isinstance(body, dict):
             raise ProviderError(f"the identity provider's answer for {url} is not a JSON object")
@@ -129,9 +141,11 @@ class OidcClient:
         self._keys = (time.monotonic() + 60, keys)
         return keys
 
-    async def redeem(self, code: str, verifier: str, redirect_uri: str, nonce: str) -> dict[str, Any]:
+    async def redeem(self, code: str, verifier: str, redirect_uri: str,
+                     nonce: str) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """The code and the verifier traded for tokens; the ID token checked; its claims, with userinfo's
-        added when the provider has that endpoint (role and tenant claims are often only there)."""
+        added when the provider has that endpoint (role and tenant claims are often only there), and the
+        tokens (kept with the session, to ask again later)."""
         meta = await self.metadata()
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
                 "code_verifier": verifier, "client_id": self.cfg.client_id}  # fmt: skip
@@ -162,7 +176,50 @@ class OidcClient:
             if info.get("sub") != claims["sub"]:  # OIDC Core 5.3.2: else the answer is not this person's
                 raise ProviderError("userinfo describes another subject than the ID token")
             claims = {**info, **claims}
-        return claims
+        return claims, tokens
+
+    async def current(self, subject: str, access: str | None,
+                      refresh: str | None) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """What the provider says of the person now (userinfo), and any new tokens: with the access token
+        kept, or, once that is refused, with a fresh one from the refresh token."""
+        meta = await self.metadata()
+        endpoint = meta.get("userinfo_endpoint")
+        if not isinstance(endpoint, str):
+            raise ProviderError("the identity provider has no userinfo endpoint to ask again")
+        fresh: dict[str, Any] = {}
+        for attempt in range(2):
+            if access is not None:
+                try:
+                    info = await self._get(endpoint, headers={"Authorization": f"Bearer {access}"})
+                except ProviderError as exc:
+                    if " answered 401 " not in f" {exc} ":
+                        raise
+                else:
+                    if info.get("sub") != subject:
+                        raise NoLongerVouched("userinfo describes another subject than the session's")
+                    return info, fresh
+            if attempt or refresh is None:
+                break
+            fresh = await self._refreshed(meta, refresh)
+            access = fresh.get("access_token") if isinstance(fresh.get("access_token"), str) else None
+        raise NoLongerVouched("the identity provider no longer accepts this session's tokens")
+
+    async def _refreshed(self, meta: dict[str, Any], refresh: str) -> dict[str, Any]:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": self.cfg.client_id}
+        auth: tuple[str, str] | None = None
+        if self.cfg.client_secret is not None:
+            auth = (quote(self.cfg.client_id, safe=""), quote(self.cfg.client_secret, safe=""))
+        try:
+            async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
+                resp = await client.post(meta["token_endpoint"], data=form, auth=auth or httpx.USE_CLIENT_DEFAULT)
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"the token endpoint did not answer ({type(exc).__name__})") from exc
+        if resp.status_code in (400, 401):
+            raise NoLongerVouched(f"the identity provider refused the refresh token ({resp.status_code})")
+        if resp.status_code != 200:
+            raise ProviderError(f"the token endpoint answered {resp.status_code}")
+        body = resp.json()
+        return body if isinstance(body, dict) else {}
 
     async def _verified(self, id_token: str, meta: dict[str, Any]) -> dict[str, Any]:
         offered = set(meta.get("id_token_signing_alg_values_supported") or ["RS256"])
@@ -199,22 +256,61 @@ def _failure_page(message: str, status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
-def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> APIRouter:
+def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any], tokens_cache: TokenCache) -> APIRouter:
     signin = APIRouter(tags=["sign-in"])
     starts = RateLimiter(2, 30)  # each single sign-on start stores a row: no flood of them
     provider = OidcClient(cfg.oidc) if cfg.oidc else None
 
+    async def still_vouched(s: people.Session) -> bool:
+        """A single sign-on session asks the provider again every ``cfg.recheck``: a person it no longer
+        gives a sealguard role (or whose role, tenant or facility changed, or whose tokens it refuses) is
+        signed out. An unreachable provider leaves the session as it was until the next round."""
+        if s.method != "oidc" or provider is None or cfg.oidc is None:
+            return True
+        now = datetime.now(UTC)
+        if s.checked_at is not None and now - s.checked_at < cfg.recheck:
+            return True
+        subject = await _subject_of(s.person.id)
+        try:
+            if subject is None:
+                raise NoLongerVouched("the person has no identity at this provider")
+            info, fresh = await provider.current(subject, s.oidc_access_token, s.oidc_refresh_token)
+            who = oidc.identity(info, cfg.oidc.issuer, cfg.oidc.claims)
+            if (who.tenant, who.role, who.facility) != (s.person.tenant, s.person.role, s.person.facility):
+                raise ClaimsRefused("the identity provider changed this person's role, tenant or facility")
+        except (NoLongerVouched, ClaimsRefused) as exc:
+            log.warning("single sign-on session of person %d ended: %s", s.person.id, exc)
+            async with pool.connection() as conn:
+                await people.end_session_by_id(conn, s.id, now)
+            return False
+        except ProviderError as exc:
+            log.warning("could not re-check a single sign-on session (%s); it goes on until the next round", exc)
+            fresh = {}
+        async with pool.connection() as conn:
+            await people.session_checked(conn, s.id, now, access_token=_str(fresh.get("access_token")),
+                                         refresh_token=_str(fresh.get("refresh_token")))  # fmt: skip
+        return True
+
+    async def _subject_of(person_id: int) -> str | None:
+        async with pool.connection() as conn:
+            return await people.oidc_subject(conn, person_id)
+
+    tokens_cache.recheck = still_vouched
+
     def cookie_name(request: Request) -> str:
         return SECURE_COOKIE if cfg.secure(request) else COOKIE
 
-    async def begin(request: Request, response: Response, person: people.Person, method: str) -> dict[str, Any]:
+    async def begin(request: Request, response: Response, person: people.Person, method: str, *,
+                    access_token: str | None = None, refresh_token: str | None = None) -> dict[str, Any]:  # fmt: skip
         """A new session (never the one the browser had: no session fixation), its cookie set."""
         now = datetime.now(UTC)
         async with pool.connection() as conn:
             old = session_cookie(request)
             if old is not None:
                 await people.end_session(conn, old, now)
-            secret, csrf = await people.start_session(conn, person.id, method, now, cfg.lasts, _client(request))
+            secret, csrf = await people.start_session(conn, person.id, method, now, cfg.lasts, _client(request),
+                                                      access_token=access_token,
+                                                      refresh_token=refresh_token)  # fmt: skip
         response.set_cookie(cookie_name(request), secret, max_age=int(cfg.lasts.total_seconds()), path="/",
                             httponly=True, samesite="lax", secure=cfg.secure(request))  # fmt: skip
         return {"person": _shown(person.principal(), person.username), "csrf": csrf}
@@ -334,7 +430,7 @@ def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> AP
             return _failure_page("this sign-in has expired or was used already; start again", 400)
         verifier, nonce, next_path = taken
         try:
-            claims = await provider.redeem(code, verifier, f"{cfg.public_url}/auth/oidc/callback", nonce)
+            claims, tokens = await provider.redeem(code, verifier, f"{cfg.public_url}/auth/oidc/callback", nonce)
             who = oidc.identity(claims, cfg.oidc.issuer, cfg.oidc.claims)
         except ProviderError as exc:
             log.warning("single sign-on failed: %s", exc)
@@ -348,11 +444,16 @@ def router(cfg: SignInConfig, pool: psycopg_pool.AsyncConnectionPool[Any]) -> AP
         if person.disabled_at is not None:
             return _failure_page("this person is disabled here", 403)
         response = RedirectResponse(next_path, status_code=303)
-        await begin(request, response, person, "oidc")
+        await begin(request, response, person, "oidc", access_token=_str(tokens.get("access_token")),
+                    refresh_token=_str(tokens.get("refresh_token")))  # fmt: skip
         response.delete_cookie(STATE_COOKIE, path="/auth/oidc")
         return response
 
     return signin
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _shown(who: Principal, username: str | None) -> dict[str, Any]:

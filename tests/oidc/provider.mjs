@@ -57,6 +57,16 @@ async function body(req) {
 
 const callback = provider.callback();
 const server = http.createServer(async (req, res) => {
+  // tests only: the IdP's administrator changes a person's claims (a role removed, a name changed)
+  const admin = req.url.match(/^\/test\/accounts\/([\w-]+)$/);
+  if (admin && req.method === 'PUT') {
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    if (!cfg.accounts[admin[1]]) { res.writeHead(404); return res.end(); }
+    cfg.accounts[admin[1]].claims = JSON.parse(text);
+    res.writeHead(204);
+    return res.end();
+  }
   const m = req.url.match(/^\/interaction\/([\w-]+)(\/login)?$/);
   if (!m) return callback(req, res);
   try {
