@@ -56,12 +56,14 @@ def on_affixed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealAffixed, t
         ctx.seal_facts.append(SealFact(ctx.out.tenant, seal, ev.seal_number, "affixed", cid, tid, t, eid))
     _inspection_before_sealing(ctx, conv, tid, ev, t)
     if trip is not None:
+        # a seal an authority affixed itself (customs' own reseal, ev.authority_ref) is documented as such
+        documented = ev.authority_ref is not None
         if trip.status == "in_transit":
             removal = trip.gov_removal_at
             window = ctx.policy.values["SEAL-008.window"]
             if removal is not None and removal <= t <= removal + window:
-                trip.reseals = trip.reseals | {seal}
-            else:
+                documented = True
+            elif not documented:
                 out.raise_(
                     "SEAL-008",
                     cid,
@@ -72,6 +74,8 @@ def on_affixed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealAffixed, t
                     (eid,),
                     seal=seal,
                 )
+        if documented:
+            trip.reseals = trip.reseals | {seal}
         if _mismatch(ctx, conv, trip, ev, seal, t):
             correlation.seal_event_in_blind_spot(ctx, conv, trip, ev, t)
     conv.seals_on.add(seal)

@@ -15,6 +15,14 @@ ConveyanceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z
 SealNumber = Annotated[str, Field(min_length=1, max_length=128)]
 ShortText = Annotated[str, Field(min_length=1, max_length=128)]
 
+# What one plan may weigh. A plan is reference data that every later fix of its conveyance is measured
+# against, and it is held in memory for the whole trip: these bounds keep one sender's plan from slowing
+# every other conveyance (a 220,000-point route did). A route of more points is simplified by the sender
+# (Douglas-Peucker at a few metres keeps a continental route under 10,000 points).
+MAX_ROUTE_POINTS = 10_000
+MAX_APPROVED_STOPS = 200
+MAX_SEALS_PER_TRIP = 32
+
 
 class Source(BaseModel):
     """Who or what reported the event."""
@@ -63,12 +71,12 @@ class TripPlanned(_Envelope):
 
     kind: Literal["trip.planned"]
     trip_id: ShortText
-    seal_numbers: Annotated[list[SealNumber], Field(min_length=1)]
+    seal_numbers: Annotated[list[SealNumber], Field(min_length=1, max_length=MAX_SEALS_PER_TRIP)]
     origin: Place
     destination: Place
-    route: Annotated[list[LonLat], Field(min_length=2)] | None = None
+    route: Annotated[list[LonLat], Field(min_length=2, max_length=MAX_ROUTE_POINTS)] | None = None
     corridor_m: Annotated[float, Field(gt=0.0)] | None = None
-    approved_stops: list[Place] | None = None
+    approved_stops: Annotated[list[Place], Field(max_length=MAX_APPROVED_STOPS)] | None = None
     planned_departure: AwareDatetime | None = None
     planned_arrival: AwareDatetime | None = None
     conveyance_type: Literal["container", "trailer", "tractor_trailer"] | None = None
@@ -102,10 +110,15 @@ class SealIssued(_Envelope):
 
 
 class SealAffixed(_Envelope):
+    """``authority_ref`` (an extension of contract v1, optional): the authority that affixed the seal
+    itself, e.g. customs resealing after its inspection (DCSA ``sealSource`` CUS, PHY, VET). Such a seal
+    is a documented reseal: it becomes expected, and no SEAL-008 or SEAL-001 is raised on it."""
+
     kind: Literal["seal.affixed"]
     seal_number: SealNumber
     seal_class: Literal["H", "S", "I"]
     seal_type: Literal["bolt", "cable", "bar", "electronic", "indicative", "other"]
+    authority_ref: ShortText | None = None
 
 
 class VvttSteps(BaseModel):

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 Longitude = Annotated[float, Field(ge=-180.0, le=180.0)]
 Latitude = Annotated[float, Field(ge=-90.0, le=90.0)]
 LonLat = tuple[Longitude, Latitude]
+MAX_POLYGON_POINTS = 1_000  # a facility's outline; a yard is drawn in tens of points
 
 
 class _PlaceBase(BaseModel):
@@ -20,7 +21,7 @@ class PolygonPlace(_PlaceBase):
     """A facility outline: 3 or more ``[lon, lat]`` points, closed or not."""
 
     shape: Literal["polygon"] = Field(default="polygon", exclude=True)
-    polygon: Annotated[list[LonLat], Field(min_length=3)]
+    polygon: Annotated[list[LonLat], Field(min_length=3, max_length=MAX_POLYGON_POINTS)]
 
     @field_validator("polygon")
     @classmethod

@@ -165,6 +165,15 @@ def number(value: Any) -> float | None:
     return float(value)
 
 
+def converted(value: float, factor: float) -> float:
+    """``value`` in another unit, to one decimal more than the sender gave (48.6 knots is 90.01 km/h, not
+    90.00720000000001: the sender never knew the thousandths; the one more keeps what a factor of about
+    two spreads)."""
+    text = repr(float(value))
+    places = 0 if "e" in text else len(text.partition(".")[2].rstrip("0"))
+    return round(value * factor, min(places + 1, 6))
+
+
 def decimal_text(value: Any) -> float | None:
     """A number given as JSON text, as DCSA 3.0 sends coordinates ("51.5074"), else None."""
     if isinstance(value, str) and 0 < len(value) <= 20:

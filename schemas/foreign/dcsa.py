@@ -46,6 +46,7 @@ from sealguard.schemas.foreign.countries import COUNTRIES
 from sealguard.schemas.iso6346 import check_digit, looks_like_container_number
 
 SKEW = timedelta(minutes=5)
+REMOVAL_TO_RESEAL = timedelta(hours=2)  # criteria.md's SEAL-008 window
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 CLASSIFIERS = {"PLN", "ACT", "REQ", "EST"}
 EQUIPMENT_CODES = {"LOAD", "DISC", "GTIN", "GTOT", "STUF", "STRP", "PICK", "DROP", "INSP", "RSEA", "RMVD"}
@@ -71,6 +72,7 @@ DOCUMENT_TYPES_22 = {"CBR", "BKG", "SHI", "SRM", "TRD", "ARN", "VGM", "CAS", "CU
 SEAL_SOURCES = {"CAR", "SHI", "PHY", "VET", "CUS", "CNS", "CST", "TER"}
 SEAL_TYPES = {"KLP": ("I", "other"), "BLT": ("H", "bolt"), "WIR": ("S", "cable")}
 AUTHORITY_DOCUMENTS = {"CUC", "ICE"}
+AUTHORITY_SOURCES = {"CUS", "PHY", "VET"}  # seal sources that are authorities: customs, phytosanitary, veterinary
 # Every property of a T&T 2.2 shipment, transport or equipment event (TNT_v2.2.0-resolved.yaml).
 PROPERTIES_22 = {
     "ISOEquipmentCode",
@@ -150,7 +152,28 @@ def from_events(body: bytes, *, now: datetime, max_items: int = MAX_ITEMS) -> tu
             _event_22(out, event, path, now)
         else:
             _event_30(out, event, path, now)
+    _removed_by_the_authority(out)
     return version, out
+
+
+def _removed_by_the_authority(out: Translation) -> None:
+    """T&T 2.2 cannot say who removed a seal, but it says who affixed the next: a removal (``RMVD``)
+    followed in the same message, on the same container, within two hours, by a reseal whose new seal an
+    authority affixed (``RSEA``, ``sealSource`` CUS, PHY or VET) was that authority's inspection. It is
+    read as one (``government_inspection``, the reseal as its reference), as the authority's own seal is."""
+    reseals = [(m.device, m.event["occurred_at"], m.event["authority_ref"]) for m in out.mapped
+               if m.event.get("kind") == "seal.affixed" and m.event.get("authority_ref")]  # fmt: skip
+    if not reseals:
+        return
+    for m in out.mapped:
+        e = m.event
+        if e.get("kind") != "seal.removed" or e.get("reason") != "carrier_inspection":
+            continue
+        removed = datetime.fromisoformat(e["occurred_at"])
+        for device, at, ref in reseals:
+            if device == m.device and timedelta(0) <= datetime.fromisoformat(at) - removed <= REMOVAL_TO_RESEAL:
+                e["reason"], e["authority_ref"] = "government_inspection", f"reseal: {ref}"[:128]
+                break
 
 
 # --- 2.2 -----------------------------------------------------------------------------------------------
@@ -369,8 +392,9 @@ def _equipment(c: _Checked, value: Any, where: str) -> str | None:
     return value
 
 
-def _seals(c: _Checked, value: Any, where: str, *, number: str, source: str, kind: str) -> list[tuple[str, str]]:
-    """``(number, DCSA seal type)`` of each seal."""
+def _seals(c: _Checked, value: Any, where: str, *, number: str, source: str,
+           kind: str) -> list[tuple[str, str, str]]:  # fmt: skip
+    """``(number, DCSA seal type, DCSA seal source)`` of each seal."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -386,7 +410,7 @@ def _seals(c: _Checked, value: Any, where: str, *, number: str, source: str, kin
             c.bad(f"{at}.{source}", f"must be one of {', '.join(sorted(SEAL_SOURCES))}; got {_shown(s[source])}")
         if s.get(kind) is not None and s[kind] not in SEAL_TYPES:
             c.bad(f"{at}.{kind}", f"must be one of {', '.join(sorted(SEAL_TYPES))}; got {_shown(s[kind])}")
-        seals.append((s[number], str(s.get(kind) or "")))
+        seals.append((s[number], str(s.get(kind) or ""), str(s.get(source) or "")))
     return seals
 
 
@@ -410,7 +434,7 @@ def _map(
     etype: Any,
     code: str | None,
     refs: list[str],
-    seals: list[tuple[str, str]],
+    seals: list[tuple[str, str, str]],
     where: tuple[float, float] | None,
     at: datetime,
     *,
@@ -442,10 +466,12 @@ def _map(
                 )
             )
             mapped_any = True
-        for number, seal_type in seals if code in SEAL_CODES else []:
+        for index, (number, seal_type, seal_source) in enumerate(seals if code in SEAL_CODES else []):
             event: dict[str, Any] = {
                 **base,
-                "event_id": _stable("dcsa", eid, number),
+                # by position, not by number: an update of the event (same eventID) naming another seal is
+                # the same event, already judged, not a second removal
+                "event_id": _stable("dcsa", eid, ref, "seal", index),
                 "seal_number": number,
                 "source": src,
             }
@@ -465,16 +491,18 @@ def _map(
             else:  # RSEA
                 seal_class, kind = SEAL_TYPES.get(seal_type, ("H", "other"))
                 event |= {"kind": "seal.affixed", "seal_class": seal_class, "seal_type": kind}
+                if seal_source in AUTHORITY_SOURCES:  # the authority put its own seal on: a documented reseal
+                    event["authority_ref"] = f"DCSA sealSource {seal_source}, event {eid}"[:128]
             out.mapped.append(Mapped(device, event, direct=ref))
             mapped_any = True
         if etype == "IOT" and code == "DRO":
-            for number, _ in seals or [(ref, "")]:
+            for index, (number, _, _) in enumerate(seals or [(ref, "", "")]):
                 out.mapped.append(
                     Mapped(
                         device,
                         {
                             **base,
-                            "event_id": _stable("dcsa", eid, number, "DRO"),
+                            "event_id": _stable("dcsa", eid, ref, "DRO", index),
                             "kind": "seal.alarm",
                             "seal_number": number,
                             "alarm": "opened",

@@ -22,6 +22,7 @@ from sealguard.schemas.foreign.common import (
     Mapped,
     Translation,
     content_id,
+    converted,
     epoch,
     fix,
     foreign,
@@ -94,7 +95,7 @@ def _position(out: Translation, name: str, unique: str, p: dict[str, Any], msg: 
                     lon,
                     name,
                     foreign("traccar", msg),
-                    speed_kph=None if speed is None else speed * KNOT_KPH,
+                    speed_kph=None if speed is None else converted(speed, KNOT_KPH),
                     heading=number(p.get("course")),
                     accuracy_m=number(p.get("accuracy")),
                 ),
@@ -112,6 +113,7 @@ def _position(out: Translation, name: str, unique: str, p: dict[str, Any], msg: 
             msg,
             "$.position.attributes.alarm",
         )
+    _locks(out, name, unique, ref or (base,), at, where, attributes, msg)
     lock, battery = attributes.get("lock"), number(attributes.get("batteryLevel"))
     if isinstance(lock, bool) and battery is not None:
         out.mapped.append(
@@ -129,6 +131,43 @@ def _position(out: Translation, name: str, unique: str, p: dict[str, Any], msg: 
                     "foreign": foreign("traccar", msg),
                 },
                 seal_from_device=True,
+            )
+        )
+
+
+def _locks(out: Translation, name: str, unique: str, ref: tuple[Any, ...], at: Any, where: dict[str, Any],
+           attributes: dict[str, Any], msg: Any) -> None:  # fmt: skip
+    """Multi-lock e-seals (one tracker, several locks): Traccar's decoders report lock *i* as ``lock{i}Id``,
+    ``lock{i}Locked`` (or ``lock{i}Seal``) and ``lock{i}Battery``. Each lock is a seal of its own, named by
+    its id: a heartbeat of it when the battery is a percentage; a battery in volts (some decoders) gives
+    no percentage, and the lock's state is kept in the stored message only."""
+    for i in range(1, 17):
+        lock_id = attributes.get(f"lock{i}Id")
+        if not isinstance(lock_id, str | int) or isinstance(lock_id, bool) or not str(lock_id).strip():
+            break
+        state = attributes.get(f"lock{i}Locked", attributes.get(f"lock{i}Seal"))
+        battery = attributes.get(f"lock{i}Battery")
+        path = f"$.position.attributes.lock{i}"
+        if not isinstance(state, bool):
+            out.skip(path, f"lock {lock_id}: no locked state reported")
+            continue
+        if not isinstance(battery, int) or isinstance(battery, bool) or not 0 <= battery <= 100:
+            out.skip(path, f"lock {lock_id}: battery {battery!r} is not a percentage; its state stays in the message")
+            continue
+        out.mapped.append(
+            Mapped(
+                name,
+                {
+                    "event_id": stable_id("traccar", unique, *ref, "lock", i),
+                    "kind": "seal.heartbeat",
+                    "occurred_at": iso(at),
+                    "seal_number": str(lock_id).strip()[:128],
+                    "battery_pct": float(battery),
+                    "locked": state,
+                    **where,
+                    "source": {"device_id": name},
+                    "foreign": foreign("traccar", msg),
+                },
             )
         )
 
@@ -228,7 +267,7 @@ def from_osmand(params: dict[str, str], body: bytes = b"") -> Translation:
     assert lat is not None and lon is not None
     speed = _float(params.get("speed"))
     heading = _float(params.get("bearing") or params.get("heading"))
-    name, event = _osmand_fix(unique, at, lat, lon, dict(params), None if speed is None else speed * KNOT_KPH,
+    name, event = _osmand_fix(unique, at, lat, lon, dict(params), None if speed is None else converted(speed, KNOT_KPH),
                               heading, _float(params.get("accuracy")))  # fmt: skip
     if params.get("valid", "true").lower() == "false":
         out.skip("valid", "not a valid GPS fix")
@@ -275,7 +314,7 @@ def _osmand_json(out: Translation, body: bytes) -> Translation:
         return out
     assert lat is not None and lon is not None
     speed = number(coords.get("speed"))  # Traccar Client's JSON gives metres per second
-    name, event = _osmand_fix(unique, at, lat, lon, msg, None if speed is None else speed * 3.6,
+    name, event = _osmand_fix(unique, at, lat, lon, msg, None if speed is None else converted(speed, 3.6),
                               number(coords.get("heading")), number(coords.get("accuracy")))  # fmt: skip
     out.mapped.append(Mapped(name, event))
     return out
