@@ -19,7 +19,7 @@ from paho.mqtt.properties import Properties
 
 from sealguard.ingest.inbound import EventSink, Inbound, ItemResult
 from sealguard.ingest.metrics import IngestMetrics
-from sealguard.ingest.mqtt_acl import owntracks_topic, topic_role
+from sealguard.ingest.mqtt_acl import REFUSED_FILTER, owntracks_topic, refused_of, topic_role
 from sealguard.retry import Backoff
 
 log = logging.getLogger("sealguard.mqtt")
@@ -64,6 +64,7 @@ class MqttOptions:
         filters = [TOPIC_FILTER, ROLE_TOPIC_FILTER] if self.role_topics else [TOPIC_FILTER]
         if self.owntracks:
             filters += OWNTRACKS_FILTERS
+        filters.append(REFUSED_FILTER)
         if self.shared_group:
             return [f"$share/{self.shared_group}/{f}" for f in filters]
         return filters
@@ -117,7 +118,10 @@ class MqttSource:
                 payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
                 origin = {"topic": topic, "mid": message.mid}
                 phone = owntracks_topic(topic) if self.options.owntracks else None
-                if phone is not None:  # translated by the application's sink; OwnTracks says positions only
+                refused = refused_of(topic)
+                if refused is not None:  # the front door passed on what the sender may not publish
+                    item = Inbound(payload, "mqtt", {**origin, "user": refused[0]}, format="refused", device=refused)
+                elif phone is not None:  # translated by the application's sink; OwnTracks says positions only
                     item = Inbound(payload, "mqtt", origin, tenant=phone[0], role="scanner", format="owntracks",
                                    device=(phone[1], phone[2]))  # fmt: skip
                 else:

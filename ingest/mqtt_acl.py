@@ -12,7 +12,13 @@ topic                                   who may publish (and so the role it carr
 ``sealguard/v1/{tenant}/events/admin``     admin tokens: facilities too
 ``sealguard/v1/{tenant}/owntracks/+/+``    every token of the tenant: OwnTracks messages
 ``owntracks/sg-{id}/+``                    the token ``{id}`` itself: OwnTracks' default topic
+``sealguard/refused/sg-{id}/#``            the token ``{id}`` itself: what it may not publish elsewhere
 ======================================  ==========================================
+
+MQTT 3.1.1 has no way to refuse a PUBLISH: a broker acknowledges one its ACL denies and drops it. So the
+embedded broker's front door (``sealguard.mqtt_front``) passes a publish its sender may not make on to
+``sealguard/refused/sg-{id}/{topic}`` instead, where the monitor reads it and dead-letters it with the
+reason: acknowledged, but never lost.
 
 Nobody but the monitor may subscribe to an events topic; operators and admins may read their tenant's
 alert topics. The monitor has its own user, whose password only its data directory holds; a broker that
@@ -123,8 +129,25 @@ def matches(topic_filter: str, topic: str) -> bool:
     return len(f_parts) == len(t_parts)
 
 
+REFUSED_FILTER = "sealguard/refused/#"
+
+
+def refused_topic(username: str, topic: str) -> str:
+    """Where the front passes a publish of ``username`` on ``topic`` that it may not make."""
+    return f"sealguard/refused/{username}/{topic}"
+
+
+def refused_of(topic: str) -> tuple[str, str] | None:
+    """``(user, topic it was published on)`` of a refused publish; None for any other topic."""
+    parts = topic.split("/", 3)
+    if len(parts) == 4 and parts[:2] == ["sealguard", "refused"] and parts[2]:
+        return parts[2], parts[3]
+    return None
+
+
 def may_publish(user: MqttUser, topic: str) -> bool:
-    allowed = [*publish_topics(user.tenant, user.role), f"owntracks/{user.username}/+"]
+    allowed = [*publish_topics(user.tenant, user.role), f"owntracks/{user.username}/+",
+               f"sealguard/refused/{user.username}/#"]  # fmt: skip
     return any(matches(a, topic) for a in allowed)
 
 
@@ -135,7 +158,7 @@ def reaches_events(topic_filter: str) -> bool:
     parts = topic_filter.split("/")
     tenant = parts[2] if len(parts) > 2 and parts[2] not in ("+", "#") else "any-tenant"
     probes = [f"sealguard/v1/{tenant}/events"] + [f"sealguard/v1/{tenant}/events/{r}" for r in ("operator", "admin")]
-    probes += [f"sealguard/v1/{tenant}/owntracks/user/device", "owntracks/sg-1/device"]
+    probes += [f"sealguard/v1/{tenant}/owntracks/user/device", "owntracks/sg-1/device", "sealguard/refused/sg-1/x"]
     return any(matches(topic_filter, probe) for probe in probes)
 
 
@@ -179,6 +202,7 @@ def acl_file(users: Iterable[MqttUser], monitor_user: str = MONITOR_USER) -> str
         out.append(f"user {u.username}")
         out += [f"topic write {t}" for t in publish_topics(u.tenant, u.role)]
         out.append(f"topic write owntracks/{u.username}/+")
+        out.append(f"topic write sealguard/refused/{u.username}/#")
         out += [f"topic read {t}" for t in read_topics(u.tenant, u.role)]
         out.append("")
     return "\n".join(out)

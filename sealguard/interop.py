@@ -140,6 +140,8 @@ class TranslatingSink:
         self._last: dict[tuple[str, str], asyncio.Future[None]] = {}  # per device: the message before
 
     async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
+        if item.format == "refused" and item.device is not None:
+            return await self._refused(item, *item.device)
         if item.format != "owntracks" or item.device is None:
             return await self.sink.submit(item)
         user, device = item.device
@@ -193,3 +195,15 @@ class TranslatingSink:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return done
+
+    async def _refused(self, item: Inbound, user: str, topic: str) -> "asyncio.Future[ItemResult]":
+        """A publish the broker's front door refused: dead-lettered in its sender's tenant, with the reason
+        (the sender got an acknowledgement, as MQTT 3.1.1 gives no other; the message is kept all the same)."""
+        try:
+            tenant = await self.devices.tenant_of_user(user)
+        except Exception:  # the database is away: the letter goes without its tenant rather than not at all
+            tenant = None
+        reason = (f"MQTT user {user[:70]!r} may not publish on topic {topic[:200]!r} (its token's tenant and"
+                  " role allow sealguard/v1/{tenant}/events[/{role}], sealguard/v1/{tenant}/owntracks/+/+ and"
+                  " owntracks/{its user}/+)")  # fmt: skip
+        return await self.sink.submit(Inbound(item.raw, item.source, item.origin, tenant=tenant, refused=reason))

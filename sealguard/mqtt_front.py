@@ -24,7 +24,7 @@ import signal
 
 from sealguard.broker_auth import credentials_at
 from sealguard.ingest import mqtt_wire as wire
-from sealguard.ingest.mqtt_acl import MqttUser, topic_role, user_name
+from sealguard.ingest.mqtt_acl import MqttUser, may_publish, refused_topic, topic_role, user_name
 
 log = logging.getLogger("sealguard.mqtt_front")
 CONNECT_TIMEOUT_S = 10.0
@@ -79,14 +79,13 @@ class Front:
                 writer.write(wire.connack_refused(connect.level))
                 await writer.drain()
                 return
-            role = None
-            if isinstance(who, MqttUser):
+            user = who if isinstance(who, MqttUser) else None
+            if user is not None:
                 secret = password or username or ""
-                connect = connect.with_login(user_name(who.token_id).encode(), secret.encode())
-                role = who.role
+                connect = connect.with_login(user_name(user.token_id).encode(), secret.encode())
             up_reader, upstream = await asyncio.open_connection("127.0.0.1", self.broker_port)
             upstream.write(wire.encode_connect(connect))
-            await self._pump(reader, upstream, up_reader, writer, role)
+            await self._pump(reader, upstream, up_reader, writer, user)
         except (asyncio.IncompleteReadError, ConnectionError, wire.MalformedPacket, TimeoutError, OSError):
             pass
         finally:
@@ -98,8 +97,8 @@ class Front:
 
     async def _pump(self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter,
                     up_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
-                    role: str | None) -> None:  # fmt: skip
-        to_broker = asyncio.create_task(self._to_broker(client, upstream, role))
+                    user: MqttUser | None) -> None:  # fmt: skip
+        to_broker = asyncio.create_task(self._to_broker(client, upstream, user))
         to_client = asyncio.create_task(_copy(up_reader, client_writer))
         done, pending = await asyncio.wait((to_broker, to_client), return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -110,15 +109,24 @@ class Front:
             with contextlib.suppress(Exception):
                 task.result()
 
-    async def _to_broker(self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter, role: str | None) -> None:
-        raise_role = role in ("operator", "admin")
+    async def _to_broker(self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter,
+                         user: MqttUser | None) -> None:  # fmt: skip
+        """Packets to the broker as they came, but a token's PUBLISH on its tenant's plain events topic goes
+        to its role's topic, and one on a topic it may not publish on goes to its refused topic (to be
+        dead-lettered: MQTT 3.1.1 cannot refuse a publish, and a broker acknowledges and drops it)."""
         while True:
             first, body = await read_packet(client, MAX_PACKET)
-            if raise_role and first >> 4 == wire.PUBLISH:
+            if user is not None and first >> 4 == wire.PUBLISH:
                 topic = wire.publish_topic(body)
                 found = topic_role(topic)
-                if found is not None and found[1] == "scanner":  # the plain events topic
-                    upstream.write(wire.with_topic(first, body, f"{topic}/{role}"))
+                if user.role in ("operator", "admin") and found is not None and found[1] == "scanner":
+                    topic = f"{topic}/{user.role}"
+                elif not may_publish(user, topic):
+                    topic = refused_topic(user.username, topic)
+                else:
+                    topic = ""
+                if topic:
+                    upstream.write(wire.with_topic(first, body, topic))
                     await upstream.drain()
                     continue
             upstream.write(wire.packet(first, body))

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 import orjson
@@ -22,21 +21,10 @@ from sealguard.ingest.admit import KIND_ROLES
 from sealguard.ingest.mqtt_acl import topic_for
 from sealguard.servers import free_port
 from sealguard.store import tokens
+from tests.live.embedded import BROKERS, HAS_MOSQUITTO, embedded
 from tests.live.monitor import ready, replay_alerts, running, start_up, stored_alerts
 from tests.live.servers import query, wait_for
 from tests.live.simulated import fleet_lines
-
-HAS_MOSQUITTO = bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
-BROKERS = [
-    pytest.param("mosquitto", marks=pytest.mark.skipif(not HAS_MOSQUITTO, reason="Debian mosquitto not installed")),
-    "amqtt",
-]
-
-
-def embedded(tmp: Path, database_url: str, broker: str, **extra: Any) -> Settings:
-    return Settings(data_dir=tmp / "data", database_url=database_url, mqtt_embedded=broker,
-                    mqtt_embedded_port=free_port(), http=f"127.0.0.1:{free_port()}", snapshot_every_s=3600,
-                    **extra)  # fmt: skip
 
 
 def fix(event_id: str, tenant: str = "acme") -> bytes:
