@@ -9,6 +9,11 @@ Kinds are authorised by the sender's role where the transport knows it (``KIND_R
 devices report what they see (seals, inspections, positions); planning and closing trips is an
 operator's work, registering facilities an admin's. A sender below the kind's role is refused, so a
 scanner cannot re-plan a trip to the seal it is about to verify.
+
+A scanner bound to a facility (``sealguard token create --facility``) reports for that facility only,
+whichever door it comes through (HTTP, a partner format, MQTT): its events carry that facility as their
+source (filled in when they name none), and one naming another facility is refused. The transports only
+say which facility the sender is bound to; the check is here, once.
 """
 
 from collections.abc import Iterator
@@ -65,16 +70,36 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def admit(raw: bytes, tenant: str | None = None, *, role: str | None = None) -> Admitted:
-    """Validate one input; raise :class:`InvalidEvent` with the reason when it cannot be accepted."""
-    admitted = _admit(raw, tenant)
+def admit(raw: bytes, tenant: str | None = None, *, role: str | None = None,
+          facility: str | None = None) -> Admitted:  # fmt: skip
+    """Validate one input; raise :class:`InvalidEvent` with the reason when it cannot be accepted.
+    ``facility``: the facility the sender is bound to (a facility-bound scanner), if any."""
+    admitted = _admit(raw, tenant, facility)
     refusal = kind_refusal(admitted.event.kind, role)
     if refusal is not None:
         raise InvalidEvent(refusal, event_id=admitted.event.event_id)
     return admitted
 
 
-def _admit(raw: bytes, tenant: str | None) -> Admitted:
+def facility_refusal(obj: dict[str, Any], facility: str) -> tuple[str | None, bool]:
+    """A facility-bound sender's event: the refusal if it names another facility, and whether ``obj``
+    was changed (its source given the facility)."""
+    source = obj.get("source")
+    if source is None:
+        obj["source"] = {"facility_id": facility}
+        return None, True
+    if not isinstance(source, dict):
+        return None, False  # validation says what is wrong with it
+    named = source.get("facility_id")
+    if named is None:
+        source["facility_id"] = facility
+        return None, True
+    if named != facility:
+        return f"source.facility_id: this sender is bound to facility {facility!r}, not {named!r}", False
+    return None, False
+
+
+def _admit(raw: bytes, tenant: str | None, facility: str | None = None) -> Admitted:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -84,6 +109,11 @@ def _admit(raw: bytes, tenant: str | None) -> Admitted:
     event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
     if b"u0000" in raw and any("\x00" in s for s in _strings(obj)):
         raise InvalidEvent("contains a NUL character (\\u0000), which cannot be stored", event_id=event_id)
+    changed = False
+    if facility is not None:
+        refusal, changed = facility_refusal(obj, facility)
+        if refusal is not None:
+            raise InvalidEvent(refusal, event_id=event_id)
     if tenant is not None:
         named = obj.get("tenant")
         if named is None:
@@ -92,4 +122,6 @@ def _admit(raw: bytes, tenant: str | None) -> Admitted:
         if named != tenant:
             raise InvalidEvent(f"tenant mismatch: the event names tenant {named!r} but arrived for tenant {tenant!r}",
                                event_id=event_id)  # fmt: skip
+    if changed:
+        return Admitted(decode_object(obj), orjson.dumps(obj))
     return Admitted(decode_event(raw), raw)

@@ -41,6 +41,7 @@ class Inbound:
     received_at: float = field(default_factory=time.time)
     received_mono: float = field(default_factory=time.monotonic)
     role: str | None = None  # the sender's role where the transport knows it (HTTP tokens); None: trusted
+    facility: str | None = None  # the facility a facility-bound scanner reports for (admission checks it)
     format: str | None = None  # a partner format the application translates first ("owntracks"); None: ours
     device: tuple[str, str] | None = None  # the partner's own names for the sender (OwnTracks user, device)
     done: "asyncio.Future[ItemResult] | None" = None

@@ -19,13 +19,14 @@ from paho.mqtt.properties import Properties
 
 from sealguard.ingest.inbound import EventSink, Inbound, ItemResult
 from sealguard.ingest.metrics import IngestMetrics
-from sealguard.ingest.mqtt_acl import REFUSED_FILTER, owntracks_topic, refused_of, topic_role
+from sealguard.ingest.mqtt_acl import REFUSED_FILTER, owntracks_topic, refused_of, topic_facility, topic_role
 from sealguard.retry import Backoff
 
 log = logging.getLogger("sealguard.mqtt")
 
 TOPIC_FILTER = "sealguard/v1/+/events"
 ROLE_TOPIC_FILTER = "sealguard/v1/+/events/+"
+FACILITY_TOPIC_FILTER = "sealguard/v1/+/facility/+/events"  # facility-bound scanners (ingest.mqtt_acl)
 OWNTRACKS_FILTERS = ("sealguard/v1/+/owntracks/+/+", "owntracks/+/+")
 
 
@@ -64,7 +65,7 @@ class MqttOptions:
         filters = [TOPIC_FILTER, ROLE_TOPIC_FILTER] if self.role_topics else [TOPIC_FILTER]
         if self.owntracks:
             filters += OWNTRACKS_FILTERS
-        filters.append(REFUSED_FILTER)
+        filters += [FACILITY_TOPIC_FILTER, REFUSED_FILTER]
         if self.shared_group:
             return [f"$share/{self.shared_group}/{f}" for f in filters]
         return filters
@@ -119,8 +120,12 @@ class MqttSource:
                 origin = {"topic": topic, "mid": message.mid}
                 phone = owntracks_topic(topic) if self.options.owntracks else None
                 refused = refused_of(topic)
+                bound = topic_facility(topic)
                 if refused is not None:  # the front door passed on what the sender may not publish
                     item = Inbound(payload, "mqtt", {**origin, "user": refused[0]}, format="refused", device=refused)
+                elif bound is not None:  # a facility-bound scanner's topic: held to that facility
+                    role = "scanner" if self.options.role_topics else None
+                    item = Inbound(payload, "mqtt", origin, tenant=bound[0], role=role, facility=bound[1])
                 elif phone is not None:  # translated by the application's sink; OwnTracks says positions only
                     item = Inbound(payload, "mqtt", origin, tenant=phone[0], role="scanner", format="owntracks",
                                    device=(phone[1], phone[2]))  # fmt: skip

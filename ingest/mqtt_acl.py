@@ -7,13 +7,18 @@ monitor who published a message, so the role travels in the topic and the broker
 ======================================  ==========================================
 topic                                   who may publish (and so the role it carries)
 ======================================  ==========================================
-``sealguard/v1/{tenant}/events``        every token of the tenant: scanner kinds
+``sealguard/v1/{tenant}/events``        every token of the tenant but facility-bound scanners: scanner kinds
+``sealguard/v1/{tenant}/facility/{f}/events``  a scanner bound to facility ``f`` (percent-encoded), only
 ``sealguard/v1/{tenant}/events/operator``  operator and admin tokens: trips too
 ``sealguard/v1/{tenant}/events/admin``     admin tokens: facilities too
 ``sealguard/v1/{tenant}/owntracks/+/+``    every token of the tenant: OwnTracks messages
 ``owntracks/sg-{id}/+``                    the token ``{id}`` itself: OwnTracks' default topic
 ``sealguard/refused/sg-{id}/#``            the token ``{id}`` itself: what it may not publish elsewhere
 ======================================  ==========================================
+
+A scanner token bound to a facility reports for that facility only, at every door: on MQTT its events
+go on its facility's topic (the embedded broker's front door moves them there from the plain one), which
+tells the monitor the facility to hold them to (``ingest.admit``), and it has no tenant-wide topic.
 
 MQTT 3.1.1 has no way to refuse a PUBLISH: a broker acknowledges one its ACL denies and drops it. So the
 embedded broker's front door (``sealguard.mqtt_front``) passes a publish its sender may not make on to
@@ -32,6 +37,7 @@ the embedded broker may log in with any user name all the same: its login front
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 MONITOR_USER = "sealguard-monitor"
 ROLE_TOPICS = {"": "scanner", "operator": "operator", "admin": "admin"}
@@ -47,6 +53,11 @@ class MqttUser:
     role: str
     sha256: str  # of the token, as the API stores it
     mosquitto_hash: str | None  # PBKDF2-SHA512 in mosquitto's $7$ form; None for tokens made before it
+    facility: str | None = None  # a scanner bound to one facility
+
+    @property
+    def bound_facility(self) -> str | None:
+        return self.facility if self.role == "scanner" else None
 
     @property
     def username(self) -> str:
@@ -66,6 +77,21 @@ def topic_role(topic: str) -> tuple[str, str] | None:
         return None
     role = ROLE_TOPICS.get(parts[4] if len(parts) == 5 else "")
     return (parts[2], role) if role is not None else None
+
+
+def facility_topic(tenant: str, facility: str) -> str:
+    """Where a scanner bound to ``facility`` publishes (the facility percent-encoded: one topic level)."""
+    return f"sealguard/v1/{tenant}/facility/{quote(facility, safe='')}/events"
+
+
+def topic_facility(topic: str) -> tuple[str, str] | None:
+    """``(tenant, facility)`` of a facility events topic; None for any other topic."""
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[:2] != ["sealguard", "v1"] or parts[3] != "facility" or parts[5] != "events":
+        return None
+    if parts[2] in ("", "+", "#") or parts[4] in ("", "+", "#"):
+        return None
+    return parts[2], unquote(parts[4])
 
 
 def owntracks_topic(topic: str) -> tuple[str | None, str, str] | None:
@@ -102,9 +128,12 @@ def topic_for(tenant: str, kind: str, kind_roles: dict[str, str]) -> str:
     return f"sealguard/v1/{tenant}/events{suffix}"
 
 
-def publish_topics(tenant: str, role: str) -> list[str]:
-    """The topics a token may publish to (``+`` for an all-tenants token)."""
+def publish_topics(tenant: str, role: str, facility: str | None = None) -> list[str]:
+    """The topics a token may publish to (``+`` for an all-tenants token); a scanner bound to a facility
+    only its facility's."""
     level = "+" if tenant == ALL_TENANTS else tenant
+    if facility is not None and role == "scanner":
+        return [facility_topic(level, facility)]
     base = f"sealguard/v1/{level}/events"
     order = ["scanner", "operator", "admin"]
     roles = [f"{base}/{r}" for r in ("operator", "admin") if order.index(role) >= order.index(r)]
@@ -146,7 +175,7 @@ def refused_of(topic: str) -> tuple[str, str] | None:
 
 
 def may_publish(user: MqttUser, topic: str) -> bool:
-    allowed = [*publish_topics(user.tenant, user.role), f"owntracks/{user.username}/+",
+    allowed = [*publish_topics(user.tenant, user.role, user.facility), f"owntracks/{user.username}/+",
                f"sealguard/refused/{user.username}/#"]  # fmt: skip
     return any(matches(a, topic) for a in allowed)
 
@@ -158,7 +187,12 @@ def reaches_events(topic_filter: str) -> bool:
     parts = topic_filter.split("/")
     tenant = parts[2] if len(parts) > 2 and parts[2] not in ("+", "#") else "any-tenant"
     probes = [f"sealguard/v1/{tenant}/events"] + [f"sealguard/v1/{tenant}/events/{r}" for r in ("operator", "admin")]
-    probes += [f"sealguard/v1/{tenant}/owntracks/user/device", "owntracks/sg-1/device", "sealguard/refused/sg-1/x"]
+    probes += [
+        f"sealguard/v1/{tenant}/owntracks/user/device",
+        "owntracks/sg-1/device",
+        "sealguard/refused/sg-1/x",
+        f"sealguard/v1/{tenant}/facility/f/events",
+    ]
     return any(matches(topic_filter, probe) for probe in probes)
 
 
@@ -200,7 +234,7 @@ def acl_file(users: Iterable[MqttUser], monitor_user: str = MONITOR_USER) -> str
         if not u.mosquitto_hash:
             continue
         out.append(f"user {u.username}")
-        out += [f"topic write {t}" for t in publish_topics(u.tenant, u.role)]
+        out += [f"topic write {t}" for t in publish_topics(u.tenant, u.role, u.facility)]
         out.append(f"topic write owntracks/{u.username}/+")
         out.append(f"topic write sealguard/refused/{u.username}/#")
         out += [f"topic read {t}" for t in read_topics(u.tenant, u.role)]

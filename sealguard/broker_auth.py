@@ -52,8 +52,8 @@ class Credentials:
         if mtime != self._mtime:
             data = orjson.loads(open(self.path, "rb").read())  # noqa: SIM115 - a small file, read whole
             self.monitor_sha256 = data["monitor"]["sha256"]
-            self.tokens = {t["sha256"]: MqttUser(t["id"], t["tenant"], t["role"], t["sha256"], None)
-                           for t in data["tokens"]}  # fmt: skip
+            self.tokens = {t["sha256"]: MqttUser(t["id"], t["tenant"], t["role"], t["sha256"], None,
+                                                 t.get("facility")) for t in data["tokens"]}  # fmt: skip
             self._mtime = mtime
         return self
 
@@ -130,6 +130,9 @@ def credentials_document(monitor_password: str, users: list[MqttUser]) -> bytes:
     """The file the plugins read (written by the monitor)."""
     doc: dict[str, Any] = {
         "monitor": {"sha256": _sha256(monitor_password)},
-        "tokens": [{"id": u.token_id, "tenant": u.tenant, "role": u.role, "sha256": u.sha256} for u in users],
+        "tokens": [
+            {"id": u.token_id, "tenant": u.tenant, "role": u.role, "sha256": u.sha256, "facility": u.facility}
+            for u in users
+        ],
     }
     return orjson.dumps(doc)

@@ -36,7 +36,7 @@ class DeviceBook:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
         self.pool = pool
         self._periods: ShortCache[tuple[str, str], list[Binding]] = ShortCache(CACHE_S, 50_000)
-        self._users: ShortCache[int, str | None] = ShortCache(CACHE_S, 50_000)
+        self._users: ShortCache[int, tuple[str, str | None] | None] = ShortCache(CACHE_S, 50_000)
 
     async def at(self, tenant: str, device: str, when: datetime) -> Binding | None:
         async def load() -> list[Binding]:
@@ -47,13 +47,14 @@ class DeviceBook:
         return next((b for b in periods if b.valid_from <= when and (b.valid_until is None or when < b.valid_until)),
                     None)  # fmt: skip
 
-    async def tenant_of_user(self, user: str) -> str | None:
-        """The tenant of the token whose MQTT user is ``user`` (``sg-{id}``), cached like a binding."""
+    async def tenant_of_user(self, user: str) -> tuple[str, str | None] | None:
+        """The tenant of the token whose MQTT user is ``user`` (``sg-{id}``), and the facility it is bound to
+        (a facility-bound scanner), cached like a binding."""
         token_id = owntracks_token(user)
         if token_id is None:
             return None
 
-        async def load() -> str | None:
+        async def load() -> tuple[str, str | None] | None:
             async with self.pool.connection() as conn:
                 return await tokens.tenant_of(conn, token_id)
 
@@ -95,14 +96,12 @@ class Delivered:
 
 
 async def deliver(sink: EventSink, devices: DeviceBook, translation: Translation, *, tenant: str, source: str,
-                  origin: dict[str, Any], role: str | None, raw: bytes,
-                  refuse: Callable[[dict[str, Any]], str | None] | None = None,
+                  origin: dict[str, Any], role: str | None, raw: bytes, facility: str | None = None,
                   submitted: Callable[[], None] | None = None) -> Delivered:  # fmt: skip
     """Bind and submit every mapped event; a message the adapter rejected is dead-lettered whole (``raw``,
-    with every reason). ``refuse`` is the door's own check of a bound event (a facility-bound scanner's
-    facility, as the native door checks it): an event it refuses is dead-lettered with its reason. Resolves
-    when each is durably handled (stored, or dead-lettered); ``submitted`` is called once every event is in
-    the sink's order, before that."""
+    with every reason). ``facility``: the sender is a scanner bound to it, checked at admission as at every
+    door. Resolves when each is durably handled (stored, or dead-lettered); ``submitted`` is called once
+    every event is in the sink's order, before that."""
     if translation.rejected:
         reason = "; ".join(f"{n.path}: {n.reason}" for n in translation.rejected_notes())[:2000]
         future = await sink.submit(Inbound(raw, source, origin, tenant=tenant, refused=reason, role=role))
@@ -113,10 +112,9 @@ async def deliver(sink: EventSink, devices: DeviceBook, translation: Translation
     futures = []
     for m in translation.mapped:
         event, refusal = await devices.bind(tenant, m)
-        if refusal is None and refuse is not None:
-            refusal = refuse(event)
         item = Inbound(orjson.dumps(event), source, {**origin, "device": m.device}, tenant=tenant, refused=refusal,
-                       refused_id=event.get("event_id") if refusal else None, role=role)  # fmt: skip
+                       refused_id=event.get("event_id") if refusal else None, role=role,
+                       facility=facility)  # fmt: skip
         futures.append(await sink.submit(item))
     if submitted is not None:
         submitted()
@@ -168,15 +166,18 @@ class TranslatingSink:
             try:
                 if before is not None:
                     await asyncio.shield(before)
-                tenant = item.tenant or await self.devices.tenant_of_user(user)
-                if tenant is None:  # owntracks/{user}/...: the broker lets only sg-{id} publish as itself
+                # the tenant-wide topic names the tenant; owntracks/sg-{id}/... is the token's own, and
+                # holds it to its facility as the other doors do
+                sender = (item.tenant, None) if item.tenant else await self.devices.tenant_of_user(user)
+                if sender is None:  # owntracks/{user}/...: the broker lets only sg-{id} publish as itself
                     refusal = f"topic user {user[:70]!r} is not the MQTT user of a live token (sg-{{id}})"
                     future = await self.sink.submit(Inbound(item.raw, item.source, item.origin, refused=refusal))
                     release()
                     done.set_result(await future)
                     return
+                tenant, facility = sender
                 delivered = await deliver(self.sink, self.devices, translation, tenant=tenant, source=item.source,
-                                          origin=item.origin, role=item.role, raw=item.raw,
+                                          origin=item.origin, role=item.role, raw=item.raw, facility=facility,
                                           submitted=release)  # fmt: skip
             except Exception as exc:  # not handled: the broker delivers the message again
                 done.set_exception(exc)
@@ -200,9 +201,10 @@ class TranslatingSink:
         """A publish the broker's front door refused: dead-lettered in its sender's tenant, with the reason
         (the sender got an acknowledgement, as MQTT 3.1.1 gives no other; the message is kept all the same)."""
         try:
-            tenant = await self.devices.tenant_of_user(user)
+            sender = await self.devices.tenant_of_user(user)
         except Exception:  # the database is away: the letter goes without its tenant rather than not at all
-            tenant = None
+            sender = None
+        tenant = sender[0] if sender else None
         reason = (f"MQTT user {user[:70]!r} may not publish on topic {topic[:200]!r} (its token's tenant and"
                   " role allow sealguard/v1/{tenant}/events[/{role}], sealguard/v1/{tenant}/owntracks/+/+ and"
                   " owntracks/{its user}/+)")  # fmt: skip

@@ -52,7 +52,7 @@ def monitor_login(secret_file: Path) -> MonitorLogin:
 
 
 def users_of(live: list[tokens.LiveToken]) -> list[MqttUser]:
-    return [MqttUser(t.id, t.tenant, t.role, t.sha256, t.mqtt_hash) for t in live]
+    return [MqttUser(t.id, t.tenant, t.role, t.sha256, t.mqtt_hash, t.facility) for t in live]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,11 @@ the broker's password file and ACL (``ingest.mqtt_acl``) enforce the rest, which
 A broker cannot tell the monitor who published, so the front tells it: an operator's or admin's publish
 to its tenant's plain events topic is passed on to ``.../events/operator`` or ``.../events/admin``,
 topics only tokens of that role may write. A scanner's stays on the plain topic, which carries scanner
-kinds. After the CONNECT, packets from the broker pass untouched and packets to it are only read as far
-as a PUBLISH topic; topic aliases are off on the broker, so every PUBLISH names its topic.
+kinds, unless the scanner is bound to a facility: then it goes to that facility's topic
+(``.../facility/{facility}/events``), which the monitor holds to that facility. A publish the sender may
+not make goes to its refused topic, to be dead-lettered. After the CONNECT, packets from the broker pass
+untouched and packets to it are only read as far as a PUBLISH topic; topic aliases are off on the broker,
+so every PUBLISH names its topic.
 
 It runs as its own process (``python -m sealguard.mqtt_front``), like the broker, so devices can go on
 publishing while the monitor is down or restarting.
@@ -24,7 +27,7 @@ import signal
 
 from sealguard.broker_auth import credentials_at
 from sealguard.ingest import mqtt_wire as wire
-from sealguard.ingest.mqtt_acl import MqttUser, may_publish, refused_topic, topic_role, user_name
+from sealguard.ingest.mqtt_acl import MqttUser, facility_topic, may_publish, refused_topic, topic_role, user_name
 
 log = logging.getLogger("sealguard.mqtt_front")
 CONNECT_TIMEOUT_S = 10.0
@@ -121,6 +124,8 @@ class Front:
                 found = topic_role(topic)
                 if user.role in ("operator", "admin") and found is not None and found[1] == "scanner":
                     topic = f"{topic}/{user.role}"
+                elif user.bound_facility is not None and found is not None and found[1] == "scanner":
+                    topic = facility_topic(found[0], user.bound_facility)  # may_publish allows only its own
                 elif not may_publish(user, topic):
                     topic = refused_topic(user.username, topic)
                 else:

@@ -35,6 +35,11 @@ class Principal:
         return f"person:{self.person_id}" if self.person_id is not None else f"token:{self.token_id}"
 
     @property
+    def bound_facility(self) -> str | None:
+        """The facility a scanner (token or person) reports for, whatever door it uses; None: any."""
+        return self.facility if self.role == "scanner" else None
+
+    @property
     def identity(self) -> str | None:
         """Who a person is, whatever their name (``person:{id}``); None for a token, which is no person."""
         return f"person:{self.person_id}" if self.person_id is not None else None
@@ -66,6 +71,7 @@ class LiveToken:
     role: str
     sha256: str
     mqtt_hash: str | None
+    facility: str | None = None
 
 
 async def create(conn: Conn, tenant: str, role: Role, *, facility: str | None = None, label: str = "") -> str:
@@ -102,9 +108,9 @@ async def ensure_mqtt_hash(conn: Conn, token: str) -> None:
 async def live_tokens(conn: Conn) -> list[LiveToken]:
     """Every token that is not revoked."""
     cur = await conn.execute(
-        "SELECT id, tenant, role, token_hash, mqtt_hash FROM api_tokens WHERE revoked_at IS NULL ORDER BY id"
+        "SELECT id, tenant, role, token_hash, mqtt_hash, facility FROM api_tokens WHERE revoked_at IS NULL ORDER BY id"
     )
-    return [LiveToken(int(r[0]), r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
+    return [LiveToken(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in await cur.fetchall()]
 
 
 async def fingerprint(conn: Conn) -> tuple[Any, ...]:
@@ -123,11 +129,13 @@ async def lookup(conn: Conn, token: str) -> Principal | None:
     return Principal(row[0], row[1], row[2], row[3], int(row[4])) if row else None
 
 
-async def tenant_of(conn: Conn, token_id: int) -> str | None:
-    """The tenant of a live token by its id (an MQTT user ``sg-{id}``); None when unknown or revoked."""
-    cur = await conn.execute("SELECT tenant FROM api_tokens WHERE id = %s AND revoked_at IS NULL", (token_id,))
+async def tenant_of(conn: Conn, token_id: int) -> tuple[str, str | None] | None:
+    """The tenant of a live token by its id (an MQTT user ``sg-{id}``), and the facility it is bound to
+    when it is a facility-bound scanner; None when unknown or revoked."""
+    cur = await conn.execute("SELECT tenant, role, facility FROM api_tokens WHERE id = %s AND revoked_at IS NULL",
+                             (token_id,))  # fmt: skip
     row = await cur.fetchone()
-    return str(row[0]) if row else None
+    return (str(row[0]), row[2] if row[1] == "scanner" else None) if row else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ def admit_all(items: Sequence[Item], max_future_skew: float | None) -> list[Admi
 
 def _admit_one(it: Inbound, max_future_skew: float | None) -> Admitted | InvalidEvent:
     try:
-        ok = admit(it.raw, it.tenant, role=it.role)
+        ok = admit(it.raw, it.tenant, role=it.role, facility=it.facility)
         if max_future_skew is not None:
             check_skew(ok.event, it.received_at, max_future_skew)
         return ok

@@ -24,7 +24,7 @@ from sealguard.schemas.events import INSPECTION_POINTS
 from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web import alerts_api, fleet_api, interop_api, pages, signin
-from sealguard.web.auth import TokenCache, origin_of, require, scanner_facility, tenant_scope
+from sealguard.web.auth import TokenCache, origin_of, require, tenant_scope
 from sealguard.web.bodies import HttpLimits, read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.signin import SignInConfig
@@ -179,11 +179,9 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
                                 {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
         futures = []
         for i, item in enumerate(items):
-            refused, stamped = scanner_facility(who, item)
-            # a single event keeps the bytes it came in (dead letters store them) unless it was stamped
-            raw = orjson.dumps(item) if isinstance(parsed, list) or stamped else body
+            raw = orjson.dumps(item) if isinstance(parsed, list) else body  # a single event keeps its bytes
             futures.append(await rt.sink.submit(Inbound(raw, "http", {**origin, "index": i}, tenant=tenant,
-                                                            refused=refused, role=who.role)))  # fmt: skip
+                                                        role=who.role, facility=who.bound_facility)))  # fmt: skip
         results: list[ItemResult] = list(await stored(asyncio.gather(*futures)))
         counts = {s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "rejected")}
         payload: dict[str, Any] = {**counts, "results": [{"index": i, **r.to_json()} for i, r in enumerate(results)]}

@@ -158,24 +158,3 @@ def tenant_scope(who: Principal, tenant: str | None) -> str | None:
     if tenant is not None and tenant != who.tenant:
         raise HTTPException(403, f"you belong to tenant {who.tenant!r}, not {tenant!r}")
     return who.tenant
-
-
-def scanner_facility(who: Principal, item: Any) -> tuple[str | None, bool]:
-    """A scanner bound to a facility submits for that facility only: its events carry that facility as
-    their source (filled in when missing), and an event naming another facility is refused.
-    Returns the refusal, if any, and whether ``item`` was changed (so it must be serialised again)."""
-    if who.role != "scanner" or who.facility is None or not isinstance(item, dict):
-        return None, False
-    source = item.get("source")
-    if source is None:
-        item["source"] = {"facility_id": who.facility}
-        return None, True
-    if not isinstance(source, dict):
-        return None, False  # validation says what is wrong with it
-    named = source.get("facility_id")
-    if named is None:
-        source["facility_id"] = who.facility
-        return None, True
-    if named != who.facility:
-        return f"source.facility_id: this scanner token belongs to facility {who.facility!r}, not {named!r}", False
-    return None, False

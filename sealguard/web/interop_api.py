@@ -39,7 +39,7 @@ from sealguard.schemas.foreign.common import Translation
 from sealguard.store import device_bindings
 from sealguard.store.device_bindings import BindingConflict
 from sealguard.store.tokens import ALL_TENANTS, Principal
-from sealguard.web.auth import holder, origin_of, require, scanner_facility, tenant_scope
+from sealguard.web.auth import holder, origin_of, require, tenant_scope
 from sealguard.web.bodies import HttpLimits, read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.waiting import stored
@@ -107,7 +107,7 @@ def router(devices: DeviceBook) -> APIRouter:
         origin = {**origin_of(who, client), "format": fmt}
         delivered = await stored(deliver(rt.sink, devices, translation, tenant=scope, source="http",
                                          origin=origin, role=who.role, raw=body or b"(empty)",
-                                         refuse=lambda event: scanner_facility(who, event)[0]))  # fmt: skip
+                                         facility=who.bound_facility))  # fmt: skip
         return delivered, body
 
     def plain(delivered: Delivered) -> JSONResponse:

@@ -104,3 +104,22 @@ def test_files_name_every_live_token_with_a_hash() -> None:
     assert "user sg-1\ntopic write sealguard/v1/acme/events\n" in acl
     assert "topic write sealguard/v1/+/events/admin" in acl
     assert "sg-4" not in acl  # made before MQTT hashes: not admitted until re-created
+
+
+def test_a_facility_bound_scanner_publishes_on_its_facility_topic_only() -> None:
+    from sealguard.ingest.mqtt_acl import facility_topic, refused_of, refused_topic, topic_facility
+
+    dock = MqttUser(9, "acme", "scanner", "h9", "$7$q", facility="DOCK 1/north")
+    own = facility_topic("acme", "DOCK 1/north")
+    assert own == "sealguard/v1/acme/facility/DOCK%201%2Fnorth/events"
+    assert topic_facility(own) == ("acme", "DOCK 1/north")
+    assert may_publish(dock, own) and may_publish(dock, "owntracks/sg-9/phone")
+    assert not may_publish(dock, "sealguard/v1/acme/events")  # the tenant-wide topic is not its
+    assert not may_publish(dock, facility_topic("acme", "DOCK-2"))
+    assert not may_publish(dock, "sealguard/v1/acme/owntracks/ann/phone")  # carries no token of its own
+    assert may_publish(dock, refused_topic("sg-9", "sealguard/v1/acme/events"))
+    assert not may_publish(dock, refused_topic("sg-1", "x"))
+    assert refused_of("sealguard/refused/sg-9/owntracks/sg-1/p") == ("sg-9", "owntracks/sg-1/p")
+    assert not may_subscribe(OPERATOR, "sealguard/v1/acme/facility/+/events")
+    assert not may_subscribe(OPERATOR, "sealguard/refused/#")
+    assert f"topic write {own}" in acl_file([dock])
