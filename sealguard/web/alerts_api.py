@@ -33,9 +33,11 @@ class ActionBody(BaseModel):
 class SilenceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    matchers: list[str] = Field(min_length=1, max_length=20, description='e.g. ["conveyance_id=\\"MSCU1234565\\""]')
+    matchers: list[Annotated[str, Field(max_length=500)]] = Field(
+        min_length=1, max_length=20, description='e.g. ["conveyance_id=\\"MSCU1234565\\""]'
+    )
     reason: str = Field(min_length=1, max_length=2000)
-    tenant: str | None = Field(None, description="only for an all-tenants token")
+    tenant: str | None = Field(None, max_length=64, description="only for an all-tenants token")
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     duration_minutes: float | None = Field(None, gt=0, le=60 * 24 * 90)

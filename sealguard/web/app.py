@@ -25,7 +25,7 @@ from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web import alerts_api, fleet_api, interop_api, pages, signin
 from sealguard.web.auth import TokenCache, origin_of, require, tenant_scope
-from sealguard.web.bodies import HttpLimits, read_limited
+from sealguard.web.bodies import BodyLimit, HttpLimits, read_limited
 from sealguard.web.ratelimit import RateLimiter
 from sealguard.web.signin import SignInConfig
 from sealguard.web.waiting import stored
@@ -90,6 +90,9 @@ def _health(app: FastAPI, rt: HealthRuntime) -> None:
         if "\x00" in request.url.path or any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
             return JSONResponse({"detail": "the path or query contains a NUL character"}, status_code=400)
         return await call_next(request)  # type: ignore[no-any-return]
+
+    limits: HttpLimits = getattr(rt, "limits", HttpLimits(max_body=64 * 1024))  # a worker's side reads none
+    app.add_middleware(BodyLimit, limit=limits.max_body)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

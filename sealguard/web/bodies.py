@@ -53,3 +53,66 @@ async def read_limited(request: Request, limit: int, *, max_containers: int | No
         raise HTTPException(413, f"a body of up to {found} JSON objects and arrays; at most {max_containers}"
                             " per request (send fewer events per request)")  # fmt: skip
     return body
+
+
+class BodyLimit:
+    """ASGI middleware: no request body of any endpoint may pass ``limit`` bytes (413), whether it declares
+    its length or comes in chunks. The endpoints that read bodies themselves set tighter limits; this is
+    the floor under every other one (FastAPI reads a JSON body whole before validating it).
+
+    Past the limit the 413 is sent at once (the sender stops sending) and the application is told the
+    client has gone; whatever it does then is not sent (an exception raised into it instead would be
+    taken for a body it could not parse, a 400)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        seen = 0
+        exceeded = answered = False
+
+        async def limited() -> Any:
+            nonlocal seen, exceeded, answered
+            if exceeded:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    exceeded = True
+                    if not started:
+                        answered = True
+                        await _too_large(send, self.limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        started = False
+
+        async def guarded(message: Any) -> None:
+            nonlocal started
+            if answered:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not answered:
+                raise
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    body = f'{{"detail":"body larger than {limit} bytes"}}'.encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
