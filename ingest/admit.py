@@ -27,6 +27,8 @@ from sealguard.schemas.decode import InvalidEvent, decode_event, decode_object
 from sealguard.schemas.events import Event
 
 ROLE_ORDER = ("scanner", "operator", "admin")
+#: The most one event may weigh, in bytes, on every transport (a plan of 10,000 route points is ~250 KB).
+MAX_EVENT_BYTES = 1024 * 1024
 #: The least role that may send each kind; kinds not listed are open to every sender.
 KIND_ROLES = {"trip.planned": "operator", "trip.closed": "operator", "facility.registered": "admin"}
 
@@ -70,10 +72,12 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def admit(raw: bytes, tenant: str | None = None, *, role: str | None = None,
-          facility: str | None = None) -> Admitted:  # fmt: skip
+def admit(raw: bytes, tenant: str | None = None, *, role: str | None = None, facility: str | None = None,
+          max_bytes: int = MAX_EVENT_BYTES) -> Admitted:  # fmt: skip
     """Validate one input; raise :class:`InvalidEvent` with the reason when it cannot be accepted.
     ``facility``: the facility the sender is bound to (a facility-bound scanner), if any."""
+    if len(raw) > max_bytes:  # stored whole and kept for the trip: an MQTT message may be 16 MiB
+        raise InvalidEvent(f"an event of {len(raw)} bytes; at most {max_bytes}")
     admitted = _admit(raw, tenant, facility)
     refusal = kind_refusal(admitted.event.kind, role)
     if refusal is not None:

@@ -107,6 +107,7 @@ class Settings(BaseSettings):
         description="addresses (comma-separated, or '*') of reverse proxies whose X-Forwarded-For and"
         " X-Forwarded-Proto are believed; none by default, so a client cannot choose the address it is throttled by",
     )
+    max_event_bytes: int = Field(1024 * 1024, ge=1024, description="bytes of one event, on every transport")
     dead_letter_keep_bytes: int = Field(64 * 1024, ge=0, description="bytes kept of each dead-lettered input")
     dead_letter_quota: int = Field(100_000, ge=0, description="dead letters kept per tenant and sender per UTC day")
     dead_letter_quota_bytes: int = Field(

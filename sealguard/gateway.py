@@ -29,7 +29,7 @@ import orjson
 import psycopg_pool
 from aiokafka import AIOKafkaProducer
 
-from sealguard.ingest.admit import Admitted
+from sealguard.ingest.admit import MAX_EVENT_BYTES, Admitted
 from sealguard.ingest.inbound import Inbound, ItemResult
 from sealguard.ingest.kafka import KafkaOptions
 from sealguard.metrics import Metrics
@@ -58,9 +58,11 @@ class KafkaForwarder:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], options: KafkaOptions, *,
                  max_future_skew: float | None = 300.0, queue_size: int = 10_000, metrics: Metrics | None = None,
                  wall: Callable[[], float] = time.time,
-                 dead_letters: DeadLetterLimits = DEFAULT_LIMITS) -> None:  # fmt: skip
+                 dead_letters: DeadLetterLimits = DEFAULT_LIMITS,
+                 max_event_bytes: int = MAX_EVENT_BYTES) -> None:  # fmt: skip
         self.pool = pool
         self.dead_letters = dead_letters
+        self.max_event_bytes = max_event_bytes
         self.options = options
         self.max_future_skew = max_future_skew
         self.metrics = metrics or Metrics()
@@ -118,7 +120,7 @@ class KafkaForwarder:
 
     async def _forward(self, item: Inbound) -> None:
         assert self.producer is not None and item.done is not None
-        (admitted,) = admit_all([item], self.max_future_skew)
+        (admitted,) = admit_all([item], self.max_future_skew, self.max_event_bytes)
         if isinstance(admitted, InvalidEvent):
             await self._refuse(item, admitted.reason, admitted.event_id)
             return

@@ -88,7 +88,8 @@ class RoleProcess:
         if self.role in ("gateway", "api"):
             self.forwarder = KafkaForwarder(self.pool, self.options, max_future_skew=s.max_future_skew or None,
                                             queue_size=s.queue_size, metrics=self.metrics,
-                                            dead_letters=s.dead_letter_limits)  # fmt: skip
+                                            dead_letters=s.dead_letter_limits,
+                                            max_event_bytes=s.max_event_bytes)  # fmt: skip
             actions = ControlledActions(self.pool, alerting_of(s), self.options)
             self.parts.append(actions)
             brokers: dict[str, Any] = {}

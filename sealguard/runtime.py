@@ -177,7 +177,7 @@ class Monitor:
         self.pipeline = Pipeline(self.pool, policy, queue_size=s.queue_size, snapshot_every_s=s.snapshot_every_s,
                                  idle_advance_after=s.idle_advance_after, alerting=alerting,
                                  max_future_skew=s.max_future_skew or None, metrics=self.metrics,
-                                 dead_letters=s.dead_letter_limits)  # fmt: skip
+                                 dead_letters=s.dead_letter_limits, max_event_bytes=s.max_event_bytes)  # fmt: skip
         options = MqttOptions(self.mqtt_url, client_id=client_id, protocol=mqtt_protocol,
                               shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file,
                               role_topics=role_topics)  # fmt: skip

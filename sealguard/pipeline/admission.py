@@ -3,14 +3,15 @@ plausibly) or refused with its reason. Pure; one input's failure never touches a
 
 from collections.abc import Sequence
 
-from sealguard.ingest.admit import Admitted, admit, check_skew
+from sealguard.ingest.admit import MAX_EVENT_BYTES, Admitted, admit, check_skew
 from sealguard.pipeline.items import Inbound, Item
 from sealguard.schemas.decode import InvalidEvent
 
 Admission = Admitted | InvalidEvent | None  # None: not an input (a tick or an action)
 
 
-def admit_all(items: Sequence[Item], max_future_skew: float | None) -> list[Admission]:
+def admit_all(items: Sequence[Item], max_future_skew: float | None,
+              max_event_bytes: int = MAX_EVENT_BYTES) -> list[Admission]:  # fmt: skip
     out: list[Admission] = []
     for it in items:
         if not isinstance(it, Inbound):
@@ -18,13 +19,13 @@ def admit_all(items: Sequence[Item], max_future_skew: float | None) -> list[Admi
         elif it.refused is not None:
             out.append(InvalidEvent(it.refused, event_id=it.refused_id))
         else:
-            out.append(_admit_one(it, max_future_skew))
+            out.append(_admit_one(it, max_future_skew, max_event_bytes))
     return out
 
 
-def _admit_one(it: Inbound, max_future_skew: float | None) -> Admitted | InvalidEvent:
+def _admit_one(it: Inbound, max_future_skew: float | None, max_event_bytes: int) -> Admitted | InvalidEvent:
     try:
-        ok = admit(it.raw, it.tenant, role=it.role, facility=it.facility)
+        ok = admit(it.raw, it.tenant, role=it.role, facility=it.facility, max_bytes=max_event_bytes)
         if max_future_skew is not None:
             check_skew(ok.event, it.received_at, max_future_skew)
         return ok

@@ -38,7 +38,7 @@ import psycopg_pool
 from sealguard.alerts.book import AlertBook
 from sealguard.alerts.config import AlertingConfig
 from sealguard.alerts.lifecycle import Decision
-from sealguard.ingest.admit import Admitted
+from sealguard.ingest.admit import MAX_EVENT_BYTES, Admitted
 from sealguard.live import batch_updates
 from sealguard.metrics import Metrics
 from sealguard.outage import RETRYABLE, until_answered
@@ -85,9 +85,11 @@ class Pipeline:
         alerting: AlertingConfig | None = None,
         metrics: Metrics | None = None,
         dead_letters: DeadLetterLimits = DEFAULT_LIMITS,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.pool = pool
         self.dead_letters = dead_letters
+        self.max_event_bytes = max_event_bytes
         self.policy = policy or Policy()
         self.alerting = alerting or AlertingConfig()
         self.metrics = metrics or Metrics()
@@ -266,7 +268,7 @@ class Pipeline:
             self._ticks_pending.discard(item.tenant)
 
     async def _commit(self, items: list[Item]) -> Batch:
-        admitted = admit_all(items, self.max_future_skew)
+        admitted = admit_all(items, self.max_future_skew, self.max_event_bytes)
         keys = [(a.event.tenant, a.event.event_id) for a in admitted if isinstance(a, Admitted)]
         start = time.perf_counter()
         async with self.pool.connection() as conn, conn.transaction():

@@ -144,6 +144,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     app.state.tokens = TokenCache(rt.pool, rt.signin.idle)
     # one budget per token or person, whichever endpoint its events come through (native or partner)
     limiter = app.state.limiter = RateLimiter(rt.rate_per_s, rt.rate_burst)
+    app.state.streams = {}  # open live streams per token or person (fleet_api)
     _health(app, rt)
 
     if rt.signin.public_url.startswith("https:"):

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from sealguard.ingest.inbound import EventSink
 from sealguard.live import UpdateHub
@@ -28,6 +29,7 @@ from sealguard.web.bodies import read_limited
 from sealguard.web.waiting import stored
 
 STREAM_QUEUE = 1000
+STREAMS_PER_SENDER = 20  # open live streams per token or person (a page holds one; a wall of screens a few)
 HEARTBEAT_S = 15.0
 REVALIDATE_S = 1.0  # an open stream re-checks its token this often: revocation ends it
 
@@ -235,6 +237,23 @@ def router() -> APIRouter:
         the token's tenant. Read it with fetch() and the Authorization header (EventSource cannot send one)."""
         scope = tenant_scope(who, tenant)
         hub: UpdateHub = request.app.state.rt.hub
+        open_streams: dict[str, int] = request.app.state.streams
+        if open_streams.get(who.key, 0) >= STREAMS_PER_SENDER:  # each holds a queue and a listener
+            raise HTTPException(429, f"at most {STREAMS_PER_SENDER} open streams per token or person; close one",
+                                {"Retry-After": "5"})  # fmt: skip
+        open_streams[who.key] = open_streams.get(who.key, 0) + 1
+        released = False
+
+        def release() -> None:  # once, whether the stream ran or the client left before it began
+            nonlocal released
+            if not released:
+                released = True
+                left = open_streams.get(who.key, 1) - 1
+                if left > 0:
+                    open_streams[who.key] = left
+                else:
+                    open_streams.pop(who.key, None)
+
         queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue(STREAM_QUEUE)
 
         def listen(updates: list[dict[str, Any]]) -> None:
@@ -277,8 +296,9 @@ def router() -> APIRouter:
                         yield b"event: " + update["type"].encode() + b"\ndata: " + orjson.dumps(update) + b"\n\n"
             finally:
                 hub.unsubscribe(listen)
+                release()
 
-        return StreamingResponse(events(), media_type="text/event-stream",
+        return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(release),
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
 
     return api
