@@ -179,7 +179,9 @@ async def test_scanner_bound_to_a_facility(tmp_path: Path, database_url: str, mq
         other = await post(f"http://{s.http}", scanner, "/api/v1/events",
                            {**event, "event_id": "e-other", "source": {"facility_id": "DOCK-9"}})  # fmt: skip
         assert mine.json()["accepted"] == 1, mine.text
-        assert other.json()["results"][0]["reason"].startswith("source.facility_id: this scanner token belongs")
+        assert other.json()["results"][0]["reason"].startswith(
+            "source.facility_id: this sender is bound to facility 'DOCK-7'"
+        )
         stored = await query(
             database_url, "SELECT payload->'source'->>'facility_id' FROM events WHERE event_id = 'e-mine'"
         )
