@@ -9,9 +9,10 @@ from typing import Any
 
 import orjson
 
-from tests.live.alerting import SCENARIOS
+from tests.live.alerting import SCENARIOS, post
 from tests.live.monitor import lines_of
 from tests.live.people import PASSWORD, add_person
+from tests.live.servers import query, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -87,3 +88,18 @@ def sealed_trip(
         {"event_id": f"f-{cid}", "kind": "gps.position", "occurred_at": at(0), "tenant": "acme", "conveyance_id": cid,
          "lat": lat, "lon": lon, "speed_kph": speed},
     ]  # fmt: skip
+
+
+async def two_person_alert(base: str, token: str, database_url: str) -> str:
+    """A trip on the road, then its seal reports tamper: a SEAL-003 alert, which two people must resolve."""
+    trip = recent_trip("acme")
+    assert (await post(base, token, "/api/v1/events", trip)).json()["accepted"] == len(trip)
+    tamper = {"event_id": f"alarm-{uuid.uuid4().hex[:6]}", "kind": "seal.alarm", "tenant": "acme",
+              "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "conveyance_id": "TRL-1002",
+              "seal_number": "SG123456", "alarm": "tamper", "lat": 28.0, "lon": -99.0}  # fmt: skip
+    answer = (await post(base, token, "/api/v1/events", tamper)).json()
+    assert "SEAL-003" in {f["rule_id"] for f in answer["results"][0]["findings"]}, answer
+    found = "SELECT alert_id::text FROM alerts WHERE conveyance_id = 'TRL-1002' AND rule_id = 'SEAL-003'"
+    await wait_for(lambda: query(database_url, found), what="the SEAL-003 alert stored")
+    ((alert_id,),) = await query(database_url, found)
+    return str(alert_id)

@@ -3,8 +3,7 @@ halves of a two-person resolution, a lock kept alive by one guess a quarter of a
 that told which names exist, forged X-Forwarded-For, an attacker at a site's shared address, sessions
 that outlived a removed role or a second factor turned on, an https origin on an http site."""
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -13,8 +12,7 @@ import psycopg
 from sealguard.people import totp
 from sealguard.servers import MqttBroker, free_port
 from sealguard.store import people
-from tests.live.alerting import post
-from tests.live.browser import recent_trip
+from tests.live.browser import two_person_alert
 from tests.live.idp import oidc_provider
 from tests.live.monitor import running, settings
 from tests.live.people import PASSWORD, add_person, signed_in
@@ -26,19 +24,6 @@ WRONG = "not-the-password-1"
 async def execute(url: str, sql: str) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(sql.encode())
-
-
-async def seal_alert(base: str, token: str, database_url: str) -> str:
-    """A trip on the road whose seal reports tamper: a SEAL-003 alert, resolved by two people."""
-    trip = recent_trip("acme")
-    assert (await post(base, token, "/api/v1/events", trip)).json()["accepted"] == len(trip)
-    tamper = {"event_id": f"alarm-{uuid.uuid4().hex[:6]}", "kind": "seal.alarm", "tenant": "acme",
-              "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "conveyance_id": "TRL-1002",
-              "seal_number": "SG123456", "alarm": "tamper", "lat": 28.0, "lon": -99.0}  # fmt: skip
-    assert (await post(base, token, "/api/v1/events", tamper)).status_code == 200
-    found = "SELECT alert_id::text FROM alerts WHERE conveyance_id = 'TRL-1002' AND rule_id = 'SEAL-003'"
-    await wait_for(lambda: query(database_url, found), what="the SEAL-003 alert stored")
-    return str((await query(database_url, found))[0][0])
 
 
 async def login(c: httpx.AsyncClient, username: str, password: str, forwarded: str | None = None) -> httpx.Response:
@@ -54,7 +39,7 @@ async def test_two_people_are_two_identities_a_rename_is_still_one(
     s = settings(tmp_path, database_url, mqtt_broker)
     async with running(s) as monitor:
         base = f"http://{s.http}"
-        alert_id = await seal_alert(base, monitor.token, database_url)
+        alert_id = await two_person_alert(base, monitor.token, database_url)
         resolve = f"/api/v1/alerts/{alert_id}/resolve"
         async with signed_in(base, database_url, "acme", "operator", "carol", "Carol") as carol:
             asked = await carol.post(resolve)

@@ -24,6 +24,15 @@ from tests.live.servers import query, wait_for
 T0 = 1793610000  # 2026-11-02T09:00:00Z
 
 
+async def admitted(port: int, token: str) -> bool:
+    """The embedded broker lets ``token`` log in (credentials follow the tokens within a second)."""
+    try:
+        async with aiomqtt.Client("127.0.0.1", port, username="probe", password=token, identifier="probe"):
+            return True
+    except aiomqtt.MqttError:
+        return False
+
+
 @pytest.mark.parametrize("run", range(3))
 async def test_a_phones_burst_is_applied_in_the_order_it_was_sent(
     tmp_path: Path, database_url: str, mqtt_broker: MqttBroker, run: int
@@ -62,14 +71,7 @@ async def test_a_publish_the_broker_may_not_take_is_dead_lettered_not_lost(
             phone, phone_id = await tokens.create_with_id(conn, "acme", "scanner", label="anna-phone")
             _, other_id = await tokens.create_with_id(conn, "acme", "scanner", label="someone-else")
 
-        async def admitted() -> bool:
-            try:
-                async with aiomqtt.Client("127.0.0.1", port, username="phone", password=phone, identifier="probe"):
-                    return True
-            except aiomqtt.MqttError:
-                return False
-
-        await wait_for(admitted, what="the phone's token admitted")
+        await wait_for(lambda: admitted(port, phone), what="the phone's token admitted")
         body = orjson.dumps({"_type": "location", "tst": T0, "lat": 29.43, "lon": -98.47})
         async with aiomqtt.Client("127.0.0.1", port, username="phone", password=phone, identifier="anna") as c:
             await c.publish(f"owntracks/sg-{other_id}/phone", body, qos=1)  # another token's user: not its own
@@ -139,14 +141,7 @@ async def test_a_facility_bound_scanner_is_held_to_its_facility_over_mqtt(
                                            datetime(2026, 11, 1, tzinfo=UTC), seal_number=None,
                                            created_by="test")  # fmt: skip
 
-        async def admitted() -> bool:
-            try:
-                async with aiomqtt.Client("127.0.0.1", port, username="d", password=dock, identifier="probe-d"):
-                    return True
-            except aiomqtt.MqttError:
-                return False
-
-        await wait_for(admitted, what="the dock's token admitted")
+        await wait_for(lambda: admitted(port, dock), what="the dock's token admitted")
 
         def seal(event_id: str, facility: str | None) -> bytes:
             event = {"event_id": event_id, "kind": "seal.verified", "occurred_at": "2026-11-02T08:00:00Z",

@@ -5,7 +5,6 @@ cross-site request, a guessed password, a replayed one-time code, a forged or re
 an open redirect, an IdP person with no role, a session after sign-out or disabling."""
 
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import psycopg
 from sealguard.people import totp
 from sealguard.servers import MqttBroker, free_port
 from sealguard.store import people
-from tests.live.alerting import post
-from tests.live.browser import SHOTS, at_size, launch, recent_trip
+from tests.live.browser import SHOTS, at_size, launch, two_person_alert
 from tests.live.idp import issuer_for_port, oidc_provider
 from tests.live.monitor import running, settings
 from tests.live.people import PASSWORD, add_person, signed_in
@@ -28,21 +26,6 @@ ACCOUNTS = {
                                                       "sealguard_tenant": "acme"}},
     "guest": {"password": "idp-pass-0815", "claims": {"name": "Gus Guest", "preferred_username": "guest"}},
 }  # fmt: skip
-
-
-async def _two_person_alert(base: str, token: str, database_url: str) -> str:
-    """A trip on the road, then its seal reports tamper: a SEAL-003 alert, which two people must resolve."""
-    trip = recent_trip("acme")
-    assert (await post(base, token, "/api/v1/events", trip)).json()["accepted"] == len(trip)
-    tamper = {"event_id": f"alarm-{uuid.uuid4().hex[:6]}", "kind": "seal.alarm", "tenant": "acme",
-              "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "conveyance_id": "TRL-1002",
-              "seal_number": "SG123456", "alarm": "tamper", "lat": 28.0, "lon": -99.0}  # fmt: skip
-    answer = (await post(base, token, "/api/v1/events", tamper)).json()
-    assert "SEAL-003" in {f["rule_id"] for f in answer["results"][0]["findings"]}, answer
-    found = "SELECT alert_id::text FROM alerts WHERE conveyance_id = 'TRL-1002' AND rule_id = 'SEAL-003'"
-    await wait_for(lambda: query(database_url, found), what="the SEAL-003 alert stored")
-    ((alert_id,),) = await query(database_url, found)
-    return str(alert_id)
 
 
 async def test_a_local_account_and_an_idp_person_resolve_a_two_person_alert_in_the_browser(
@@ -58,7 +41,7 @@ async def test_a_local_account_and_an_idp_person_resolve_a_two_person_alert_in_t
         s = type(s)(**(s.model_dump() | idp.settings()))
         async with running(s) as monitor:
             base = f"http://{s.http}"
-            alert_id = await _two_person_alert(base, monitor.token, database_url)
+            alert_id = await two_person_alert(base, monitor.token, database_url)
             await add_person(database_url, "acme", "operator", "olga", "Olga Petrova")
             async with async_playwright() as pw:
                 browser = await launch(pw)
@@ -137,7 +120,7 @@ async def test_what_an_attacker_tries_against_sign_in_and_sessions(
         s = type(s)(**(s.model_dump() | idp.settings()))
         async with running(s) as monitor:
             base = f"http://{s.http}"
-            alert_id = await _two_person_alert(base, monitor.token, database_url)
+            alert_id = await two_person_alert(base, monitor.token, database_url)
             ack = f"/api/v1/alerts/{alert_id}/acknowledge"
 
             async with signed_in(base, database_url, "acme", "operator", "olga", "Olga Petrova") as olga:
