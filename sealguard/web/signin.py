@@ -91,7 +91,11 @@ def signin_of(s: Any) -> SignInConfig:
 
 
 class ProviderError(RuntimeError):
-    """The identity provider did not answer as OpenID Connect says it must."""
+    """The identity provider did not answer as OpenID Connect says it must (``status``: its HTTP answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class NoLongerVouched(ProviderError):
@@ -115,7 +119,7 @@ class OidcClient:
         except httpx.HTTPError as exc:
             raise ProviderError(f"the identity provider did not answer ({type(exc).__name__})") from exc
         if resp.status_code != 200:
-            raise ProviderError(f"the identity provider answered {resp.status_code} for {url}")  # 401 is read
+            raise ProviderError(f"the identity provider answered {resp.status_code} for {url}", resp.status_code)
         body = resp.json()
         if not isinstance(body, dict):
             raise ProviderError(f"the identity provider's answer for {url} is not a JSON object")
@@ -192,7 +196,7 @@ class OidcClient:
                 try:
                     info = await self._get(endpoint, headers={"Authorization": f"Bearer {access}"})
                 except ProviderError as exc:
-                    if " answered 401 " not in f" {exc} ":
+                    if exc.status != 401:  # RFC 6750: the token is expired or revoked; anything else is not
                         raise
                 else:
                     if info.get("sub") != subject:
