@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint types unit demo bench clean
+.PHONY: test check lint types unit fast demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ unit: $(STAMP) $(IDP)
 	$(BIN)/pytest -q
 
 test: lint types unit
+
+# The quick loop while working: lint, types and every test that needs no server (pytest markers).
+check: lint types fast
+
+fast: $(STAMP)
+	$(BIN)/pytest -q -m "not server"
 
 demo: $(STAMP)
 	$(BIN)/sealguard demo

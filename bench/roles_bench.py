@@ -29,7 +29,7 @@ import psycopg
 from bench.fleet import fleet_lines
 from sealguard.gateway import KafkaForwarder
 from sealguard.ingest.inbound import Inbound
-from sealguard.ingest.kafka import KafkaOptions, ensure_topic
+from sealguard.ingest.kafka import KafkaOptions, end_offsets, ensure_topic
 from sealguard.runtime import migrate_url, open_pool
 from sealguard.servers import EmbeddedPostgres, KafkaBroker, free_port
 
@@ -173,7 +173,6 @@ async def latency(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes], 
                 pending.clear()
         await asyncio.gather(*pending)
         sent_s = time.perf_counter() - started
-        from tests.live.roles import end_offsets
 
         records = sum((await end_offsets(options)).values())  # reference data went to the database instead
         while sum(o for o, _ in (await _offsets(url, options.topic)).values()) < records:
@@ -229,7 +228,6 @@ async def main() -> None:
             await ensure_topic(options, PARTITIONS)
             url = await _new_database(pg)
             seconds = await _load(url, options, lines)
-            from tests.live.roles import end_offsets
 
             ends = await end_offsets(options)
             print(f"sealguard roles bench: {len(lines)} events ({args.conveyances} conveyances) loaded through a"

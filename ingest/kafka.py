@@ -48,8 +48,10 @@ class KafkaOptions:
         return args
 
 
-def record_key(event: dict[str, Any]) -> bytes:
-    return f"{event.get('tenant') or 'default'}:{event.get('conveyance_id') or ''}".encode()
+def record_key(tenant: str, conveyance_id: str | None) -> bytes:
+    """The Kafka key of an event: one conveyance stays on one partition, in order. The one definition,
+    for the gateway, the producers and the tests that predict partitions."""
+    return f"{tenant}:{conveyance_id or ''}".encode()
 
 
 class KafkaSource:
@@ -298,7 +300,24 @@ class EventProducer:
         if isinstance(event, bytes):
             await self.producer.send(self.options.topic, event, key=key)
             return
-        await self.producer.send(self.options.topic, orjson.dumps(event), key=key or record_key(event))
+        await self.producer.send(
+            self.options.topic,
+            orjson.dumps(event),
+            key=key or record_key(str(event.get("tenant") or "default"), event.get("conveyance_id")),
+        )
 
     async def flush(self) -> None:
         await self.producer.flush()
+
+
+async def end_offsets(options: KafkaOptions) -> dict[int, int]:
+    """The topic's end offset per partition: what a consumer has to reach to have read all there is now."""
+    consumer = AIOKafkaConsumer(**options.client_args())
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(options.topic) or set()
+        tps = [TopicPartition(options.topic, p) for p in sorted(parts)]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: int(o) for tp, o in ends.items()}
+    finally:
+        await consumer.stop()

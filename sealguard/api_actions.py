@@ -17,9 +17,8 @@ from aiokafka import AIOKafkaProducer
 
 from sealguard.alerts.config import AlertingConfig
 from sealguard.alerts.lifecycle import Decision
-from sealguard.ingest.kafka import KafkaOptions
+from sealguard.ingest.kafka import KafkaOptions, record_key
 from sealguard.live import batch_updates
-from sealguard.partitioned import record_key
 from sealguard.pipeline.alert_changes import act
 from sealguard.pipeline.items import Act
 from sealguard.retry import Backoff

@@ -31,9 +31,9 @@ from aiokafka import AIOKafkaProducer
 
 from sealguard.ingest.admit import MAX_EVENT_BYTES, Admitted
 from sealguard.ingest.inbound import Inbound, ItemResult
-from sealguard.ingest.kafka import KafkaOptions
+from sealguard.ingest.kafka import KafkaOptions, record_key
 from sealguard.metrics import Metrics
-from sealguard.partitioned import REFERENCE_KINDS, record_key
+from sealguard.partitioned import REFERENCE_KINDS
 from sealguard.pipeline.admission import admit_all
 from sealguard.rules.trip_ids import TripOwner, plan_problem
 from sealguard.schemas.decode import InvalidEvent

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from aiokafka.partitioner import murmur2
 
 from sealguard.alerts.book import AlertBook, AlertRecord, Change
+from sealguard.ingest.kafka import record_key
 from sealguard.rules.engine import DEFAULT_HORIZON, Engine, Outcome
 from sealguard.rules.findings import Finding
 from sealguard.rules.policy import Policy
@@ -33,11 +34,6 @@ from sealguard.schemas.decode import InvalidEvent, decode_event
 from sealguard.schemas.events import Event, FacilityRegistered, SealIssued, TripClosed, TripPlanned
 
 REFERENCE_KINDS = ("seal.issued", "facility.registered")
-
-
-def record_key(tenant: str, conveyance_id: str | None) -> bytes:
-    """The Kafka key of an event: one conveyance stays on one partition, in order."""
-    return f"{tenant}:{conveyance_id or ''}".encode()
 
 
 def partition_for(key: bytes, partitions: int) -> int:

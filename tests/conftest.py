@@ -23,6 +23,25 @@ __all__ = ["database_url", "kafka_broker", "mqtt_broker", "postgres"]
 
 _OWN_ROOT = pytest.StashKey[str]()
 
+# Which servers a test needs, from the fixtures it asks for and the helpers its module uses; each becomes
+# a marker, and `server` marks them all, so `pytest -m "not server"` (make check) runs what needs none.
+_FIXTURE_SERVERS = {"postgres": "postgres", "database_url": "postgres", "timescale": "postgres",
+                    "mqtt_broker": "mqtt", "kafka_broker": "kafka"}  # fmt: skip
+_MODULE_SERVERS = {"launch": "browser", "oidc_provider": "idp", "PROMETHEUS": "prometheus"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = {server for name, server in _FIXTURE_SERVERS.items() if name in getattr(item, "fixturenames", ())}
+        module = getattr(item, "module", None)
+        needs |= {server for name, server in _MODULE_SERVERS.items() if hasattr(module, name)}
+        if "/tests/live/" in str(item.path):  # starts a monitor, its database and broker itself
+            needs.add("live")
+        for server in sorted(needs):
+            item.add_marker(server)
+        if needs:
+            item.add_marker("server")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.option.basetemp is None:

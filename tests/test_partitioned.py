@@ -13,7 +13,8 @@ import pytest
 
 from bench.fleet import fleet_lines
 from sealguard.alerts.book import AlertBook
-from sealguard.partitioned import partition_for, record_key, replay_partitioned
+from sealguard.ingest.kafka import record_key
+from sealguard.partitioned import partition_for, replay_partitioned
 from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.policy import Policy

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from sealguard.alerts.book import AlertBook
 from sealguard.ingest.inbound import Inbound, ItemResult
-from sealguard.ingest.kafka import KafkaOptions, publish_control
-from sealguard.partitioned import REFERENCE_KINDS, partition_for, record_key
+from sealguard.ingest.kafka import KafkaOptions, end_offsets, publish_control, record_key
+from sealguard.partitioned import REFERENCE_KINDS, partition_for
 from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.findings import iso
@@ -78,18 +77,6 @@ async def feed(
             await drain()
     await drain()
     return results
-
-
-async def end_offsets(options: KafkaOptions) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(**options.client_args())
-    await consumer.start()
-    try:
-        parts = consumer.partitions_for_topic(options.topic) or set()
-        tps = [TopicPartition(options.topic, p) for p in sorted(parts)]
-        ends = await consumer.end_offsets(tps)
-        return {tp.partition: int(o) for tp, o in ends.items()}
-    finally:
-        await consumer.stop()
 
 
 async def handled(database_url: str, options: KafkaOptions, timeout: float = 180.0) -> None:
