@@ -70,6 +70,26 @@ class MqttOptions:
             return [f"$share/{self.shared_group}/{f}" for f in filters]
         return filters
 
+    def inbound(self, topic: str, payload: bytes, origin: dict[str, Any]) -> Inbound:
+        """What a message on ``topic`` is, for the pipeline: whose it is (tenant, role, facility) and in
+        which format, as the topic says; the same whether it came from the broker or the front door's log."""
+        phone = owntracks_topic(topic) if self.owntracks else None
+        refused = refused_of(topic)
+        bound = topic_facility(topic)
+        if refused is not None:  # the front door passed on what the sender may not publish
+            return Inbound(payload, "mqtt", {**origin, "user": refused[0]}, format="refused", device=refused)
+        if bound is not None:  # a facility-bound scanner's topic: held to that facility
+            role = "scanner" if self.role_topics else None
+            return Inbound(payload, "mqtt", origin, tenant=bound[0], role=role, facility=bound[1])
+        if phone is not None:  # translated by the application's sink; OwnTracks says positions only
+            return Inbound(payload, "mqtt", origin, tenant=phone[0], role="scanner", format="owntracks",
+                           device=(phone[1], phone[2]))  # fmt: skip
+        tenant, role = self.sender(topic)
+        item = Inbound(payload, "mqtt", origin, tenant=tenant, role=role)
+        if tenant is None:  # e.g. an empty tenant level: still a dead letter, never a silent drop
+            item.refused = f"topic {topic!r} is not sealguard/v1/{{tenant}}/events"
+        return item
+
     def sender(self, topic: str) -> tuple[str | None, str | None]:
         """The tenant a topic names and, where the broker confines the role topics, the role it carries;
         a broker that does not is trusted with every kind (role None)."""
@@ -118,22 +138,7 @@ class MqttSource:
                 topic = message.topic.value
                 payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
                 origin = {"topic": topic, "mid": message.mid}
-                phone = owntracks_topic(topic) if self.options.owntracks else None
-                refused = refused_of(topic)
-                bound = topic_facility(topic)
-                if refused is not None:  # the front door passed on what the sender may not publish
-                    item = Inbound(payload, "mqtt", {**origin, "user": refused[0]}, format="refused", device=refused)
-                elif bound is not None:  # a facility-bound scanner's topic: held to that facility
-                    role = "scanner" if self.options.role_topics else None
-                    item = Inbound(payload, "mqtt", origin, tenant=bound[0], role=role, facility=bound[1])
-                elif phone is not None:  # translated by the application's sink; OwnTracks says positions only
-                    item = Inbound(payload, "mqtt", origin, tenant=phone[0], role="scanner", format="owntracks",
-                                   device=(phone[1], phone[2]))  # fmt: skip
-                else:
-                    tenant, role = self.options.sender(topic)
-                    item = Inbound(payload, "mqtt", origin, tenant=tenant, role=role)
-                    if tenant is None:  # e.g. an empty tenant level: still a dead letter, never a silent drop
-                        item.refused = f"topic {topic!r} is not sealguard/v1/{{tenant}}/events"
+                item = self.options.inbound(topic, payload, origin)
                 future = await self.sink.submit(item)
                 if message.qos > 0:
                     future.add_done_callback(_acker(paho, message.mid, message.qos))

@@ -144,3 +144,43 @@ def with_topic(first: int, body: bytes, topic: str) -> bytes:
     """The PUBLISH packet with its topic replaced (packet id, properties and payload unchanged)."""
     _, rest = _field(body, 0)
     return packet(first, _put(topic.encode()) + body[rest:])
+
+
+PUBACK = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    topic: str
+    qos: int
+    packet_id: int | None  # QoS 1 and 2 only
+    payload: bytes
+
+
+def parse_publish(first: int, body: bytes, level: int) -> Publish:
+    """A PUBLISH packet's topic, QoS, packet id and payload (MQTT 5 properties skipped)."""
+    qos = (first >> 1) & 0x03
+    if qos == 3:
+        raise MalformedPacket("PUBLISH with QoS 3")
+    raw, at = _field(body, 0)
+    try:
+        topic = raw.decode()
+    except UnicodeDecodeError as exc:
+        raise MalformedPacket("topic is not UTF-8") from exc
+    packet_id = None
+    if qos:
+        if at + 2 > len(body):
+            raise MalformedPacket("PUBLISH without its packet id")
+        (packet_id,) = struct.unpack_from("!H", body, at)
+        at += 2
+    if level == 5:
+        length, at = decode_varint(body, at)
+        at += length
+        if at > len(body):
+            raise MalformedPacket("PUBLISH properties run past the packet")
+    return Publish(topic, qos, packet_id, body[at:])
+
+
+def puback(packet_id: int) -> bytes:
+    """PUBACK, success, in any protocol version (MQTT 5 omits the reason code when it is success)."""
+    return packet(PUBACK << 4, struct.pack("!H", packet_id))
