@@ -15,6 +15,14 @@ not make goes to its refused topic, to be dead-lettered. After the CONNECT, pack
 untouched and packets to it are only read as far as a PUBLISH topic; topic aliases are off on the broker,
 so every PUBLISH names its topic.
 
+With the monitor's database (``--database-url-file``) the front is also where a device's publish
+becomes durable: a QoS 0 or 1 PUBLISH on one of the monitor's topics is written to the front door's log
+(``store.mqtt_inbox``) and acknowledged (PUBACK) only after that commit, instead of being handed to the
+broker, whose acknowledgement promised nothing (amqtt drops QoS 1 messages in flight to a subscriber
+whose connection ends). The monitor reads the log (``sealguard.inbox_source``). Publishes are written in
+groups, one transaction for all the connections' publishes that came meanwhile; while the database is
+away nothing is acknowledged, so devices hold their messages. QoS 2 goes to the broker as before.
+
 It runs as its own process (``python -m sealguard.mqtt_front``), like the broker, so devices can go on
 publishing while the monitor is down or restarting.
 """
@@ -24,16 +32,83 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from sealguard.broker_auth import credentials_at
 from sealguard.ingest import mqtt_wire as wire
-from sealguard.ingest.mqtt_acl import MqttUser, facility_topic, may_publish, refused_topic, topic_role, user_name
+from sealguard.ingest.mqtt_acl import (
+    MqttUser,
+    facility_topic,
+    may_publish,
+    owntracks_topic,
+    refused_of,
+    refused_topic,
+    topic_facility,
+    topic_role,
+    user_name,
+)
+from sealguard.retry import Backoff
+from sealguard.store import mqtt_inbox
 
 log = logging.getLogger("sealguard.mqtt_front")
 CONNECT_TIMEOUT_S = 10.0
 MAX_CONNECT = 64 * 1024
 MAX_PACKET = 16 * 1024 * 1024  # larger publishes are refused: no device sends them
 COPY_CHUNK = 64 * 1024
+GROUP_MAX = 2000  # publishes written in one transaction
+QUEUE_MAX = 20_000  # publishes waiting for the database; past it, connections wait (TCP pushes back)
+Ack = Callable[[], Awaitable[None]]
+
+
+def for_the_monitor(topic: str) -> bool:
+    """Whether the monitor reads ``topic`` (events, role, facility, OwnTracks and refused topics)."""
+    return any(f(topic) is not None for f in (topic_role, topic_facility, owntracks_topic, refused_of))
+
+
+class Log:
+    """The front door's log writer: one connection, one transaction per group of publishes, each
+    acknowledged after the commit (in the order they came)."""
+
+    def __init__(self, url_file: Path) -> None:
+        self.url_file = url_file  # read at each connect: a restarted monitor may move its database
+        self.queue: asyncio.Queue[tuple[tuple[str, bytes, str, datetime], Ack | None]] = asyncio.Queue(QUEUE_MAX)
+
+    async def put(self, topic: str, payload: bytes, client: str, ack: Ack | None) -> None:
+        await self.queue.put(((topic, payload, client, datetime.now(UTC)), ack))
+
+    async def run(self) -> None:
+        backoff = Backoff(base=0.2, cap=5.0)
+        conn: psycopg.AsyncConnection[Any] | None = None
+        group: list[tuple[tuple[str, bytes, str, datetime], Ack | None]] = []
+        while True:
+            if not group:
+                group.append(await self.queue.get())
+                while len(group) < GROUP_MAX and not self.queue.empty():
+                    group.append(self.queue.get_nowait())
+            try:
+                if conn is None or conn.closed:
+                    conn = await psycopg.AsyncConnection.connect(self.url_file.read_text().strip(), connect_timeout=5)
+                async with conn.transaction():
+                    await mqtt_inbox.append(conn, [row for row, _ in group])
+            except (psycopg.Error, OSError) as exc:  # nothing acknowledged: try the same group again
+                log.warning("MQTT log write failed (%s); retrying", exc)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                conn = None
+                await asyncio.sleep(backoff.next())
+                continue
+            backoff.reset()
+            for _, ack in group:
+                if ack is not None:
+                    with contextlib.suppress(Exception):  # the device went away: it sends it again
+                        await ack()
+            group = []
 
 
 async def read_packet(reader: asyncio.StreamReader, limit: int) -> tuple[int, bytes]:
@@ -63,9 +138,10 @@ def _text(value: bytes | None) -> str | None:
 
 
 class Front:
-    def __init__(self, broker_port: int, credentials: str) -> None:
+    def __init__(self, broker_port: int, credentials: str, log_writer: Log | None = None) -> None:
         self.broker_port = broker_port
         self.credentials = credentials
+        self.log = log_writer
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: asyncio.StreamWriter | None = None
@@ -88,7 +164,8 @@ class Front:
                 connect = connect.with_login(user_name(user.token_id).encode(), secret.encode())
             up_reader, upstream = await asyncio.open_connection("127.0.0.1", self.broker_port)
             upstream.write(wire.encode_connect(connect))
-            await self._pump(reader, upstream, up_reader, writer, user)
+            await self._pump(reader, upstream, up_reader, _Client(writer, connect.level, _text(connect.client_id)
+                                                                  or ""), user)  # fmt: skip
         except (asyncio.IncompleteReadError, ConnectionError, wire.MalformedPacket, TimeoutError, OSError):
             pass
         finally:
@@ -99,10 +176,9 @@ class Front:
                         await w.wait_closed()
 
     async def _pump(self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter,
-                    up_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
-                    user: MqttUser | None) -> None:  # fmt: skip
-        to_broker = asyncio.create_task(self._to_broker(client, upstream, user))
-        to_client = asyncio.create_task(_copy(up_reader, client_writer))
+                    up_reader: asyncio.StreamReader, out: "_Client", user: MqttUser | None) -> None:  # fmt: skip
+        to_broker = asyncio.create_task(self._to_broker(client, upstream, user, out))
+        to_client = asyncio.create_task(out.copy_from(up_reader) if self.log else _copy(up_reader, out.writer))
         done, pending = await asyncio.wait((to_broker, to_client), return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
@@ -113,13 +189,15 @@ class Front:
                 task.result()
 
     async def _to_broker(self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter,
-                         user: MqttUser | None) -> None:  # fmt: skip
+                         user: MqttUser | None, out: "_Client") -> None:  # fmt: skip
         """Packets to the broker as they came, but a token's PUBLISH on its tenant's plain events topic goes
         to its role's topic, and one on a topic it may not publish on goes to its refused topic (to be
         dead-lettered: MQTT 3.1.1 cannot refuse a publish, and a broker acknowledges and drops it)."""
         while True:
             first, body = await read_packet(client, MAX_PACKET)
             if user is not None and first >> 4 == wire.PUBLISH:
+                if credentials_at(self.credentials).tokens.get(user.sha256) is None:
+                    raise ConnectionResetError("the token was revoked")  # its connection ends here
                 topic = wire.publish_topic(body)
                 found = topic_role(topic)
                 if user.role in ("operator", "admin") and found is not None and found[1] == "scanner":
@@ -130,12 +208,50 @@ class Front:
                     topic = refused_topic(user.username, topic)
                 else:
                     topic = ""
+                if self.log is not None and await self._logged(first, body, topic, out):
+                    continue
                 if topic:
                     upstream.write(wire.with_topic(first, body, topic))
                     await upstream.drain()
                     continue
             upstream.write(wire.packet(first, body))
             await upstream.drain()
+
+    async def _logged(self, first: int, body: bytes, topic: str, out: "_Client") -> bool:
+        """Write a QoS 0 or 1 publish on a monitor topic to the log, its PUBACK sent after the commit;
+        False for anything else (it goes to the broker)."""
+        assert self.log is not None
+        publish = wire.parse_publish(first, body, out.level)
+        topic = topic or publish.topic
+        if publish.qos > 1 or not for_the_monitor(topic):
+            return False
+        ack = None if publish.packet_id is None else out.acker(publish.packet_id)
+        await self.log.put(topic, publish.payload, out.client_id, ack)
+        return True
+
+
+class _Client:
+    """The connection to a device: what the broker sends it and the front's own PUBACKs, written whole
+    packets at a time, never interleaved."""
+
+    def __init__(self, writer: asyncio.StreamWriter, level: int, client_id: str) -> None:
+        self.writer = writer
+        self.level = level
+        self.client_id = client_id[:200]
+        self._lock = asyncio.Lock()
+
+    async def send(self, data: bytes) -> None:
+        async with self._lock:
+            self.writer.write(data)
+            await self.writer.drain()
+
+    def acker(self, packet_id: int) -> Ack:
+        return lambda: self.send(wire.puback(packet_id))
+
+    async def copy_from(self, broker: asyncio.StreamReader) -> None:
+        while True:
+            first, body = await read_packet(broker, wire.MAX_REMAINING)
+            await self.send(wire.packet(first, body))
 
 
 async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -144,8 +260,10 @@ async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         await writer.drain()
 
 
-async def run(port: int, broker_port: int, credentials: str) -> None:
-    front = Front(broker_port, credentials)
+async def run(port: int, broker_port: int, credentials: str, database_url_file: str | None = None) -> None:
+    writer = Log(Path(database_url_file)) if database_url_file else None
+    front = Front(broker_port, credentials, writer)
+    logging_task = asyncio.create_task(writer.run()) if writer else None
     server = await asyncio.start_server(front.serve, "127.0.0.1", port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -153,6 +271,8 @@ async def run(port: int, broker_port: int, credentials: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
+    if logging_task is not None:  # what is not committed was not acknowledged: devices send it again
+        logging_task.cancel()
 
 
 def main() -> None:
@@ -161,9 +281,10 @@ def main() -> None:
     parser.add_argument("--broker-port", type=int, required=True)
     parser.add_argument("--credentials", required=True)
     parser.add_argument("--data-dir", required=True, help="names the owner, so a restart can find this process")
+    parser.add_argument("--database-url-file", help="the monitor's database (0600 file): log publishes there")
     args = parser.parse_args()
     logging.basicConfig(level="INFO", format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run(args.port, args.broker_port, args.credentials))
+    asyncio.run(run(args.port, args.broker_port, args.credentials, args.database_url_file))
 
 
 if __name__ == "__main__":

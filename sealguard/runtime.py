@@ -22,6 +22,7 @@ from sealguard.alerts.channels import TopicSink
 from sealguard.alerts.config import AlertingConfig
 from sealguard.config import Settings
 from sealguard.errors import SealguardError
+from sealguard.inbox_source import InboxSource
 from sealguard.ingest.kafka import KafkaOptions, KafkaSource
 from sealguard.ingest.mqtt import MqttOptions, MqttSource
 from sealguard.interop import DeviceBook, TranslatingSink
@@ -190,6 +191,13 @@ class Monitor:
         mqtt = MqttSource(TranslatingSink(self.pipeline, DeviceBook(self.pool)), options, metrics=self.metrics.ingest)
         self.sources.append(mqtt)
         brokers: dict[str, Any] = {"mqtt": mqtt}
+        if (
+            self._keeper is not None
+        ):  # the embedded front door logs devices' publishes; this reads them (sealguard.mqtt_front)
+            inbox = InboxSource(TranslatingSink(self.pipeline, DeviceBook(self.pool)), self.pool, self.database_url,
+                                options)  # fmt: skip
+            self.sources.append(inbox)
+            brokers["mqtt-log"] = inbox
         if s.kafka_bootstrap:
             kafka = KafkaSource(self.pipeline, kafka_options, metrics=self.metrics.ingest)
             self.sources.append(kafka)
@@ -259,7 +267,7 @@ class Monitor:
         broker.reload()
         self.embedded.append(broker)
         front = MqttFront(s.data_dir / "mqtt-front", s.mqtt_embedded_port, broker_port=broker.port,
-                          credentials=files.folder)  # fmt: skip
+                          credentials=files.folder, database_url=self.database_url)  # fmt: skip
         await asyncio.to_thread(front.start)
         self.embedded.append(front)
         self.broker_port = front.port

@@ -417,15 +417,22 @@ class MqttBroker(_OwnedServer):
 class MqttFront(_OwnedServer):
     """The login front of the embedded broker (``sealguard.mqtt_front``), on the public MQTT port."""
 
-    def __init__(self, data_dir: Path, port: int, *, broker_port: int, credentials: Path) -> None:
+    def __init__(self, data_dir: Path, port: int, *, broker_port: int, credentials: Path,
+                 database_url: str | None = None) -> None:  # fmt: skip
         super().__init__(data_dir, port)
         self.broker_port = broker_port
         self.credentials = credentials.resolve()
+        self.database_url = database_url  # where it logs devices' publishes before acknowledging them
 
     def _config(self) -> tuple[Path, str, list[str]]:
         argv = [sys.executable, "-m", "sealguard.mqtt_front", "--port", str(self.port), "--broker-port",
                 str(self.broker_port), "--credentials", str(self.credentials / "credentials.json"),
                 "--data-dir", str(self.data_dir)]  # fmt: skip
+        if self.database_url is not None:
+            url_file = self.data_dir / "database.url"  # 0600: the URL holds the password, never on argv
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            write_private(url_file, self.database_url + "\n")
+            argv += ["--database-url-file", str(url_file.resolve())]
         return self.data_dir / "front.args", "\0".join(argv), argv
 
 
