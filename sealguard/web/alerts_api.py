@@ -18,6 +18,7 @@ from sealguard.rules.guidance import GUIDANCE
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.web.auth import require, tenant_scope
+from sealguard.web.bodies import Text
 from sealguard.web.waiting import stored
 
 Verb = Literal["acknowledge", "resolve", "comment", "assign"]
@@ -26,18 +27,18 @@ Verb = Literal["acknowledge", "resolve", "comment", "assign"]
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(None, max_length=4000)
-    assignee: str | None = Field(None, min_length=1, max_length=200)
+    note: Text | None = Field(None, max_length=4000)
+    assignee: Text | None = Field(None, min_length=1, max_length=200)
 
 
 class SilenceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    matchers: list[Annotated[str, Field(max_length=500)]] = Field(
+    matchers: list[Annotated[Text, Field(max_length=500)]] = Field(
         min_length=1, max_length=20, description='e.g. ["conveyance_id=\\"MSCU1234565\\""]'
     )
-    reason: str = Field(min_length=1, max_length=2000)
-    tenant: str | None = Field(None, max_length=64, description="only for an all-tenants token")
+    reason: Text = Field(min_length=1, max_length=2000)
+    tenant: Text | None = Field(None, max_length=64, description="only for an all-tenants token")
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     duration_minutes: float | None = Field(None, gt=0, le=60 * 24 * 90)

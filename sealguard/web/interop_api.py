@@ -239,10 +239,10 @@ def router(devices: DeviceBook) -> APIRouter:
         except orjson.JSONDecodeError:
             raise HTTPException(422, "the body must be a JSON object") from None
         conveyance = body.get("conveyance_id") if isinstance(body, dict) else None
-        if not isinstance(conveyance, str) or not 0 < len(conveyance) <= 64:
+        if not isinstance(conveyance, str) or not 0 < len(conveyance) <= 64 or "\x00" in conveyance:
             raise HTTPException(422, "conveyance_id: required, 1-64 characters")
         seal = body.get("seal_number")
-        if seal is not None and (not isinstance(seal, str) or not 0 < len(seal) <= 128):
+        if seal is not None and (not isinstance(seal, str) or not 0 < len(seal) <= 128 or "\x00" in seal):
             raise HTTPException(422, "seal_number: 1-128 characters")
         since = _time(body.get("valid_from"), "valid_from") or datetime.now(UTC)
         if not 0 < len(device_id) <= 300:

@@ -31,7 +31,7 @@ from sealguard.people.throttle import ThrottleLimits
 from sealguard.store import people
 from sealguard.store.tokens import Principal
 from sealguard.web.auth import COOKIE, SECURE_COOKIE, TokenCache, principal, same_origin, session_cookie
-from sealguard.web.bodies import read_limited
+from sealguard.web.bodies import Text, read_limited
 from sealguard.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ class OidcClient:
 
 
 class LoginBody(BaseModel):
-    username: Annotated[str, Field(min_length=1, max_length=200)]
+    username: Annotated[Text, Field(min_length=1, max_length=200)]
     password: Annotated[str, Field(min_length=1, max_length=passwords.MAX_LENGTH)]
     code: Annotated[str | None, Field(max_length=12)] = None
 
