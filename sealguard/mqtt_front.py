@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ MAX_PACKET = 16 * 1024 * 1024  # larger publishes are refused: no device sends t
 COPY_CHUNK = 64 * 1024
 GROUP_MAX = 2000  # publishes written in one transaction
 QUEUE_MAX = 20_000  # publishes waiting for the database; past it, connections wait (TCP pushes back)
-Ack = Callable[[], Awaitable[None]]
+Ack = Callable[[], None]
 
 
 def for_the_monitor(topic: str) -> bool:
@@ -107,7 +107,7 @@ class Log:
             for _, ack in group:
                 if ack is not None:
                     with contextlib.suppress(Exception):  # the device went away: it sends it again
-                        await ack()
+                        ack()  # buffered, never awaited: a device that stops reading holds up nobody
             group = []
 
 
@@ -231,27 +231,27 @@ class Front:
 
 
 class _Client:
-    """The connection to a device: what the broker sends it and the front's own PUBACKs, written whole
-    packets at a time, never interleaved."""
+    """The connection to a device: what the broker sends it and the front's own PUBACKs. Each packet is
+    written whole in one ``write`` call, so in one event loop they never interleave; PUBACKs are not
+    drained (a few bytes each), so a device that stops reading holds up no other device's."""
 
     def __init__(self, writer: asyncio.StreamWriter, level: int, client_id: str) -> None:
         self.writer = writer
         self.level = level
         self.client_id = client_id[:200]
-        self._lock = asyncio.Lock()
-
-    async def send(self, data: bytes) -> None:
-        async with self._lock:
-            self.writer.write(data)
-            await self.writer.drain()
 
     def acker(self, packet_id: int) -> Ack:
-        return lambda: self.send(wire.puback(packet_id))
+        def ack() -> None:
+            if not self.writer.is_closing():
+                self.writer.write(wire.puback(packet_id))
+
+        return ack
 
     async def copy_from(self, broker: asyncio.StreamReader) -> None:
         while True:
             first, body = await read_packet(broker, wire.MAX_REMAINING)
-            await self.send(wire.packet(first, body))
+            self.writer.write(wire.packet(first, body))
+            await self.writer.drain()
 
 
 async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
