@@ -47,7 +47,7 @@ class DeviceBook:
         return next((b for b in periods if b.valid_from <= when and (b.valid_until is None or when < b.valid_until)),
                     None)  # fmt: skip
 
-    async def tenant_of_user(self, user: str) -> tuple[str, str | None] | None:
+    async def sender_of_user(self, user: str) -> tuple[str, str | None] | None:
         """The tenant of the token whose MQTT user is ``user`` (``sg-{id}``), and the facility it is bound to
         (a facility-bound scanner), cached like a binding."""
         token_id = owntracks_token(user)
@@ -56,7 +56,7 @@ class DeviceBook:
 
         async def load() -> tuple[str, str | None] | None:
             async with self.pool.connection() as conn:
-                return await tokens.tenant_of(conn, token_id)
+                return await tokens.sender_of(conn, token_id)
 
         return await self._users.get(token_id, load)
 
@@ -168,7 +168,7 @@ class TranslatingSink:
                     await asyncio.shield(before)
                 # the tenant-wide topic names the tenant; owntracks/sg-{id}/... is the token's own, and
                 # holds it to its facility as the other doors do
-                sender = (item.tenant, None) if item.tenant else await self.devices.tenant_of_user(user)
+                sender = (item.tenant, None) if item.tenant else await self.devices.sender_of_user(user)
                 if sender is None:  # owntracks/{user}/...: the broker lets only sg-{id} publish as itself
                     refusal = f"topic user {user[:70]!r} is not the MQTT user of a live token (sg-{{id}})"
                     future = await self.sink.submit(Inbound(item.raw, item.source, item.origin, refused=refusal))
@@ -201,7 +201,7 @@ class TranslatingSink:
         """A publish the broker's front door refused: dead-lettered in its sender's tenant, with the reason
         (the sender got an acknowledgement, as MQTT 3.1.1 gives no other; the message is kept all the same)."""
         try:
-            sender = await self.devices.tenant_of_user(user)
+            sender = await self.devices.sender_of_user(user)
         except Exception:  # the database is away: the letter goes without its tenant rather than not at all
             sender = None
         tenant = sender[0] if sender else None

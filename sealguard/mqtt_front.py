@@ -59,10 +59,22 @@ log = logging.getLogger("sealguard.mqtt_front")
 CONNECT_TIMEOUT_S = 10.0
 MAX_CONNECT = 64 * 1024
 MAX_PACKET = 16 * 1024 * 1024  # larger publishes are refused: no device sends them
-COPY_CHUNK = 64 * 1024
 GROUP_MAX = 2000  # publishes written in one transaction
 QUEUE_MAX = 20_000  # publishes waiting for the database; past it, connections wait (TCP pushes back)
 Ack = Callable[[], None]
+
+
+def destination(user: MqttUser, topic: str) -> str:
+    """Where a token's publish on ``topic`` goes: an operator's or admin's on its tenant's plain events
+    topic to its role's topic, a facility-bound scanner's to its facility's, one it may not make to its
+    refused topic (to be dead-lettered), anything else where it was sent."""
+    found = topic_role(topic)
+    if found is not None and found[1] == "scanner":
+        if user.role in ("operator", "admin"):
+            return f"{topic}/{user.role}"
+        if user.bound_facility is not None:
+            return facility_topic(found[0], user.bound_facility)  # may_publish allows only its own
+    return topic if may_publish(user, topic) else refused_topic(user.username, topic)
 
 
 def for_the_monitor(topic: str) -> bool:
@@ -178,7 +190,7 @@ class Front:
     async def _pump(self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter,
                     up_reader: asyncio.StreamReader, out: "_Client", user: MqttUser | None) -> None:  # fmt: skip
         to_broker = asyncio.create_task(self._to_broker(client, upstream, user, out))
-        to_client = asyncio.create_task(out.copy_from(up_reader) if self.log else _copy(up_reader, out.writer))
+        to_client = asyncio.create_task(out.copy_from(up_reader))
         done, pending = await asyncio.wait((to_broker, to_client), return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
@@ -190,44 +202,27 @@ class Front:
 
     async def _to_broker(self, client: asyncio.StreamReader, upstream: asyncio.StreamWriter,
                          user: MqttUser | None, out: "_Client") -> None:  # fmt: skip
-        """Packets to the broker as they came, but a token's PUBLISH on its tenant's plain events topic goes
-        to its role's topic, and one on a topic it may not publish on goes to its refused topic (to be
-        dead-lettered: MQTT 3.1.1 cannot refuse a publish, and a broker acknowledges and drops it)."""
+        """Packets to the broker as they came, but a token's PUBLISH goes where ``destination`` says (MQTT
+        3.1.1 cannot refuse a publish, and a broker acknowledges and drops one it denies), and with the
+        log, one of QoS 0 or 1 on a topic the monitor reads goes to the log instead of the broker."""
         while True:
             first, body = await read_packet(client, MAX_PACKET)
             if user is not None and first >> 4 == wire.PUBLISH:
                 if credentials_at(self.credentials).tokens.get(user.sha256) is None:
                     raise ConnectionResetError("the token was revoked")  # its connection ends here
-                topic = wire.publish_topic(body)
-                found = topic_role(topic)
-                if user.role in ("operator", "admin") and found is not None and found[1] == "scanner":
-                    topic = f"{topic}/{user.role}"
-                elif user.bound_facility is not None and found is not None and found[1] == "scanner":
-                    topic = facility_topic(found[0], user.bound_facility)  # may_publish allows only its own
-                elif not may_publish(user, topic):
-                    topic = refused_topic(user.username, topic)
-                else:
-                    topic = ""
-                if self.log is not None and await self._logged(first, body, topic, out):
+                publish = wire.parse_publish(first, body, out.level)
+                topic = destination(user, publish.topic)
+                if self.log is not None and publish.qos < 2 and for_the_monitor(topic):
+                    # durable before it is acknowledged: the PUBACK is sent after the log's commit
+                    ack = None if publish.packet_id is None else out.acker(publish.packet_id)
+                    await self.log.put(topic, publish.payload, out.client_id, ack)
                     continue
-                if topic:
+                if topic != publish.topic:
                     upstream.write(wire.with_topic(first, body, topic))
                     await upstream.drain()
                     continue
             upstream.write(wire.packet(first, body))
             await upstream.drain()
-
-    async def _logged(self, first: int, body: bytes, topic: str, out: "_Client") -> bool:
-        """Write a QoS 0 or 1 publish on a monitor topic to the log, its PUBACK sent after the commit;
-        False for anything else (it goes to the broker)."""
-        assert self.log is not None
-        publish = wire.parse_publish(first, body, out.level)
-        topic = topic or publish.topic
-        if publish.qos > 1 or not for_the_monitor(topic):
-            return False
-        ack = None if publish.packet_id is None else out.acker(publish.packet_id)
-        await self.log.put(topic, publish.payload, out.client_id, ack)
-        return True
 
 
 class _Client:
@@ -252,12 +247,6 @@ class _Client:
             first, body = await read_packet(broker, wire.MAX_REMAINING)
             self.writer.write(wire.packet(first, body))
             await self.writer.drain()
-
-
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    while data := await reader.read(COPY_CHUNK):
-        writer.write(data)
-        await writer.drain()
 
 
 async def run(port: int, broker_port: int, credentials: str, database_url_file: str | None = None) -> None:

@@ -63,7 +63,6 @@ async def write_dead_letters(conn: Conn, letters: list[DeadLetter], limits: Dead
         groups[(d.received_at.date(), tenant or "", sender_of(d.origin, d.source))].append((d, tenant))
     rows = []
     for (day, tenant_key, sender), group in sorted(groups.items()):
-        kept = [min(len(d.raw), limits.keep_bytes) for d, _ in group]
         cur = await conn.execute(
             "INSERT INTO dead_letter_usage (day, tenant, sender, letters, kept_bytes) VALUES (%s, %s, %s, 0, 0)"
             " ON CONFLICT (day, tenant, sender) DO UPDATE SET letters = dead_letter_usage.letters"
@@ -74,7 +73,8 @@ async def write_dead_letters(conn: Conn, letters: list[DeadLetter], limits: Dead
         assert used is not None
         letters_used, bytes_used = int(used[0]), int(used[1])
         stored = dropped = stored_bytes = 0
-        for (d, tenant), size in zip(group, kept, strict=True):
+        for d, tenant in group:
+            size = min(len(d.raw), limits.keep_bytes)
             if letters_used + stored >= limits.quota_letters or bytes_used + stored_bytes + size > limits.quota_bytes:
                 dropped += 1
                 continue

@@ -129,7 +129,7 @@ async def lookup(conn: Conn, token: str) -> Principal | None:
     return Principal(row[0], row[1], row[2], row[3], int(row[4])) if row else None
 
 
-async def tenant_of(conn: Conn, token_id: int) -> tuple[str, str | None] | None:
+async def sender_of(conn: Conn, token_id: int) -> tuple[str, str | None] | None:
     """The tenant of a live token by its id (an MQTT user ``sg-{id}``), and the facility it is bound to
     when it is a facility-bound scanner; None when unknown or revoked."""
     cur = await conn.execute("SELECT tenant, role, facility FROM api_tokens WHERE id = %s AND revoked_at IS NULL",
