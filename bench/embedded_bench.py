@@ -22,8 +22,8 @@ import httpx
 import orjson
 import psycopg
 
-from sealguard.servers import free_port
-from sealguard.simfleet import Fleet
+from sealguard.embedded.servers import free_port
+from sealguard.sim.simfleet import Fleet
 
 IN_FLIGHT = 100
 

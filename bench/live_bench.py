@@ -25,8 +25,8 @@ import httpx
 import orjson
 import psycopg
 
-from sealguard.servers import EmbeddedPostgres, KafkaBroker, MqttBroker, free_port
-from sealguard.simfleet import Fleet
+from sealguard.embedded.servers import EmbeddedPostgres, KafkaBroker, MqttBroker, free_port
+from sealguard.sim.simfleet import Fleet
 
 
 def fleet(n: int, trucks: int, start: float) -> list[tuple[str, bytes]]:

@@ -19,9 +19,9 @@ import orjson
 
 from bench.fleet import fleet_lines
 from sealguard.alerts.book import AlertBook
-from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.schemas.decode import _ADAPTER, decode_event
+from sealguard.stream.replay import replay
 
 
 def _deep_size(obj: Any, seen: set[int]) -> int:

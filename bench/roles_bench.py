@@ -27,11 +27,12 @@ import httpx
 import psycopg
 
 from bench.fleet import fleet_lines
-from sealguard.gateway import KafkaForwarder
+from sealguard.embedded.servers import EmbeddedPostgres, KafkaBroker, free_port
 from sealguard.ingest.inbound import Inbound
 from sealguard.ingest.kafka import KafkaOptions, end_offsets, ensure_topic
-from sealguard.runtime import migrate_url, open_pool
-from sealguard.servers import EmbeddedPostgres, KafkaBroker, free_port
+from sealguard.roles.gateway import Gateway
+from sealguard.roles.monitor import migrate_url, open_pool
+from sealguard.stream.log import KafkaLog
 
 PARTITIONS = 6
 
@@ -53,7 +54,7 @@ async def _new_database(pg: EmbeddedPostgres) -> str:
 async def _load(url: str, options: KafkaOptions, lines: list[bytes]) -> float:
     pool = open_pool(url)
     await pool.open(wait=True)
-    gateway = KafkaForwarder(pool, options, max_future_skew=None)
+    gateway = Gateway(pool, KafkaLog(options), max_future_skew=None)
     await gateway.start()
     started = time.perf_counter()
     try:
@@ -156,7 +157,7 @@ async def latency(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes], 
                                       env=_env(url, options, f"l{i}", port), stdout=log, stderr=log))  # fmt: skip
     pool = open_pool(url)
     await pool.open(wait=True)
-    gateway = KafkaForwarder(pool, options, max_future_skew=None)
+    gateway = Gateway(pool, KafkaLog(options), max_future_skew=None)
     await gateway.start()
     try:
         await asyncio.sleep(8)  # both workers joined and were given their partitions

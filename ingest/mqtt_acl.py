@@ -21,7 +21,7 @@ go on its facility's topic (the embedded broker's front door moves them there fr
 tells the monitor the facility to hold them to (``ingest.admit``), and it has no tenant-wide topic.
 
 MQTT 3.1.1 has no way to refuse a PUBLISH: a broker acknowledges one its ACL denies and drops it. So the
-embedded broker's front door (``sealguard.mqtt_front``) passes a publish its sender may not make on to
+embedded broker's front door (``sealguard.embedded.mqtt_front``) passes a publish its sender may not make on to
 ``sealguard/refused/sg-{id}/{topic}`` instead, where the monitor reads it and dead-letters it with the
 reason: acknowledged, but never lost.
 
@@ -32,7 +32,7 @@ reserved id) keeps anyone else from taking over its persistent session.
 
 Mosquitto's ``password_file`` is keyed by user name, so a token's broker user is ``sg-{id}``. Devices of
 the embedded broker may log in with any user name all the same: its login front
-(``sealguard.mqtt_front``) checks the token and logs in to the broker as ``sg-{id}`` for them.
+(``sealguard.embedded.mqtt_front``) checks the token and logs in to the broker as ``sg-{id}`` for them.
 """
 
 from collections.abc import Iterable

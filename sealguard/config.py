@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     max_future_skew: float = Field(
         300.0, description="seconds an event's occurred_at may lie ahead of its receipt; 0 turns the check off"
     )
-    snapshot_every_s: float = 30.0
+    log_partitions: int = Field(1, ge=1, le=64, description="partitions of up's embedded log (one engine each)")
     queue_size: int = 10_000
     log_level: str = "INFO"
 

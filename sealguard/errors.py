@@ -10,8 +10,7 @@ boundary where they are caught::
      |-- ConfigError         alerts.config     an alerting file that cannot be used
      |-- DeliveryError       alerts.channels   a receiver refused or could not be reached (retryable)
      |-- MalformedPacket     ingest.mqtt_wire  MQTT bytes the login front cannot parse
-     |-- ItemFailed          pipeline.items    one input of a batch failed (index, reason, event_id)
-     |-- EngineBusy          pipeline          another process owns this database's rule engine
+     |-- EngineBusy          stream.log        another process reads this database's embedded log
      |-- DataDirBusy         runtime           another process holds the data directory
      |-- HttpStartFailed     serving           the web server did not start (port taken, a part failed)
      |-- RoleConfigError     roles             a split role started without what it needs

@@ -3,6 +3,7 @@
 Rows are read by name (``dict_row``), never by position, so adding a column cannot shift the others."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,3 +54,61 @@ def select_alerts(where: str, tail: str = "") -> sql.Composed:
     return sql.SQL("SELECT {columns} FROM alerts WHERE {where} {tail}").format(
         columns=ALERT_COLUMNS, where=sql.SQL(where), tail=sql.SQL(tail)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Which alerts a list shows (each ``None`` is no filter), and in which order. ``unresolved`` is open
+    or acknowledged: what still needs people; ``search`` is part of a conveyance id, any case."""
+
+    tenant: str | None = None
+    status: str | None = None  # open, acknowledged, resolved, unresolved
+    severity: str | None = None
+    rule: str | None = None
+    conveyance: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
+    sort: str = "newest"  # newest, oldest, severity
+
+
+ORDERS = {
+    "newest": "occurred_at DESC, alert_id",
+    "oldest": "occurred_at, alert_id",
+    "severity": "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,"
+    " occurred_at DESC, alert_id",
+}
+
+
+async def page_of_alerts(conn: Conn, q: AlertQuery, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of the alerts ``q`` selects, and how many it selects in all."""
+    where: list[sql.Composable] = [sql.SQL("TRUE")]
+    params: list[Any] = []
+    if q.status == "unresolved":
+        where.append(sql.SQL("status <> 'resolved'"))
+    status = None if q.status == "unresolved" else q.status
+    for column, op, value in (("tenant", "=", q.tenant), ("status", "=", status), ("severity", "=", q.severity),
+                              ("rule_id", "=", q.rule),
+                              ("conveyance_id", "=", q.conveyance), ("occurred_at", ">=", q.since),
+                              ("occurred_at", "<", q.until)):  # fmt: skip
+        if value is not None:
+            where.append(sql.SQL("{} " + op + " %s").format(sql.Identifier(column)))
+            params.append(value)
+    if q.search:
+        escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(sql.SQL("conveyance_id ILIKE %s"))
+        params.append(f"%{escaped}%")
+    joined = sql.SQL(" AND ").join(where)
+    query = sql.SQL("SELECT {columns} FROM alerts WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
+        columns=ALERT_COLUMNS, where=joined, order=sql.SQL(ORDERS[q.sort])
+    )
+    rows = await fetch_alerts(conn, query, [*params, limit, offset])
+    cur = await conn.execute(sql.SQL("SELECT count(*) FROM alerts WHERE {where}").format(where=joined), params)
+    counted = await cur.fetchone()
+    return rows, int(counted[0]) if counted else 0
+
+
+async def open_with_key(conn: Conn, dedup_key: str) -> bool:
+    """Whether an alert with ``dedup_key`` is open or acknowledged (not resolved)."""
+    cur = await conn.execute("SELECT 1 FROM alerts WHERE dedup_key = %s AND status <> 'resolved' LIMIT 1", (dedup_key,))
+    return await cur.fetchone() is not None

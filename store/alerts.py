@@ -10,6 +10,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from sealguard.schemas.alerts import Alert
 from sealguard.schemas.history import HistoryRow
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 
@@ -20,32 +21,15 @@ def _ts(t: float | None) -> datetime | None:
     return datetime.fromtimestamp(t, UTC) if t is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class NewAlert:
-    """An alert the engine opened, as its row is first written."""
-
-    alert_id: str
-    tenant: str
-    rule_id: str
-    severity: str
-    conveyance_id: str | None
-    trip_id: str | None
-    occurred_at: float
-    message: str
-    criterion: str
-    evidence: list[str]
-    dedup_key: str
-    facility_id: str | None
-
-
-async def insert_alert(conn: Conn, a: NewAlert, now: datetime) -> bool:
-    """Write a newly opened alert; False when it is already stored (a replayed batch)."""
+async def insert_alert(conn: Conn, a: Alert, facility_id: str | None, now: datetime) -> bool:
+    """Write a newly opened alert (the contract's shape, with the facility it came from, for routing);
+    False when it is already stored (a replayed batch)."""
     cur = await conn.execute(
         "INSERT INTO alerts (alert_id, tenant, rule_id, severity, conveyance_id, trip_id, occurred_at, message,"
         " criterion, evidence, dedup_key, status, updated_at, facility_id)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, %s) ON CONFLICT DO NOTHING",
-        (a.alert_id, a.tenant, a.rule_id, a.severity, a.conveyance_id, a.trip_id, _ts(a.occurred_at), a.message,
-         a.criterion, Jsonb(a.evidence), a.dedup_key, now, a.facility_id),
+        (a.alert_id, a.tenant, a.rule_id, a.severity, a.conveyance_id, a.trip_id, a.occurred_at, a.message,
+         a.criterion, Jsonb(a.evidence), a.dedup_key, now, facility_id),
     )  # fmt: skip
     return cur.rowcount > 0
 

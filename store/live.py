@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg import sql
 
 Conn = psycopg.AsyncConnection[Any]
 CHANNEL = "sealguard_live"
@@ -40,3 +41,8 @@ def parse(payload: str) -> list[dict[str, Any]]:
     except ValueError:
         return []
     return [u for u in data if isinstance(u, dict)] if isinstance(data, list) else []
+
+
+async def listen(conn: Any) -> None:
+    """Be woken by each batch's changes (the connection must be in autocommit)."""
+    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))

@@ -8,6 +8,7 @@ Each version is applied in its own transaction and recorded in ``schema_migratio
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -69,3 +70,8 @@ async def migrate(conn: psycopg.AsyncConnection[object]) -> list[str]:
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+
+
+async def ping(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Raise unless the database answers (readiness probes)."""
+    await conn.execute("SELECT 1")

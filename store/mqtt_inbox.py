@@ -45,3 +45,8 @@ async def after(conn: Conn, last: int, limit: int) -> list[Published]:
 async def handled(conn: Conn, up_to: int) -> None:
     """Every row up to ``up_to`` is stored or dead-lettered: gone from the log."""
     await conn.execute("DELETE FROM mqtt_inbox WHERE id <= %s", (up_to,))
+
+
+async def listen(conn: Conn) -> None:
+    """Be woken by each group the front door stores (the connection must be in autocommit)."""
+    await conn.execute(f"LISTEN {CHANNEL}")

@@ -39,3 +39,11 @@ async def after(conn: Conn, after_id: int, limit: int = 10_000) -> list[Referenc
         (after_id, limit),
     )
     return [ReferenceRow(*r) for r in await cur.fetchall()]
+
+
+async def next_seq(conn: Conn) -> int:
+    """A number for a reference event in the event store (stored negated: apart from the workers' records)."""
+    cur = await conn.execute("SELECT nextval('reference_seq')")
+    row = await cur.fetchone()
+    assert row is not None  # nextval always answers
+    return int(row[0])

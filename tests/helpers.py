@@ -4,12 +4,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sealguard.alerts.book import AlertBook, AlertRecord
-from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.findings import Finding
 from sealguard.rules.policy import Policy
 from sealguard.schemas import decode_object
 from sealguard.schemas.events import INSPECTION_POINTS
+from sealguard.stream.replay import replay
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 M_PER_DEG_LAT = 111_000.0  # close enough to place test fixes; rules measure on the ellipsoid

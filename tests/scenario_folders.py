@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sealguard.demo import BUNDLED_SCENARIOS
+from sealguard.sim.demo import BUNDLED_SCENARIOS
 
 HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "scenarios"

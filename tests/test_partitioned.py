@@ -1,4 +1,4 @@
-"""Partitioning does not change what is raised: the split roles' decisions (sealguard.partitioned), with
+"""Partitioning does not change what is raised: the split roles' decisions (sealguard.stream.partitioned), with
 1 to 6 partitions, give exactly the alerts of one engine on every scenario and on a generated fleet
 whose incidents include every rule that looks across conveyances. And where the two can differ
 (docs/partitioning.md), each such case is pinned here, so a change to it is a decision, not an accident.
@@ -14,10 +14,10 @@ import pytest
 from bench.fleet import fleet_lines
 from sealguard.alerts.book import AlertBook
 from sealguard.ingest.kafka import record_key
-from sealguard.partitioned import partition_for, replay_partitioned
-from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.policy import Policy
+from sealguard.stream.partitioned import partition_for, replay_partitioned
+from sealguard.stream.replay import replay
 from tests.scenario_folders import scenario_dirs
 
 Key = tuple[str, ...]

@@ -7,16 +7,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
-from psycopg import sql
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sealguard.alerts.matchers import validate_all
-from sealguard.pipeline import Act
 from sealguard.rules.catalog import RULES
 from sealguard.rules.guidance import GUIDANCE
+from sealguard.store import alert_detail, silences
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
+from sealguard.stream import Act
 from sealguard.web.auth import require, tenant_scope
 from sealguard.web.bodies import Text
 from sealguard.web.waiting import stored
@@ -58,19 +57,22 @@ class SilenceBody(BaseModel):
         return self
 
 
-def _history_json(r: Any) -> dict[str, Any]:
-    return {"chain_seq": r[0], "action": r[1], "actor": r[2], "note": r[3], "at": utc_iso(r[4]), "detail": r[5]}
+def _history_json(h: alert_detail.HistoryEntry) -> dict[str, Any]:
+    return {"chain_seq": h.chain_seq, "action": h.action, "actor": h.actor, "note": h.note, "at": utc_iso(h.at),
+            "detail": h.detail}  # fmt: skip
 
 
-def _silence_json(r: Any) -> dict[str, Any]:
-    return {"silence_id": r[0], "tenant": r[1], "matchers": r[2], "starts_at": utc_iso(r[3]), "ends_at": utc_iso(r[4]),
-            "created_by": r[5], "reason": r[6], "created_at": utc_iso(r[7]),
-            "expired_at": utc_iso(r[8]) if r[8] else None}  # fmt: skip
+def _notification_json(n: alert_detail.Notification) -> dict[str, Any]:
+    return {"receiver": n.receiver, "channel": n.channel, "kind": n.kind, "tier": n.tier, "status": n.status,
+            "attempts": n.attempts, "due_at": utc_iso(n.due_at), "sent_at": utc_iso(n.sent_at) if n.sent_at else None,
+            "last_error": n.last_error, "reason": n.reason}  # fmt: skip
 
 
-SILENCE_COLUMNS = sql.SQL(
-    "silence_id::text, tenant, matchers, starts_at, ends_at, created_by, reason, created_at, expired_at"
-)
+def _silence_json(r: silences.Silence) -> dict[str, Any]:
+    return {"silence_id": r.silence_id, "tenant": r.tenant, "matchers": r.matchers, "starts_at": utc_iso(r.starts_at),
+            "ends_at": utc_iso(r.ends_at), "created_by": r.created_by, "reason": r.reason,
+            "created_at": utc_iso(r.created_at),
+            "expired_at": utc_iso(r.expired_at) if r.expired_at else None}  # fmt: skip
 
 
 def rule_guide(rule_id: str) -> dict[str, Any] | None:
@@ -99,29 +101,9 @@ def router() -> APIRouter:
             if not found:
                 raise HTTPException(404, f"no alert {alert_id}")
             alert = found[0]
-            cur = await conn.execute(
-                "SELECT chain_seq, action, actor, note, at, detail FROM alert_history"
-                " WHERE tenant = %s AND alert_id = %s ORDER BY chain_seq",
-                (alert["tenant"], alert_id),
-            )
-            history = [_history_json(r) for r in await cur.fetchall()]
-            cur = await conn.execute(
-                "SELECT e.payload FROM event_ids i JOIN events e ON e.seq = i.seq"
-                " WHERE i.tenant = %s AND i.event_id = ANY(%s) ORDER BY e.occurred_at, e.seq",
-                (alert["tenant"], list(alert["evidence"])),
-            )
-            evidence = [r[0] for r in await cur.fetchall()]
-            cur = await conn.execute(
-                "SELECT receiver, channel, kind, tier, status, attempts, due_at, sent_at, last_error, reason"
-                " FROM outbox WHERE alert_id = %s ORDER BY id",
-                (alert_id,),
-            )
-            notifications = [
-                {"receiver": r[0], "channel": r[1], "kind": r[2], "tier": r[3], "status": r[4], "attempts": r[5],
-                 "due_at": utc_iso(r[6]), "sent_at": utc_iso(r[7]) if r[7] else None, "last_error": r[8],
-                 "reason": r[9]}
-                for r in await cur.fetchall()
-            ]  # fmt: skip
+            history = [_history_json(h) for h in await alert_detail.history(conn, alert["tenant"], str(alert_id))]
+            evidence = await alert_detail.evidence(conn, alert["tenant"], alert["evidence"])
+            notifications = [_notification_json(n) for n in await alert_detail.notifications(conn, str(alert_id))]
         return {"alert": alert, "history": history, "evidence": evidence, "notifications": notifications,
                 "rule": rule_guide(alert["rule_id"])}  # fmt: skip
 
@@ -164,31 +146,16 @@ def router() -> APIRouter:
         if ends <= starts:
             raise HTTPException(422, "ends_at must be after starts_at")
         async with request.app.state.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                sql.SQL(
-                    "INSERT INTO silences (silence_id, tenant, matchers, starts_at, ends_at, created_by, reason,"
-                    " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {columns}"
-                ).format(columns=SILENCE_COLUMNS),
-                (uuid.uuid4(), tenant, Jsonb(body.matchers), starts, ends, who.label, body.reason, now),
-            )
-            row = await cur.fetchone()
-        return _silence_json(row)
+            made = await silences.create(conn, tenant, body.matchers, starts, ends, who.label, body.reason, now)
+        return _silence_json(made)
 
     @api.get("/silences", tags=["silences"])
     async def list_silences(request: Request, who: Annotated[Principal, require("operator")],
                             tenant: str | None = None, active: bool = False) -> dict[str, Any]:  # fmt: skip
         scope = tenant_scope(who, tenant)
-        now = datetime.now(UTC)
         async with request.app.state.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                sql.SQL(
-                    "SELECT {columns} FROM silences WHERE (%s::text IS NULL OR tenant = %s)"
-                    " AND (NOT %s OR (expired_at IS NULL AND ends_at > %s)) ORDER BY created_at DESC LIMIT 1000"
-                ).format(columns=SILENCE_COLUMNS),
-                (scope, scope, active, now),
-            )
-            rows = await cur.fetchall()
-        return {"silences": [_silence_json(r) for r in rows]}
+            found = await silences.listed(conn, scope, datetime.now(UTC) if active else None)
+        return {"silences": [_silence_json(r) for r in found]}
 
     @api.delete("/silences/{silence_id}", tags=["silences"])
     async def expire_silence(request: Request, silence_id: uuid.UUID,
@@ -196,16 +163,9 @@ def router() -> APIRouter:
         """Expire a silence now (it is kept, with the time it was expired)."""
         scope = tenant_scope(who, None)
         async with request.app.state.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                sql.SQL(
-                    "UPDATE silences SET expired_at = COALESCE(expired_at, %s) WHERE silence_id = %s"
-                    " AND (%s::text IS NULL OR tenant = %s) RETURNING {columns}"
-                ).format(columns=SILENCE_COLUMNS),
-                (datetime.now(UTC), silence_id, scope, scope),
-            )
-            row = await cur.fetchone()
-        if row is None:
+            expired = await silences.expire(conn, silence_id, scope, datetime.now(UTC))
+        if expired is None:
             raise HTTPException(404, f"no silence {silence_id}")
-        return _silence_json(row)
+        return _silence_json(expired)
 
     return api

@@ -12,17 +12,17 @@ import psycopg_pool
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from psycopg import sql
 from starlette.types import Lifespan
 
 from sealguard.alerts.lifecycle import Decision
 from sealguard.ingest.inbound import EventSink
-from sealguard.interop import DeviceBook
-from sealguard.live import UpdateHub
-from sealguard.pipeline import Act, Inbound, ItemResult
 from sealguard.schemas.events import INSPECTION_POINTS
-from sealguard.store.alert_rows import ALERT_COLUMNS, fetch_alerts
+from sealguard.store.alert_rows import AlertQuery, page_of_alerts
+from sealguard.store.migrate import ping
 from sealguard.store.tokens import ALL_TENANTS, Principal
+from sealguard.stream import Act, Inbound, ItemResult
+from sealguard.stream.interop import DeviceBook
+from sealguard.stream.live import UpdateHub
 from sealguard.web import alerts_api, fleet_api, interop_api, pages, signin
 from sealguard.web.auth import TokenCache, origin_of, require, tenant_scope
 from sealguard.web.bodies import BodyLimit, HttpLimits, read_limited
@@ -106,7 +106,7 @@ def _health(app: FastAPI, rt: HealthRuntime) -> None:
         try:
             async with asyncio.timeout(2):
                 async with rt.pool.connection(timeout=2) as conn:
-                    await conn.execute("SELECT 1")
+                    await ping(conn)
             checks["database"] = True
         except Exception:
             checks["database"] = False
@@ -214,35 +214,11 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
         first, or worst severity first), a page at a time with ``offset`` (``next_offset`` says where to go
         on; ``total`` counts every match). ``search`` finds conveyances by part of their id, ignoring case."""
         scope = tenant_scope(who, tenant)
-        where: list[sql.Composable] = [sql.SQL("TRUE")]
-        params: list[Any] = []
-        if status == "unresolved":  # open or acknowledged: what still needs people
-            where.append(sql.SQL("status <> 'resolved'"))
-        for column, op, value in (("tenant", "=", scope), ("status", "=", None if status == "unresolved" else status),
-                                  ("severity", "=", severity),
-                                  ("rule_id", "=", rule), ("conveyance_id", "=", conveyance),
-                                  ("occurred_at", ">=", since), ("occurred_at", "<", until)):  # fmt: skip
-            if value is not None:
-                where.append(sql.SQL("{} " + op + " %s").format(sql.Identifier(column)))
-                params.append(value)
-        if search:
-            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append(sql.SQL("conveyance_id ILIKE %s"))
-            params.append(f"%{escaped}%")
-        order = {"newest": "occurred_at DESC, alert_id", "oldest": "occurred_at, alert_id",
-                 "severity": "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,"
-                             " occurred_at DESC, alert_id"}[sort]  # fmt: skip
-        joined = sql.SQL(" AND ").join(where)
-        query = sql.SQL("SELECT {columns} FROM alerts WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s").format(
-            columns=ALERT_COLUMNS, where=joined, order=sql.SQL(order)
-        )
+        wanted = AlertQuery(tenant=scope, status=status, severity=severity, rule=rule, conveyance=conveyance,
+                            since=since, until=until, search=search, sort=sort)  # fmt: skip
         async with rt.pool.connection() as conn:
-            rows = await fetch_alerts(conn, query, [*params, limit + 1, offset])
-            cur = await conn.execute(sql.SQL("SELECT count(*) FROM alerts WHERE {where}").format(where=joined), params)
-            counted = await cur.fetchone()
-        alerts = rows[:limit]
-        return {"alerts": alerts, "next_offset": offset + limit if len(rows) > limit else None,
-                "total": int(counted[0]) if counted else 0}  # fmt: skip
+            rows, total = await page_of_alerts(conn, wanted, limit, offset)
+        return {"alerts": rows, "next_offset": offset + limit if total > offset + limit else None, "total": total}
 
     @app.get(f"{API}/reference/inspection-points", tags=["reference"])
     async def inspection_points(who: Annotated[Principal, require("scanner")]) -> dict[str, Any]:

@@ -19,11 +19,11 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from sealguard.ingest.inbound import EventSink
-from sealguard.live import UpdateHub
-from sealguard.pipeline import Inbound, ItemResult
-from sealguard.store import projection
+from sealguard.store import fleet, projection
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
+from sealguard.stream import Inbound, ItemResult
+from sealguard.stream.live import UpdateHub
 from sealguard.web.auth import Credential, TokenCache, origin_of, require, tenant_scope
 from sealguard.web.bodies import read_limited
 from sealguard.web.waiting import stored
@@ -129,27 +129,16 @@ def router() -> APIRouter:
         """Events, alerts and what people did, of one conveyance over a time range, in time order."""
         scope = tenant_scope(who, tenant)
         async with request.app.state.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT payload FROM events WHERE conveyance_id = %s AND (%s::text IS NULL OR tenant = %s)"
-                " AND (%s::timestamptz IS NULL OR occurred_at >= %s) AND (%s::timestamptz IS NULL OR occurred_at < %s)"
-                " ORDER BY occurred_at, seq LIMIT %s",
-                (conveyance_id, scope, scope, since, since, until, until, limit),
-            )
-            events = [r[0] for r in await cur.fetchall()]
+            events = await fleet.conveyance_events(conn, conveyance_id, scope, since, until, limit)
             query = select_alerts(
                 "conveyance_id = %s AND (%s::text IS NULL OR tenant = %s) AND (%s::timestamptz IS NULL OR"
                 " occurred_at >= %s) AND (%s::timestamptz IS NULL OR occurred_at < %s)",
                 "ORDER BY occurred_at",
             )
             alerts = await fetch_alerts(conn, query, (conveyance_id, scope, scope, since, since, until, until))
-            cur = await conn.execute(
-                "SELECT h.alert_id::text, h.action, h.actor, h.note, h.at FROM alert_history h"
-                " JOIN alerts a ON a.alert_id = h.alert_id WHERE a.conveyance_id = %s"
-                " AND (%s::text IS NULL OR a.tenant = %s) ORDER BY h.at, h.chain_seq",
-                (conveyance_id, scope, scope),
-            )
-            actions = [{"alert_id": r[0], "action": r[1], "actor": r[2], "note": r[3], "at": utc_iso(r[4])}
-                       for r in await cur.fetchall()]  # fmt: skip
+            done = await fleet.conveyance_actions(conn, conveyance_id, scope)
+        actions = [{"alert_id": a.alert_id, "action": a.action, "actor": a.actor, "note": a.note, "at": utc_iso(a.at)}
+                   for a in done]  # fmt: skip
         return {"conveyance_id": conveyance_id, "events": events, "alerts": alerts, "actions": actions}
 
     @api.get("/trips", tags=["trips"])
@@ -159,15 +148,10 @@ def router() -> APIRouter:
         """Trips as planned (``planned`` or ``closed``); ``GET /trips/{id}`` adds the live state."""
         scope = tenant_scope(who, tenant)
         async with request.app.state.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT tenant, trip_id, conveyance_id, status, planned_at, closed_at FROM trips"
-                " WHERE (%s::text IS NULL OR tenant = %s) AND (%s::text IS NULL OR status = %s)"
-                " ORDER BY planned_at DESC LIMIT %s",
-                (scope, scope, status, status, limit),
-            )
-            rows = await cur.fetchall()
-        trips = [{"tenant": r[0], "trip_id": r[1], "conveyance_id": r[2], "status": r[3], "planned_at": utc_iso(r[4]),
-                  "closed_at": utc_iso(r[5]) if r[5] else None} for r in rows]  # fmt: skip
+            found = await fleet.trips(conn, scope, status, limit)
+        trips = [{"tenant": t.tenant, "trip_id": t.trip_id, "conveyance_id": t.conveyance_id, "status": t.status,
+                  "planned_at": utc_iso(t.planned_at), "closed_at": utc_iso(t.closed_at) if t.closed_at else None}
+                 for t in found]  # fmt: skip
         return {"trips": trips}
 
     @api.get("/trips/{trip_id}", tags=["trips"])
@@ -175,17 +159,14 @@ def router() -> APIRouter:
                        tenant: str | None = None) -> dict[str, Any]:  # fmt: skip
         scope = tenant_scope(who, tenant)
         async with request.app.state.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT tenant, conveyance_id, plan, status, planned_at, closed_at FROM trips WHERE trip_id = %s"
-                " AND (%s::text IS NULL OR tenant = %s) ORDER BY planned_at DESC LIMIT 2",
-                (trip_id, scope, scope),
-            )
-            rows = await cur.fetchall()
+            rows = await fleet.trips_named(conn, trip_id, scope)
         if not rows:
             raise HTTPException(404, f"no trip {trip_id!r}")
         if len(rows) > 1:
             raise HTTPException(409, f"trip {trip_id!r} exists in several tenants; name one with ?tenant=")
-        t, conveyance_id, plan, status, planned_at, closed_at = rows[0]
+        trip = rows[0]
+        t, conveyance_id, plan, status = trip.tenant, trip.conveyance_id, trip.plan, trip.status
+        planned_at, closed_at = trip.planned_at, trip.closed_at
         views = await _views(request, t, conveyance_id, geometry=False)
         live = views[0] if views else None
         state = status
@@ -216,12 +197,7 @@ def router() -> APIRouter:
                               tenant: str | None = None) -> dict[str, Any]:  # fmt: skip
         scope = tenant_scope(who, tenant)
         async with request.app.state.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT tenant, place FROM facilities WHERE %s::text IS NULL OR tenant = %s"
-                " ORDER BY tenant, facility_id",
-                (scope, scope),
-            )
-            return {"facilities": [{"tenant": t, **place} for t, place in await cur.fetchall()]}
+            return {"facilities": [{"tenant": f.tenant, **f.place} for f in await fleet.facilities(conn, scope)]}
 
     @api.post("/facilities", tags=["facilities"], status_code=201)
     async def register_facility(request: Request, who: Annotated[Principal, require("admin")]) -> dict[str, Any]:

@@ -33,12 +33,12 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from sealguard.interop import Delivered, DeviceBook, deliver
 from sealguard.schemas.foreign import dcsa, epcis, owntracks, traccar
 from sealguard.schemas.foreign.common import Translation
 from sealguard.store import device_bindings
 from sealguard.store.device_bindings import BindingConflict
 from sealguard.store.tokens import ALL_TENANTS, Principal
+from sealguard.stream.interop import Delivered, DeviceBook, deliver
 from sealguard.web.auth import holder, origin_of, require, tenant_scope
 from sealguard.web.bodies import HttpLimits, read_limited
 from sealguard.web.ratelimit import RateLimiter

@@ -18,8 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from sealguard.embedded.servers import MqttBroker, free_port
 from sealguard.metrics import Metrics
-from sealguard.servers import MqttBroker, free_port
 from tests.live.monitor import running, settings
 from tests.live.servers import wait_for
 

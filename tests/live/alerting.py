@@ -11,8 +11,8 @@ import orjson
 import psycopg
 import yaml
 
-from sealguard.demo import BUNDLED_SCENARIOS
-from sealguard.receivers import HttpReceiver, SmtpReceiver
+from sealguard.embedded.receivers import HttpReceiver, SmtpReceiver
+from sealguard.sim.demo import BUNDLED_SCENARIOS
 from sealguard.store import tokens
 from tests.live.monitor import lines_of
 from tests.live.servers import query

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sealguard.config import Settings
-from sealguard.servers import free_port
+from sealguard.embedded.servers import free_port
 
 HAS_MOSQUITTO = bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
 BROKERS = [
@@ -19,5 +19,5 @@ BROKERS = [
 
 def embedded(tmp: Path, database_url: str, broker: str, **extra: Any) -> Settings:
     return Settings(data_dir=tmp / "data", database_url=database_url, mqtt_embedded=broker,
-                    mqtt_embedded_port=free_port(), http=f"127.0.0.1:{free_port()}", snapshot_every_s=3600,
+                    mqtt_embedded_port=free_port(), http=f"127.0.0.1:{free_port()}",
                     **extra)  # fmt: skip

@@ -12,10 +12,10 @@ import httpx
 
 from sealguard.alerts.book import AlertBook
 from sealguard.config import Settings
-from sealguard.replay import replay
+from sealguard.embedded.servers import free_port
+from sealguard.roles.monitor import Monitor
 from sealguard.rules.engine import Engine
-from sealguard.runtime import Monitor
-from sealguard.servers import free_port
+from sealguard.stream.replay import replay
 from tests.live.servers import query, wait_for
 
 
@@ -27,7 +27,6 @@ def settings(tmp: Path, database_url: str, mqtt: Any, **extra: Any) -> Settings:
         mqtt_protocol=mqtt.protocol,
         mqtt_client_id="sg-test-" + uuid.uuid4().hex[:8],
         http=f"127.0.0.1:{free_port()}",
-        snapshot_every_s=3600,
         **extra,
     )
 
@@ -63,9 +62,9 @@ async def settled(monitor: Monitor, url: str, expected_inputs: int) -> None:
 
     async def done() -> bool:
         rows = await query(url, "SELECT (SELECT count(*) FROM event_ids) + (SELECT count(*) FROM dead_letters)")
-        pipeline = monitor.pipeline
-        assert pipeline is not None
-        return int(rows[0][0]) >= expected_inputs and not pipeline.due_ticks()
+        worker = monitor.worker
+        assert worker is not None
+        return int(rows[0][0]) >= expected_inputs and worker.quiet()
 
     await wait_for(done, what=f"{expected_inputs} inputs stored")
 

@@ -10,10 +10,10 @@ import orjson
 from sealguard.alerts.book import AlertBook
 from sealguard.ingest.inbound import Inbound, ItemResult
 from sealguard.ingest.kafka import KafkaOptions, end_offsets, publish_control, record_key
-from sealguard.partitioned import REFERENCE_KINDS, partition_for
-from sealguard.replay import replay
 from sealguard.rules.engine import Engine
 from sealguard.rules.findings import iso
+from sealguard.stream.partitioned import REFERENCE_KINDS, partition_for
+from sealguard.stream.replay import replay
 from tests.live.servers import query, wait_for
 
 #: Kinds a gateway decides with the database: a sender's next event must not overtake them.

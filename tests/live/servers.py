@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sealguard.servers import EmbeddedPostgres, KafkaBroker, MqttBroker
+from sealguard.embedded.servers import EmbeddedPostgres, KafkaBroker, MqttBroker
 
 
 @pytest.fixture(scope="session")

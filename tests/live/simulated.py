@@ -2,7 +2,7 @@
 
 import orjson
 
-from sealguard.simfleet import Fleet
+from sealguard.sim.simfleet import Fleet
 
 
 def fleet_lines(hours: float, trucks: int = 6) -> list[bytes]:

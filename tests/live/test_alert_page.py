@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sealguard.servers import MqttBroker
+from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post, tenant_lines
 from tests.live.browser import CHROMIUM, at_size, launch, sign_in
 from tests.live.monitor import running, settings

@@ -20,8 +20,8 @@ import yaml
 
 from sealguard.alerts import payloads
 from sealguard.alerts.audit import verify
-from sealguard.receivers import HttpReceiver, SmtpReceiver
-from sealguard.servers import KafkaBroker, MqttBroker, free_port
+from sealguard.embedded.receivers import HttpReceiver, SmtpReceiver
+from sealguard.embedded.servers import KafkaBroker, MqttBroker, free_port
 from sealguard.store.alerts import history
 from tests.live.alerting import (
     SECRET,

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import psycopg
 
-from sealguard.servers import MqttBroker
+from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import merged, post, token_for
 from tests.live.monitor import running, settings
 from tests.live.servers import query

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from sealguard.servers import MqttBroker
+from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import merged, post
 from tests.live.monitor import running, settings
 

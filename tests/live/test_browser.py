@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sealguard.servers import MqttBroker
+from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post
 from tests.live.browser import CHROMIUM, SHOTS, launch, recent_trip, sign_in
 from tests.live.monitor import running, settings

@@ -6,8 +6,8 @@ import aiomqtt
 import httpx
 import orjson
 
+from sealguard.embedded.servers import KafkaBroker, MqttBroker
 from sealguard.ingest.kafka import EventProducer, KafkaOptions
-from sealguard.servers import KafkaBroker, MqttBroker
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 

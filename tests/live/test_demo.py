@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sealguard.servers import free_port
+from sealguard.embedded.servers import free_port
 
 
 def test_demo_shows_alerts_within_a_minute(tmp_path: Path) -> None:

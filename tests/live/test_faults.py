@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sealguard.alerts.audit import verify
-from sealguard.servers import EmbeddedPostgres, MqttBroker, free_port
+from sealguard.embedded.servers import EmbeddedPostgres, MqttBroker, free_port
 from sealguard.store.alerts import history
 from tests.live.monitor import ready, replay_alerts, running, settings, settled, start_up, stored_alerts
 from tests.live.servers import query, wait_for
@@ -46,7 +46,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
     port = free_port()
     env = {**os.environ, "SEALGUARD_DATABASE_URL": database_url, "SEALGUARD_MQTT_URL": mqtt_broker.url,
            "SEALGUARD_MQTT_PROTOCOL": mqtt_broker.protocol, "SEALGUARD_HTTP": f"127.0.0.1:{port}",
-           "SEALGUARD_DATA_DIR": str(tmp_path / "data"), "SEALGUARD_SNAPSHOT_EVERY_S": "0.3",
+           "SEALGUARD_DATA_DIR": str(tmp_path / "data"), "SEALGUARD_CHECKPOINT_EVERY_S": "0.3",
            "SEALGUARD_MQTT_CLIENT_ID": "sg-kill-" + uuid.uuid4().hex[:6], "SEALGUARD_LOG_LEVEL": "WARNING"}  # fmt: skip
 
     def start() -> subprocess.Popen[bytes]:
@@ -61,7 +61,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
             return await stored_count(database_url) >= len(lines) // 5
 
         await wait_for(partway, what="a fifth of the stream stored")
-        snapshots = int((await query(database_url, "SELECT count(*) FROM engine_snapshots"))[0][0])
+        checkpoints = int((await query(database_url, "SELECT count(*) FROM partition_checkpoints"))[0][0])
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         assert await stored_count(database_url) < len(lines), "killed too late to prove anything"
@@ -80,7 +80,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
 
         await wait_for(alerts_match, timeout=30, what="stored alerts equal to the replay's")
         await no_doubles(database_url)
-        assert snapshots >= 1, "the restart should have exercised snapshot + tail recovery"
+        assert checkpoints >= 1, "the restart should have exercised checkpoint + tail recovery"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -144,7 +144,7 @@ async def test_database_outage_holds_ingest_then_catches_up(tmp_path: Path, mqtt
                 resp = await api.post("/api/v1/events", headers={"Authorization": f"Bearer {monitor.token}"},
                                       content=lines[0])  # fmt: skip
                 assert resp.status_code == 503, resp.text  # never "accepted" while nothing can be stored
-            assert monitor.pipeline is not None and not monitor.pipeline.db_ok
+            assert monitor.metrics.registry.get_sample_value("sealguard_database_up") == 0
             await asyncio.to_thread(pg._pg_ctl_start)
             await settled(monitor, pg.url, len(lines))
             assert await stored_alerts(pg.url) == replay_alerts(lines)

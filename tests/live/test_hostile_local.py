@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sealguard.runtime import DataDirBusy, Monitor
-from sealguard.servers import DataDirLock, EmbeddedPostgres, MqttBroker, free_port
+from sealguard.embedded.servers import DataDirLock, EmbeddedPostgres, MqttBroker, free_port
+from sealguard.roles.monitor import DataDirBusy, Monitor
 from tests.live.monitor import running, settings
 
 

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 
 from sealguard.config import Settings
+from sealguard.embedded.servers import free_port
 from sealguard.ingest.admit import KIND_ROLES
 from sealguard.ingest.mqtt_acl import topic_for
-from sealguard.servers import free_port
 from sealguard.store import tokens
 from tests.live.embedded import BROKERS, HAS_MOSQUITTO, embedded
 from tests.live.monitor import lines_of, ready, replay_alerts, running, settled, start_up, stored_alerts
@@ -211,7 +211,7 @@ async def test_kill_9_then_restart_keeps_what_devices_published(tmp_path: Path, 
     data = tmp_path / "data"
     env = {**os.environ, "SEALGUARD_MQTT_EMBEDDED": broker,
            "SEALGUARD_MQTT_EMBEDDED_PORT": str(mqtt), "SEALGUARD_HTTP": f"127.0.0.1:{http}",
-           "SEALGUARD_DATA_DIR": str(data), "SEALGUARD_SNAPSHOT_EVERY_S": "0.5",
+           "SEALGUARD_DATA_DIR": str(data), "SEALGUARD_CHECKPOINT_EVERY_S": "0.5",
            "SEALGUARD_LOG_LEVEL": "WARNING"}  # fmt: skip
     proc = start_up(env, tmp_path / "monitor.log")
     try:

@@ -22,7 +22,7 @@ import orjson
 import psycopg
 import pytest
 
-from sealguard.servers import MqttBroker, free_port
+from sealguard.embedded.servers import MqttBroker, free_port
 from sealguard.store import dead_letters, device_bindings, tokens
 from sealguard.store.events import DeadLetter
 from sealguard.store.migrate import migrate

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from sealguard.embedded.servers import MqttBroker, free_port
 from sealguard.people import totp
-from sealguard.servers import MqttBroker, free_port
 from sealguard.store import people
 from tests.live.browser import two_person_alert
 from tests.live.idp import oidc_provider

@@ -14,7 +14,7 @@ import orjson
 import psycopg
 import pytest
 
-from sealguard.servers import MqttBroker
+from sealguard.embedded.servers import MqttBroker
 from sealguard.store import device_bindings, tokens
 from tests.live.alerting import token_for
 from tests.live.embedded import BROKERS, embedded

@@ -14,9 +14,9 @@ import httpx
 import orjson
 import pytest
 
-from sealguard.demo import BUNDLED_SCENARIOS
+from sealguard.embedded.servers import KafkaBroker, MqttBroker
 from sealguard.ingest.kafka import EventProducer, KafkaOptions
-from sealguard.servers import KafkaBroker, MqttBroker
+from sealguard.sim.demo import BUNDLED_SCENARIOS
 from tests.live.monitor import replay_alerts, running, settings, settled, stored_alerts
 from tests.live.servers import query, wait_for
 

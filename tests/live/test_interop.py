@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from sealguard.alerts.book import AlertBook
-from sealguard.replay import replay
+from sealguard.embedded.servers import MqttBroker
 from sealguard.rules.engine import Engine
-from sealguard.servers import MqttBroker
+from sealguard.stream.replay import replay
 from tests.live.alerting import post, token_for
 from tests.live.browser import CHROMIUM, SHOTS, launch, sign_in
 from tests.live.monitor import running, settings

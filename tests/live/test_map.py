@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sealguard.servers import MqttBroker
+from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post, token_for
 from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sealed_trip, sign_in
 from tests.live.monitor import running, settings

@@ -18,12 +18,13 @@ import orjson
 import pytest
 
 from bench.fleet import fleet_lines
-from sealguard.gateway import KafkaForwarder
+from sealguard.embedded.receivers import HttpReceiver
+from sealguard.embedded.servers import KafkaBroker, MqttBroker, free_port
 from sealguard.ingest.kafka import KafkaOptions, ensure_topic
-from sealguard.receivers import HttpReceiver
-from sealguard.runtime import migrate_url, open_pool
-from sealguard.servers import KafkaBroker, MqttBroker, free_port
-from sealguard.worker import Worker
+from sealguard.roles.gateway import Gateway
+from sealguard.roles.monitor import migrate_url, open_pool
+from sealguard.roles.worker import Worker
+from sealguard.stream.log import KafkaLog
 from tests.live.alerting import delivered_ok, hook_only, post, settled_outbox, token_for
 from tests.live.browser import SHOTS, launch, recent_trip, sign_in
 from tests.live.monitor import lines_of, ready
@@ -37,13 +38,13 @@ PARTITIONS = 6
 
 @contextlib.asynccontextmanager
 async def roles(database_url: str, options: KafkaOptions, *, gateways: int, workers: int,
-                **worker_args: Any) -> AsyncIterator[tuple[list[KafkaForwarder], list[Worker]]]:  # fmt: skip
+                **worker_args: Any) -> AsyncIterator[tuple[list[Gateway], list[Worker]]]:  # fmt: skip
     await migrate_url(database_url)
     await ensure_topic(options, PARTITIONS)
     pools = [open_pool(database_url) for _ in range(gateways + workers)]
     for pool in pools:
         await pool.open(wait=True)
-    fwd = [KafkaForwarder(pools[i], options) for i in range(gateways)]
+    fwd = [Gateway(pools[i], KafkaLog(options)) for i in range(gateways)]
     for g in fwd:
         await g.start()
     wk = [Worker(pools[gateways + i], options, owner=f"w{i}", idle_advance_after=3600, **worker_args)

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from sealguard.embedded.servers import MqttBroker, free_port
 from sealguard.people import totp
-from sealguard.servers import MqttBroker, free_port
 from sealguard.store import people
 from tests.live.browser import SHOTS, at_size, launch, two_person_alert
 from tests.live.idp import issuer_for_port, oidc_provider

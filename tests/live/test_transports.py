@@ -6,8 +6,8 @@ import aiomqtt
 import httpx
 import pytest
 
+from sealguard.embedded.servers import KafkaBroker, MqttBroker
 from sealguard.ingest.kafka import EventProducer, KafkaOptions
-from sealguard.servers import KafkaBroker, MqttBroker
 from tests.live.monitor import lines_of, replay_alerts, running, settings, settled, stored_alerts
 from tests.scenario_folders import scenario_dirs
 

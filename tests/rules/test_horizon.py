@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from sealguard.alerts.book import AlertBook
-from sealguard.replay import replay
 from sealguard.rules.engine import DAY, Engine
 from sealguard.rules.policy import Policy, PolicyError, render
 from sealguard.schemas import decode_object
+from sealguard.stream.replay import replay
 from tests.helpers import Stream, feed
 
 HORIZON = 2 * DAY

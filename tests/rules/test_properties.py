@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sealguard.alerts.book import AlertBook
-from sealguard.demo import BUNDLED_SCENARIOS
 from sealguard.rules.engine import Engine
 from sealguard.schemas import decode_object
+from sealguard.sim.demo import BUNDLED_SCENARIOS
 from tests.helpers import Stream, circle
 
 SCENARIOS = sorted(BUNDLED_SCENARIOS.glob("*/events.jsonl"))

@@ -24,13 +24,13 @@ from psycopg.types.json import Jsonb
 from sealguard.alerts.audit import verify
 from sealguard.alerts.book import AlertBook
 from sealguard.alerts.config import AlertingConfig
-from sealguard.pipeline.alert_changes import act, apply_changes
+from sealguard.embedded.servers import free_port
 from sealguard.rules.findings import Finding
-from sealguard.servers import free_port
 from sealguard.store import alerts as alert_rows
 from sealguard.store import partition_log, projection
 from sealguard.store.events import PartitionCache, native_partitions, seen, stored_seqs
 from sealguard.store.migrate import migrate
+from sealguard.stream.alert_changes import act, apply_changes
 from tests.live.servers import wait_for
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pglite"
@@ -84,7 +84,7 @@ async def test_the_timescale_migrations_make_events_a_compressed_hypertable_with
     applied = await migrate(conn)
     assert applied == ["0001_core", "0002_events (timescale)", "0003_alerting", "0004_tenant_clocks",
                        "0005_partitions", "0006_partition_state", "0007_device_bindings",
-                       "0008_people", "0009_round_two", "0010_mqtt_inbox"]  # fmt: skip
+                       "0008_people", "0009_round_two", "0010_mqtt_inbox", "0011_event_log"]  # fmt: skip
     assert await migrate(conn) == []
     assert await _rows(conn, "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables")\
         == [("events", True)]  # fmt: skip

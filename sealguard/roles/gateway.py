@@ -1,0 +1,236 @@
+"""The gateway: stateless ingest in front of the worker, over a log (``stream.log``: Kafka for the split
+roles' ``sealguard gateway``, PostgreSQL for ``sealguard up``).
+
+Devices and systems reach a gateway over MQTT (several gateways share the load through an MQTT 5
+shared subscription) and HTTP. For each input, in the order received, the gateway:
+
+1. admits it (``pipeline.admission``: decoded, validated, allowed for the sender, plausibly dated);
+   a refused input is dead-lettered with its reason and answered ``rejected``;
+2. decides what needs the whole tenant, at the edge (docs/partitioning.md; not when one whole engine
+   reads the log, ``edge=False``, which decides these itself in log order): reference data
+   (``seal.issued``, ``facility.registered``) is stored in the broadcast table and the event store and
+   answered there (a repeat is a ``duplicate``); a ``trip.planned`` whose trip id belongs to another
+   conveyance, or is closed, is refused; a ``trip.closed`` closes the trip id;
+3. appends every other accepted event to the log, keyed ``{tenant}:{conveyance_id}``, and answers
+   ``accepted`` once the log holds it durably (Kafka ``acks=all``, or a committed transaction), so a
+   transport acknowledges its sender only then; a log that recognises a duplicate (the embedded one)
+   answers ``duplicate``. With ``verdicts`` (``up``: the worker runs in this process), an HTTP sender
+   hears the worker's verdict instead: stored with what it raised, or refused and why.
+
+Inputs go through one queue and one task, so two events of one conveyance reach Kafka in the order they
+arrived even when the first waited on the database. A gateway holds nothing a restart would lose: an
+input not yet answered is not acknowledged, and its sender delivers it again.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg_pool
+
+from sealguard.ingest.admit import MAX_EVENT_BYTES, Admitted
+from sealguard.ingest.inbound import Inbound, ItemResult
+from sealguard.ingest.kafka import record_key
+from sealguard.metrics import Metrics
+from sealguard.retry import Backoff
+from sealguard.rules.trip_ids import TripOwner, plan_problem
+from sealguard.schemas.decode import InvalidEvent
+from sealguard.schemas.events import TripClosed, TripPlanned
+from sealguard.store import reference, trip_owners
+from sealguard.store.dead_letters import DEFAULT_LIMITS, DeadLetterLimits, write_dead_letters
+from sealguard.store.events import (
+    DeadLetter,
+    PartitionCache,
+    StoredEvent,
+    native_partitions,
+    write_events,
+)
+from sealguard.stream.admission import admit_all
+from sealguard.stream.log import Append, Log
+from sealguard.stream.outage import RETRYABLE
+from sealguard.stream.partitioned import REFERENCE_KINDS
+from sealguard.stream.verdicts import Decoded, Verdicts
+
+log = logging.getLogger("sealguard.roles.gateway")
+
+
+class Gateway:
+    """The edge's ``EventSink``."""
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], log: Log, *, verdicts: Verdicts | None = None,
+                 decoded: Decoded | None = None,
+                 edge: bool = True,
+                 max_future_skew: float | None = 300.0, queue_size: int = 10_000, metrics: Metrics | None = None,
+                 wall: Callable[[], float] = time.time,
+                 dead_letters: DeadLetterLimits = DEFAULT_LIMITS,
+                 max_event_bytes: int = MAX_EVENT_BYTES) -> None:  # fmt: skip
+        self.pool = pool
+        self.dead_letters = dead_letters
+        self.max_event_bytes = max_event_bytes
+        self.log = log
+        self.verdicts = verdicts
+        self.decoded = decoded  # the worker in this process takes the decoded event instead of decoding again
+        self.edge = edge  # False: one whole engine reads the log, and decides reference data and trip ids itself
+        self.max_future_skew = max_future_skew
+        self.metrics = metrics or Metrics()
+        self.wall = wall
+        self.queue: asyncio.Queue[Inbound | None] = asyncio.Queue(queue_size)
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._partitions = PartitionCache(True)
+
+    async def start(self) -> None:
+        await self.log.start()
+        async with self.pool.connection() as conn:
+            self._partitions = PartitionCache(await native_partitions(conn))
+        self._task = asyncio.create_task(self._run(), name="gateway")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Answer what was submitted (the log permitting), then close the log."""
+        self._closing = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(None)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self.log.stop()
+
+    async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
+        if self._closing:
+            raise RuntimeError("the gateway is shutting down")
+        item.done = asyncio.get_running_loop().create_future()
+        await self.queue.put(item)
+        self.metrics.queue_depth.set(self.queue.qsize())
+        return item.done
+
+    async def _run(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            outage: Backoff | None = None  # made on the first outage: a Backoff seeds a random generator
+            while True:
+                try:
+                    await self._forward(item)
+                except RETRYABLE as exc:  # the database is away: hold the input (unacknowledged) and retry
+                    if not self._closing:
+                        self.metrics.db_up.set(0)
+                        log.warning("gateway: database unavailable (%s); holding an input", exc)
+                        outage = outage or Backoff(base=0.2, cap=5.0)
+                        await asyncio.sleep(outage.next())
+                        continue
+                    _fail(item, exc)
+                except Exception as exc:  # never answered: the sender delivers it again
+                    log.warning("gateway: could not forward an input (%s); it stays unacknowledged", exc)
+                    _fail(item, exc)
+                break
+
+    async def _forward(self, item: Inbound) -> None:
+        assert item.done is not None
+        (admitted,) = admit_all([item], self.max_future_skew, self.max_event_bytes)
+        if isinstance(admitted, InvalidEvent):
+            await self._refuse(item, admitted.reason, admitted.event_id)
+            return
+        assert isinstance(admitted, Admitted)  # an Inbound is admitted or refused
+        event = admitted.event
+        if self.edge and event.kind in REFERENCE_KINDS:
+            fresh = await self._store_reference(item, admitted)
+            if fresh:
+                self.metrics.events_received.labels(item.source, event.kind).inc()
+            _answer(item, ItemResult("accepted" if fresh else "duplicate", event.event_id))
+            return
+        if self.edge and isinstance(event, TripPlanned | TripClosed):
+            reason = await self._trip_edge(event)
+            if reason is not None:
+                await self._refuse(item, reason, event.event_id)
+                return
+        key = record_key(event.tenant, getattr(event, "conveyance_id", None))
+        ids = (event.tenant, event.event_id)
+        verdict = self.verdicts.expect(ids) if self.verdicts is not None and item.source == "http" else None
+        try:
+            appended = await self.log.append(Append(key, admitted.payload, item.source, int(item.received_at * 1000),
+                                                    event.tenant, event.event_id))  # fmt: skip
+        except BaseException:
+            if verdict is not None:
+                verdict.cancel()
+            raise
+        if self.decoded is not None:
+            self.decoded.keep(admitted.payload, event)
+        started = time.perf_counter()
+
+        def durable(f: "asyncio.Future[bool]") -> None:
+            failed = f.cancelled() or f.exception() is not None
+            if failed or not f.result():
+                if verdict is not None:
+                    verdict.cancel()
+                if failed:
+                    if item.done is not None and not item.done.done():
+                        item.done.set_exception(f.exception() or RuntimeError("cancelled"))
+                else:
+                    self.metrics.events_duplicate.labels(item.source).inc()
+                    _answer(item, ItemResult("duplicate", event.event_id))
+                return
+            self.metrics.db_write_latency.observe(time.perf_counter() - started)  # the worker counts it stored
+            if verdict is None:
+                _answer(item, ItemResult("accepted", event.event_id))
+            else:
+                verdict.add_done_callback(lambda v: None if v.cancelled() else _answer(item, v.result()))
+                if item.done is not None:  # a sender that gave up waits for nothing
+                    item.done.add_done_callback(lambda d: verdict.cancel() if d.cancelled() else None)
+
+        appended.add_done_callback(durable)
+
+    async def _store_reference(self, item: Inbound, admitted: Admitted) -> bool:
+        event = admitted.event
+        received = datetime.fromtimestamp(item.received_at, UTC)
+        async with self.pool.connection() as conn, conn.transaction():
+            payload = orjson.loads(admitted.payload)
+            if not await reference.insert(conn, event.tenant, event.event_id, event.kind, event.occurred_at, payload):
+                return False
+            seq = await reference.next_seq(conn)
+            await write_events(conn, [StoredEvent(-seq, event, admitted.payload, item.source, received)],
+                               self._partitions)  # fmt: skip
+        return True
+
+    async def _trip_edge(self, event: TripPlanned | TripClosed) -> str | None:
+        cid = event.conveyance_id or ""
+        async with self.pool.connection() as conn, conn.transaction():
+            found = await trip_owners.lock(conn, event.tenant, event.trip_id)
+            if isinstance(event, TripClosed):
+                if found is not None:
+                    await trip_owners.close(conn, event.tenant, event.trip_id, cid)
+                return None
+            owner = TripOwner(*found) if found is not None else None
+            reason = plan_problem(event.trip_id, cid, owner)
+            if reason is None and owner is None and not await trip_owners.take(conn, event.tenant, event.trip_id, cid):
+                # Another gateway took it between our look and our insert: judge against its owner.
+                found = await trip_owners.lock(conn, event.tenant, event.trip_id)
+                reason = plan_problem(event.trip_id, cid, TripOwner(*found) if found else None)
+            return reason
+
+    async def _refuse(self, item: Inbound, reason: str, event_id: str | None) -> None:
+        letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,
+                            event_id, reason, item.raw)  # fmt: skip
+        async with self.pool.connection() as conn, conn.transaction():
+            await write_dead_letters(conn, [letter], self.dead_letters)
+        self.metrics.dead_letters.labels(item.source).inc()
+        _answer(item, ItemResult("rejected", event_id, reason))
+
+
+def _fail(item: Inbound, exc: BaseException) -> None:
+    if item.done is not None and not item.done.done():
+        item.done.set_exception(exc)
+
+
+def _answer(item: Inbound, result: ItemResult) -> None:
+    if item.done is not None and not item.done.done():
+        item.done.set_result(result)
