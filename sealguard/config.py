@@ -119,6 +119,9 @@ class Settings(BaseSettings):
         300.0, description="seconds an event's occurred_at may lie ahead of its receipt; 0 turns the check off"
     )
     log_partitions: int = Field(1, ge=1, le=64, description="partitions of up's embedded log (one engine each)")
+    snapshot_every_s: float | None = Field(
+        None, description="no longer used (up checkpoints as a worker does: checkpoint_every_s); kept so old files load"
+    )
     queue_size: int = 10_000
     log_level: str = "INFO"
 

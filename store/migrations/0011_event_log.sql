@@ -22,7 +22,6 @@ CREATE TABLE event_log_heads (
     next_offset bigint NOT NULL
 );
 
--- The single engine's snapshots and log (the old `up`) are gone: `up` runs the worker's checkpoints.
-DROP TABLE IF EXISTS engine_snapshots;
-DROP TABLE IF EXISTS engine_ticks;
-DROP TABLE IF EXISTS engine_releases;
+-- The single engine's snapshots, ticks and releases (the old `up`) are no longer written: `up` runs the
+-- worker's checkpoints. They are kept, not dropped, so that a site upgraded while trips were open still
+-- holds the state a rebuild would start from (README, "Upgrading").
