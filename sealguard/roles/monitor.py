@@ -29,7 +29,7 @@ from sealguard.ingest.mqtt import MqttOptions, MqttSource
 from sealguard.metrics import Metrics
 from sealguard.roles.actions import ControlledActions
 from sealguard.roles.gateway import Gateway
-from sealguard.roles.notifier import Notifier, configured_notifier
+from sealguard.roles.notifier import configured_notifier
 from sealguard.roles.parts import Parts, alerting_of, kafka_options, open_parts
 from sealguard.roles.serving import Serving
 from sealguard.roles.topic_sinks import KafkaSink, MqttSink
@@ -121,9 +121,7 @@ class Monitor:
     worker: Worker | None = None
     actions: ControlledActions | None = None
     sources: list[Any] = field(default_factory=list)
-    notifier: Notifier | None = None
     parts: Parts | None = None  # what the lifespan opens (sealguard.roles.parts, shared with the split roles)
-    _closers: list[Any] = field(default_factory=list)
     _lock: DataDirLock | None = None
     token_id: int = 0
     broker_port: int | None = None  # the embedded broker's public port (its login front)
@@ -200,6 +198,9 @@ class Monitor:
                               shared_group=s.mqtt_shared_group, ca_file=s.mqtt_ca_file,
                               role_topics=role_topics)  # fmt: skip
         kafka = kafka_options(s)
+        self.parts = Parts(pool=self.pool, database_url=self.database_url, gateway=self.gateway, actions=self.actions,
+                           worker=self.worker, sources=self.sources, hub=self.hub,
+                           retention=s.dead_letter_limits.retention)  # fmt: skip
         if s.notifier:
             self._build_notifier(alerting, options, kafka if s.kafka_bootstrap else None)
         mqtt = MqttSource(TranslatingSink(self.gateway, DeviceBook(self.pool)), options, metrics=self.metrics.ingest)
@@ -243,14 +244,11 @@ class Monitor:
 
     async def _open_parts(self, stack: contextlib.AsyncExitStack) -> None:
         """The roles' parts in the one wiring (``sealguard.roles.parts``), after the embedded log's reader lock."""
-        assert self.pool is not None
-        self.parts = Parts(pool=self.pool, database_url=self.database_url, gateway=self.gateway,
-                           actions=self.actions, worker=self.worker, notifier=self.notifier, closers=self._closers,
-                           sources=self.sources, hub=self.hub,
-                           retention=self.settings.dead_letter_limits.retention)  # fmt: skip
+        assert self.parts is not None
         lock = await lock_log(self.database_url)  # one reader of this database's log
         stack.push_async_callback(lock.close)
-        keeping = (("mqtt-auth", self._keep_credentials(*self._keeper)),) if self._keeper is not None else ()
+        keeper = self._keeper
+        keeping = (("mqtt-auth", lambda: self._keep_credentials(*keeper)),) if keeper is not None else ()
         await open_parts(stack, self.parts, keeping)
 
     async def _embedded_broker(self) -> tuple[MonitorLogin, MqttBroker]:
@@ -296,11 +294,12 @@ class Monitor:
                 log.warning("could not refresh the MQTT credentials (%s); retrying", exc)
 
     def _build_notifier(self, alerting: AlertingConfig, mqtt: MqttOptions, kafka: KafkaOptions | None) -> None:
-        assert self.pool is not None
+        assert self.pool is not None and self.parts is not None
         sinks: dict[str, TopicSink] = {"mqtt": MqttSink(mqtt)}
         if kafka is not None:
             sinks["kafka"] = KafkaSink(kafka)
-        self.notifier, self._closers = configured_notifier(self.pool, alerting, self.settings, sinks, self.metrics)
+        self.parts.notifier, self.parts.closers = configured_notifier(self.pool, alerting, self.settings, sinks,
+                                                                      self.metrics)  # fmt: skip
 
     async def stop(self) -> None:
         """Stop the server (its lifespan stops consuming, flushes and snapshots, finishes deliveries in

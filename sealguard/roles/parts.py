@@ -5,7 +5,7 @@ checkpoints its batch, deliveries in hand finish, and the pool closes last."""
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -42,9 +42,12 @@ class Parts:
     tasks: list["asyncio.Task[Any]"] = field(default_factory=list)  # what runs, by name, for tests and health
 
 
-async def open_parts(stack: contextlib.AsyncExitStack, parts: Parts,
-                     background: tuple[tuple[str, Coroutine[Any, Any, None]], ...] = ()) -> None:  # fmt: skip
-    """Open ``parts`` and push each one's closing onto ``stack``; ``background`` runs beside them."""
+Background = tuple[tuple[str, Callable[[], Coroutine[Any, Any, None]]], ...]
+
+
+async def open_parts(stack: contextlib.AsyncExitStack, parts: Parts, background: Background = ()) -> None:
+    """Open ``parts`` and push each one's closing onto ``stack``; ``background`` (name, what to run) runs
+    beside them."""
     await parts.pool.open(wait=True, timeout=30)
     stack.push_async_callback(parts.pool.close)
     if parts.notifier is not None:
@@ -67,8 +70,8 @@ async def open_parts(stack: contextlib.AsyncExitStack, parts: Parts,
     if parts.retention is not None:
         keeping = housekeeping.run(parts.pool, parts.retention)
         stack.push_async_callback(stop_task, _run(parts, keeping, "housekeeping"), None, 0)
-    for name, coro in background:
-        stack.push_async_callback(stop_task, _run(parts, coro, name), None, 0)
+    for name, run in background:
+        stack.push_async_callback(stop_task, _run(parts, run(), name), None, 0)
     for source in parts.sources:
         task = _run(parts, source.run(), type(source).__name__)
         stack.push_async_callback(stop_task, task, getattr(source, "request_stop", None), 5)

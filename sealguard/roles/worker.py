@@ -585,6 +585,8 @@ class Worker:
         return await _open_unless_open(conn, reuse_findings(self.policy, new))
 
     async def _refresh_reference(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self.whole:
+            return  # a whole engine reads reference data from the log, in order, not from the broadcast table
         while True:
             rows = await reference.after(conn, self.reference_id)
             for row in rows:

@@ -1,8 +1,8 @@
-"""The log between the edge and the worker, with its two backends: Kafka (the split roles, or ``up``
-with ``log = kafka``) and PostgreSQL (``up``'s embedded default: nothing to install, as durable as the
-database). A gateway appends to a ``Log``; a worker reads it through a consumer with the interface of
-``ingest.kafka.PartitionedConsumer`` (assigned partitions, ``fetch``, ``seek``, advisory ``commit``), so
-everything from the log onwards is one code path whichever backend holds the records.
+"""The log between the edge and the worker, with its two backends: Kafka (the split roles) and
+PostgreSQL (``sealguard up``: nothing to install, as durable as the database). A gateway appends to a
+``Log``; a worker reads it through a consumer with the interface of ``ingest.kafka.PartitionedConsumer``
+(assigned partitions, ``fetch``, ``seek``, advisory ``commit``), so everything from the log onwards is
+one code path whichever backend holds the records.
 
 Both backends answer an append once the record is durable (Kafka ``acks=all``; a committed PostgreSQL
 transaction, several appends per transaction), and only then may a transport acknowledge its sender.
@@ -91,9 +91,7 @@ class KafkaLog:
 
     async def append(self, record: Append) -> "asyncio.Future[bool]":
         assert self.producer is not None
-        headers = [(RECEIVED, str(record.received_ms).encode()), (SOURCE, record.source.encode())]
-        if record.control is not None:
-            headers.append((CONTROL, record.control.encode()))
+        headers = list(_headers(record.received_ms, record.source, record.control).items())
         sent = await self.producer.send(self.options.topic, record.value, key=record.key, headers=headers)
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
@@ -128,6 +126,7 @@ class Tail:
                 kept.clear()  # never a gap: the reader falls back to the table
             kept.append(r)
             self.next[r.partition] = r.offset + 1
+        for kept in self.records.values():
             if len(kept) > self.limit:
                 del kept[: len(kept) - self.limit]
         self.wake.set()
@@ -146,11 +145,18 @@ class Tail:
         return [] if self.next.get(partition) == position else None
 
 
-def _record(e: event_log.Entry, offset: int) -> PartitionRecord:
-    headers = {RECEIVED: str(e.received_ms).encode(), SOURCE: e.source.encode()}
-    if e.control is not None:
-        headers[CONTROL] = e.control.encode()
-    return PartitionRecord(e.partition, offset, e.key, e.value, headers, e.received_ms)
+def _headers(received_ms: int, source: str, control: str | None) -> dict[str, bytes]:
+    """What a record carries besides its key and value, as Kafka headers (both backends read them so)."""
+    headers = {RECEIVED: str(received_ms).encode(), SOURCE: source.encode()}
+    if control is not None:
+        headers[CONTROL] = control.encode()
+    return headers
+
+
+def _record(r: event_log.Record) -> PartitionRecord:
+    """An embedded log record as the worker reads a Kafka record."""
+    return PartitionRecord(r.partition, r.offset, r.key, r.value, _headers(r.received_ms, r.source, r.control),
+                           r.received_ms)  # fmt: skip
 
 
 class PgLog:
@@ -246,7 +252,9 @@ class PgLog:
                                                r.source, r.received_ms, r.tenant, r.event_id, r.control))  # fmt: skip
             offsets = await event_log.append(conn, entries)
         if self.tail is not None:  # committed: the reader in this process may have them
-            self.tail.extend([_record(e, o) for e, o in zip(entries, offsets, strict=True)])
+            self.tail.extend([_record(event_log.Record(e.partition, o, e.key, e.value, e.control, e.source,
+                                                       e.received_ms))
+                              for e, o in zip(entries, offsets, strict=True)])  # fmt: skip
         return answers
 
 
@@ -274,26 +282,30 @@ class PgLogConsumer:
         self._trimmed = 0.0
 
     async def __aenter__(self) -> "PgLogConsumer":
-        conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        self._conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
         try:
-            await event_log.listen(conn)
+            await event_log.listen(self._conn)
+            self._listener = asyncio.create_task(self._listen(self._conn), name="log-listen")
+            # a restore can take a while; a stop meanwhile (a cancel) must not leave the connection open
+            self.positions = dict(await self.on_assigned(list(range(self.partitions))))
         except BaseException:
-            await conn.close()
+            await self._close()
             raise
-        self._conn = conn
-        self._listener = asyncio.create_task(self._listen(conn), name="log-listen")
-        self.positions = dict(await self.on_assigned(list(range(self.partitions))))
         self._set_connected(True)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._set_connected(False)
+        with contextlib.suppress(Exception):
+            await self.on_revoked(sorted(self.positions))
+        await self._close()
+
+    async def _close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
-        with contextlib.suppress(Exception):
-            await self.on_revoked(sorted(self.positions))
+            self._listener = None
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()
@@ -336,11 +348,7 @@ class PgLogConsumer:
         async with self.pool.connection() as conn:
             records = await event_log.read(conn, behind, self.max_records)
         for r in records:
-            headers = {RECEIVED: str(r.received_ms).encode(), SOURCE: r.source.encode()}
-            if r.control is not None:
-                headers[CONTROL] = r.control.encode()
-            out.setdefault(r.partition, []).append(PartitionRecord(r.partition, r.offset, r.key, r.value, headers,
-                                                                   r.received_ms))  # fmt: skip
+            out.setdefault(r.partition, []).append(_record(r))
             self.positions[r.partition] = r.offset + 1
         return out
 
@@ -371,7 +379,12 @@ async def lock_log(conninfo: str) -> psycopg.AsyncConnection[Any]:
     """One reader of a database's embedded log: a second monitor would evaluate the same log twice. The
     lock is held by the returned connection for the life of the process (and dies with it)."""
     conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-    if not await event_log.try_reader_lock(conn, ENGINE_LOCK):
+    try:
+        locked = await event_log.try_reader_lock(conn, ENGINE_LOCK)
+    except BaseException:
+        await conn.close()
+        raise
+    if not locked:
         await conn.close()
         raise EngineBusy("another sealguard monitor is running the rule engine on this database")
     return conn

@@ -134,6 +134,10 @@ async def test_traccar_and_osmand(tmp_path: Path, database_url: str, mqtt_broker
         assert monitor is not None
 
 
+async def _at_least(count: Any, n: int) -> bool:
+    return bool(await count() >= n)
+
+
 async def _has(url: str, conveyance: str, rule: str) -> bool:
     return any(r == rule for r, _ in await _alerts(url, conveyance))
 
@@ -212,11 +216,17 @@ async def test_owntracks_over_mqtt_and_http(tmp_path: Path, database_url: str, m
                 body = {"_type": "location", "tst": tst, "lat": lat, "lon": lon, "vel": vel, "acc": 10, "tid": "an"}
                 await client.publish(topic, orjson.dumps(body), qos=1)
             await client.publish(topic, b'{"_type":"lwt","tst":1793612000}', qos=1)
+
+        async def positions() -> int:
+            stored = await query(database_url, "SELECT count(*) FROM events WHERE conveyance_id = 'TRL-700'"
+                                               " AND kind = 'gps.position'")  # fmt: skip
+            return int(stored[0][0])
+
+        # every fix stored (the alert can come before the last of them is), once each
         await wait_for(lambda: _has(database_url, "TRL-700", "TRK-002"), what="TRK-002 from an OwnTracks stop")
+        await wait_for(lambda: _at_least(positions, len(fixes)), what="every OwnTracks fix stored")
+        assert await positions() == len(fixes)
         assert await _alerts(database_url, "TRL-700") == await _native(database_url, "TRL-700")
-        stored = await query(database_url, "SELECT count(*) FROM events WHERE conveyance_id = 'TRL-700'"
-                                           " AND kind = 'gps.position'")  # fmt: skip
-        assert stored == [(len(fixes),)]
         # OwnTracks' own default topic owntracks/{user}/{device}: the user is the token's MQTT user sg-{id}
         ((token_id,),) = await query(database_url, "SELECT id FROM api_tokens WHERE label = 'anna-phone'")
         await post(base, operator, f"/api/v1/interop/devices/owntracks:sg-{token_id}/tablet/bindings",

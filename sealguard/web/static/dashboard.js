@@ -76,9 +76,11 @@
     window.sealguardMap = map;  // for the browser tests and an operator's console
     overlay = L.layerGroup().addTo(map);
     // Clusters take the colour of their worst truck; past zoom 15 every truck is drawn on its own, the
-    // worst on top (z-index by severity), so a green truck never hides a critical one.
+    // worst on top (z-index by severity), so a green truck never hides a critical one. No split/merge
+    // animation: while it runs the old and the new cluster of the same trucks are both on the map (a count
+    // shown twice), and on a large fleet it is what makes a zoom slow.
     trucks = L.markerClusterGroup({ maxClusterRadius: 36, disableClusteringAtZoom: 15, showCoverageOnHover: false,
-      spiderfyOnMaxZoom: false, iconCreateFunction: cluster }).addTo(map);
+      spiderfyOnMaxZoom: false, animate: false, iconCreateFunction: cluster }).addTo(map);
   }
 
   function cluster(group) {
