@@ -1,4 +1,4 @@
-"""How an alert row reads back: the column list and the JSON document the API and channels share.
+"""How an alert row reads back: the column list, read into the one stored shape (``StoredAlert``).
 
 Rows are read by name (``dict_row``), never by position, so adding a column cannot shift the others."""
 
@@ -11,6 +11,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from sealguard.schemas.alerts import StoredAlert
+
 Conn = psycopg.AsyncConnection[Any]
 
 ALERT_COLUMNS = sql.SQL(
@@ -18,7 +20,6 @@ ALERT_COLUMNS = sql.SQL(
     " evidence, dedup_key, status, resolved_at, acknowledged_at, acknowledged_by, resolved_by, facility_id,"
     " assignee, resolve_requested_by, updated_at"
 )
-_TIMES = ("occurred_at", "resolved_at", "acknowledged_at", "updated_at")
 
 
 def utc_iso(at: datetime) -> str:
@@ -26,27 +27,13 @@ def utc_iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _iso(t: datetime | None) -> str | None:
-    # Seconds precision unless the time has a fraction, as every output of sealguard writes time.
-    if t is None:
-        return None
-    return t.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
-
-
-def alert_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    doc = dict(row)
-    for name in _TIMES:
-        doc[name] = _iso(row[name])
-    return doc
-
-
 async def fetch_alerts(
     conn: Conn, query: sql.SQL | sql.Composed, params: Sequence[Any] | Mapping[str, Any] = ()
-) -> list[dict[str, Any]]:
-    """Run a query that selects ``ALERT_COLUMNS`` and return each row as the alert document."""
+) -> list[StoredAlert]:
+    """Run a query that selects ``ALERT_COLUMNS`` and return each row as a ``StoredAlert``."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)
-        return [alert_json(r) for r in await cur.fetchall()]
+        return [StoredAlert.model_validate(r) for r in await cur.fetchall()]
 
 
 def select_alerts(where: str, tail: str = "") -> sql.Composed:
@@ -80,7 +67,7 @@ ORDERS = {
 }
 
 
-async def page_of_alerts(conn: Conn, q: AlertQuery, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+async def page_of_alerts(conn: Conn, q: AlertQuery, limit: int, offset: int) -> tuple[list[StoredAlert], int]:
     """One page of the alerts ``q`` selects, and how many it selects in all."""
     where: list[sql.Composable] = [sql.SQL("TRUE")]
     params: list[Any] = []

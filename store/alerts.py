@@ -10,7 +10,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from sealguard.schemas.alerts import Alert
+from sealguard.schemas.alerts import Alert, StoredAlert
 from sealguard.schemas.history import HistoryRow
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 
@@ -54,8 +54,8 @@ async def auto_resolve_alert(conn: Conn, alert_id: str, resolved_at: float | Non
     )
 
 
-async def lock_alert(conn: Conn, alert_id: str, tenant: str | None) -> dict[str, Any] | None:
-    """The alert document, locked for a person's action (``tenant`` None: any tenant)."""
+async def lock_alert(conn: Conn, alert_id: str, tenant: str | None) -> StoredAlert | None:
+    """The alert, locked for a person's action (``tenant`` None: any tenant)."""
     docs = await fetch_alerts(
         conn,
         select_alerts("alert_id = %s::uuid AND (%s::text IS NULL OR tenant = %s)", "FOR UPDATE"),

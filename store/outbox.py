@@ -72,20 +72,22 @@ async def due_rows(conn: Conn, now: datetime, limit: int) -> list[OutboxRow]:
 
 
 async def alert_docs(conn: Conn, alert_ids: list[str], *, share: bool = False) -> dict[str, dict[str, Any]]:
-    """The alerts by id; ``share`` locks them against a person's action until the transaction ends (the
-    repeat of a page must see whether the alert was acknowledged meanwhile)."""
+    """The alerts by id, as the channels' JSON documents; ``share`` locks them against a person's action
+    until the transaction ends (the repeat of a page must see whether the alert was acknowledged meanwhile)."""
     query = select_alerts("alert_id = ANY(%s::uuid[])", "ORDER BY alert_id FOR SHARE" if share else "")
-    return {d["alert_id"]: d for d in await fetch_alerts(conn, query, (alert_ids,))}
+    return {a.alert_id: a.document() for a in await fetch_alerts(conn, query, (alert_ids,))}
 
 
 async def open_alerts_near(conn: Conn, conveyances: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Open or acknowledged alerts on these (tenant, conveyance) pairs: the candidates that inhibit."""
+    """Open or acknowledged alerts on these (tenant, conveyance) pairs, as documents: the candidates that
+    inhibit."""
     if not conveyances:
         return []
     query = select_alerts(
         "status <> 'resolved' AND (tenant, conveyance_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
     )
-    return await fetch_alerts(conn, query, ([t for t, _ in conveyances], [c for _, c in conveyances]))
+    found = await fetch_alerts(conn, query, ([t for t, _ in conveyances], [c for _, c in conveyances]))
+    return [a.document() for a in found]
 
 
 async def active_silences(conn: Conn, tenants: list[str], now: datetime) -> dict[str, list[tuple[str, list[str]]]]:

@@ -18,6 +18,7 @@ from sealguard.alerts.config import AlertingConfig
 from sealguard.alerts.lifecycle import Decision
 from sealguard.ingest.kafka import record_key
 from sealguard.retry import Backoff
+from sealguard.schemas.alerts import StoredAlert
 from sealguard.store import live, worker_controls
 from sealguard.stream.alert_changes import act
 from sealguard.stream.items import Act
@@ -42,18 +43,18 @@ class ControlledActions:
         self.poll_s = poll_s
         self._wake = asyncio.Event()
 
-    async def act(self, action: Act) -> tuple[Decision, dict[str, Any] | None]:
+    async def act(self, action: Act) -> tuple[Decision, StoredAlert | None]:
         async with self.pool.connection() as conn, conn.transaction():
             decision, doc = await act(conn, self.alerting, action.alert_id, action.tenant, action.verb, action.actor,
                                       self.clock(), note=action.note, assignee=action.assignee,
                                       identity=action.identity)  # fmt: skip
             if decision.error is None and doc is not None:
                 if decision.released:
-                    key = record_key(doc["tenant"], doc["conveyance_id"])
-                    body = {"dedup_key": doc["dedup_key"], "alert_id": doc["alert_id"]}
+                    key = record_key(doc.tenant, doc.conveyance_id)
+                    body = {"dedup_key": doc.dedup_key, "alert_id": doc.alert_id}
                     await worker_controls.enqueue(conn, key, "release", body)
                 if decision.history:
-                    acted = [(decision.history[-1][0], doc["tenant"], doc["alert_id"])]
+                    acted = [(decision.history[-1][0], doc.tenant, doc.alert_id)]
                     await live.notify(conn, batch_updates((), (), acted))
         self._wake.set()
         return decision, doc

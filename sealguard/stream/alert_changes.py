@@ -13,6 +13,7 @@ from sealguard.alerts.audit import GENESIS, chain
 from sealguard.alerts.book import AlertRecord, Change
 from sealguard.alerts.config import AlertingConfig
 from sealguard.alerts.lifecycle import AlertState, Decision, Verb, decide
+from sealguard.schemas.alerts import StoredAlert
 from sealguard.store import alerts as alert_rows
 from sealguard.store import outbox
 from sealguard.store.alert_rows import utc_iso
@@ -74,15 +75,15 @@ def _at(t: float) -> datetime:
 
 async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str | None, verb: Verb, actor: str,
               now: datetime, *, identity: str | None, note: str | None = None, assignee: str | None = None,
-              ) -> tuple[Decision, dict[str, Any] | None]:  # fmt: skip
+              ) -> tuple[Decision, StoredAlert | None]:  # fmt: skip
     """A person's action on one alert (``tenant`` None: any tenant), decided and stored with its history
     and notifications. The caller releases the engine's open alert when ``Decision.released``."""
     doc = await alert_rows.lock_alert(conn, alert_id, tenant)
     if doc is None:
         return Decision(AlertState("", ""), error=f"no alert {alert_id}", code=404), None
-    state = AlertState(doc["status"], doc["rule_id"], doc["acknowledged_by"], doc["resolve_requested_by"],
-                       doc["assignee"], await alert_rows.resolve_requested_id(conn, alert_id))  # fmt: skip
-    decision = decide(state, verb, actor, two_person=doc["rule_id"] in alerting.two_person_rules,
+    state = AlertState(doc.status, doc.rule_id, doc.acknowledged_by, doc.resolve_requested_by,
+                       doc.assignee, await alert_rows.resolve_requested_id(conn, alert_id))  # fmt: skip
+    decision = decide(state, verb, actor, two_person=doc.rule_id in alerting.two_person_rules,
                       identity=identity, assignee=assignee, note=note)  # fmt: skip
     if decision.error is not None:
         return decision, doc
@@ -93,19 +94,20 @@ async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str |
         acknowledged=new.status != "open" and state.status == "open", resolved=resolved, actor=actor,
     ), now)  # fmt: skip
     stamp = utc_iso(now)
-    await append_history(conn, doc["tenant"], [(alert_id, action, actor, note, stamp, detail)
+    await append_history(conn, doc.tenant, [(alert_id, action, actor, note, stamp, detail)
                                                for action, detail in decision.history])  # fmt: skip
     if decision.stop_paging:
         kinds = ("trigger", "acknowledge") if resolved else ("trigger",)
         await outbox.cancel_pending(conn, alert_id, f"{new.status} by {actor}", kinds)
-    doc.update(status=new.status, acknowledged_by=new.acknowledged_by, assignee=new.assignee,
-               resolve_requested_by=new.resolve_requested_by)  # fmt: skip
     # the answer says what was stamped, as a read of the alert afterwards would
+    changed: dict[str, Any] = {"status": new.status, "acknowledged_by": new.acknowledged_by, "assignee": new.assignee,
+                               "resolve_requested_by": new.resolve_requested_by, "updated_at": now}  # fmt: skip
     if new.status != "open" and state.status == "open":
-        doc["acknowledged_at"] = stamp
+        changed["acknowledged_at"] = now
     if resolved:
-        doc.update(resolved_at=stamp, resolved_by=actor)
+        changed.update(resolved_at=now, resolved_by=actor)
+    doc = doc.model_copy(update=changed)
     if decision.notify is not None:
         paged = await outbox.paged_receivers(conn, alert_id)
-        await outbox.insert(conn, paging.followups(alerting, doc, decision.notify, paged, now))
+        await outbox.insert(conn, paging.followups(alerting, doc.document(), decision.notify, paged, now))
     return decision, doc

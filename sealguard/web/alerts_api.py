@@ -101,11 +101,11 @@ def router() -> APIRouter:
             if not found:
                 raise HTTPException(404, f"no alert {alert_id}")
             alert = found[0]
-            history = [_history_json(h) for h in await alert_detail.history(conn, alert["tenant"], str(alert_id))]
-            evidence = await alert_detail.evidence(conn, alert["tenant"], alert["evidence"])
+            history = [_history_json(h) for h in await alert_detail.history(conn, alert.tenant, str(alert_id))]
+            evidence = await alert_detail.evidence(conn, alert.tenant, alert.evidence)
             notifications = [_notification_json(n) for n in await alert_detail.notifications(conn, str(alert_id))]
-        return {"alert": alert, "history": history, "evidence": evidence, "notifications": notifications,
-                "rule": rule_guide(alert["rule_id"])}  # fmt: skip
+        return {"alert": alert.document(), "history": history, "evidence": evidence, "notifications": notifications,
+                "rule": rule_guide(alert.rule_id)}  # fmt: skip
 
     @api.post("/alerts/{alert_id}/{verb}", tags=["alerts"])
     async def act_on_alert(request: Request, alert_id: uuid.UUID, verb: Verb,
@@ -131,7 +131,7 @@ def router() -> APIRouter:
         if decision.error is not None:
             raise HTTPException(decision.code, decision.error)
         steps = [action for action, _ in decision.history]
-        return JSONResponse({"alert": doc, "recorded": steps})
+        return JSONResponse({"alert": doc.document() if doc is not None else None, "recorded": steps})
 
     @api.post("/silences", tags=["silences"], status_code=201)
     async def create_silence(request: Request, body: SilenceBody,

@@ -16,6 +16,7 @@ from starlette.types import Lifespan
 
 from sealguard.alerts.lifecycle import Decision
 from sealguard.ingest.inbound import EventSink
+from sealguard.schemas.alerts import StoredAlert
 from sealguard.schemas.events import INSPECTION_POINTS
 from sealguard.store.alert_rows import AlertQuery, page_of_alerts
 from sealguard.store.migrate import ping
@@ -37,7 +38,7 @@ class Actions(Protocol):
     """Where people's actions on alerts go: the pipeline (``up``), or the database and the workers'
     control records (the api role)."""
 
-    async def act(self, action: Act) -> tuple[Decision, dict[str, Any] | None]: ...
+    async def act(self, action: Act) -> tuple[Decision, StoredAlert | None]: ...
 
 
 @dataclass(kw_only=True)
@@ -218,7 +219,8 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
                             since=since, until=until, search=search, sort=sort)  # fmt: skip
         async with rt.pool.connection() as conn:
             rows, total = await page_of_alerts(conn, wanted, limit, offset)
-        return {"alerts": rows, "next_offset": offset + limit if total > offset + limit else None, "total": total}
+        more = offset + limit if total > offset + limit else None
+        return {"alerts": [a.document() for a in rows], "next_offset": more, "total": total}
 
     @app.get(f"{API}/reference/inspection-points", tags=["reference"])
     async def inspection_points(who: Annotated[Principal, require("scanner")]) -> dict[str, Any]:

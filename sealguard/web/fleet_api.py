@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from sealguard.ingest.inbound import EventSink
+from sealguard.schemas.alerts import StoredAlert
 from sealguard.store import fleet, projection
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
@@ -70,7 +71,7 @@ async def submit_one(request: Request, who: Principal, event: dict[str, Any]) ->
     return result
 
 
-async def _open_alerts(request: Request, tenant: str | None, conveyance: str | None = None) -> list[dict[str, Any]]:
+async def _open_alerts(request: Request, tenant: str | None, conveyance: str | None = None) -> list[StoredAlert]:
     async with request.app.state.rt.pool.connection() as conn:
         query = select_alerts(
             "status <> 'resolved' AND (%s::text IS NULL OR tenant = %s) AND (%s::text IS NULL OR conveyance_id = %s)",
@@ -92,8 +93,8 @@ def router() -> APIRouter:
         open_alerts = await _open_alerts(request, scope)
         by_conv: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for a in open_alerts:
-            by_conv.setdefault((a["tenant"], a["conveyance_id"]), []).append(
-                {"alert_id": a["alert_id"], "rule_id": a["rule_id"], "severity": a["severity"], "status": a["status"]}
+            by_conv.setdefault((a.tenant, a.conveyance_id or ""), []).append(
+                {"alert_id": a.alert_id, "rule_id": a.rule_id, "severity": a.severity, "status": a.status}
             )
         for item in items:
             item["open_alerts"] = by_conv.get((item["tenant"], item["conveyance_id"]), [])
@@ -119,7 +120,7 @@ def router() -> APIRouter:
         if len(found) > 1:
             raise HTTPException(409, f"{conveyance_id!r} exists in several tenants; name one with ?tenant=")
         view = found[0]
-        view["open_alerts"] = await _open_alerts(request, view["tenant"], conveyance_id)
+        view["open_alerts"] = [a.document() for a in await _open_alerts(request, view["tenant"], conveyance_id)]
         return view
 
     @api.get("/conveyances/{conveyance_id}/timeline", tags=["conveyances"])
@@ -139,7 +140,12 @@ def router() -> APIRouter:
             done = await fleet.conveyance_actions(conn, conveyance_id, scope)
         actions = [{"alert_id": a.alert_id, "action": a.action, "actor": a.actor, "note": a.note, "at": utc_iso(a.at)}
                    for a in done]  # fmt: skip
-        return {"conveyance_id": conveyance_id, "events": events, "alerts": alerts, "actions": actions}
+        return {
+            "conveyance_id": conveyance_id,
+            "events": events,
+            "alerts": [a.document() for a in alerts],
+            "actions": actions,
+        }
 
     @api.get("/trips", tags=["trips"])
     async def list_trips(request: Request, who: Annotated[Principal, require("operator")], tenant: str | None = None,

@@ -144,7 +144,7 @@ async def test_alerts_history_outbox_and_the_workers_tables_on_timescale(
         decision, doc = await act(
             conn, alerting, record.alert_id, "acme", "acknowledge", "olga", now, identity="person:1"
         )
-    assert decision.error is None and doc is not None and doc["status"] == "acknowledged"
+    assert decision.error is None and doc is not None and doc.status == "acknowledged"
     assert await _rows(conn, "SELECT kind, status FROM outbox ORDER BY id") == [("trigger", "cancelled")]
     assert verify(await alert_rows.history(conn)) is None
     async with conn.transaction():
