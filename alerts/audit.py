@@ -15,12 +15,17 @@ from sealguard.schemas.history import HistoryRow
 GENESIS = "0" * 64
 
 
-def row_hash(row: HistoryRow) -> str:
-    body = orjson.dumps(
+def row_body(row: HistoryRow) -> bytes:
+    """The bytes a row's hash is the SHA-256 of: a JSON array of its fields, keys sorted, no spaces
+    (docs/evidence.md: a package holds these bytes per row, so ``sha256sum`` checks a row by hand)."""
+    return orjson.dumps(
         [row.tenant, row.chain_seq, row.alert_id, row.action, row.actor, row.note, row.at, row.detail, row.prev_hash],
         option=orjson.OPT_SORT_KEYS,
     )
-    return hashlib.sha256(body).hexdigest()
+
+
+def row_hash(row: HistoryRow) -> str:
+    return hashlib.sha256(row_body(row)).hexdigest()
 
 
 def chain(

@@ -44,6 +44,7 @@ class Inbound:
     facility: str | None = None  # the facility a facility-bound scanner reports for (admission checks it)
     format: str | None = None  # a partner format the application translates first ("owntracks"); None: ours
     device: tuple[str, str] | None = None  # the partner's own names for the sender (OwnTracks user, device)
+    partner: tuple[str, str] | None = None  # an adapter's event: the partner's format and its message's SHA-256
     done: "asyncio.Future[ItemResult] | None" = None
 
 

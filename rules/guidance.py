@@ -9,6 +9,9 @@ complete and in step with the catalogue."""
 
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
+
+from sealguard.rules.catalog import RULES
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +206,13 @@ _G: dict[str, Guidance] = {
 }
 
 GUIDANCE: MappingProxyType[str, Guidance] = MappingProxyType(_G)
+
+
+def rule_guide(rule_id: str) -> dict[str, Any] | None:
+    """The rule's title, criterion, default severity, whether it resolves itself, its condition and what to do."""
+    spec, guide = RULES.get(rule_id), GUIDANCE.get(rule_id)
+    if spec is None or guide is None:
+        return None
+    return {"rule_id": rule_id, "title": spec.title, "criterion": spec.criterion, "severity": spec.severity,
+            "resolves": "itself when its condition clears" if spec.auto else "when people resolve it",
+            "when": guide.when, "what_to_do": list(guide.steps)}  # fmt: skip

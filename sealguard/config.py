@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     http: str = Field("127.0.0.1:8000", description="host:port of the API and dashboard")
     data_dir: Path = Field(Path(".sealguard"), description="embedded database and broker data, the admin token")
     policy: Path | None = Field(None, description="policy YAML (criteria.md); none uses the defaults")
+    signing_key: Path | None = Field(
+        None, description="the site's Ed25519 key that signs incident packages; default {data_dir}/site-signing.key"
+    )
+    site_name: str = Field("sealguard", description="the site's name on incident packages")
     alerting: Path | None = Field(None, description="alerting YAML: receivers, routes, inhibition (docs/alerting.md)")
     public_url: str | None = Field(None, description="base URL of links in notifications; default http://{http}")
     notifier: bool = Field(True, description="run the notifier role (drains the outbox) in this process")
@@ -173,3 +177,8 @@ class _YamlFile(PydanticBaseSettingsSource):
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of settings")
         return data
+
+
+def signing_key_path(s: Settings) -> Path:
+    """Where the site's signing key is (docs/evidence.md)."""
+    return s.signing_key or s.data_dir / "site-signing.key"

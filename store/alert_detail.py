@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from sealguard.store.alert_rows import utc_iso
+
 Conn = psycopg.AsyncConnection[Any]
 
 
@@ -20,6 +22,10 @@ class HistoryEntry:
     note: str | None
     at: datetime
     detail: dict[str, Any] | None
+
+    def document(self) -> dict[str, Any]:
+        return {"chain_seq": self.chain_seq, "action": self.action, "actor": self.actor, "note": self.note,
+                "at": utc_iso(self.at), "detail": self.detail}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,12 @@ class Notification:
     sent_at: datetime | None
     last_error: str | None
     reason: str | None
+
+    def document(self) -> dict[str, Any]:
+        return {"receiver": self.receiver, "channel": self.channel, "kind": self.kind, "tier": self.tier,
+                "status": self.status, "attempts": self.attempts, "due_at": utc_iso(self.due_at),
+                "sent_at": utc_iso(self.sent_at) if self.sent_at else None, "last_error": self.last_error,
+                "reason": self.reason}  # fmt: skip
 
 
 async def history(conn: Conn, tenant: str, alert_id: str) -> list[HistoryEntry]:

@@ -130,11 +130,13 @@ async def append_history(conn: Conn, rows: Sequence[HistoryRow]) -> None:
     )
 
 
-async def history(conn: Conn, tenant: str | None = None) -> list[HistoryRow]:
+async def history(conn: Conn, tenant: str | None = None, alert_id: str | None = None) -> list[HistoryRow]:
+    """The chain rows of a tenant (every tenant: None), or of one alert."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT tenant, chain_seq, alert_id::text AS alert_id, action, actor, note, at, detail, prev_hash, hash"
-            " FROM alert_history WHERE (%s::text IS NULL OR tenant = %s) ORDER BY tenant, chain_seq",
-            (tenant, tenant),
+            " FROM alert_history WHERE (%s::text IS NULL OR tenant = %s) AND (%s::uuid IS NULL OR alert_id = %s)"
+            " ORDER BY tenant, chain_seq",
+            (tenant, tenant, alert_id, alert_id),
         )
         return [HistoryRow(**{**r, "at": utc_iso(r["at"])}) for r in await cur.fetchall()]

@@ -6,14 +6,29 @@ An append locks each partition's head row until its transaction commits, so two 
 interleave offsets and a reader that has seen offset n has seen everything before it. An event id already
 in the log or in the event store is a duplicate and is not appended: the sender hears so at once."""
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
 Conn = psycopg.AsyncConnection[Any]
 CHANNEL = "event_log"  # NOTIFY after each append: the worker reads without waiting for its next poll
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where an event came from, kept as evidence: the bytes its sender sent where admission changed them
+    (None: the record's value is what was sent), and where an adapter made the event, the partner's format
+    and the SHA-256 of its message (kept once in ``partner_messages``)."""
+
+    original: bytes | None = None
+    partner: tuple[str, str] | None = None
+
+
+NO_PROVENANCE = Provenance()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +43,7 @@ class Entry:
     tenant: str | None = None
     event_id: str | None = None
     control: str | None = None
+    provenance: Provenance = NO_PROVENANCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +55,7 @@ class Record:
     control: str | None
     source: str
     received_ms: int
+    provenance: Provenance = NO_PROVENANCE
 
 
 async def known(conn: Conn, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -73,14 +90,16 @@ async def append(conn: Conn, entries: Sequence[Entry]) -> list[int]:
         assert row is not None  # an upsert's RETURNING always has the row
         starts[partition] = int(row[0]) - counts[partition]
     offsets = []
-    columns = 'partition, "offset", key, value, control, source, received_ms, tenant, event_id'
+    columns = 'partition, "offset", key, value, control, source, received_ms, tenant, event_id, original, partner'
     async with conn.cursor().copy(f"COPY event_log ({columns}) FROM STDIN") as copy:
         for e in entries:
             offset = starts[e.partition]
             starts[e.partition] = offset + 1
             offsets.append(offset)
+            partner = e.provenance.partner
             await copy.write_row((e.partition, offset, e.key, e.value, e.control, e.source, e.received_ms, e.tenant,
-                                  e.event_id))  # fmt: skip
+                                  e.event_id, e.provenance.original,
+                                  _partner_column(partner)))  # fmt: skip
     await conn.execute(f"NOTIFY {CHANNEL}")
     return offsets
 
@@ -91,14 +110,40 @@ async def read(conn: Conn, positions: dict[int, int], limit: int) -> list[Record
         return []
     parts = sorted(positions)
     cur = await conn.execute(
-        'SELECT l.partition, l."offset", l.key, l.value, l.control, l.source, l.received_ms'
+        'SELECT l.partition, l."offset", l.key, l.value, l.control, l.source, l.received_ms, l.original, l.partner'
         " FROM unnest(%s::int[], %s::bigint[]) AS p(partition, pos), LATERAL ("
         '  SELECT * FROM event_log e WHERE e.partition = p.partition AND e."offset" >= p.pos'
         '  ORDER BY e."offset" LIMIT %s) l ORDER BY l.partition, l."offset"',
         (parts, [positions[p] for p in parts], limit),
     )
     return [Record(int(r[0]), int(r[1]), bytes(r[2]) if r[2] is not None else None, bytes(r[3]), r[4], r[5],
-                   int(r[6])) for r in await cur.fetchall()]  # fmt: skip
+                   int(r[6]), _provenance(r[7], r[8])) for r in await cur.fetchall()]  # fmt: skip
+
+
+def _partner_column(partner: tuple[str, str] | None) -> str | None:
+    """A partner message's format and SHA-256 in one column: ``format:sha256``."""
+    return None if partner is None else f"{partner[0]}:{partner[1]}"
+
+
+def _provenance(original: bytes | None, partner: str | None) -> Provenance:
+    if original is None and partner is None:
+        return NO_PROVENANCE
+    kept = None
+    if partner is not None:
+        fmt, _, sha = partner.rpartition(":")
+        kept = (fmt, sha)
+    return Provenance(bytes(original) if original is not None else None, kept)
+
+
+async def keep_partner_message(conn: Conn, tenant: str, fmt: str, message: bytes, received_at: datetime) -> str:
+    """Keep a partner's message once; its SHA-256 (hex), which the events made from it carry."""
+    sha = hashlib.sha256(message).hexdigest()
+    await conn.execute(
+        "INSERT INTO partner_messages (tenant, sha256, format, received_at, message) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (tenant, sha256) DO NOTHING",
+        (tenant, sha, fmt, received_at, message),
+    )
+    return sha
 
 
 async def heads(conn: Conn) -> dict[int, int]:

@@ -19,6 +19,7 @@ from sealguard.schemas.events import (
     TripClosed,
     TripPlanned,
 )
+from sealguard.store.event_log import NO_PROVENANCE, Provenance
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -30,6 +31,7 @@ class StoredEvent:
     payload: bytes
     source: str
     received_at: datetime
+    provenance: Provenance = NO_PROVENANCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +112,15 @@ async def write_events(conn: Conn, rows: list[StoredEvent], partitions: Partitio
     await partitions.ensure(conn, [r.event.occurred_at for r in rows])
     cur = conn.cursor()
     async with cur.copy(
-        "COPY events (seq, tenant, event_id, kind, conveyance_id, trip_id, occurred_at, received_at, source, payload)"
-        " FROM STDIN"
+        "COPY events (seq, tenant, event_id, kind, conveyance_id, trip_id, occurred_at, received_at, source, payload,"
+        " original, partner_format, partner_sha256) FROM STDIN"
     ) as copy:
         for r in rows:
-            e = r.event
+            e, partner = r.event, r.provenance.partner
             await copy.write_row((r.seq, e.tenant, e.event_id, e.kind, getattr(e, "conveyance_id", None),
                                   getattr(e, "trip_id", None), e.occurred_at, r.received_at, r.source,
-                                  r.payload.decode()))  # fmt: skip
+                                  r.payload.decode(), r.provenance.original or r.payload,
+                                  partner[0] if partner else None, partner[1] if partner else None))  # fmt: skip
     async with cur.copy("COPY event_ids (tenant, event_id, seq, occurred_at) FROM STDIN") as copy:
         for r in rows:
             await copy.write_row((r.event.tenant, r.event.event_id, r.seq, r.event.occurred_at))

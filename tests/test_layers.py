@@ -9,6 +9,7 @@
 Inside the application, the folders are layers too, so the architecture reads from their names:
 
     cli --> sim --> roles --> web --> people
+                      |        |----> evidence (the incident package: pure, and its reads)
                       |        '----> stream
                       '-> embedded -> stream --> (config, metrics, errors: the application's base)
 
@@ -46,11 +47,12 @@ APP: dict[str, set[str]] = {
     "base": set(),
     "stream": set(),
     "people": set(),
+    "evidence": set(),
     "embedded": {"stream"},
-    "web": {"stream", "people"},
-    "roles": {"stream", "embedded", "web", "people"},
-    "sim": {"stream", "embedded", "roles", "web", "people"},
-    "cli": {"stream", "embedded", "roles", "web", "people", "sim"},
+    "web": {"stream", "people", "evidence"},
+    "roles": {"stream", "embedded", "web", "people", "evidence"},
+    "sim": {"stream", "embedded", "roles", "web", "people", "evidence"},
+    "cli": {"stream", "embedded", "roles", "web", "people", "sim", "evidence"},
 }
 
 

@@ -66,11 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     dp.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
     dp.add_argument("--speedup", type=float, default=60.0, help="simulated seconds per real second")
 
+    from sealguard.cli import evidence as cli_evidence
     from sealguard.cli import live as cli_live
     from sealguard.cli import people as cli_people
 
     cli_live.add_commands(sub)
     cli_people.add_commands(sub)
+    cli_evidence.add_commands(sub)
     return parser
 
 
@@ -121,6 +123,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     if args.command == "person":
         return cli_people.run(args)
+    if args.command == "incident":
+        from sealguard.cli import evidence as cli_evidence
+
+        return cli_evidence.run(args)
     code = cli_live.run(args)
     if code is not None:
         return code

@@ -43,6 +43,7 @@ from sealguard.schemas.decode import InvalidEvent
 from sealguard.schemas.events import TripClosed, TripPlanned
 from sealguard.store import reference, trip_owners
 from sealguard.store.dead_letters import DEFAULT_LIMITS, DeadLetterLimits, write_dead_letters
+from sealguard.store.event_log import NO_PROVENANCE, Provenance
 from sealguard.store.events import (
     DeadLetter,
     PartitionCache,
@@ -158,7 +159,8 @@ class Gateway:
         verdict = self.verdicts.expect(ids) if self.verdicts is not None and item.source == "http" else None
         try:
             appended = await self.log.append(Append(key, admitted.payload, item.source, int(item.received_at * 1000),
-                                                    event.tenant, event.event_id))  # fmt: skip
+                                                    event.tenant, event.event_id,
+                                                    provenance=provenance(item, admitted)))  # fmt: skip
         except BaseException:
             if verdict is not None:
                 verdict.cancel()
@@ -197,7 +199,8 @@ class Gateway:
             if not await reference.insert(conn, event.tenant, event.event_id, event.kind, event.occurred_at, payload):
                 return False
             seq = await reference.next_seq(conn)
-            await write_events(conn, [StoredEvent(-seq, event, admitted.payload, item.source, received)],
+            await write_events(conn, [StoredEvent(-seq, event, admitted.payload, item.source, received,
+                                                  provenance(item, admitted))],
                                self._partitions)  # fmt: skip
         return True
 
@@ -224,6 +227,13 @@ class Gateway:
             await write_dead_letters(conn, [letter], self.dead_letters)
         self.metrics.dead_letters.labels(item.source).inc()
         _answer(item, ItemResult("rejected", event_id, reason))
+
+
+def provenance(item: Inbound, admitted: Admitted) -> Provenance:
+    """What to keep of where an event came from: the sender's bytes where admission changed them, and an
+    adapter's partner message."""
+    original = item.raw if item.partner is None and item.raw != admitted.payload else None
+    return Provenance(original, item.partner) if original is not None or item.partner else NO_PROVENANCE
 
 
 def _fail(item: Inbound, exc: BaseException) -> None:

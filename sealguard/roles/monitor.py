@@ -18,7 +18,7 @@ from psycopg.types.json import set_json_dumps
 
 from sealguard.alerts.channels import TopicSink
 from sealguard.alerts.config import AlertingConfig
-from sealguard.config import Settings
+from sealguard.config import Settings, signing_key_path
 from sealguard.embedded import mqtt_access
 from sealguard.embedded.inbox_source import InboxSource
 from sealguard.embedded.mqtt_access import CredentialFiles, MonitorLogin, monitor_login
@@ -231,6 +231,8 @@ class Monitor:
             signin=signin_of(s),
             map_tile_url=s.map_tile_url,
             map_attribution=s.map_attribution,
+            signing_key=signing_key_path(s),
+            site_name=s.site_name,
         )
         self.serving = Serving(self._open_parts)
         self._app = create_app(rt, lifespan=self.serving.lifespan)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sealguard.alerts.channels import TopicSink
 from sealguard.alerts.config import AlertingConfig
-from sealguard.config import Settings
+from sealguard.config import Settings, signing_key_path
 from sealguard.errors import SealguardError
 from sealguard.ingest.kafka import ensure_topic
 from sealguard.ingest.mqtt import MqttOptions, MqttSource
@@ -92,7 +92,8 @@ class RoleProcess:
                          limits=limits_of(s), rate_per_s=s.http_rate_per_s,
                          rate_burst=s.http_rate_burst, metrics_token=token, registry=self.metrics.registry,
                          signin=signin_of(s), map_tile_url=s.map_tile_url,
-                         map_attribution=s.map_attribution)  # fmt: skip
+                         map_attribution=s.map_attribution, signing_key=signing_key_path(s),
+                         site_name=s.site_name)  # fmt: skip
             app = create_app(rt, lifespan=self.serving.lifespan)
         else:
             brokers = {}

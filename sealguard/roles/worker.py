@@ -64,7 +64,7 @@ from sealguard.store.partition_log import Checkpoint, PartitionTick
 from sealguard.stream import clocks
 from sealguard.stream.alert_changes import apply_changes
 from sealguard.stream.live import batch_updates
-from sealguard.stream.log import CONTROL, RECEIVED, SOURCE, ConsumerFactory
+from sealguard.stream.log import CONTROL, RECEIVED, SOURCE, ConsumerFactory, provenance_of
 from sealguard.stream.operator import Operator
 from sealguard.stream.outage import RETRYABLE, until_answered
 from sealguard.stream.partitioned import apply_reference
@@ -515,7 +515,8 @@ class Worker:
                 record.facility_id = facility
         work.changes += changes
         work.facts += facts
-        work.rows.append(StoredEvent(record_seq(number, r.offset), event, r.value, source, received))
+        work.rows.append(StoredEvent(record_seq(number, r.offset), event, r.value, source, received,
+                                     provenance_of(r.headers)))  # fmt: skip
         work.kinds.append((source, event.kind))
         if self.verdicts is not None and self.verdicts.wants(key):
             raised = tuple({"rule_id": f.rule_id, "severity": f.severity, "message": f.message}

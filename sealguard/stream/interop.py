@@ -12,7 +12,7 @@ or the topic's): a binding is looked up in that tenant only, so a device can nev
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,7 +23,7 @@ from sealguard.ingest.mqtt_acl import owntracks_token
 from sealguard.schemas.foreign import owntracks
 from sealguard.schemas.foreign.common import Mapped, Translation, iso
 from sealguard.short_cache import ShortCache
-from sealguard.store import device_bindings, tokens
+from sealguard.store import device_bindings, event_log, tokens
 from sealguard.store.device_bindings import Binding
 
 CACHE_S = 1.0  # a new binding is honoured within a second, as a new token is
@@ -37,6 +37,11 @@ class DeviceBook:
         self.pool = pool
         self._periods: ShortCache[tuple[str, str], list[Binding]] = ShortCache(CACHE_S, 50_000)
         self._users: ShortCache[int, tuple[str, str | None] | None] = ShortCache(CACHE_S, 50_000)
+
+    async def keep_message(self, tenant: str, fmt: str, message: bytes) -> str:
+        """Keep a partner's message as evidence for the events made from it; its SHA-256."""
+        async with self.pool.connection() as conn:
+            return await event_log.keep_partner_message(conn, tenant, fmt, message, datetime.now(UTC))
 
     async def at(self, tenant: str, device: str, when: datetime) -> Binding | None:
         async def load() -> list[Binding]:
@@ -97,6 +102,7 @@ class Delivered:
 
 async def deliver(sink: EventSink, devices: DeviceBook, translation: Translation, *, tenant: str, source: str,
                   origin: dict[str, Any], role: str | None, raw: bytes, facility: str | None = None,
+                  partner_format: str | None = None,
                   submitted: Callable[[], None] | None = None) -> Delivered:  # fmt: skip
     """Bind and submit every mapped event; a message the adapter rejected is dead-lettered whole (``raw``,
     with every reason). ``facility``: the sender is a scanner bound to it, checked at admission as at every
@@ -110,11 +116,14 @@ async def deliver(sink: EventSink, devices: DeviceBook, translation: Translation
         await future
         return Delivered([], translation)
     futures = []
+    partner = None
+    if partner_format is not None and translation.mapped:  # kept once, before any event that names it
+        partner = (partner_format, await devices.keep_message(tenant, partner_format, raw))
     for m in translation.mapped:
         event, refusal = await devices.bind(tenant, m)
         item = Inbound(orjson.dumps(event), source, {**origin, "device": m.device}, tenant=tenant, refused=refusal,
                        refused_id=event.get("event_id") if refusal else None, role=role,
-                       facility=facility)  # fmt: skip
+                       facility=facility, partner=partner)  # fmt: skip
         futures.append(await sink.submit(item))
     if submitted is not None:
         submitted()
@@ -178,7 +187,7 @@ class TranslatingSink:
                 tenant, facility = sender
                 delivered = await deliver(self.sink, self.devices, translation, tenant=tenant, source=item.source,
                                           origin=item.origin, role=item.role, raw=item.raw, facility=facility,
-                                          submitted=release)  # fmt: skip
+                                          partner_format="owntracks", submitted=release)  # fmt: skip
             except Exception as exc:  # not handled: the broker delivers the message again
                 done.set_exception(exc)
                 return

@@ -32,6 +32,9 @@ log = logging.getLogger("sealguard.log")
 CONTROL = "sealguard-control"  # header of a control record: its verb (release, advance)
 RECEIVED = "sealguard-received"  # the gateway's receipt time (ms), for the receipt-to-stored latency
 SOURCE = "sealguard-source"  # the transport the gateway received the event from (mqtt, http, kafka)
+ORIGINAL = "sealguard-original"  # the bytes the sender sent, where admission changed them (a tenant filled in)
+PARTNER_FORMAT = "sealguard-partner-format"  # an adapter's event: the partner's format (dcsa, owntracks, ...)
+PARTNER = "sealguard-partner"  # ... and the SHA-256 of its message (kept once in the store), as evidence
 EMBEDDED_TOPIC = "sealguard.log"  # the embedded log's name in the partition tables
 ENGINE_LOCK = 0x5EA1_E461  # one reader of the embedded log per database
 BATCH = 2000
@@ -57,6 +60,7 @@ class Append:
     tenant: str | None = None
     event_id: str | None = None
     control: str | None = None
+    provenance: event_log.Provenance = event_log.NO_PROVENANCE
 
 
 class Log(Protocol):
@@ -91,7 +95,7 @@ class KafkaLog:
 
     async def append(self, record: Append) -> "asyncio.Future[bool]":
         assert self.producer is not None
-        headers = list(_headers(record.received_ms, record.source, record.control).items())
+        headers = list(_headers(record.received_ms, record.source, record.control, record.provenance).items())
         sent = await self.producer.send(self.options.topic, record.value, key=record.key, headers=headers)
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
@@ -145,18 +149,33 @@ class Tail:
         return [] if self.next.get(partition) == position else None
 
 
-def _headers(received_ms: int, source: str, control: str | None) -> dict[str, bytes]:
+def _headers(received_ms: int, source: str, control: str | None,
+             provenance: event_log.Provenance = event_log.NO_PROVENANCE) -> dict[str, bytes]:  # fmt: skip
     """What a record carries besides its key and value, as Kafka headers (both backends read them so)."""
     headers = {RECEIVED: str(received_ms).encode(), SOURCE: source.encode()}
     if control is not None:
         headers[CONTROL] = control.encode()
+    if provenance.original is not None:
+        headers[ORIGINAL] = provenance.original
+    if provenance.partner is not None:
+        headers[PARTNER_FORMAT] = provenance.partner[0].encode()
+        headers[PARTNER] = provenance.partner[1].encode()
     return headers
+
+
+def provenance_of(headers: dict[str, bytes]) -> event_log.Provenance:
+    """What a record's headers say of where its event came from (the worker stores it as evidence)."""
+    original, fmt, partner = headers.get(ORIGINAL), headers.get(PARTNER_FORMAT), headers.get(PARTNER)
+    if original is None and partner is None:
+        return event_log.NO_PROVENANCE
+    kept = (fmt.decode(errors="replace"), partner.decode(errors="replace")) if fmt and partner else None
+    return event_log.Provenance(original, kept)
 
 
 def _record(r: event_log.Record) -> PartitionRecord:
     """An embedded log record as the worker reads a Kafka record."""
-    return PartitionRecord(r.partition, r.offset, r.key, r.value, _headers(r.received_ms, r.source, r.control),
-                           r.received_ms)  # fmt: skip
+    return PartitionRecord(r.partition, r.offset, r.key, r.value,
+                           _headers(r.received_ms, r.source, r.control, r.provenance), r.received_ms)  # fmt: skip
 
 
 class PgLog:
@@ -249,11 +268,12 @@ class PgLog:
                     taken.add((r.tenant, r.event_id))  # a second copy in the same group is a duplicate too
                 answers.append(True)
                 entries.append(event_log.Entry(partition_for(r.key or b"", self.partitions), r.key, r.value,
-                                               r.source, r.received_ms, r.tenant, r.event_id, r.control))  # fmt: skip
+                                               r.source, r.received_ms, r.tenant, r.event_id, r.control,
+                                               r.provenance))  # fmt: skip
             offsets = await event_log.append(conn, entries)
         if self.tail is not None:  # committed: the reader in this process may have them
             self.tail.extend([_record(event_log.Record(e.partition, o, e.key, e.value, e.control, e.source,
-                                                       e.received_ms))
+                                                       e.received_ms, e.provenance))
                               for e, o in zip(entries, offsets, strict=True)])  # fmt: skip
         return answers
 

@@ -10,8 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sealguard.alerts.matchers import validate_all
-from sealguard.rules.catalog import RULES
-from sealguard.rules.guidance import GUIDANCE
+from sealguard.rules.guidance import rule_guide
 from sealguard.store import alert_detail, silences
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
@@ -57,32 +56,11 @@ class SilenceBody(BaseModel):
         return self
 
 
-def _history_json(h: alert_detail.HistoryEntry) -> dict[str, Any]:
-    return {"chain_seq": h.chain_seq, "action": h.action, "actor": h.actor, "note": h.note, "at": utc_iso(h.at),
-            "detail": h.detail}  # fmt: skip
-
-
-def _notification_json(n: alert_detail.Notification) -> dict[str, Any]:
-    return {"receiver": n.receiver, "channel": n.channel, "kind": n.kind, "tier": n.tier, "status": n.status,
-            "attempts": n.attempts, "due_at": utc_iso(n.due_at), "sent_at": utc_iso(n.sent_at) if n.sent_at else None,
-            "last_error": n.last_error, "reason": n.reason}  # fmt: skip
-
-
 def _silence_json(r: silences.Silence) -> dict[str, Any]:
     return {"silence_id": r.silence_id, "tenant": r.tenant, "matchers": r.matchers, "starts_at": utc_iso(r.starts_at),
             "ends_at": utc_iso(r.ends_at), "created_by": r.created_by, "reason": r.reason,
             "created_at": utc_iso(r.created_at),
             "expired_at": utc_iso(r.expired_at) if r.expired_at else None}  # fmt: skip
-
-
-def rule_guide(rule_id: str) -> dict[str, Any] | None:
-    """The rule's title, criterion, default severity, whether it resolves itself, its condition and what to do."""
-    spec, guide = RULES.get(rule_id), GUIDANCE.get(rule_id)
-    if spec is None or guide is None:
-        return None
-    return {"rule_id": rule_id, "title": spec.title, "criterion": spec.criterion, "severity": spec.severity,
-            "resolves": "itself when its condition clears" if spec.auto else "when people resolve it",
-            "when": guide.when, "what_to_do": list(guide.steps)}  # fmt: skip
 
 
 def router() -> APIRouter:
@@ -101,9 +79,9 @@ def router() -> APIRouter:
             if not found:
                 raise HTTPException(404, f"no alert {alert_id}")
             alert = found[0]
-            history = [_history_json(h) for h in await alert_detail.history(conn, alert.tenant, str(alert_id))]
+            history = [h.document() for h in await alert_detail.history(conn, alert.tenant, str(alert_id))]
             evidence = await alert_detail.evidence(conn, alert.tenant, alert.evidence)
-            notifications = [_notification_json(n) for n in await alert_detail.notifications(conn, str(alert_id))]
+            notifications = [n.document() for n in await alert_detail.notifications(conn, str(alert_id))]
         return {"alert": alert.document(), "history": history, "evidence": evidence, "notifications": notifications,
                 "rule": rule_guide(alert.rule_id)}  # fmt: skip
 

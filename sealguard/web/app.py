@@ -5,6 +5,7 @@ import hmac
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
 import orjson
@@ -24,7 +25,7 @@ from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.stream import Act, Inbound, ItemResult
 from sealguard.stream.interop import DeviceBook
 from sealguard.stream.live import UpdateHub
-from sealguard.web import alerts_api, fleet_api, interop_api, pages, signin
+from sealguard.web import alerts_api, evidence_api, fleet_api, interop_api, pages, signin
 from sealguard.web.auth import TokenCache, origin_of, require, tenant_scope
 from sealguard.web.bodies import BodyLimit, HttpLimits, read_limited
 from sealguard.web.ratelimit import RateLimiter
@@ -65,6 +66,8 @@ class Runtime(HealthRuntime):
     map_tile_url: str | None = None  # tiles under the maps; None: the bundled offline base map
     map_attribution: str = ""
     signin: SignInConfig = field(default_factory=lambda: SignInConfig(public_url="http://127.0.0.1:8000"))
+    signing_key: Path | None = None  # the site's key for incident packages (made on first export); None: none
+    site_name: str = "sealguard"
 
 
 def _health(app: FastAPI, rt: HealthRuntime) -> None:
@@ -228,6 +231,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
         return {"points": {k: list(v) for k, v in INSPECTION_POINTS.items()}}
 
     app.include_router(alerts_api.router())
+    app.include_router(evidence_api.router())
     app.include_router(fleet_api.router())
     app.include_router(interop_api.router(DeviceBook(rt.pool)))
     app.include_router(signin.router(rt.signin, rt.pool, app.state.tokens))

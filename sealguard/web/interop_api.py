@@ -107,7 +107,7 @@ def router(devices: DeviceBook) -> APIRouter:
         origin = {**origin_of(who, client), "format": fmt}
         delivered = await stored(deliver(rt.sink, devices, translation, tenant=scope, source="http",
                                          origin=origin, role=who.role, raw=body or b"(empty)",
-                                         facility=who.bound_facility))  # fmt: skip
+                                         facility=who.bound_facility, partner_format=fmt))  # fmt: skip
         return delivered, body
 
     def plain(delivered: Delivered) -> JSONResponse:

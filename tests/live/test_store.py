@@ -20,14 +20,14 @@ def test_plan_picks_one_variant_per_version() -> None:
 
     assert names(plan(available(), timescale=False, applied=set())) == [
         (1, None), (2, "plain"), (3, None), (4, None), (5, None), (6, None), (7, None), (8, None),
-        (9, None), (10, None), (11, None)]  # fmt: skip
+        (9, None), (10, None), (11, None), (12, None)]  # fmt: skip
     assert names(plan(available(), timescale=True, applied=set())) == [
         (1, None), (2, "timescale"), (3, None), (4, None), (5, None), (6, None), (7, None), (8, None),
-        (9, None), (10, None), (11, None)]  # fmt: skip
+        (9, None), (10, None), (11, None), (12, None)]  # fmt: skip
     assert names(plan(available(), timescale=False, applied={1, 2})) == [
         (3, None), (4, None), (5, None), (6, None), (7, None), (8, None), (9, None), (10, None),
-        (11, None)]  # fmt: skip
-    assert plan(available(), timescale=False, applied=set(range(1, 12))) == []
+        (11, None), (12, None)]  # fmt: skip
+    assert plan(available(), timescale=False, applied=set(range(1, 13))) == []
 
 
 def test_chain_detects_a_rewritten_row() -> None:
@@ -47,7 +47,8 @@ async def test_migrate_twice_and_events_in_day_partitions(
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         assert await migrate(conn) == ["0001_core", "0002_events (plain)", "0003_alerting", "0004_tenant_clocks",
                                       "0005_partitions", "0006_partition_state", "0007_device_bindings",
-                                      "0008_people", "0009_round_two", "0010_mqtt_inbox", "0011_event_log"]  # fmt: skip
+                                      "0008_people", "0009_round_two", "0010_mqtt_inbox", "0011_event_log",
+                       "0012_evidence"]  # fmt: skip
         assert await migrate(conn) == []
     lines = lines_of(scenario_dirs()[0] / "events.jsonl")
     s = settings(tmp_path, database_url, mqtt_broker)

@@ -84,7 +84,8 @@ async def test_the_timescale_migrations_make_events_a_compressed_hypertable_with
     applied = await migrate(conn)
     assert applied == ["0001_core", "0002_events (timescale)", "0003_alerting", "0004_tenant_clocks",
                        "0005_partitions", "0006_partition_state", "0007_device_bindings",
-                       "0008_people", "0009_round_two", "0010_mqtt_inbox", "0011_event_log"]  # fmt: skip
+                       "0008_people", "0009_round_two", "0010_mqtt_inbox", "0011_event_log",
+                       "0012_evidence"]  # fmt: skip
     assert await migrate(conn) == []
     assert await _rows(conn, "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables")\
         == [("events", True)]  # fmt: skip

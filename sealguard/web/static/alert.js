@@ -46,6 +46,7 @@
       el("li", {}, `${fmtTime(n.sent_at || n.due_at)} · ${n.kind} to ${n.receiver} (${n.channel}, tier ${n.tier}): ${n.status === "pending" ? "due" : n.status}`,
         count > 1 ? ` (and ${count - 1} more repeats due)` : "", n.attempts > 1 ? ` after ${n.attempts} attempts` : "",
         n.reason ? ` (${n.reason})` : "", n.last_error ? ` — ${n.last_error}` : "")));
+    document.getElementById("package").href = `/api/v1/alerts/${encodeURIComponent(a.alert_id)}/incident`;
     document.getElementById("ack").disabled = a.status !== "open";
     document.getElementById("resolve").disabled = a.status === "resolved";
     document.getElementById("resolve").textContent = a.resolve_requested_by ? "Confirm resolution" : "Resolve";
