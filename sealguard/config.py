@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         None, description="the site's Ed25519 key that signs incident packages; default {data_dir}/site-signing.key"
     )
     site_name: str = Field("sealguard", description="the site's name on incident packages")
+    photo_max_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="bytes in one dock photo (the page scales to fit)"
+    )
+    photo_location: Literal["strip", "keep"] = Field(
+        "strip", description="a photo's EXIF GPS location: stripped before it is stored, or kept"
+    )
     alerting: Path | None = Field(None, description="alerting YAML: receivers, routes, inhibition (docs/alerting.md)")
     public_url: str | None = Field(None, description="base URL of links in notifications; default http://{http}")
     notifier: bool = Field(True, description="run the notifier role (drains the outbox) in this process")

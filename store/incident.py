@@ -123,11 +123,13 @@ async def trip_checks(conn: Conn, tenant: str, trip_id: str, conveyance_id: str 
     return [dict(r[0]) for r in await cur.fetchall()]
 
 
-async def photos(conn: Conn, tenant: str, event_ids: Sequence[str]) -> list[PhotoRow]:
+async def photos(conn: Conn, tenant: str, trip_id: str | None, event_ids: Sequence[str]) -> list[PhotoRow]:
+    """The photos of the trip's checks and of ``event_ids``, with their bytes."""
     cur = await conn.cursor(row_factory=class_row(PhotoRow)).execute(
         "SELECT photo_id::text, event_id, subject, content_type, bytes AS size, sha256, location, taken_by,"
-        " uploaded_at, data FROM photos WHERE tenant = %s AND event_id = ANY(%s) ORDER BY uploaded_at, photo_id",
-        (tenant, list(event_ids)),
+        " uploaded_at, data FROM photos WHERE tenant = %s AND (trip_id = %s OR event_id = ANY(%s))"
+        " ORDER BY uploaded_at, photo_id LIMIT 200",
+        (tenant, trip_id, list(event_ids)),
     )
     return await cur.fetchall()
 

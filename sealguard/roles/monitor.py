@@ -233,6 +233,8 @@ class Monitor:
             map_attribution=s.map_attribution,
             signing_key=signing_key_path(s),
             site_name=s.site_name,
+            photo_max_bytes=s.photo_max_bytes,
+            photo_location=s.photo_location,
         )
         self.serving = Serving(self._open_parts)
         self._app = create_app(rt, lifespan=self.serving.lifespan)

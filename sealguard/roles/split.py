@@ -93,7 +93,8 @@ class RoleProcess:
                          rate_burst=s.http_rate_burst, metrics_token=token, registry=self.metrics.registry,
                          signin=signin_of(s), map_tile_url=s.map_tile_url,
                          map_attribution=s.map_attribution, signing_key=signing_key_path(s),
-                         site_name=s.site_name)  # fmt: skip
+                         site_name=s.site_name, photo_max_bytes=s.photo_max_bytes,
+                         photo_location=s.photo_location)  # fmt: skip
             app = create_app(rt, lifespan=self.serving.lifespan)
         else:
             brokers = {}

@@ -12,11 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sealguard.alerts.matchers import validate_all
 from sealguard.rules.guidance import rule_guide
 from sealguard.store import alert_detail, silences
+from sealguard.store import photos as store_photos
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.stream import Act
 from sealguard.web.auth import require, tenant_scope
 from sealguard.web.bodies import Text
+from sealguard.web.evidence_api import photo_json
 from sealguard.web.waiting import stored
 
 Verb = Literal["acknowledge", "resolve", "comment", "assign"]
@@ -69,8 +71,9 @@ def router() -> APIRouter:
     @api.get("/alerts/{alert_id}", tags=["alerts"])
     async def get_alert(request: Request, alert_id: uuid.UUID,
                         who: Annotated[Principal, require("operator")]) -> dict[str, Any]:  # fmt: skip
-        """One alert with its evidence events, its full history (who did what), its notifications, and its
-        rule: the condition, the CTPAT criterion and what to do (``rule``; null for an unknown rule)."""
+        """One alert with its evidence events, its full history (who did what), its notifications, its
+        rule: the condition, the CTPAT criterion and what to do (``rule``; null for an unknown rule), and the
+        dock photos of its trip's checks."""
         scope = tenant_scope(who, None)
         async with request.app.state.rt.pool.connection() as conn:
             found = await fetch_alerts(
@@ -82,8 +85,9 @@ def router() -> APIRouter:
             history = [h.document() for h in await alert_detail.history(conn, alert.tenant, str(alert_id))]
             evidence = await alert_detail.evidence(conn, alert.tenant, alert.evidence)
             notifications = [n.document() for n in await alert_detail.notifications(conn, str(alert_id))]
+            taken = await store_photos.of_trip(conn, alert.tenant, alert.trip_id, alert.evidence)
         return {"alert": alert.document(), "history": history, "evidence": evidence, "notifications": notifications,
-                "rule": rule_guide(alert.rule_id)}  # fmt: skip
+                "rule": rule_guide(alert.rule_id), "photos": [photo_json(p) for p in taken]}  # fmt: skip
 
     @api.post("/alerts/{alert_id}/{verb}", tags=["alerts"])
     async def act_on_alert(request: Request, alert_id: uuid.UUID, verb: Verb,

@@ -68,6 +68,8 @@ class Runtime(HealthRuntime):
     signin: SignInConfig = field(default_factory=lambda: SignInConfig(public_url="http://127.0.0.1:8000"))
     signing_key: Path | None = None  # the site's key for incident packages (made on first export); None: none
     site_name: str = "sealguard"
+    photo_max_bytes: int = 4 * 1024 * 1024
+    photo_location: Literal["strip", "keep"] = "strip"
 
 
 def _health(app: FastAPI, rt: HealthRuntime) -> None:

@@ -46,6 +46,11 @@
       el("li", {}, `${fmtTime(n.sent_at || n.due_at)} · ${n.kind} to ${n.receiver} (${n.channel}, tier ${n.tier}): ${n.status === "pending" ? "due" : n.status}`,
         count > 1 ? ` (and ${count - 1} more repeats due)` : "", n.attempts > 1 ? ` after ${n.attempts} attempts` : "",
         n.reason ? ` (${n.reason})` : "", n.last_error ? ` — ${n.last_error}` : "")));
+    const shots = d.photos || [];
+    document.getElementById("photos-box").hidden = !shots.length;
+    document.getElementById("photos").replaceChildren(...shots.map(p => el("figure", {},
+      el("a", { href: p.url, target: "_blank", rel: "noopener" }, el("img", { src: p.url, alt: `${p.subject} photo by ${p.taken_by}`, loading: "lazy" })),
+      el("figcaption", { class: "muted" }, `${p.subject} · ${fmtTime(p.uploaded_at)} · ${p.taken_by} · SHA-256 ${p.sha256.slice(0, 12)}…`))));
     document.getElementById("package").href = `/api/v1/alerts/${encodeURIComponent(a.alert_id)}/incident`;
     document.getElementById("ack").disabled = a.status !== "open";
     document.getElementById("resolve").disabled = a.status === "resolved";

@@ -17,6 +17,8 @@
       conv = await api("/api/v1/conveyances/" + encodeURIComponent(id));
     } catch (e) { conv = null; box().replaceChildren(el("p", { class: "error" }, e.message)); hide(); return; }
     document.getElementById("conveyance").value = conv.conveyance_id;  // as the system spells it
+    document.getElementById("photos-step").hidden = true;  // photos belong to a check of this conveyance
+    photoCheck = null;
     showTrip();
     document.getElementById("vvtt").hidden = false;
     document.getElementById("inspection").hidden = false;
@@ -127,7 +129,7 @@
       const result = await submitEvent(event);
       const head = vvtt.verify ? "Do not accept the load:" : "Seal number does not match the documents — do not accept the load:";
       verdict(box, result, "Seal verified — accept the load.", head);
-      if (result.results && result.results[0] && result.results[0].status !== "rejected") submitted.vvtt = event.occurred_at;
+      if (result.results && result.results[0] && result.results[0].status !== "rejected") { submitted.vvtt = event.occurred_at; photosFor(event, "the seal check"); }
       await refresh();
     } catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
   });
@@ -163,12 +165,71 @@
       try {
         const result = await submitEvent(event);
         verdict(box, result, "Inspection passed — the conveyance may be loaded and sealed.", "Inspection failed — do not load or seal:");
-        if (result.results && result.results[0] && result.results[0].status !== "rejected") submitted.insp = event.occurred_at;
+        if (result.results && result.results[0] && result.results[0].status !== "rejected") { submitted.insp = event.occurred_at; photosFor(event, "the inspection"); }
         await refresh();
       } catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
     };
   }
   document.getElementById("itype").addEventListener("change", renderPoints);
+
+  // --- photos of the seal and the doors, attached to the check just recorded ------------------------------
+  // The camera through the browser (getUserMedia) where there is one; a file (or the phone's camera app)
+  // otherwise. A photo is scaled to at most 2048 px and sent as JPEG, so it fits the upload limit; the
+  // server reads its type from the bytes and strips its location as the site's policy says.
+  let photoCheck = null, stream = null;
+  function photosFor(event, what) {
+    photoCheck = { event_id: event.event_id, conveyance_id: event.conveyance_id, trip_id: event.trip_id };
+    document.getElementById("photo-of").textContent = `${what} of ${event.conveyance_id} (${event.event_id})`;
+    document.getElementById("photo-list").replaceChildren();
+    document.getElementById("photo-result").replaceChildren();
+    document.getElementById("photos-step").hidden = false;
+  }
+  async function upload(blob) {
+    const box = document.getElementById("photo-result");
+    const q = new URLSearchParams({ event_id: photoCheck.event_id, subject: document.getElementById("photo-subject").value });
+    if (photoCheck.conveyance_id) q.set("conveyance_id", photoCheck.conveyance_id);
+    if (photoCheck.trip_id) q.set("trip_id", photoCheck.trip_id);
+    if (conv && conv.tenant) q.set("tenant", conv.tenant);
+    const me = SG.me();
+    const resp = await fetch("/api/v1/photos?" + q, { method: "POST", body: blob, credentials: "same-origin",
+      headers: { "Content-Type": blob.type || "application/octet-stream", ...(me && me.csrf ? { "X-CSRF-Token": me.csrf } : {}) } });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) { box.replaceChildren(el("div", { class: "verdict reject" }, "Photo not kept: " + (data.detail || resp.statusText))); return; }
+    box.replaceChildren(el("div", { class: "verdict accept" }, `Photo of ${data.subject} kept (SHA-256 ${data.sha256.slice(0, 12)}…, location ${data.location}).`));
+    document.getElementById("photo-list").append(el("figure", { class: "photo" }, el("img", { src: data.url, alt: `${data.subject} photo` }),
+      el("figcaption", { class: "muted" }, `${data.subject} · ${fmtTime(data.uploaded_at)}`)));
+  }
+  function scaled(source, width, height) {
+    const k = Math.min(1, 2048 / Math.max(width, height));
+    const canvas = el("canvas", { width: Math.round(width * k), height: Math.round(height * k) });
+    canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
+    return new Promise(resolve => canvas.toBlob(resolve, "image/jpeg", 0.85));
+  }
+  document.getElementById("camera-on").addEventListener("click", async () => {
+    const video = document.getElementById("camera");
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+      video.srcObject = stream;
+      video.hidden = false;
+      await video.play();
+      document.getElementById("snap").disabled = false;
+    } catch (e) {
+      document.getElementById("photo-result").replaceChildren(el("div", { class: "verdict reject" }, "No camera here (" + e.message + "); choose a photo instead."));
+    }
+  });
+  document.getElementById("snap").addEventListener("click", async () => {
+    const video = document.getElementById("camera");
+    if (!photoCheck || !video.videoWidth) return;
+    await upload(await scaled(video, video.videoWidth, video.videoHeight));
+  });
+  document.getElementById("photo-file").addEventListener("change", async ev => {
+    const file = ev.target.files && ev.target.files[0];
+    ev.target.value = "";
+    if (!file || !photoCheck) return;
+    if (file.size <= 3 * 1024 * 1024) { await upload(file); return; }  // as taken (its location as the policy says)
+    const bitmap = await createImageBitmap(file);
+    await upload(await scaled(bitmap, bitmap.width, bitmap.height));
+  });
 
   document.getElementById("find").addEventListener("submit", ev => { ev.preventDefault(); const id = document.getElementById("conveyance").value.trim(); if (id) find(id); });
   SG.login(() => document.getElementById("conveyance").focus());
