@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.roles_bench
 	$(BIN)/python -m bench.state_bench
 	$(BIN)/python -m bench.embedded_bench
+	$(BIN)/python -m bench.compliance_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -62,6 +62,10 @@ def router(tile_url: str | None = None, attribution: str = "") -> APIRouter:
     async def dock() -> HTMLResponse:
         return page("dock.html")
 
+    @pages.get("/compliance")
+    async def compliance() -> HTMLResponse:
+        return page("compliance.html")
+
     def serve(folder: Path, name: str, cache: str) -> FileResponse:
         path = folder / name
         if "/" in name or "\\" in name or name.startswith(".") or path.suffix not in _TYPES or not path.is_file():

@@ -39,3 +39,8 @@ CREATE TABLE photos (
 );
 CREATE INDEX photos_event ON photos (tenant, event_id);
 CREATE INDEX photos_trip ON photos (tenant, trip_id);
+
+-- The compliance figures find each trip's inspections, seals and arrival checks among its conveyance's
+-- fixes: an index of those kinds only (a few rows per trip, not every GPS fix).
+CREATE INDEX events_checks ON events (tenant, conveyance_id, occurred_at)
+    WHERE kind IN ('inspection.completed', 'seal.affixed', 'seal.verified');

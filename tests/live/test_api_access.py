@@ -1,6 +1,7 @@
 """Every API endpoint tried without a token, with a token of another tenant, and with a lower role: no
 request reads or changes another tenant's data, and each role gets only what it may."""
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import httpx
 import orjson
 import psycopg
+from PIL import Image
 
 from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import merged, post, token_for
@@ -16,7 +18,8 @@ from tests.live.servers import query
 
 #: Open to anyone by design: health, and the steps of signing in (tested in test_signin.py).
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/auth/methods"), ("POST", "/auth/login"),
-          ("GET", "/auth/oidc/start"), ("GET", "/auth/oidc/callback")}  # fmt: skip
+          ("GET", "/auth/oidc/start"), ("GET", "/auth/oidc/callback"),
+          ("GET", "/api/v1/site-key")}  # fmt: skip  # the key packages are checked with: public by design
 #: The least role each endpoint needs (the rest of the spec must be listed here, so a new endpoint
 #: without a decision fails this test).
 NEEDS = {
@@ -42,6 +45,9 @@ NEEDS = {
         )
     },
     ("GET", "/api/v1/interop/osmand"): "scanner",
+    # a dock attaches photos to its checks and sees what it took
+    ("POST", "/api/v1/photos"): "scanner",
+    ("GET", "/api/v1/photos/{photo_id}"): "scanner",
 }
 #: Endpoints that write into the token's own tenant whatever it is: another tenant's token is answered
 #: (an empty body is a 400) but never with acme's data.
@@ -65,8 +71,15 @@ async def test_roles_and_tenants_on_every_endpoint(tmp_path: Path, database_url:
         silence = await post(base, tokens["admin"], "/api/v1/silences",
                              {"matchers": ['rule_id="X"'], "reason": "test", "duration_minutes": 5})  # fmt: skip
         (alert_id,) = (await query(database_url, "SELECT alert_id::text FROM alerts WHERE tenant = 'acme' LIMIT 1"))[0]
+        jpeg = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(jpeg, format="JPEG")
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            photo = await c.post("/api/v1/photos", params={"event_id": "dock-1"}, content=jpeg.getvalue(),
+                                 headers={"Authorization": f"Bearer {tokens['scanner']}"})  # fmt: skip
+        assert photo.status_code == 201, photo.text
         ids = {"alert_id": alert_id, "silence_id": silence.json()["silence_id"], "conveyance_id": "TRL-1002",
-               "trip_id": "T-2", "verb": "comment", "device_id": "traccar:1"}  # fmt: skip
+               "trip_id": "T-2", "verb": "comment", "device_id": "traccar:1",
+               "photo_id": photo.json()["photo_id"]}  # fmt: skip
         async with httpx.AsyncClient() as client:
             spec = (await client.get(f"{base}/api/v1/openapi.json")).json()
         operations = [(m.upper(), p) for p, item in spec["paths"].items() for m in item]
