@@ -6,9 +6,9 @@ Which checks belong to a trip. Docks often report an inspection or a seal withou
 check belongs to the trip of its conveyance whose window holds it: from the previous trip's close (or a
 day before this trip was planned, whichever is later) to the next trip's window. The windows of one
 conveyance never overlap, so no check counts for two trips; a check that names another trip is not
-counted for this one. The checks are assigned in one pass (trip marks and checks sorted by conveyance
-and time, each check taking the last mark before it), not one lookup per trip: a year of 40,000 trips
-is one sort.
+counted for this one, and none counts more than a day after its trip closed. Each trip's checks are one
+range of the partial index ``events_checks``. Neighbouring trips are looked for within 45 days of the
+period (a trip whose neighbour is further away takes its window from itself alone).
 
 - inspected before sealing: an inspection at or before the trip's first seal.affixed; passed: the last
   such inspection had every required point present and passing and no agricultural finding;
@@ -57,51 +57,40 @@ _VVTT_PASSED = """
 
 _TRIPS = """
 WITH span AS (
-    SELECT t.trip_id, t.conveyance_id, t.planned_at, t.plan,
+    SELECT t.trip_id, t.conveyance_id, t.planned_at, t.closed_at, t.plan,
            greatest(coalesce(lag(t.closed_at) OVER w, t.planned_at - interval '1 day'),
                     t.planned_at - interval '1 day', lag(t.planned_at) OVER w) AS w_start
     FROM trips t
-    WHERE t.tenant = %(tenant)s AND t.conveyance_id IN (
-        SELECT conveyance_id FROM trips WHERE tenant = %(tenant)s AND planned_at >= %(since)s
-        AND planned_at < %(until)s)
+    WHERE t.tenant = %(tenant)s AND t.planned_at >= %(since)s::timestamptz - interval '45 days'
+      AND t.planned_at < %(until)s::timestamptz + interval '45 days'
     WINDOW w AS (PARTITION BY t.conveyance_id ORDER BY t.planned_at, t.trip_id)
+), windowed AS (
+    SELECT s.*, least(coalesce(lead(s.w_start) OVER (PARTITION BY s.conveyance_id ORDER BY s.planned_at, s.trip_id),
+                               'infinity'), s.closed_at + interval '1 day') AS w_end
+    FROM span s
 ), trip AS (
-    SELECT t.*, {group} AS grp FROM span t WHERE t.planned_at >= %(since)s AND t.planned_at < %(until)s
-), marks AS (
-    -- each trip's window opens at its w_start; a check belongs to the last window opened before it
-    SELECT conveyance_id, w_start AS at, 0 AS ord, trip_id, NULL::text AS kind, NULL::text AS named,
-           NULL::text AS facility, false AS passed
-    FROM span
-    UNION ALL
-    SELECT e.conveyance_id, e.occurred_at, 1, NULL, e.kind, e.trip_id, e.payload->'source'->>'facility_id',
-           CASE e.kind WHEN 'inspection.completed' THEN {inspection_passed}
-                       WHEN 'seal.verified' THEN {vvtt_passed} ELSE false END
-    FROM events e
-    WHERE e.tenant = %(tenant)s AND e.kind IN ('inspection.completed', 'seal.affixed', 'seal.verified')
-      AND e.conveyance_id IN (SELECT conveyance_id FROM trip)
-      AND e.occurred_at >= (SELECT min(w_start) FROM trip)
-), numbered AS (
-    SELECT m.*, count(m.trip_id) OVER (PARTITION BY m.conveyance_id ORDER BY m.at, m.ord) AS n FROM marks m
-), owned AS (
-    SELECT x.*, max(x.trip_id) OVER (PARTITION BY x.conveyance_id, x.n) AS owner FROM numbered x
-), check_of AS (
-    SELECT o.owner, o.kind, o.at, o.facility, o.passed,
-           min(o.at) FILTER (WHERE o.kind = 'seal.affixed') OVER (PARTITION BY o.owner) AS sealed_at
-    FROM owned o WHERE o.ord = 1 AND o.owner IS NOT NULL AND (o.named IS NULL OR o.named = o.owner)
-), per_trip AS (
-    SELECT c.owner,
-           bool_or(c.kind = 'inspection.completed' AND c.at <= c.sealed_at) AS inspected,
-           (array_agg(c.passed ORDER BY c.at DESC)
-               FILTER (WHERE c.kind = 'inspection.completed' AND c.at <= c.sealed_at))[1] AS inspection_passed,
-           array_agg(c.facility) FILTER (WHERE c.kind = 'seal.verified' AND c.at > c.sealed_at AND c.passed)
-               AS vvtt_at
-    FROM check_of c GROUP BY c.owner
+    SELECT t.*, {group} AS grp FROM windowed t WHERE t.planned_at >= %(since)s AND t.planned_at < %(until)s
 ), fact AS (
-    SELECT t.grp, t.trip_id, coalesce(p.inspected, false) AS inspected,
-           coalesce(p.inspection_passed, false) AS inspection_passed,
-           coalesce(EXISTS (SELECT 1 FROM unnest(p.vvtt_at) f
-                            WHERE f IS NULL OR f = t.plan->'destination'->>'facility_id'), false) AS vvtt
-    FROM trip t LEFT JOIN per_trip p ON p.owner = t.trip_id
+    SELECT t.grp, t.trip_id, c.inspected, c.inspection_passed, c.vvtt
+    FROM trip t LEFT JOIN LATERAL (
+        SELECT coalesce(bool_or(x.kind = 'inspection.completed' AND x.occurred_at <= x.sealed_at), false) AS inspected,
+               coalesce((array_agg(x.passed ORDER BY x.occurred_at DESC)
+                   FILTER (WHERE x.kind = 'inspection.completed' AND x.occurred_at <= x.sealed_at))[1], false)
+                   AS inspection_passed,
+               coalesce(bool_or(x.kind = 'seal.verified' AND x.occurred_at > x.sealed_at AND x.passed
+                   AND (x.facility IS NULL OR x.facility = t.plan->'destination'->>'facility_id')), false) AS vvtt
+        FROM (
+            SELECT e.kind, e.occurred_at, e.payload->'source'->>'facility_id' AS facility,
+                   min(e.occurred_at) FILTER (WHERE e.kind = 'seal.affixed') OVER () AS sealed_at,
+                   CASE e.kind WHEN 'inspection.completed' THEN {inspection_passed}
+                               WHEN 'seal.verified' THEN {vvtt_passed} ELSE false END AS passed
+            FROM events e
+            WHERE e.tenant = %(tenant)s AND e.conveyance_id = t.conveyance_id
+              AND e.kind IN ('inspection.completed', 'seal.affixed', 'seal.verified')
+              AND e.occurred_at >= t.w_start AND e.occurred_at < t.w_end
+              AND (e.trip_id IS NULL OR e.trip_id = t.trip_id)
+        ) x
+    ) c ON true
 )
 SELECT grp, count(*) AS trips, count(*) FILTER (WHERE inspected) AS inspected,
        count(*) FILTER (WHERE inspection_passed) AS inspection_passed, count(*) FILTER (WHERE vvtt) AS vvtt

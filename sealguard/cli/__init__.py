@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     cli_live.add_commands(sub)
     cli_people.add_commands(sub)
     cli_evidence.add_commands(sub)
+    from sealguard.cli import backtest as cli_backtest
+
+    cli_backtest.add_commands(sub)
     return parser
 
 
@@ -123,6 +126,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     if args.command == "person":
         return cli_people.run(args)
+    if args.command == "backtest":
+        from sealguard.cli import backtest as cli_backtest
+
+        return cli_backtest.run(args)
     if args.command == "incident":
         from sealguard.cli import evidence as cli_evidence
 

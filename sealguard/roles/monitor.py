@@ -236,6 +236,7 @@ class Monitor:
             photo_max_bytes=s.photo_max_bytes,
             photo_location=s.photo_location,
             two_person_rules=list(alerting_of(s).two_person_rules),
+            policy_path=s.policy,
         )
         self.serving = Serving(self._open_parts)
         self._app = create_app(rt, lifespan=self.serving.lifespan)

@@ -95,7 +95,7 @@ class RoleProcess:
                          map_attribution=s.map_attribution, signing_key=signing_key_path(s),
                          site_name=s.site_name, photo_max_bytes=s.photo_max_bytes,
                          photo_location=s.photo_location,
-                         two_person_rules=list(alerting_of(s).two_person_rules))  # fmt: skip
+                         two_person_rules=list(alerting_of(s).two_person_rules), policy_path=s.policy)  # fmt: skip
             app = create_app(rt, lifespan=self.serving.lifespan)
         else:
             brokers = {}

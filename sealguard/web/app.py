@@ -26,7 +26,16 @@ from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.stream import Act, Inbound, ItemResult
 from sealguard.stream.interop import DeviceBook
 from sealguard.stream.live import UpdateHub
-from sealguard.web import alerts_api, compliance_api, evidence_api, fleet_api, interop_api, pages, signin
+from sealguard.web import (
+    alerts_api,
+    compliance_api,
+    evidence_api,
+    fleet_api,
+    interop_api,
+    pages,
+    policy_api,
+    signin,
+)
 from sealguard.web.auth import TokenCache, origin_of, require, tenant_scope
 from sealguard.web.bodies import BodyLimit, HttpLimits, read_limited
 from sealguard.web.ratelimit import RateLimiter
@@ -72,6 +81,7 @@ class Runtime(HealthRuntime):
     photo_max_bytes: int = 4 * 1024 * 1024
     photo_location: Literal["strip", "keep"] = "strip"
     two_person_rules: list[str] = field(default_factory=lambda: list(DEFAULT_TWO_PERSON))
+    policy_path: Path | None = None  # the policy in force (None: the defaults), for the policy page
 
 
 def _health(app: FastAPI, rt: HealthRuntime) -> None:
@@ -237,6 +247,7 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     app.include_router(alerts_api.router())
     app.include_router(evidence_api.router())
     app.include_router(compliance_api.router())
+    app.include_router(policy_api.router())
     app.include_router(fleet_api.router())
     app.include_router(interop_api.router(DeviceBook(rt.pool)))
     app.include_router(signin.router(rt.signin, rt.pool, app.state.tokens))

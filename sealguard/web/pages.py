@@ -66,6 +66,10 @@ def router(tile_url: str | None = None, attribution: str = "") -> APIRouter:
     async def compliance() -> HTMLResponse:
         return page("compliance.html")
 
+    @pages.get("/policy")
+    async def policy() -> HTMLResponse:
+        return page("policy.html")
+
     def serve(folder: Path, name: str, cache: str) -> FileResponse:
         path = folder / name
         if "/" in name or "\\" in name or name.startswith(".") or path.suffix not in _TYPES or not path.is_file():
