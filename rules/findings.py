@@ -6,6 +6,7 @@ from typing import Literal
 
 from sealguard.rules.catalog import RULES
 from sealguard.rules.policy import TenantPolicy
+from sealguard.schemas.alerts import rfc3339
 
 Action = Literal["raise", "resolve"]
 
@@ -32,9 +33,8 @@ def dedup_key(tenant: str, rule_id: str, conveyance_id: str | None, trip_id: str
 
 
 def iso(at: float) -> str:
-    """RFC 3339 UTC with ``Z``, as every output of sealguard writes time."""
-    text = datetime.fromtimestamp(at, UTC).isoformat()
-    return text.removesuffix("+00:00") + "Z"
+    """RFC 3339 UTC with ``Z``, as every output of sealguard writes time (the contract's one format)."""
+    return rfc3339(datetime.fromtimestamp(at, UTC))
 
 
 def minutes(seconds: float) -> str:

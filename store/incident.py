@@ -56,7 +56,7 @@ class PhotoRow:
     location: str
     taken_by: str
     uploaded_at: datetime
-    data: bytes
+    data: bytes | None  # None: past the package's photo budget (listed, not packed)
 
 
 async def evidence_events(conn: Conn, tenant: str, event_ids: Sequence[str]) -> list[EvidenceEvent]:
@@ -123,13 +123,16 @@ async def trip_checks(conn: Conn, tenant: str, trip_id: str, conveyance_id: str 
     return [dict(r[0]) for r in await cur.fetchall()]
 
 
-async def photos(conn: Conn, tenant: str, trip_id: str | None, event_ids: Sequence[str]) -> list[PhotoRow]:
-    """The photos of the trip's checks and of ``event_ids``, with their bytes."""
+async def photos(conn: Conn, tenant: str, trip_id: str | None, event_ids: Sequence[str],
+                 budget: int = 100 * 1024 * 1024) -> list[PhotoRow]:  # fmt: skip
+    """The photos of the trip's checks and of ``event_ids``, oldest first, with their bytes while their
+    running total stays within ``budget`` (a package stays a size one can mail and open)."""
     cur = await conn.cursor(row_factory=class_row(PhotoRow)).execute(
         "SELECT photo_id::text, event_id, subject, content_type, bytes AS size, sha256, location, taken_by,"
-        " uploaded_at, data FROM photos WHERE tenant = %s AND (trip_id = %s OR event_id = ANY(%s))"
+        " uploaded_at, CASE WHEN sum(bytes) OVER (ORDER BY uploaded_at, photo_id) <= %s THEN data END AS data"
+        " FROM photos WHERE tenant = %s AND (trip_id = %s OR event_id = ANY(%s))"
         " ORDER BY uploaded_at, photo_id LIMIT 200",
-        (tenant, trip_id, list(event_ids)),
+        (budget, tenant, trip_id, list(event_ids)),
     )
     return await cur.fetchall()
 

@@ -1,7 +1,7 @@
 """The site's signing key (Ed25519): it signs the manifest of every incident package, so a third party
 holding the site's public key can tell a package from a forgery without sealguard or its database.
 
-The private key is a PEM file readable by its owner only (``SEALGUARD_SIGNING_KEY``; default
+The private key is a PEM file readable by its owner (and at most its group) (``SEALGUARD_SIGNING_KEY``; default
 ``{data_dir}/site-signing.key``), made on first use. Split roles that export packages share one file,
 as they share the database password. The public key is published by ``GET /api/v1/site-key`` and
 printed by ``sealguard incident key``; its fingerprint is the SHA-256 of the raw 32-byte key."""
@@ -38,8 +38,8 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
 
 
 def load(path: Path) -> Ed25519PrivateKey:
-    if path.stat().st_mode & 0o077:
-        raise SigningKeyError(f"{path}: the signing key is readable by others; chmod 600 it")
+    if path.stat().st_mode & 0o027:  # a group may read it (a Kubernetes secret volume with fsGroup), no more
+        raise SigningKeyError(f"{path}: the signing key is open to others or writable by its group; chmod 600 it")
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError as exc:

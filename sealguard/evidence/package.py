@@ -18,7 +18,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,7 +58,6 @@ class Incident:
     generated_by: str
     site: str = "sealguard"
     links_truncated: bool = False
-    files: dict[str, bytes] = field(default_factory=dict)  # filled by ``build``
 
 
 def sha256(data: bytes) -> str:
@@ -151,7 +150,7 @@ def document(incident: Incident, fingerprint: str) -> dict[str, Any]:
                 "location": p.location,
                 "taken_by": p.taken_by,
                 "uploaded_at": rfc3339(p.uploaded_at),
-                "file": _photo_file(p),
+                "file": _photo_file(p) if p.data is not None else None,
             }
             for p in incident.photos
         ],
@@ -187,7 +186,8 @@ def build(incident: Incident, key: Ed25519PrivateKey,
     for m, listed in zip(incident.partner_messages, doc["partner_messages"], strict=True):
         files[listed["file"]] = m.message
     for p, listed in zip(incident.photos, doc["photos"], strict=True):
-        files[listed["file"]] = p.data
+        if p.data is not None:  # else listed with its SHA-256, not packed (past the photo budget)
+            files[listed["file"]] = p.data
     for r in incident.history:
         files[history_file(r.chain_seq)] = row_body(r)
     files["chain.json"] = orjson.dumps(chain_document(incident), option=orjson.OPT_INDENT_2)

@@ -156,7 +156,12 @@ def record(doc: dict[str, Any]) -> Record:
         [_v(c.get("occurred_at")), _check_result(c), _v(c.get("inspector_id") or _source(c).get("operator_id")),
          _v(_source(c).get("facility_id"))] for c in doc["inspections"]])  # fmt: skip
     checks.photos = [(p["file"], f"{p['subject']} · event {p['event_id']} · by {p['taken_by']} · {p['uploaded_at']}"
-                      f" · SHA-256 {p['sha256']} · EXIF location {p['location']}") for p in doc["photos"]]  # fmt: skip
+                      f" · SHA-256 {p['sha256']} · EXIF location {p['location']}") for p in doc["photos"]
+                     if p["file"]]  # fmt: skip
+    left_out = [p for p in doc["photos"] if not p["file"]]
+    if left_out:
+        checks.bullets = [f"Photo {p['photo_id']} ({p['bytes']:,} bytes, SHA-256 {p['sha256']}) is not in this package:"
+                          " past its photo budget; it is kept by the site" for p in left_out]  # fmt: skip
     if not doc["inspections"]:
         checks.note = "No inspection or seal check of this trip is stored."
     sections.append(checks)

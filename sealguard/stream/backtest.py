@@ -12,13 +12,12 @@ alert that people would have closed and that would then open again shows as one 
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sealguard.alerts.book import AlertBook, AlertRecord
 from sealguard.rules.engine import Engine
+from sealguard.rules.findings import iso
 from sealguard.rules.policy import Policy
-from sealguard.schemas.alerts import rfc3339
 from sealguard.schemas.decode import InvalidEvent, decode_event
 from sealguard.stream.operator import Operator
 
@@ -90,15 +89,11 @@ class Backtest:
 def _example(a: AlertRecord, b: AlertRecord | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "dedup_key": a.dedup_key, "conveyance_id": a.conveyance_id, "trip_id": a.trip_id,
-        "occurred_at": _iso(a.occurred_at), "severity": a.severity, "message": a.message,
+        "occurred_at": iso(a.occurred_at), "severity": a.severity, "message": a.message,
     }  # fmt: skip
     if b is not None:
-        out["proposed"] = {"occurred_at": _iso(b.occurred_at), "severity": b.severity, "message": b.message}
+        out["proposed"] = {"occurred_at": iso(b.occurred_at), "severity": b.severity, "message": b.message}
     return out
-
-
-def _iso(at: float) -> str:
-    return rfc3339(datetime.fromtimestamp(at, UTC))
 
 
 def report(current: dict[Key, AlertRecord], proposed: dict[Key, AlertRecord], counts: Counts, seconds: float,
@@ -133,7 +128,7 @@ def report(current: dict[Key, AlertRecord], proposed: dict[Key, AlertRecord], co
         if key not in current:
             note(r, "appear", _example(b))
     return {
-        "window": {"since": _iso(since), "until": _iso(until)},
+        "window": {"since": iso(since), "until": iso(until)},
         "events": {
             "replayed": counts.replayed,
             "reference": counts.reference,

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sealguard.rules.policy import Policy, PolicyError, render
@@ -43,10 +42,11 @@ def _current(request: Request) -> Policy:
 def router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
 
-    @api.get("/policy", tags=["policy"], response_class=PlainTextResponse)
-    async def effective_policy(request: Request, who: Annotated[Principal, require("operator")]) -> str:
-        """The policy in force (YAML), as the caller's tenant sees it."""
-        return render(_current(request), tenant_scope(who, None))
+    @api.get("/policy", tags=["policy"])
+    async def effective_policy(request: Request, who: Annotated[Principal, require("operator")]) -> dict[str, Any]:
+        """The policy in force, as the caller's tenant sees it: YAML with each rule's meaning as comments."""
+        tenant = tenant_scope(who, None)
+        return {"tenant": tenant, "yaml": render(_current(request), tenant)}
 
     @api.post("/backtest", tags=["policy"])
     async def backtest(request: Request, body: BacktestBody,

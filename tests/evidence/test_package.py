@@ -207,3 +207,18 @@ def test_sha256sum_and_openssl_suffice_by_hand(tmp_path: Path) -> None:
     row = orjson.loads((tmp_path / "incident.json").read_bytes())["history"][1]
     hashed = subprocess.run(["sha256sum", row["file"]], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert hashed.stdout.split()[0] == row["hash"]
+
+
+def test_a_photo_past_the_budget_is_listed_with_its_hash_not_packed() -> None:
+    from dataclasses import replace
+
+    incident = _incident()
+    big = PhotoRow("6b0c9f1e-0000-4000-8000-000000000002", "e-vvtt", "doors", "image/jpeg", 150 * 1024 * 1024,
+                   "cd" * 32, "none", "Dock Dan", T0, None)  # fmt: skip
+    data = package.build(replace(incident, photos=[*incident.photos, big]), KEY, report.render)
+    assert verify.check(data, KEY.public_key()).ok
+    files = _files(data)
+    listed = orjson.loads(files["incident.json"])["photos"]
+    assert [p["file"] is None for p in listed] == [False, True] and listed[1]["sha256"] == "cd" * 32
+    assert not any(name.endswith("000000000002.jpg") for name in files)
+    assert "past its photo budget" in files["report.html"].decode()

@@ -3,7 +3,7 @@
   const { el, api } = SG;
   const local = d => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   async function start() {
-    const text = await fetch("/api/v1/policy", { credentials: "same-origin" }).then(r => r.ok ? r.text() : "");
+    const text = (await api("/api/v1/policy")).yaml;
     document.getElementById("current").textContent = text;
     if (!document.getElementById("policy").value) document.getElementById("policy").value = text;
     const now = new Date();
