@@ -105,8 +105,13 @@ def _draw_map(pdf: FPDF, rec: Record) -> None:
         for x, y, _ in d.marks:
             pdf.circle(x0 + x * k, y0 + y * k, 1.6, style="F")
     pdf.set_draw_color(180, 180, 180)
+    pdf.set_line_width(0.2)
     pdf.rect(x0, y0, width, height)
+    # what the map set must not leak into the text and tables after it
+    pdf.set_draw_color(0, 0, 0)
+    pdf.set_fill_color(255, 255, 255)
     pdf.set_text_color(0, 0, 0)
+    pdf.set_font("Helvetica", size=9)
     pdf.set_y(y0 + height + 2)
 
 
@@ -118,23 +123,23 @@ def pdf(rec: Record, files: dict[str, bytes], created: datetime) -> bytes:
     doc.set_creation_date(created)  # the export's time, not the clock's: the same facts give the same bytes
     doc.add_page()
     doc.set_font("Helvetica", "B", 16)
-    doc.multi_cell(0, 8, _latin(rec.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    doc.multi_cell(0, 8, _latin(rec.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
     doc.set_font("Helvetica", size=10)
-    doc.multi_cell(0, 6, _latin(rec.subtitle), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    doc.multi_cell(0, 6, _latin(rec.subtitle), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
     for s in rec.sections:
         doc.ln(3)
         doc.set_font("Helvetica", "B", 12)
-        doc.multi_cell(0, 7, _latin(s.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        doc.multi_cell(0, 7, _latin(s.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         doc.set_font("Helvetica", size=9)
         for k, v in s.facts:
             doc.set_font("Helvetica", "B", 9)
             doc.cell(40, 5, _latin(k))
             doc.set_font("Helvetica", size=9)
-            doc.multi_cell(0, 5, _latin(v), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            doc.multi_cell(0, 5, _latin(v), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         if s.title == "Where and when":
             _draw_map(doc, rec)
         if s.note:
-            doc.multi_cell(0, 5, _latin(s.note), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            doc.multi_cell(0, 5, _latin(s.note), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         if s.table is not None and s.table[1]:
             head, rows = s.table
             doc.set_font("Helvetica", size=7)
@@ -145,12 +150,12 @@ def pdf(rec: Record, files: dict[str, bytes], created: datetime) -> bytes:
                     table.row([_latin(c) for c in row])
             doc.set_font("Helvetica", size=9)
         for i, b in enumerate(s.bullets, start=1):
-            doc.multi_cell(0, 5, _latin(f"{i}. {b}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            doc.multi_cell(0, 5, _latin(f"{i}. {b}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         for caption, text in s.blocks:
             doc.set_font("Helvetica", "I", 8)
-            doc.multi_cell(0, 4, _latin(caption), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            doc.multi_cell(0, 4, _latin(caption), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
             doc.set_font("Courier", size=7)
-            doc.multi_cell(0, 3.2, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            doc.multi_cell(0, 3.2, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
             doc.set_font("Helvetica", size=9)
         for file, caption in s.photos:
             data = files.get(file)
@@ -160,9 +165,9 @@ def pdf(rec: Record, files: dict[str, bytes], created: datetime) -> bytes:
                 doc.image(io.BytesIO(data), w=70)
             except Exception:  # a photo the PDF cannot embed is still in the package, named here
                 doc.multi_cell(0, 5, _latin(f"(photo {file} cannot be shown in the PDF)"),
-                               new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # fmt: skip
+                               new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")  # fmt: skip
             doc.set_font("Helvetica", "I", 7)
-            doc.multi_cell(0, 4, _latin(caption), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            doc.multi_cell(0, 4, _latin(caption), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
             doc.set_font("Helvetica", size=9)
     return bytes(doc.output())
 

@@ -144,5 +144,9 @@ async def _the_page(base: str, database_url: str) -> None:
             await page.locator("#rows tr th:text('ACME')").wait_for()
             await at_size(page, "compliance", 1440, 900)
             await at_size(page, "compliance", 390, 844)
+            # on a phone the rows stack: each figure says what it is
+            named = await page.evaluate("getComputedStyle(document.querySelector('#rows tr td:nth-child(5)'),"
+                                        " '::before').content")  # fmt: skip
+            assert "VVTT at arrival" in named
         finally:
             await browser.close()

@@ -43,16 +43,18 @@
     const rows = [...d.groups, ...(d.total ? [d.total] : [])];
     const total = d.total || { trips: 0 };
     summary.textContent = `${total.trips} trips of tenant ${d.tenant}, ${d.since.slice(0, 10)} to ${d.until.slice(0, 10)} · ${Math.round(performance.now() - started)} ms`;
+    // each cell names its figure: on a phone the rows stack and the header is hidden
+    const cell = (label, text) => el("td", { "data-label": label }, text);
     document.getElementById("rows").replaceChildren(...rows.map(g => el("tr", { class: g === d.total ? "total" : "" },
-      el("th", {}, g.group), el("td", {}, String(g.trips)),
-      el("td", {}, `${pct(g.inspected_before_sealing.pct)} (${g.inspected_before_sealing.count})`),
-      el("td", {}, `${pct(g.inspection_passed.pct)} (${g.inspection_passed.count})`),
-      el("td", {}, `${pct(g.vvtt_at_arrival.pct)} (${g.vvtt_at_arrival.count})`),
-      el("td", {}, g.seal_discrepancies.per_100_trips === null ? "-" : String(g.seal_discrepancies.per_100_trips)),
-      el("td", {}, String(g.alerts.total)),
-      el("td", {}, `${dur(g.time_to_acknowledge_s.median)} · ${dur(g.time_to_acknowledge_s.p90)}`),
-      el("td", {}, `${dur(g.time_to_resolve_s.median)} · ${dur(g.time_to_resolve_s.p90)}`),
-      el("td", {}, `${pct(g.two_person_closures.pct)} (${g.two_person_closures.by_two} of ${g.two_person_closures.count})`))));
+      el("th", {}, g.group), cell("trips", String(g.trips)),
+      cell("inspected before sealing", `${pct(g.inspected_before_sealing.pct)} (${g.inspected_before_sealing.count})`),
+      cell("inspection passed", `${pct(g.inspection_passed.pct)} (${g.inspection_passed.count})`),
+      cell("VVTT at arrival", `${pct(g.vvtt_at_arrival.pct)} (${g.vvtt_at_arrival.count})`),
+      cell("seal discrepancies /100", g.seal_discrepancies.per_100_trips === null ? "-" : String(g.seal_discrepancies.per_100_trips)),
+      cell("alerts", String(g.alerts.total)),
+      cell("acknowledge median · p90", `${dur(g.time_to_acknowledge_s.median)} · ${dur(g.time_to_acknowledge_s.p90)}`),
+      cell("resolve median · p90", `${dur(g.time_to_resolve_s.median)} · ${dur(g.time_to_resolve_s.p90)}`),
+      cell("two-person closures by two", `${pct(g.two_person_closures.pct)} (${g.two_person_closures.by_two} of ${g.two_person_closures.count})`))));
     const labels = d.groups.map(g => g.group);
     chart("c-checks", { type: "bar", data: { labels, datasets: [
       { label: "inspected before sealing", data: d.groups.map(g => g.inspected_before_sealing.pct), backgroundColor: "#2680c2" },
