@@ -99,3 +99,29 @@ async def open_with_key(conn: Conn, dedup_key: str) -> bool:
     """Whether an alert with ``dedup_key`` is open or acknowledged (not resolved)."""
     cur = await conn.execute("SELECT 1 FROM alerts WHERE dedup_key = %s AND status <> 'resolved' LIMIT 1", (dedup_key,))
     return await cur.fetchone() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """What a conveyance's own unresolved alerts say, whatever a page has loaded: the worst severity, how
+    many are unresolved, and how many of those nobody has acknowledged."""
+
+    worst: str
+    unresolved: int
+    unhandled: int
+
+    def document(self) -> dict[str, Any]:
+        return {"worst": self.worst, "unresolved": self.unresolved, "unhandled": self.unhandled}
+
+
+async def alert_states(conn: Conn, tenant: str | None) -> dict[tuple[str, str], AlertState]:
+    """Every conveyance's alert state (``alerts_tenant_status`` serves it: unresolved alerts only)."""
+    cur = await conn.execute(
+        "SELECT tenant, conveyance_id, CASE min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1"
+        " WHEN 'medium' THEN 2 ELSE 3 END) WHEN 0 THEN 'critical' WHEN 1 THEN 'high' WHEN 2 THEN 'medium'"
+        " ELSE 'low' END, count(*), count(*) FILTER (WHERE status = 'open')"
+        " FROM alerts WHERE status IN ('open', 'acknowledged') AND conveyance_id IS NOT NULL"
+        " AND (%s::text IS NULL OR tenant = %s) GROUP BY tenant, conveyance_id",
+        (tenant, tenant),
+    )
+    return {(r[0], r[1]): AlertState(r[2], int(r[3]), int(r[4])) for r in await cur.fetchall()}

@@ -21,7 +21,7 @@ from starlette.background import BackgroundTask
 from sealguard.ingest.inbound import EventSink
 from sealguard.schemas.alerts import StoredAlert
 from sealguard.store import fleet, projection
-from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
+from sealguard.store.alert_rows import alert_states, fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.stream import Inbound, ItemResult
 from sealguard.stream.live import UpdateHub
@@ -86,19 +86,35 @@ def router() -> APIRouter:
     @api.get("/conveyances", tags=["conveyances"])
     async def list_conveyances(request: Request, who: Annotated[Principal, require("operator")],
                                tenant: str | None = None, geometry: bool = True) -> dict[str, Any]:  # fmt: skip
-        """Every conveyance the engine knows: trip and plan geometry, position, seals, and its open alerts
-        (the dashboard's map). ``geometry=false`` leaves out routes and stops for a lighter answer."""
+        """Every conveyance the engine knows: trip and plan geometry, position, seals, its newest open
+        alerts, and ``alert_state`` over all of them (the worst unresolved severity and the counts: what
+        colours it). ``geometry=false`` leaves out routes and stops for a lighter answer."""
         scope = tenant_scope(who, tenant)
         items = await _views(request, scope, geometry=geometry)
         open_alerts = await _open_alerts(request, scope)
+        async with request.app.state.rt.pool.connection() as conn:
+            states = await alert_states(conn, scope)
         by_conv: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for a in open_alerts:
             by_conv.setdefault((a.tenant, a.conveyance_id or ""), []).append(
                 {"alert_id": a.alert_id, "rule_id": a.rule_id, "severity": a.severity, "status": a.status}
             )
         for item in items:
-            item["open_alerts"] = by_conv.get((item["tenant"], item["conveyance_id"]), [])
+            key = (item["tenant"], item["conveyance_id"])
+            item["open_alerts"] = by_conv.get(key, [])
+            state = states.get(key)
+            item["alert_state"] = state.document() if state else None
         return {"conveyances": items}
+
+    @api.get("/conveyances-alert-state", tags=["conveyances"])
+    async def conveyance_alert_states(request: Request, who: Annotated[Principal, require("operator")],
+                                      tenant: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Each conveyance's own alert state (worst unresolved severity, unresolved and unacknowledged
+        counts), over all its alerts: what colours a truck, however many alerts a page has loaded."""
+        scope = tenant_scope(who, tenant)
+        async with request.app.state.rt.pool.connection() as conn:
+            states = await alert_states(conn, scope)
+        return {"states": [{"tenant": t, "conveyance_id": c, **s.document()} for (t, c), s in states.items()]}
 
     @api.get("/conveyances/{conveyance_id}", tags=["conveyances"])
     async def get_conveyance(request: Request, conveyance_id: str, who: Annotated[Principal, require("scanner")],

@@ -64,9 +64,12 @@ async def test_dashboard_live_alert_and_ack_then_dock_vvtt_and_inspection(
                 )
                 await page.screenshot(path=str(SHOTS / "dashboard-live-alert.png"), full_page=True)
                 await row.locator("button.ack").click()
-                await expect(page.locator(".alert-row", has_text="SEAL-003").locator(".status")).to_have_text(
-                    "acknowledged"
-                )
+                # acknowledged: it leaves "Needs action" for the acknowledged ones, folded apart
+                await expect(page.locator("#alerts > .alert-row", has_text="SEAL-003")).to_have_count(0)
+                await page.locator("details.acked > summary").click()
+                await expect(
+                    page.locator("details.acked .alert-row", has_text="SEAL-003").locator(".status")
+                ).to_have_text("acknowledged")
                 (stored,) = await query(
                     database_url,
                     "SELECT alert_id::text, status, acknowledged_by FROM alerts"

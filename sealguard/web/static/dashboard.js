@@ -5,43 +5,67 @@
   const SEV = ["critical", "high", "medium", "low"];
   const RANK = { critical: 3, high: 2, medium: 1, low: 0 };
   let alerts = [], convs = [];
+  const PAGE = 20;
+  const panel = { open: { offset: 0, total: 0, rows: [] }, acknowledged: { offset: 0, total: 0, rows: [] } };
 
+  // The panel is bounded: a page of what needs people (status open: nobody has acknowledged it), worst
+  // severity first and the newest first within it, and apart from it a page of the acknowledged ones.
+  // The counts are the server's totals, never the length of a page.
   async function loadAlerts() {
-    const [open, acked] = await Promise.all([api("/api/v1/alerts?status=open&limit=1000"), api("/api/v1/alerts?status=acknowledged&limit=1000")]);
+    const q = s => `/api/v1/alerts?status=${s}&sort=severity&limit=${PAGE}&offset=${panel[s].offset}`;
+    const [open, acked] = await Promise.all([api(q("open")), api(q("acknowledged"))]);
+    for (const [s, d] of [["open", open], ["acknowledged", acked]]) {
+      panel[s].rows = d.alerts; panel[s].total = d.total;
+      if (!d.alerts.length && panel[s].offset > 0) { panel[s].offset = 0; return loadAlerts(); }  // the page emptied
+    }
     alerts = open.alerts.concat(acked.alerts);
-    indexWorst();
     renderAlerts();
   }
 
+  function alertRow(a, now) {
+    return el("div", { class: "alert-row " + a.status, "data-alert": a.alert_id },
+      el("div", {}, el("span", { class: "sev " + a.severity }, a.severity), " ",
+        el("a", { href: "/alerts/" + a.alert_id }, a.rule_id), " · ", el("b", {}, a.conveyance_id || "-"),
+        " · ", el("span", { class: "age", title: a.occurred_at }, age(a.occurred_at, now)), " · ", el("span", { class: "status" }, a.status)),
+      el("div", { class: "msg" }, a.message),
+      el("div", { class: "meta" }, a.acknowledged_by ? `acknowledged by ${a.acknowledged_by}` : "", a.resolve_requested_by ? ` · resolution asked by ${a.resolve_requested_by}` : "",
+        a.assignee ? ` · assigned to ${a.assignee}` : ""),
+      el("div", {},
+        a.status === "open" ? el("button", { class: "primary ack", onclick: () => act(a, "acknowledge") }, "Acknowledge") : null, " ",
+        el("button", { class: "resolve", onclick: () => act(a, "resolve") }, a.resolve_requested_by ? "Confirm resolution" : "Resolve"),
+        el("span", { class: "error" })));
+  }
+
+  function pager(which) {
+    const p = panel[which];
+    if (p.total <= PAGE) return null;
+    const go = delta => { p.offset = Math.max(0, p.offset + delta); loadAlerts().catch(() => {}); };
+    return el("div", { class: "pager", "data-pager": which },
+      el("button", { type: "button", disabled: p.offset === 0, onclick: () => go(-PAGE) }, "‹ newer"), " ",
+      el("span", { class: "muted" }, `${p.offset + 1}–${Math.min(p.offset + PAGE, p.total)} of ${p.total}`), " ",
+      el("button", { type: "button", disabled: p.offset + PAGE >= p.total, onclick: () => go(PAGE) }, "older ›"));
+  }
+
   function renderAlerts() {
-    const box = document.getElementById("alerts");
-    document.getElementById("alert-count").textContent = `(${alerts.length})`;
-    if (!alerts.length) { box.replaceChildren(el("p", { class: "muted" }, "No open alerts.")); return; }
+    const box = document.getElementById("alerts"), open = panel.open, acked = panel.acknowledged;
+    document.getElementById("alert-count").textContent = `(${open.total} need action · ${acked.total} acknowledged)`;
+    document.title = (open.total ? `(${open.total}) ` : "") + "sealguard · operations";
     const now = Date.now();
-    const rows = [];
-    for (const sev of SEV) {
-      const mine = alerts.filter(a => a.severity === sev).sort((a, b) => Date.parse(a.occurred_at) - Date.parse(b.occurred_at));
-      if (!mine.length) continue;
-      rows.push(el("h3", {}, `${sev} (${mine.length})`));
-      for (const a of mine) {
-        rows.push(el("div", { class: "alert-row " + a.status, "data-alert": a.alert_id },
-          el("div", {}, el("span", { class: "sev " + a.severity }, a.severity), " ",
-            el("a", { href: "/alerts/" + a.alert_id }, a.rule_id), " · ", el("b", {}, a.conveyance_id || "-"),
-            " · ", el("span", { class: "age", title: a.occurred_at }, age(a.occurred_at, now)), " · ", el("span", { class: "status" }, a.status)),
-          el("div", { class: "msg" }, a.message),
-          el("div", { class: "meta" }, a.acknowledged_by ? `acknowledged by ${a.acknowledged_by}` : "", a.resolve_requested_by ? ` · resolution asked by ${a.resolve_requested_by}` : ""),
-          el("div", {},
-            a.status === "open" ? el("button", { class: "primary ack", onclick: () => act(a, "acknowledge") }, "Acknowledge") : null, " ",
-            el("button", { class: "resolve", onclick: () => act(a, "resolve") }, a.resolve_requested_by ? "Confirm resolution" : "Resolve"),
-            el("span", { class: "error" }))));
-      }
+    const parts = [];
+    if (!open.total) parts.push(el("p", { class: "muted" }, "Nothing needs action."));
+    else parts.push(el("h3", {}, `Needs action (${open.total})`), ...open.rows.map(a => alertRow(a, now)), pager("open"));
+    if (acked.total) {
+      const details = el("details", { class: "acked", open: acked.expanded || false },
+        el("summary", {}, `Acknowledged (${acked.total})`), ...acked.rows.map(a => alertRow(a, now)), pager("acknowledged"));
+      details.addEventListener("toggle", () => { acked.expanded = details.open; });
+      parts.push(details);
     }
-    box.replaceChildren(...rows);
+    box.replaceChildren(...parts.filter(Boolean));
   }
 
   async function act(a, verb) {
     const row = document.querySelector(`[data-alert="${a.alert_id}"]`);
-    try { await api(`/api/v1/alerts/${a.alert_id}/${verb}`, { method: "POST", body: {} }); await loadAlerts(); colour(); }
+    try { await api(`/api/v1/alerts/${a.alert_id}/${verb}`, { method: "POST", body: {} }); await loadAlerts(); await loadStates(); }
     catch (e) { if (row) row.querySelector(".error").textContent = " " + e.message; }
   }
 
@@ -49,20 +73,21 @@
   const COLOUR = { critical: "#d64545", high: "#f0b429", medium: "#de911d", low: "#de911d" };
   let map = null, trucks = null, overlay = null, markers = new Map(), fitted = false, selected = null;
 
-  // The worst open severity per tenant/conveyance, built once per alert load: colouring thousands of
-  // trucks must not scan every alert for each of them.
+  // A truck's colour is its own state: the worst severity of all its unresolved alerts, as the server
+  // counts them (GET /api/v1/conveyances-alert-state), never what the alert panel has loaded.
   let worstBy = new Map();
-  function indexWorst() {
+  function indexStates(states) {
     worstBy = new Map();
-    for (const a of alerts) {
-      const key = a.tenant + "/" + a.conveyance_id, seen = worstBy.get(key);
-      if (!seen || RANK[a.severity] > RANK[seen]) worstBy.set(key, a.severity);
-    }
+    for (const s of states) worstBy.set(s.tenant + "/" + s.conveyance_id, s);
+  }
+  async function loadStates() {
+    indexStates((await api("/api/v1/conveyances-alert-state")).states);
+    colour();
   }
 
   function state(c) {
     const w = worstBy.get(c.tenant + "/" + c.conveyance_id);
-    if (w) return w;
+    if (w) return w.worst;
     if (!c.trip) return "none";
     return c.trip.status === "in_transit" ? "ok" : "planned";
   }
@@ -81,6 +106,7 @@
     // shown twice), and on a large fleet it is what makes a zoom slow.
     trucks = L.markerClusterGroup({ maxClusterRadius: 36, disableClusteringAtZoom: 15, showCoverageOnHover: false,
       spiderfyOnMaxZoom: false, animate: false, iconCreateFunction: cluster }).addTo(map);
+    window.sealguardTrucks = trucks;  // every truck marker, clustered or not (tests, an operator's console)
   }
 
   function cluster(group) {
@@ -100,6 +126,7 @@
 
   async function loadMap() {
     convs = (await api("/api/v1/conveyances")).conveyances;
+    indexStates(convs.filter(c => c.alert_state).map(c => ({ tenant: c.tenant, conveyance_id: c.conveyance_id, ...c.alert_state })));
     document.getElementById("conv-count").textContent = `(${convs.length})`;
     ensureMap();
     overlay.clearLayers();
@@ -180,7 +207,7 @@
     document.getElementById("picked").replaceChildren(el("b", {}, c.conveyance_id), " · ",
       t ? `trip ${t.trip_id} (${t.status}) ${t.origin.facility_id} → ${t.destination.facility_id}; seals expected ${t.expected_seals.join(", ") || "-"}` : "no open trip",
       c.position ? ` · last fix ${SG.fmtTime(c.position.at)}` : "", c.stopped_since ? ` · stopped since ${SG.fmtTime(c.stopped_since)}` : "",
-      ` · ${alerts.filter(a => a.tenant === c.tenant && a.conveyance_id === c.conveyance_id).length} open alert(s)`);
+      ` · ${(worstBy.get(c.tenant + "/" + c.conveyance_id) || { unresolved: 0 }).unresolved} unresolved alert(s)`);
   }
 
   document.getElementById("alerts").addEventListener("click", ev => {
@@ -200,7 +227,10 @@
   }
 
   let alertTimer = null, mapTimer = null;
-  function scheduleAlerts() { clearTimeout(alertTimer); alertTimer = setTimeout(() => loadAlerts().then(colour).catch(() => {}), 300); }
+  function scheduleAlerts() {
+    clearTimeout(alertTimer);
+    alertTimer = setTimeout(() => Promise.all([loadAlerts(), loadStates()]).catch(() => {}), 300);
+  }
   function scheduleMap() { clearTimeout(mapTimer); mapTimer = setTimeout(() => loadMap().catch(() => {}), 2000); }
 
   function setLive(on) { const n = document.getElementById("live"); n.className = on ? "on" : "off"; n.textContent = on ? "live" : "reconnecting"; }
