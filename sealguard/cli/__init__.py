@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--policy", help="policy YAML to apply over the defaults")
     show.add_argument("--tenant", help="show the policy as this tenant sees it")
 
-    dp = sub.add_parser("demo", help="replay the bundled example scenarios and show their alerts")
+    dp = sub.add_parser("demo", help="run the monitor on its embedded servers with a simulated fleet, pages and"
+                        " paging (--replay: only replay the bundled scenarios and print their alerts)")  # fmt: skip
     dp.add_argument("--scenarios", help="folder of scenarios (default: the bundled copies)")
     dp.add_argument("--replay", action="store_true", help="only replay the scenarios (no servers)")
     dp.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")

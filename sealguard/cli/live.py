@@ -169,6 +169,13 @@ async def _database() -> AsyncIterator[str]:
         _using(f"the running monitor's embedded database in {data_dir}")
         yield url  # outside any suppress: the command's own errors must reach the user
         return
+    from sealguard.sim.demo import DEMO_DIR
+
+    demo = embedded_url_file(settings.data_dir / DEMO_DIR)
+    if demo.exists() and await _answers(url := demo.read_text().strip()):
+        _using(f"the running demo's embedded database in {data_dir / DEMO_DIR}")
+        yield url
+        return
     lock = DataDirLock(settings.data_dir)
     if not lock.acquire():
         raise CommandError(f"a monitor holds {data_dir} but its database does not answer; try again shortly")
@@ -414,8 +421,16 @@ def _alerts(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from sealguard.alerts import config, routing
+    from sealguard.embedded.servers import DataDirLock
+    from sealguard.sim.demo import DEMO_DIR
 
     path = args.config or _settings().alerting
+    demo = _settings().data_dir / DEMO_DIR / "alerting.yaml"
+    running = DataDirLock(_settings().data_dir, "demo.lock").held()
+    if path is None and running and demo.exists():  # `make demo` is paging with it: say what it would do
+        path = demo
+        print(f"sealguard: using the running demo's alerting ({demo}); set SEALGUARD_ALERTING for yours",
+              file=sys.stderr)  # fmt: skip
     try:
         cfg = config.load(path)
     except (OSError, ValidationError, ValueError) as exc:

@@ -79,6 +79,19 @@ class DataDirLock:
             os.close(self._fd)
             self._fd = None
 
+    def held(self) -> bool:
+        """Whether a live process holds the lock (asked without taking it for more than an instant)."""
+        if not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
 
 def write_private(path: Path, text: str) -> None:
     """Write a secret-bearing file created 0600 (never world-readable, not even for an instant)."""

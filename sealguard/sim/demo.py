@@ -28,6 +28,9 @@ def find_scenarios(folder: str | None) -> Path | None:
     return None
 
 
+DEMO_DIR = "demo"  # the demo's monitor keeps its data here, under the data directory (the CLI finds it there)
+
+
 def run_live_demo(duration: float, speedup: float) -> int:
     import asyncio
 
@@ -37,7 +40,7 @@ def run_live_demo(duration: float, speedup: float) -> int:
     # The simulated fleet runs event time ahead of the wall clock (speed-up), so a second run against the
     # same database would be judged against the first run's clock. The demo starts clean each time in
     # its own folder; `sealguard up` keeps its data.
-    settings.data_dir = settings.data_dir / "demo"
+    settings.data_dir = settings.data_dir / DEMO_DIR
     # The simulated fleet's event time runs ahead of the wall clock by design: no skew limit here.
     settings.max_future_skew = 0
     # Take the demo's lock before touching its folder: a second demo must never delete the data of one

@@ -5,6 +5,7 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sealguard.embedded.servers import free_port
@@ -13,13 +14,35 @@ from sealguard.embedded.servers import free_port
 def test_demo_shows_alerts_within_a_minute(tmp_path: Path) -> None:
     env = {**os.environ, "SEALGUARD_HTTP": f"127.0.0.1:{free_port()}", "SEALGUARD_DATA_DIR": str(tmp_path / "d"),
            "SEALGUARD_MQTT_EMBEDDED_PORT": str(free_port())}  # fmt: skip
-    out = subprocess.run([sys.executable, "-m", "sealguard.cli", "demo", "--duration", "45"], env=env,
-                         capture_output=True, text=True, timeout=180, check=False)  # fmt: skip
-    assert out.returncode == 0, out.stderr[-2000:]
-    text = out.stdout
+    log, err = tmp_path / "demo.out", tmp_path / "demo.err"
+    with log.open("w") as o, err.open("w") as e:
+        demo = subprocess.Popen([sys.executable, "-m", "sealguard.cli", "demo", "--duration", "45"], env=env,
+                                stdout=o, stderr=e, text=True)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while "admin token  in " not in log.read_text() and demo.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            # README's own commands, in a second terminal while the demo runs: they find its database and
+            # its alerting, rather than starting an empty database of their own
+            tokens = subprocess.run([sys.executable, "-m", "sealguard.cli", "token", "list"], env=env,
+                                    capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+            assert tokens.returncode == 0 and "the running demo's embedded database" in tokens.stderr, tokens.stderr
+            assert "admin" in tokens.stdout, tokens.stdout
+            assert not (tmp_path / "d" / "postgres").exists()  # no second, empty database
+            route = subprocess.run([sys.executable, "-m", "sealguard.cli", "alerts", "route", "--tenant", "default",
+                                    "--rule", "SEAL-003", "--severity", "critical"], env=env, capture_output=True,
+                                   text=True, timeout=60, check=False)  # fmt: skip
+            assert route.returncode == 0 and "running demo's alerting" in route.stderr, route.stderr
+            assert "on-call-pager" in route.stdout, route.stdout
+            assert demo.wait(timeout=180) == 0, err.read_text()[-2000:]
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+    text = log.read_text()
+    out_stderr = err.read_text()
     assert "admin token  in " in text and "/api/v1/alerts" in text
     token = (tmp_path / "d" / "demo" / "admin-token").read_text().strip()
-    assert token not in text + out.stderr  # the banner names the file; logs never carry the secret
+    assert token not in text + out_stderr  # the banner names the file; logs never carry the secret
     assert (tmp_path / "d" / "demo" / "admin-token").stat().st_mode & 0o077 == 0
     # two people to sign in as; their passwords are in a file only its owner reads, never on the console
     people = tmp_path / "d" / "demo" / "people.txt"
