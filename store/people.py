@@ -87,6 +87,17 @@ async def list_people(conn: Conn) -> list[Person]:
     return [Person(**r) for r in await cur.fetchall()]
 
 
+async def assignable(conn: Conn, tenant: str | None) -> list[tuple[str, str, str]]:
+    """The people of ``tenant`` (all: None) who may act on alerts, as (username, display name, role):
+    whom an alert can be assigned to. Disabled accounts and scanners are left out."""
+    cur = await conn.execute(
+        "SELECT username, display_name, role FROM people WHERE disabled_at IS NULL AND role <> 'scanner'"
+        " AND (%s::text IS NULL OR tenant = %s) ORDER BY display_name, username LIMIT 2000",
+        (tenant, tenant),
+    )
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in await cur.fetchall()]
+
+
 async def update(conn: Conn, username: str, **fields: Any) -> bool:
     """Set some of password_hash, totp_secret, role, tenant, facility, display_name, disabled_at. Anything
     a session rests on (the password, the second factor on or off, the role, tenant or facility, being

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sealguard.alerts.matchers import validate_all
 from sealguard.rules.guidance import rule_guide
-from sealguard.store import alert_detail, silences
+from sealguard.store import alert_detail, people, silences
 from sealguard.store import photos as store_photos
 from sealguard.store.alert_rows import fetch_alerts, select_alerts, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
@@ -114,6 +114,15 @@ def router() -> APIRouter:
             raise HTTPException(decision.code, decision.error)
         steps = [action for action, _ in decision.history]
         return JSONResponse({"alert": doc.document() if doc is not None else None, "recorded": steps})
+
+    @api.get("/people", tags=["alerts"])
+    async def assignable_people(request: Request, who: Annotated[Principal, require("operator")],
+                                tenant: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """The people of the tenant an alert can be assigned to (the alert page's pick list)."""
+        scope = tenant_scope(who, tenant)
+        async with request.app.state.rt.pool.connection() as conn:
+            found = await people.assignable(conn, scope)
+        return {"people": [{"username": u, "name": n, "role": r, "label": f"{n} ({u})"} for u, n, r in found]}
 
     @api.post("/silences", tags=["silences"], status_code=201)
     async def create_silence(request: Request, body: SilenceBody,

@@ -18,12 +18,20 @@
   async function load() {
     const d = await api("/api/v1/alerts/" + id);
     const a = d.alert;
-    document.getElementById("title").replaceChildren(el("span", { class: "sev " + a.severity }, a.severity), " ", a.rule_id, " · ", a.conveyance_id || "-");
-    const facts = [["Status", a.status], ["Message", a.message], ["Criterion", a.criterion], ["Since", fmtTime(a.occurred_at)],
+    document.getElementById("title").replaceChildren(el("span", { class: "sev " + a.severity }, a.severity), " ", a.rule_id, " · ", a.conveyance_id || "-",
+      " ", el("span", { class: "status-chip " + a.status }, a.status));
+    document.title = `${a.rule_id} ${a.conveyance_id || ""} · sealguard`;
+    document.getElementById("headline").textContent = a.message;
+    const facts = [["Since", fmtTime(a.occurred_at)], ["Criterion", a.criterion],
       ["Trip", a.trip_id], ["Facility", a.facility_id], ["Tenant", a.tenant], ["Acknowledged by", a.acknowledged_by],
       ["Resolution asked by", a.resolve_requested_by], ["Resolved", a.resolved_at ? `${fmtTime(a.resolved_at)} by ${a.resolved_by}` : null],
-      ["Assignee", a.assignee], ["Dedup key", a.dedup_key]];
-    document.getElementById("facts").replaceChildren(...facts.filter(f => f[1]).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
+      ["Assigned to", a.assignee]];
+    document.getElementById("facts").replaceChildren(...facts.filter(f => f[1]).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))),
+      el("tr", { class: "minor" }, el("th", {}, "Alert id"), el("td", {}, a.alert_id, el("span", { class: "muted" }, ` · dedup ${a.dedup_key}`))));
+    document.getElementById("on-map").href = "/?conveyance=" + encodeURIComponent(a.conveyance_id || "");
+    document.getElementById("on-map").hidden = !a.conveyance_id;
+    escalation(a, d.notifications);
+    people(a);
     const g = d.rule, guide = document.getElementById("guide");
     guide.hidden = !g;
     if (g) {
@@ -92,6 +100,11 @@
 
   // --- the map: plan, track, evidence, and a slider to play the track back ------------------------------
   let map = null, layer = null, player = null;
+  const fits = { evidence: null, trip: null };
+  for (const [button, which] of [["fit-evidence", "evidence"], ["fit-trip", "trip"]])
+    document.getElementById(button).addEventListener("click", () => {
+      if (map && fits[which] && fits[which].isValid()) map.fitBounds(fits[which], { padding: [24, 24], maxZoom: 16, animate: false });
+    });
   function draw(a, plan, fixes, evidence, evs) {
     const places = plan ? [["origin", plan.origin], ["destination", plan.destination], ...(plan.approved_stops || []).map(p => ["approved stop", p])].filter(([, p]) => p && p.center) : [];
     const route = plan && plan.route ? plan.route.map(p => [p[1], p[0]]) : [];
@@ -131,7 +144,19 @@
         .bindTooltip(`${fmtTime(e.occurred_at)} · ${summary(e)} · evidence`).addTo(layer);
       bounds.extend([e.lat, e.lon]);
     }
-    if (first && bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 14, animate: false });
+    // The view opens on the evidence, not the whole trip: a 3 km deviation on a 400 km route is two
+    // pixels at the route's scale. It spans the evidence and the fixes two minutes either side, and at
+    // least a few corridor widths, so the corridor the truck left (or the place it stopped) shows too.
+    const focus = L.latLngBounds([]);
+    for (const f of fixes) if (Math.abs(Date.parse(f.occurred_at) - t) <= 2 * 60e3 || evidence.has(f.event_id)) focus.extend([f.lat, f.lon]);
+    for (const e of evs) if (evidence.has(e.event_id) && e.lat != null && e.lon != null) focus.extend([e.lat, e.lon]);
+    if (focus.isValid()) {
+      const reach = Math.max(2 * ((plan && plan.corridor_m) || 500), 1000);
+      focus.extend(focus.getCenter().toBounds(2 * reach));
+    }
+    fits.evidence = focus.isValid() ? focus : bounds;
+    fits.trip = bounds;
+    if (first && fits.evidence.isValid()) map.fitBounds(fits.evidence, { padding: [24, 24], maxZoom: 16, animate: false });
     playback(fixes, evs);
   }
 
@@ -176,6 +201,33 @@
       }, Math.max(60, Math.min(400, 20000 / fixes.length)));
     };
     scrub.value = String(at); show(at);
+  }
+
+  // "Pages the security lead in 4 min unless acknowledged": the next escalation still due, counted down.
+  let countdown = null;
+  function escalation(a, notes) {
+    const box = document.getElementById("escalation");
+    clearInterval(countdown);
+    const due = notes.filter(n => n.status === "pending" && n.tier > 0 && n.kind !== "resolve" && n.kind !== "acknowledge")
+      .sort((x, y) => Date.parse(x.due_at) - Date.parse(y.due_at))[0];
+    if (!due || a.status !== "open") { box.hidden = true; return; }
+    const tick = () => {
+      const left = Date.parse(due.due_at) - Date.now();
+      const when = left <= 0 ? "now" : left < 90e3 ? `in ${Math.ceil(left / 1000)} s` : `in ${Math.round(left / 60e3)} min`;
+      box.textContent = `Escalates ${when}: pages ${due.receiver} (${due.channel}) unless acknowledged.`;
+    };
+    box.hidden = false; tick(); countdown = setInterval(tick, 1000);
+  }
+
+  // Assign to a person of the tenant: a pick list (typing a name still works, as a note of who).
+  let peopleLoaded = false;
+  async function people(a) {
+    if (peopleLoaded) return;
+    peopleLoaded = true;
+    try {
+      const found = (await api("/api/v1/people?tenant=" + encodeURIComponent(a.tenant))).people;
+      document.getElementById("people").replaceChildren(...found.map(p => el("option", { value: p.label }, p.role)));
+    } catch (e) { /* an all-tenants token without the tenant: free text only */ }
   }
 
   async function act(verb, body) {
