@@ -2,11 +2,13 @@
 name the caller types, so the audit trail says who really did it (issue one token per person)."""
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sealguard.alerts.matchers import validate_all
@@ -22,6 +24,7 @@ from sealguard.web.evidence_api import photo_json
 from sealguard.web.waiting import stored
 
 Verb = Literal["acknowledge", "resolve", "comment", "assign"]
+MAX_BULK = 500
 
 
 class ActionBody(BaseModel):
@@ -29,6 +32,14 @@ class ActionBody(BaseModel):
 
     note: Text | None = Field(None, max_length=4000)
     assignee: Text | None = Field(None, min_length=1, max_length=200)
+
+
+class BulkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verb: Literal["acknowledge", "resolve", "comment"]
+    alert_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_BULK)
+    note: Text | None = Field(None, max_length=4000)
 
 
 class SilenceBody(BaseModel):
@@ -88,6 +99,37 @@ def router() -> APIRouter:
             taken = await store_photos.of_trip(conn, alert.tenant, alert.trip_id, alert.evidence)
         return {"alert": alert.document(), "history": history, "evidence": evidence, "notifications": notifications,
                 "rule": rule_guide(alert.rule_id), "photos": [photo_json(p) for p in taken]}  # fmt: skip
+
+    @api.post("/alerts-bulk", tags=["alerts"], response_class=StreamingResponse,
+              responses={200: {"content": {"application/x-ndjson": {}}}})  # fmt: skip
+    async def act_on_alerts(request: Request, body: BulkBody,
+                            who: Annotated[Principal, require("operator")]) -> StreamingResponse:  # fmt: skip
+        """One action on many alerts in one request: each is recorded under the caller as if done alone
+        (the two-person rule holds for each). The answer streams one JSON line per alert as it is done
+        (``{"alert_id", "ok", "status" | "error"}``), then a summary line: a console shows the progress."""
+        scope = None if who.tenant == ALL_TENANTS else who.tenant
+        ids = list(dict.fromkeys(str(i) for i in body.alert_ids))
+        actions = request.app.state.rt.actions
+
+        async def lines() -> AsyncIterator[bytes]:
+            done = failed = 0
+            for alert_id in ids:
+                act = Act(alert_id, body.verb, who.label, scope, note=body.note, identity=who.identity)
+                try:
+                    decision, doc = await stored(actions.act(act))
+                except HTTPException as exc:
+                    line = {"alert_id": alert_id, "ok": False, "error": str(exc.detail)}
+                else:
+                    if decision.error is not None:
+                        line = {"alert_id": alert_id, "ok": False, "error": decision.error}
+                    else:
+                        line = {"alert_id": alert_id, "ok": True, "status": doc.status if doc else None,
+                                "recorded": [action for action, _ in decision.history]}  # fmt: skip
+                done, failed = (done + 1, failed) if line["ok"] else (done, failed + 1)
+                yield orjson.dumps(line) + b"\n"
+            yield orjson.dumps({"summary": True, "done": done, "failed": failed, "of": len(ids)}) + b"\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @api.post("/alerts/{alert_id}/{verb}", tags=["alerts"])
     async def act_on_alert(request: Request, alert_id: uuid.UUID, verb: Verb,

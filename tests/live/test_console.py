@@ -61,16 +61,21 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 # paging
                 await page.locator("#next").click()
                 await expect(page.locator("#page")).to_contain_text("page 2 of")
-                # filter by severity
+                # the tab says how many nobody has acknowledged
+                open_now = int((await query(database_url, "SELECT count(*) FROM alerts WHERE status = 'open'"))[0][0])
+                await expect(page).to_have_title(f"({open_now}) sealguard · alarm console")
+                # filter by severity: it applies at once (no Apply), and the view is in the URL
                 await page.locator("select[name=severity]").select_option("critical")
-                await page.locator("#filters button[type=submit]").click()
                 await expect(page.locator("#page")).to_contain_text(f"· {critical} alert(s)")
                 assert {t.lower() for t in await page.locator("#rows .sev").all_inner_texts()} == {"critical"}
+                assert "severity=critical" in page.url
+                await page.reload()  # a bookmarked or shared view opens as it was
+                await expect(page.locator("select[name=severity]")).to_have_value("critical")
+                await expect(page.locator("#page")).to_contain_text(f"· {critical} alert(s)")
                 # search by part of a conveyance id, in lower case; sorted oldest first
                 await page.locator("select[name=severity]").select_option("")
                 await page.locator("input[name=search]").fill("trl-10")
                 await page.locator("select[name=sort]").select_option("oldest")
-                await page.locator("#filters button[type=submit]").click()
                 # wait for the filtered page to replace the previous one before reading it
                 await expect(page.locator("#rows td:nth-child(4)", has_text="MSCU")).to_have_count(0)
                 await expect(page.locator("#rows tr").first).to_be_visible()
@@ -82,7 +87,6 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 await page.locator("input[name=search]").fill("")
                 await page.locator("select[name=status]").select_option("open")
                 await page.locator("select[name=sort]").select_option("severity")
-                await page.locator("#filters button[type=submit]").click()
                 boxes = page.locator("#rows input[type=checkbox]:not([disabled])")
                 await expect(boxes.first).to_be_visible()
                 # read both ids at once (a live reload may redraw the rows), then tick them by id
@@ -90,8 +94,11 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 for alert_id in picked:
                     await page.locator(f"#rows input[data-id='{alert_id}']").check()
                 await expect(page.locator("#ack-selected")).to_have_text("Acknowledge selected (2)")
+                posts: list[str] = []
+                page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
                 await page.locator("#ack-selected").click()
-                await expect(page.locator("#result")).to_have_text("acknowledged 2 of 2")
+                await expect(page.locator("#result")).to_have_text("acknowledge: 2 of 2 done")
+                assert [u.split("/api/v1/")[1] for u in posts] == ["alerts-bulk"]  # one request for the lot
                 rows = await query(database_url, "SELECT status, acknowledged_by FROM alerts"
                                                  " WHERE alert_id = ANY(%s::uuid[])", picked)  # fmt: skip
                 assert len(set(picked)) == 2, picked
@@ -101,7 +108,6 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 ]
                 # the resolved history
                 await page.locator("select[name=status]").select_option("resolved")
-                await page.locator("#filters button[type=submit]").click()
                 await expect(page.locator("#page")).to_contain_text(f"· {resolved} alert(s)")
                 if resolved:
                     assert set(await page.locator("#rows td.status").all_inner_texts()) == {"resolved"}
@@ -135,3 +141,51 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
 
 def _uuid_like() -> "re.Pattern[str]":
     return re.compile(r"^[0-9a-f-]{36}$")
+
+
+async def test_a_bulk_action_is_one_request_held_to_the_callers_tenant(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
+) -> None:
+    """Bulk acknowledge and resolve through ``POST /api/v1/alerts-bulk``: a line per alert as it is done,
+    each recorded under the caller; another tenant's alerts are refused one by one, never touched; the
+    two-person rule holds for each; a list too long is refused whole."""
+    import httpx
+
+    s = settings(tmp_path, database_url, mqtt_broker)
+    async with running(s) as monitor:
+        base = f"http://{s.http}"
+        lines = several_scenarios("acme")
+        assert (await post(base, monitor.token, "/api/v1/events", [orjson.loads(x) for x in lines])).status_code == 200
+        await wait_for(lambda: query(database_url, "SELECT 1 FROM alerts WHERE status = 'open' LIMIT 1"),
+                       what="open alerts")  # fmt: skip
+        acme = await token_for(database_url, "acme", "operator", "bulk-desk")
+        globex = await token_for(database_url, "globex", "operator", "intruder")
+        ids = [str(r[0]) for r in await query(database_url, "SELECT alert_id FROM alerts WHERE status = 'open'"
+                                                            " ORDER BY alert_id LIMIT 3")]  # fmt: skip
+        async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+
+            async def bulk(token: str, verb: str, alert_ids: list[str]) -> list[dict[str, object]]:
+                r = await c.post("/api/v1/alerts-bulk", json={"verb": verb, "alert_ids": alert_ids},
+                                 headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+                assert r.status_code == 200, r.text
+                assert r.headers["content-type"].startswith("application/x-ndjson")
+                return [orjson.loads(line) for line in r.text.splitlines()]
+
+            refused = await bulk(globex, "acknowledge", ids)
+            assert [x["ok"] for x in refused[:-1]] == [False, False, False]
+            assert refused[-1] == {"summary": True, "done": 0, "failed": 3, "of": 3}
+            assert "acme" not in str(refused)
+            untouched = await query(database_url, "SELECT status FROM alerts WHERE alert_id = ANY(%s::uuid[])", ids)
+            assert {r[0] for r in untouched} == {"open"}
+            done = await bulk(acme, "acknowledge", ids)
+            assert [x["ok"] for x in done[:-1]] == [True, True, True] and done[-1]["done"] == 3
+            rows = await query(database_url, "SELECT DISTINCT acknowledged_by FROM alerts"
+                                             " WHERE alert_id = ANY(%s::uuid[])", ids)  # fmt: skip
+            assert rows == [("bulk-desk",)]
+            too_many = await c.post("/api/v1/alerts-bulk", json={"verb": "acknowledge",
+                                                                 "alert_ids": [str(uuid.uuid4()) for _ in range(501)]},
+                                    headers={"Authorization": f"Bearer {acme}"})  # fmt: skip
+            assert too_many.status_code == 422
+            assert (
+                await c.post("/api/v1/alerts-bulk", json={"verb": "acknowledge", "alert_ids": ids})
+            ).status_code == 401

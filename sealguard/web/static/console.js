@@ -18,29 +18,68 @@
     return { q, status };
   }
 
+  // The filters live in the URL: a view can be bookmarked, shared or reloaded, and applies as it changes.
+  const FIELDS = ["status", "severity", "rule", "search", "since", "until", "sort", "group"];
+  function toUrl() {
+    const f = new FormData(document.getElementById("filters")), q = new URLSearchParams();
+    for (const k of FIELDS) { const v = String(f.get(k) || "").trim(); if (v) q.set(k, v); }
+    if (offset) q.set("offset", String(offset));
+    history.replaceState(null, "", q.toString() ? "?" + q : location.pathname);
+  }
+  function fromUrl() {
+    const q = new URLSearchParams(location.search), form = document.getElementById("filters");
+    for (const k of FIELDS) {
+      const field = form.elements[k], v = q.get(k);
+      if (!field || v === null) continue;
+      if (field.type === "checkbox") field.checked = v === field.value; else field.value = v;
+    }
+    offset = Math.max(0, Number(q.get("offset")) || 0);
+  }
+
   async function load() {
     const { q, status } = params();
     if (!status) q.set("status", "unresolved");  // the default view: everything people still have to handle
-    const data = await api("/api/v1/alerts?" + q);
+    const [data, open] = await Promise.all([api("/api/v1/alerts?" + q), api("/api/v1/alerts?status=open&limit=1")]);
     shown = data.alerts;
     render(data);
+    document.title = (open.total ? `(${open.total}) ` : "") + "sealguard · alarm console";  // unhandled, in the tab
     notifyCritical();
   }
 
   function render(data) {
     const now = Date.now();
-    document.getElementById("rows").replaceChildren(...shown.map(a => {
-      const box = el("input", { type: "checkbox", "data-id": a.alert_id, "aria-label": "select " + a.rule_id + " " + (a.conveyance_id || "") });
-      box.checked = selected.has(a.alert_id);
-      box.disabled = a.status !== "open";
-      box.addEventListener("change", () => { box.checked ? selected.add(a.alert_id) : selected.delete(a.alert_id); bulkState(); });
-      return el("tr", { class: "sev-" + a.severity, "data-id": a.alert_id },
-        el("td", {}, box), el("td", {}, el("span", { class: "sev " + a.severity }, a.severity)),
-        el("td", {}, a.rule_id), el("td", {}, a.conveyance_id || "-", a.conveyance_id ? [" ", el("a", { class: "on-map", href: "/?conveyance=" + encodeURIComponent(a.conveyance_id), title: "show on the map" }, "map")] : null),
-        el("td", {}, el("a", { href: "/alerts/" + a.alert_id }, a.message)),
-        el("td", { class: "age", "data-label": "since", title: a.occurred_at }, age(a.occurred_at, now)),
-        el("td", { class: "status", "data-label": "status" }, a.status));
-    }));
+    const grouped = document.querySelector("#filters [name=group]").checked;
+    const order = grouped ? [...shown].sort((x, y) => (x.conveyance_id || "").localeCompare(y.conveyance_id || "")) : shown;
+    const rows = [];
+    let last = null;
+    for (const a of order) {
+      if (grouped && a.conveyance_id !== last) {
+        last = a.conveyance_id;
+        const n = order.filter(x => x.conveyance_id === last).length;
+        rows.push(el("tr", { class: "group" }, el("th", { colspan: "9" }, `${last || "no conveyance"} · ${n} alert(s) on this page`)));
+      }
+      rows.push(row(a, now));
+    }
+    document.getElementById("rows").replaceChildren(...rows);
+    pageInfo(data);
+  }
+
+  function row(a, now) {
+    const box = el("input", { type: "checkbox", "data-id": a.alert_id, "aria-label": "select " + a.rule_id + " " + (a.conveyance_id || "") });
+    box.checked = selected.has(a.alert_id);
+    box.disabled = a.status === "resolved";  // open or acknowledged: still to act on
+    box.addEventListener("change", () => { box.checked ? selected.add(a.alert_id) : selected.delete(a.alert_id); bulkState(); });
+    return el("tr", { class: "sev-" + a.severity, "data-id": a.alert_id },
+      el("td", {}, box), el("td", {}, el("span", { class: "sev " + a.severity }, a.severity)),
+      el("td", { class: "rule" }, a.rule_id), el("td", {}, a.conveyance_id || "-", a.conveyance_id ? [" ", el("a", { class: "on-map", href: "/?conveyance=" + encodeURIComponent(a.conveyance_id), title: "show on the map" }, "map")] : null),
+      el("td", {}, el("a", { href: "/alerts/" + a.alert_id }, a.message)),
+      el("td", { class: "age", "data-label": "since", title: a.occurred_at }, age(a.occurred_at, now)),
+      el("td", { class: "status", "data-label": "status" }, a.status),
+      el("td", { "data-label": "acknowledged by" }, a.acknowledged_by || ""),
+      el("td", { "data-label": "assigned to" }, a.assignee || ""));
+  }
+
+  function pageInfo(data) {
     const pages = Math.max(1, Math.ceil(data.total / PAGE));
     document.getElementById("page").textContent = `page ${Math.floor(offset / PAGE) + 1} of ${pages} · ${data.total} alert(s)`;
     document.getElementById("prev").disabled = offset === 0;
@@ -50,9 +89,11 @@
   }
 
   function bulkState() {
-    const b = document.getElementById("ack-selected");
-    b.disabled = selected.size === 0;
+    const b = document.getElementById("ack-selected"), r = document.getElementById("resolve-selected");
+    b.disabled = r.disabled = selected.size === 0;
+    document.getElementById("silence-for").disabled = selected.size === 0;
     b.textContent = selected.size ? `Acknowledge selected (${selected.size})` : "Acknowledge selected";
+    r.textContent = selected.size ? `Resolve selected (${selected.size})` : "Resolve selected";
   }
 
   document.getElementById("all").addEventListener("change", ev => {
@@ -63,21 +104,75 @@
     bulkState();
   });
 
-  document.getElementById("ack-selected").addEventListener("click", async () => {
-    const ids = [...selected], out = document.getElementById("result");
-    let done = 0; const failed = [];
-    for (const id of ids) {  // one request each: every acknowledgement is recorded under this person
-      try { await api(`/api/v1/alerts/${id}/acknowledge`, { method: "POST", body: {} }); done += 1; selected.delete(id); }
-      catch (e) { failed.push(`${id.slice(0, 8)}: ${e.message}`); }
-    }
+  // A bulk action is one request; its answer streams a line per alert, which moves the progress bar.
+  async function bulk(verb) {
+    const ids = [...selected], out = document.getElementById("result"), bar = document.getElementById("progress");
+    bar.hidden = false; bar.max = ids.length; bar.value = 0;
+    const me = SG.me();
+    const failed = [];
+    let done = 0;
+    try {
+      const resp = await fetch("/api/v1/alerts-bulk", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", ...(me && me.csrf ? { "X-CSRF-Token": me.csrf } : {}) },
+        body: JSON.stringify({ verb, alert_ids: ids }) });
+      if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).detail || resp.statusText);
+      const reader = resp.body.getReader(), text = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done: end } = await reader.read();
+        if (end) break;
+        buffer += text.decode(value, { stream: true });
+        let nl;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = JSON.parse(buffer.slice(0, nl)); buffer = buffer.slice(nl + 1);
+          if (line.summary) continue;
+          bar.value += 1;
+          if (line.ok) { done += 1; selected.delete(line.alert_id); } else failed.push(`${line.alert_id.slice(0, 8)}: ${line.error}`);
+          out.className = "muted"; out.textContent = `${verb}: ${bar.value} of ${ids.length}…`;
+        }
+      }
+    } catch (e) { failed.push(e.message); }
+    bar.hidden = true;
     out.className = failed.length ? "error" : "muted";
-    out.textContent = `acknowledged ${done} of ${ids.length}` + (failed.length ? ` — ${failed.join("; ")}` : "");
+    out.textContent = `${verb}: ${done} of ${ids.length} done` + (failed.length ? ` — ${failed.slice(0, 5).join("; ")}` : "");
     await load();
+  }
+  document.getElementById("ack-selected").addEventListener("click", () => bulk("acknowledge"));
+  document.getElementById("resolve-selected").addEventListener("click", () => bulk("resolve"));
+
+  // Silence the selected alerts' conveyances (notifications muted, alerts still raised and shown): an admin's.
+  document.getElementById("silence-for").addEventListener("change", async ev => {
+    const minutes = Number(ev.target.value), out = document.getElementById("result");
+    ev.target.value = "";
+    const picked = shown.filter(a => selected.has(a.alert_id) && a.conveyance_id);
+    const convs = [...new Set(picked.map(a => a.conveyance_id))];
+    if (!minutes || !convs.length) return;
+    const reason = prompt(`Why silence ${convs.join(", ")} for ${minutes / 60} h?`);
+    if (!reason) return;
+    const escape = v => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const byTenant = new Map();
+    for (const a of picked) byTenant.set(a.tenant, [...(byTenant.get(a.tenant) || []), a.conveyance_id]);
+    try {
+      for (const [tenant, list] of byTenant) {
+        const matcher = `conveyance_id=~"^(${[...new Set(list)].map(escape).join("|")})$"`;
+        await api("/api/v1/silences", { method: "POST", body: { matchers: [matcher], reason, duration_minutes: minutes,
+          tenant: SG.me() && SG.me().tenant === "*" ? tenant : undefined } });
+      }
+      out.className = "muted"; out.textContent = `silenced ${convs.length} conveyance(s) for ${minutes / 60} h`;
+    } catch (e) { out.className = "error"; out.textContent = "Not silenced: " + e.message; }
   });
 
-  document.getElementById("filters").addEventListener("submit", ev => { ev.preventDefault(); offset = 0; selected.clear(); load().catch(showError); });
-  document.getElementById("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load().catch(showError); });
-  document.getElementById("next").addEventListener("click", () => { offset += PAGE; load().catch(showError); });
+  // Filters apply as they change (no Apply): a select or checkbox at once, typed text after a pause.
+  let typing = null;
+  const refilter = () => { offset = 0; selected.clear(); toUrl(); load().catch(showError); };
+  document.getElementById("filters").addEventListener("submit", ev => { ev.preventDefault(); refilter(); });
+  document.getElementById("filters").addEventListener("change", refilter);
+  document.getElementById("filters").addEventListener("input", ev => {
+    if (ev.target.tagName !== "INPUT" || ev.target.type !== "text") return;
+    clearTimeout(typing); typing = setTimeout(refilter, 400);
+  });
+  document.getElementById("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); toUrl(); load().catch(showError); });
+  document.getElementById("next").addEventListener("click", () => { offset += PAGE; toUrl(); load().catch(showError); });
 
   // Opt-in alerting of the operator: a short tone and a desktop notification for each new critical alert.
   document.getElementById("notify").addEventListener("change", async ev => {
@@ -106,6 +201,7 @@
   function onLive(type) { if (type === "position") return; clearTimeout(timer); timer = setTimeout(() => load().catch(() => {}), 400); }
 
   SG.login(async () => {
+    fromUrl();
     try { await load(); } catch (e) { showError(e); }
     stream("/api/v1/stream", onLive, setLive);
     setInterval(() => { const now = Date.now(); for (const n of document.querySelectorAll(".age")) n.textContent = age(n.title, now); }, 30000);
