@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -18,7 +18,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
+from sealguard import places
 from sealguard.ingest.inbound import EventSink
+from sealguard.rules.policy import Policy
 from sealguard.schemas.alerts import StoredAlert
 from sealguard.store import fleet, projection
 from sealguard.store.alert_rows import alert_states, fetch_alerts, select_alerts, utc_iso
@@ -71,6 +73,41 @@ async def submit_one(request: Request, who: Principal, event: dict[str, Any]) ->
     return result
 
 
+ASSUMED_KPH = 60.0  # a truck's speed for an ETA when it is stopped or slow: a road freight average
+
+
+def whereabouts(view: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Where a conveyance is for people (the nearest bundled town) and, in transit, when it should arrive:
+    the straight-line distance left at its speed (at least ``ASSUMED_KPH``), against the plan's arrival.
+    A straight line under-reads a road's length; the ETA is a floor, said so on the page."""
+    pos, trip = view.get("position"), view.get("trip")
+    out: dict[str, Any] = {"near": places.nearest(pos["lat"], pos["lon"]) if pos else None, "eta": None}
+    if pos and trip and trip["status"] == "in_transit":
+        dest = trip["destination"]["center"]
+        left_km = places.distance_km(pos["lat"], pos["lon"], dest[1], dest[0])
+        speed = max(float(pos.get("speed_kph") or 0.0), ASSUMED_KPH)
+        fix_at = datetime.fromisoformat(pos["at"].replace("Z", "+00:00"))
+        eta = max(now, fix_at) + timedelta(hours=left_km / speed)
+        planned = trip.get("planned_arrival")
+        late_s = (eta - datetime.fromisoformat(planned.replace("Z", "+00:00"))).total_seconds() if planned else None
+        out["eta"] = {
+            "at": utc_iso(eta),
+            "km_left": round(left_km, 1),
+            "late_s": round(late_s) if late_s is not None else None,
+        }
+    return out
+
+
+def _policy(request: Request) -> Policy:
+    """The policy in force (loaded once per process; a policy change restarts the roles)."""
+    state = request.app.state
+    if getattr(state, "policy", None) is None:
+        path = state.rt.policy_path
+        state.policy = Policy.load(path) if path else Policy()
+    found: Policy = state.policy
+    return found
+
+
 async def _open_alerts(request: Request, tenant: str | None, conveyance: str | None = None) -> list[StoredAlert]:
     async with request.app.state.rt.pool.connection() as conn:
         query = select_alerts(
@@ -99,9 +136,14 @@ def router() -> APIRouter:
             by_conv.setdefault((a.tenant, a.conveyance_id or ""), []).append(
                 {"alert_id": a.alert_id, "rule_id": a.rule_id, "severity": a.severity, "status": a.status}
             )
+        now = datetime.now(UTC)
+        policy = _policy(request)
         for item in items:
             key = (item["tenant"], item["conveyance_id"])
             item["open_alerts"] = by_conv.get(key, [])
+            item.update(whereabouts(item, now))
+            # the silence the tracking-gap rule (TRK-003) allows this tenant: the list flags what the rule does
+            item["silent_after_s"] = policy.for_tenant(item["tenant"]).param("TRK-003", "window")
             state = states.get(key)
             item["alert_state"] = state.document() if state else None
         return {"conveyances": items}

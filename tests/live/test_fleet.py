@@ -14,6 +14,9 @@ from tests.live.monitor import running, settings
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
 
+NEAR_BUSY = "53 km SE of San Marcos"  # 29.6, -97.5: the nearest of the bundled places (GeoNames, 50,000+)
+
+
 async def test_the_fleet_list(tmp_path: Path, database_url: str, mqtt_broker: MqttBroker) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -23,9 +26,10 @@ async def test_the_fleet_list(tmp_path: Path, database_url: str, mqtt_broker: Mq
         operator = await token_for(database_url, "acme", "operator", "olga")
         now = datetime.now(UTC)
         # the silent one reported three hours ago; the other a minute ago, at 72 km/h
-        events = sealed_trip("TRL-QUIET", now - timedelta(hours=3), 64.0) + sealed_trip(
-            "TRL-BUSY", now - timedelta(minutes=1), 72.0
-        )
+        events = (sealed_trip("TRL-QUIET", now - timedelta(hours=3), 64.0)
+                  # silent for 20 minutes: past TRK-003's 15-minute window, so flagged as the rule sees it
+                  + sealed_trip("TRL-GAP", now - timedelta(minutes=20), 80.0)
+                  + sealed_trip("TRL-BUSY", now - timedelta(minutes=1), 72.0))  # fmt: skip
         assert (await post(base, operator, "/api/v1/events", events)).json()["accepted"] == len(events)
         async with async_playwright() as pw:
             browser = await launch(pw)
@@ -36,7 +40,7 @@ async def test_the_fleet_list(tmp_path: Path, database_url: str, mqtt_broker: Mq
                 await sign_in(page, base, database_url, "acme", "operator", "olga", "Olga Petrova")
                 await page.goto(f"{base}/fleet")
                 rows = page.locator("#rows tr")
-                await expect(rows).to_have_count(2)
+                await expect(rows).to_have_count(3)
                 quiet = page.locator("#rows tr[data-conveyance='TRL-QUIET']")
                 await expect(quiet).to_have_class("quiet")
                 await expect(quiet.locator("td.silent")).to_have_text("3 h")
@@ -46,9 +50,14 @@ async def test_the_fleet_list(tmp_path: Path, database_url: str, mqtt_broker: Mq
                 await expect(busy).not_to_have_class("quiet")
                 await expect(busy).to_contain_text("in transit")
                 await expect(busy).to_contain_text("STRLBUSY")  # seals as the engine compares them
-                await expect(page.locator("#summary")).to_contain_text("1 in transit and silent")
+                await expect(page.locator("#rows tr[data-conveyance='TRL-GAP']")).to_have_class("quiet")
+                await expect(page.locator("#summary")).to_contain_text("2 in transit and silent past their"
+                                                                       " tracking-gap window (15 min)")  # fmt: skip
+                # where it is, by the bundled place names, and when it should arrive
+                await expect(busy.locator("td.near")).to_have_text(NEAR_BUSY)
+                await expect(busy.locator("td.eta")).not_to_have_text("—")
                 await page.locator("#quiet-only").check()
-                await expect(rows).to_have_count(1)
+                await expect(rows).to_have_count(2)
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 await page.locator("#quiet-only").uncheck()
                 await page.screenshot(path=str(SHOTS / "fleet-list.png"), full_page=True)
