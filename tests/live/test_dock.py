@@ -10,7 +10,7 @@ from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post, token_for
 from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sign_in
 from tests.live.monitor import running, settings
-from tests.live.servers import query
+from tests.live.servers import query, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
@@ -104,5 +104,59 @@ async def test_the_dock_on_a_phone(tmp_path: Path, database_url: str, mqtt_broke
                 await expect(page.locator("#seal-check")).to_contain_text("cannot be matched")
                 await page.screenshot(path=str(SHOTS / "dock-390-no-seals.png"), full_page=True)
                 assert not errors, errors
+            finally:
+                await browser.close()
+
+
+async def test_a_check_made_offline_is_sent_when_the_connection_returns(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
+) -> None:
+    """A dock loses its connection between looking a truck up and recording the seal check: the check is
+    kept on the phone, said so, and sent by itself when the connection returns; a truck whose plan says
+    no type gets the 17-point checklist, a container number the 7-point."""
+    from playwright.async_api import async_playwright, expect
+
+    s = settings(tmp_path, database_url, mqtt_broker)
+    async with running(s):
+        base = f"http://{s.http}"
+        operator = await token_for(database_url, "acme", "operator", "ops")
+        plans = [{"event_id": f"p-{cid}", "kind": "trip.planned", "occurred_at": "2026-11-30T06:00:00Z",
+                  "tenant": "acme", "conveyance_id": cid, "trip_id": f"T-{cid}", "seal_numbers": [f"SG{n}"],
+                  "origin": PLACE, "destination": {**PLACE, "facility_id": "DC-2", "center": [-95.37, 29.76]}}
+                 for n, cid in ((4411, "TRL-77"), (4412, "MSCU1234566"))]  # fmt: skip
+        assert (await post(base, operator, "/api/v1/events", plans)).json()["accepted"] == 2
+        async with async_playwright() as pw:
+            browser = await launch(pw)
+            try:
+                context = await browser.new_context(viewport={"width": 390, "height": 844})
+                page = await context.new_page()
+                await sign_in(page, base, database_url, "acme", "scanner", "dock4", "Rita Dock")
+                await page.goto(f"{base}/dock")
+                await page.locator("#conveyance").fill("MSCU1234566")
+                await page.locator("#conveyance").press("Enter")
+                await expect(page.locator("#itype")).to_have_value("container_7pt")
+                await page.locator("#conveyance").fill("TRL-77")
+                await page.locator("#conveyance").press("Enter")
+                await expect(page.locator("#itype")).to_have_value("tractor_trailer_17pt")  # a truck, no type given
+                await context.set_offline(True)
+                await page.click('[data-step="view"][data-v="true"]')
+                await page.fill("#seal", "SG4411")
+                await page.press("#seal", "Enter")
+                for step in ("tug", "twist_turn", "intact"):
+                    await page.click(f'[data-step="{step}"][data-v="true"]')
+                await page.click("#submit-vvtt")
+                await expect(page.locator("#vvtt-verdict .queued")).to_contain_text("saved on this phone")
+                await expect(page.locator("#queue")).to_contain_text("1 check(s) saved on this phone")
+                await at_size(page, "dock-offline", 390, 844)
+                checks = "SELECT count(*) FROM events WHERE kind = 'seal.verified' AND conveyance_id = 'TRL-77'"
+                assert await query(database_url, checks) == [(0,)]
+                await context.set_offline(False)  # the browser says 'online': the queue goes by itself
+                await expect(page.locator("#queue")).to_be_hidden()
+
+                async def sent() -> bool:
+                    return await query(database_url, checks) == [(1,)]
+
+                await wait_for(sent, what="the queued check stored")
+                assert await page.evaluate("localStorage.getItem('sealguard.dock.queue')") == "[]"
             finally:
                 await browser.close()

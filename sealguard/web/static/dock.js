@@ -23,12 +23,20 @@
     document.getElementById("vvtt").hidden = false;
     document.getElementById("inspection").hidden = false;
     resetVvtt();
-    // the checklist the conveyance needs: 17 points for a tractor-trailer, 8 for a reefer, else 7
-    const type = conv.trip && conv.trip.conveyance_type;
-    document.getElementById("itype").value = type === "tractor_trailer" ? "tractor_trailer_17pt" : "container_7pt";
+    document.getElementById("itype").value = checklistFor(conv);
     submitted.vvtt = submitted.insp = null;
     renderPoints();
     document.querySelector('[data-step="view"][data-v="true"]').focus();
+  }
+
+  // The checklist the conveyance needs (MSC 5.3): a container's 7 points, a truck's 17 (tractor and
+  // trailer). The plan's conveyance type says which; without one, an ISO 6346 container number
+  // (4 letters, 7 digits) is a container and anything else is a truck at a highway dock.
+  function checklistFor(c) {
+    const type = c.trip && c.trip.conveyance_type;
+    if (type === "container") return "container_7pt";
+    if (type === "trailer" || type === "tractor_trailer") return "tractor_trailer_17pt";
+    return /^[A-Z]{4}\d{7}$/.test(c.conveyance_id) ? "container_7pt" : "tractor_trailer_17pt";
   }
 
   function showTrip() {
@@ -104,9 +112,34 @@
     box.replaceChildren(el("div", { class: "verdict reject" }, badHead, el("ul", {}, ...findings.map(f => el("li", {}, `${f.rule_id} (${f.severity}): ${readable(f.message)}`)))));
   }
 
+  // Checks made without a connection are kept on this phone (localStorage) and sent, in order, when it
+  // returns; each keeps its event id and time, so a check sent twice is recorded once.
+  const QUEUE = "sealguard.dock.queue";
+  const queued = () => JSON.parse(localStorage.getItem(QUEUE) || "[]");
+  function showQueue() {
+    const n = queued().length, q = document.getElementById("queue");
+    q.hidden = !n;
+    q.textContent = n ? `${n} check(s) saved on this phone, to be sent when the connection returns` : "";
+  }
+  async function flush() {
+    let items = queued();
+    while (items.length && navigator.onLine) {
+      try { await api("/api/v1/events", { method: "POST", body: items[0] }); }
+      catch (e) { if (e instanceof TypeError) break; }  // still offline: try again later; refused: drop it
+      items = queued().slice(1);
+      localStorage.setItem(QUEUE, JSON.stringify(items));
+    }
+    showQueue();
+  }
+  window.addEventListener("online", flush);
+  class Queued extends Error {}
+
   async function submitEvent(event) {
     if (conv.tenant) event.tenant = conv.tenant;
-    return api("/api/v1/events", { method: "POST", body: event });
+    const keep = () => { localStorage.setItem(QUEUE, JSON.stringify([...queued(), event])); showQueue(); throw new Queued(); };
+    if (!navigator.onLine) keep();
+    try { return await api("/api/v1/events", { method: "POST", body: event }); }
+    catch (e) { if (e instanceof TypeError) keep(); throw e; }  // a network failure (fetch's TypeError): keep it
   }
 
   // A second submit of the same check is a second record: say so, and ask, rather than record it silently.
@@ -131,7 +164,8 @@
       verdict(box, result, "Seal verified — accept the load.", head);
       if (result.results && result.results[0] && result.results[0].status !== "rejected") { submitted.vvtt = event.occurred_at; photosFor(event, "the seal check"); }
       await refresh();
-    } catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
+    } catch (e) { box.replaceChildren(e instanceof Queued ? el("div", { class: "verdict queued" }, "No connection: the check is saved on this phone and will be sent when the connection returns.")
+      : el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
   });
 
   // --- inspection ---------------------------------------------------------------------------------
@@ -167,7 +201,8 @@
         verdict(box, result, "Inspection passed — the conveyance may be loaded and sealed.", "Inspection failed — do not load or seal:");
         if (result.results && result.results[0] && result.results[0].status !== "rejected") { submitted.insp = event.occurred_at; photosFor(event, "the inspection"); }
         await refresh();
-      } catch (e) { box.replaceChildren(el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
+      } catch (e) { box.replaceChildren(e instanceof Queued ? el("div", { class: "verdict queued" }, "No connection: the inspection is saved on this phone and will be sent when the connection returns.")
+        : el("div", { class: "verdict reject" }, "Not recorded: " + e.message)); }
     };
   }
   document.getElementById("itype").addEventListener("change", renderPoints);
@@ -232,5 +267,5 @@
   });
 
   document.getElementById("find").addEventListener("submit", ev => { ev.preventDefault(); const id = document.getElementById("conveyance").value.trim(); if (id) find(id); });
-  SG.login(() => document.getElementById("conveyance").focus());
+  SG.login(() => { document.getElementById("conveyance").focus(); showQueue(); flush(); });
 })();
