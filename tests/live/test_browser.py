@@ -80,7 +80,7 @@ async def test_dashboard_live_alert_and_ack_then_dock_vvtt_and_inspection(
 
                 await page.goto(f"{base}/alerts/{stored[0]}")
                 await expect(page.locator("#history")).to_contain_text("acknowledged by Olga Petrova (olga)")
-                await expect(page.locator("#track path.fix").first).to_be_visible()
+                await expect(page.locator("#track path.fix.evidence").first).to_be_visible()
                 await page.screenshot(path=str(SHOTS / "alert-page.png"), full_page=True)
                 assert not errors, errors
 

@@ -44,6 +44,14 @@ async def test_the_map_shows_the_worst_news(tmp_path: Path, database_url: str, m
                 await expect(page.locator(".place-name span", has_text=re.compile("^Mexico$"))).to_have_count(1)
                 await expect(page.locator(".facility-name", has_text="DC-1")).to_have_count(1)
                 await expect(page.locator(".town span", has_text=re.compile("^San Antonio$")).first).to_be_visible()
+                # no name is drawn under the country fill: every name sits in a pane stacked above the fills
+                # (in one pane with the fill's SVG, a name high on the map, at a negative z-index, went under it)
+                under = await page.evaluate(
+                    "(() => { const fill = +getComputedStyle(document.querySelector('.leaflet-base-pane')).zIndex;"
+                    " return [...document.querySelectorAll('.town, .place-name')].filter(m =>"
+                    "  +getComputedStyle(m.closest('.leaflet-pane')).zIndex <= fill).map(m => m.textContent); })()"
+                )
+                assert under == [], under
                 # A and B share a spot: one cluster of two, green; C is on its own, labelled
                 cluster = page.locator(".cluster")
                 await expect(cluster).to_have_text("2")

@@ -22,6 +22,9 @@ const SGMap = (() => {
   let data = null;  // the files, fetched once per page
   async function offline(map) {
     map.createPane("base").style.zIndex = 150;
+    // Names in a pane of their own above the fills: in one pane with the SVG, a label high on the map
+    // (a negative marker z-index) was drawn under the country fill and vanished.
+    map.createPane("basenames").style.zIndex = 160;
     map.getContainer().classList.add("offline");
     map.attributionControl.addAttribution("Natural Earth, US Census, GeoNames");
     data = data || Promise.all(["countries-50m", "states-10m", "cities"].map(f => fetch(`/static/vendor/${f}.json`).then(r => r.json())));
@@ -36,7 +39,7 @@ const SGMap = (() => {
       const name = f.properties && f.properties.name;
       if (!name || name === "United States of America") continue;
       const label = document.createElement("span"); label.textContent = name;
-      names.addLayer(L.marker(L.geoJSON(f).getBounds().getCenter(), { pane: "base", interactive: false, keyboard: false,
+      names.addLayer(L.marker(L.geoJSON(f).getBounds().getCenter(), { pane: "basenames", interactive: false, keyboard: false,
         icon: L.divIcon({ className: "place-name", html: label, iconSize: null }) }));
     }
     const toggle = () => map.getZoom() >= 4 ? names.addTo(map) : names.remove();
@@ -56,7 +59,7 @@ const SGMap = (() => {
         if (taken.some(b => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) continue;
         taken.push(box);
         const label = document.createElement("span"); label.textContent = name;
-        towns.addLayer(L.marker([lat, lon], { pane: "base", interactive: false, keyboard: false,
+        towns.addLayer(L.marker([lat, lon], { pane: "basenames", interactive: false, keyboard: false,
           icon: L.divIcon({ className: "town" + (people >= 1e6 ? " big" : ""), html: label, iconSize: null }) }));
       }
     };

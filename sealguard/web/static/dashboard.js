@@ -71,6 +71,7 @@
 
   // --- map: Leaflet, vendored, over the bundled offline base map (or a configured tile server) ----------
   const COLOUR = { critical: "#d64545", high: "#f0b429", medium: "#de911d", low: "#de911d" };
+  const SMALL_FLEET = 80;
   let map = null, trucks = null, overlay = null, markers = new Map(), fitted = false, selected = null;
 
   // A truck's colour is its own state: the worst severity of all its unresolved alerts, as the server
@@ -104,7 +105,10 @@
     // worst on top (z-index by severity), so a green truck never hides a critical one. No split/merge
     // animation: while it runs the old and the new cluster of the same trucks are both on the map (a count
     // shown twice), and on a large fleet it is what makes a zoom slow.
-    trucks = L.markerClusterGroup({ maxClusterRadius: 36, disableClusteringAtZoom: 15, showCoverageOnHover: false,
+    // A fleet of a few dozen is drawn truck by truck, each with its id (clusters would hide which truck is
+    // where); a large one clusters until zoom 11.
+    trucks = L.markerClusterGroup({ maxClusterRadius: () => (convs.length <= SMALL_FLEET ? 1 : 40),
+      disableClusteringAtZoom: 11, showCoverageOnHover: false,
       spiderfyOnMaxZoom: false, animate: false, iconCreateFunction: cluster }).addTo(map);
     window.sealguardTrucks = trucks;  // every truck marker, clustered or not (tests, an operator's console)
   }
@@ -176,7 +180,10 @@
       const wanted = new URLSearchParams(location.search).get("conveyance");
       const c = wanted && convs.find(v => v.conveyance_id === wanted && v.position);
       if (c) { map.setView([c.position.lat, c.position.lon], 15, { animate: false }); select(c); }
-      else if (bounds.isValid()) map.fitBounds(bounds, { padding: [90, 40], maxZoom: 11, animate: false });
+      else {  // the trucks and where their trips go; a phone's narrow view is not wasted on padding
+        const phone = map.getSize().x < 600;
+        if (bounds.isValid()) map.fitBounds(bounds, { padding: phone ? [24, 24] : [60, 40], maxZoom: 11, animate: false });
+      }
     }
   }
 
