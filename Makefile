@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.state_bench
 	$(BIN)/python -m bench.embedded_bench
 	$(BIN)/python -m bench.compliance_bench
+	$(BIN)/python -m bench.pages_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -125,3 +125,17 @@ async def alert_states(conn: Conn, tenant: str | None) -> dict[tuple[str, str], 
         (tenant, tenant),
     )
     return {(r[0], r[1]): AlertState(r[2], int(r[3]), int(r[4])) for r in await cur.fetchall()}
+
+
+async def unresolved_refs(
+    conn: Conn, tenant: str | None, limit: int = 20_000
+) -> list[tuple[str, str, str, str, str, str]]:
+    """The unresolved alerts as plain references (tenant, conveyance, id, rule, severity, status), newest
+    first: what a list of conveyances names, without reading whole alerts."""
+    cur = await conn.execute(
+        "SELECT tenant, conveyance_id, alert_id::text, rule_id, severity, status FROM alerts"
+        " WHERE status IN ('open', 'acknowledged') AND conveyance_id IS NOT NULL"
+        " AND (%s::text IS NULL OR tenant = %s) ORDER BY occurred_at DESC LIMIT %s",
+        (tenant, tenant, limit),
+    )
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in await cur.fetchall()]

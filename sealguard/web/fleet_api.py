@@ -23,7 +23,7 @@ from sealguard.ingest.inbound import EventSink
 from sealguard.rules.policy import Policy
 from sealguard.schemas.alerts import StoredAlert
 from sealguard.store import fleet, projection
-from sealguard.store.alert_rows import alert_states, fetch_alerts, select_alerts, utc_iso
+from sealguard.store.alert_rows import alert_states, fetch_alerts, select_alerts, unresolved_refs, utc_iso
 from sealguard.store.tokens import ALL_TENANTS, Principal
 from sealguard.stream import Inbound, ItemResult
 from sealguard.stream.live import UpdateHub
@@ -128,13 +128,13 @@ def router() -> APIRouter:
         colours it). ``geometry=false`` leaves out routes and stops for a lighter answer."""
         scope = tenant_scope(who, tenant)
         items = await _views(request, scope, geometry=geometry)
-        open_alerts = await _open_alerts(request, scope)
         async with request.app.state.rt.pool.connection() as conn:
             states = await alert_states(conn, scope)
+            refs = await unresolved_refs(conn, scope)
         by_conv: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for a in open_alerts:
-            by_conv.setdefault((a.tenant, a.conveyance_id or ""), []).append(
-                {"alert_id": a.alert_id, "rule_id": a.rule_id, "severity": a.severity, "status": a.status}
+        for tenant_id, conveyance_id, alert_id, rule_id, severity, status in refs:
+            by_conv.setdefault((tenant_id, conveyance_id), []).append(
+                {"alert_id": alert_id, "rule_id": rule_id, "severity": severity, "status": status}
             )
         now = datetime.now(UTC)
         policy = _policy(request)

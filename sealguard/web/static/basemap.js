@@ -30,9 +30,11 @@ const SGMap = (() => {
     data = data || Promise.all(["countries-50m", "states-10m", "cities"].map(f => fetch(`/static/vendor/${f}.json`).then(r => r.json())));
     const [world, us, cities] = await data;
     const countries = topojson.feature(world, world.objects.countries);
-    L.geoJSON(countries, { pane: "base", interactive: false,
+    // drawn on a canvas: the world's outlines as SVG paths were the slowest part of a first paint and a zoom
+    const canvas = L.canvas({ pane: "base", padding: 0.2 });
+    L.geoJSON(countries, { pane: "base", renderer: canvas, interactive: false,
       style: { color: "#829ab1", weight: 1, fillColor: "#f7f9fb", fillOpacity: 1 } }).addTo(map);
-    L.geoJSON(topojson.mesh(us, us.objects.states, (a, b) => a !== b), { pane: "base", interactive: false,
+    L.geoJSON(topojson.mesh(us, us.objects.states, (a, b) => a !== b), { pane: "base", renderer: canvas, interactive: false,
       style: { color: "#9fb3c8", weight: 0.8, dashArray: "4 3" } }).addTo(map);
     const names = L.layerGroup();
     for (const f of countries.features.concat(topojson.feature(us, us.objects.states).features)) {

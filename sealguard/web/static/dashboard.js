@@ -243,7 +243,7 @@
   function setLive(on) { const n = document.getElementById("live"); n.className = on ? "on" : "off"; n.textContent = on ? "live" : "reconnecting"; }
 
   SG.login(async () => {
-    try { await loadAlerts(); await loadMap(); } catch (e) { console.error(e); document.getElementById("alerts").replaceChildren(el("p", { class: "error" }, e.message || String(e))); }
+    try { await Promise.all([loadAlerts(), loadMap()]); } catch (e) { console.error(e); document.getElementById("alerts").replaceChildren(el("p", { class: "error" }, e.message || String(e))); }
     stream("/api/v1/stream", onLive, setLive);
     setInterval(() => { renderAlertsAges(); }, 30000);
     setInterval(() => scheduleMap(), 60000); // new trips and routes
