@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     dp.add_argument("--scenarios", help="folder of scenarios (default: the bundled copies)")
     dp.add_argument("--replay", action="store_true", help="only replay the scenarios (no servers)")
     dp.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
-    dp.add_argument("--speedup", type=float, default=60.0, help="simulated seconds per real second")
+    dp.add_argument("--speedup", type=float, default=1.0,
+                    help="simulated seconds per real second (1: the wall clock, as pages will show it)")  # fmt: skip
 
     from sealguard.cli import evidence as cli_evidence
     from sealguard.cli import live as cli_live

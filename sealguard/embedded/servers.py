@@ -317,7 +317,9 @@ class _OwnedServer:
         conf, text, argv = self._config()
         conf.write_text(text)
         with open(self.log_file, "ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=log)
+            # its own session: a Ctrl-C at the terminal reaches the monitor, which stops the broker after it
+            # has let go of it, not the broker first (a demo then ended in "client is not connected")
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
         self.pid_file.write_text(f"{self.proc.pid} {self.port}\n")
         wait_for_port(self.port, proc=self.proc)
         return self

@@ -1,7 +1,9 @@
 """``sealguard simulate``: publish the simulated fleet in real time (scaled by ``speedup``) over MQTT,
-Kafka or the HTTP API. Event time starts at the wall clock and runs ``speedup`` times faster."""
+Kafka or the HTTP API. Event time starts at the wall clock (``lead_s`` before it: that much history is
+sent at once) and runs ``speedup`` times faster; at ``speedup`` 1 it stays the wall clock's."""
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,7 @@ class SimulatorOptions:
     seed: int = 17
     showcase: bool = False
     role_topics: bool = False  # publish each kind on the topic of the role that may send it (ingest.mqtt_acl)
+    lead_s: float = 0.0  # the fleet set out this long ago: its history up to now is sent at once, then live
 
 
 async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
@@ -37,7 +40,8 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
 
     from sealguard.ingest.kafka import EventProducer, KafkaOptions
 
-    start_wall = time.time()
+    now_wall = time.time()
+    start_wall = now_wall - o.lead_s  # with a lead, event time is the wall clock's once the history is out
     fleet = Fleet(start_wall, o.trucks, o.incident_rate, o.tenant, o.seed, o.showcase)
     sent = 0
     mqtt: aiomqtt.Client | None = None
@@ -61,7 +65,7 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
     pending: list[dict[str, Any]] = []
     try:
         for at, event in fleet.events():
-            due = t0 + (at - start_wall) / o.speedup
+            due = t0 + max(0.0, at - now_wall) / o.speedup  # what happened before now goes at once
             if o.duration and due - t0 > o.duration:
                 break
             wait = due - time.monotonic()
@@ -85,7 +89,8 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
             await _post(http, pending)
     finally:
         if mqtt is not None:
-            await mqtt.__aexit__(None, None, None)
+            with contextlib.suppress(aiomqtt.MqttError):  # the broker may have gone first: nothing is lost
+                await mqtt.__aexit__(None, None, None)
         if producer is not None:
             await producer.__aexit__(None, None, None)
         if http is not None:
