@@ -42,8 +42,10 @@ def run_live_demo(duration: float, speedup: float) -> int:
     # same database would be judged against the first run's clock. The demo starts clean each time in
     # its own folder; `sealguard up` keeps its data.
     settings.data_dir = settings.data_dir / DEMO_DIR
-    # The simulated fleet's event time runs ahead of the wall clock by design: no skew limit here.
-    settings.max_future_skew = 0
+    # At wall-clock time the demo keeps the skew limit a real site has; a faster fleet's event time runs
+    # ahead of the wall clock by design, and then it is off.
+    if speedup > 1:
+        settings.max_future_skew = 0
     # Take the demo's lock before touching its folder: a second demo must never delete the data of one
     # that is running (the lock dies with its owner, so a killed demo does not block the next).
     lock = DataDirLock(settings.data_dir.parent, "demo.lock")

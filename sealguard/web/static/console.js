@@ -107,6 +107,7 @@
   // A bulk action is one request; its answer streams a line per alert, which moves the progress bar.
   async function bulk(verb) {
     const ids = [...selected], out = document.getElementById("result"), bar = document.getElementById("progress");
+    if (!ids.length) return;
     bar.hidden = false; bar.max = ids.length; bar.value = 0;
     const me = SG.me();
     const failed = [];
@@ -115,7 +116,10 @@
       const resp = await fetch("/api/v1/alerts-bulk", { method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", ...(me && me.csrf ? { "X-CSRF-Token": me.csrf } : {}) },
         body: JSON.stringify({ verb, alert_ids: ids }) });
-      if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).detail || resp.statusText);
+      if (!resp.ok) {
+        const detail = (await resp.json().catch(() => ({}))).detail;
+        throw new Error(typeof detail === "string" ? detail : detail ? JSON.stringify(detail) : resp.statusText);
+      }
       const reader = resp.body.getReader(), text = new TextDecoder();
       let buffer = "";
       for (;;) {
@@ -164,7 +168,12 @@
 
   // Filters apply as they change (no Apply): a select or checkbox at once, typed text after a pause.
   let typing = null;
-  const refilter = () => { offset = 0; selected.clear(); toUrl(); load().catch(showError); };
+  let applied = null;  // the filters last applied: an event that changes nothing (a re-typed value) keeps the selection
+  const refilter = () => {
+    const now = new URLSearchParams(new FormData(document.getElementById("filters"))).toString();
+    if (now === applied) return;
+    applied = now; offset = 0; selected.clear(); toUrl(); load().catch(showError);
+  };
   document.getElementById("filters").addEventListener("submit", ev => { ev.preventDefault(); refilter(); });
   document.getElementById("filters").addEventListener("change", refilter);
   document.getElementById("filters").addEventListener("input", ev => {
@@ -202,6 +211,7 @@
 
   SG.login(async () => {
     fromUrl();
+    applied = new URLSearchParams(new FormData(document.getElementById("filters"))).toString();
     try { await load(); } catch (e) { showError(e); }
     stream("/api/v1/stream", onLive, setLive);
     setInterval(() => { const now = Date.now(); for (const n of document.querySelectorAll(".age")) n.textContent = age(n.title, now); }, 30000);
