@@ -88,6 +88,21 @@ async def test_a_panel_of_forty_five_criticals_stays_bounded_and_every_truck_is_
                 assert box is not None and box["y"] + box["height"] <= 900
                 await page.locator("[data-pager=open] button", has_text="older").click()
                 await expect(page.locator("[data-pager=open] .muted")).to_have_text(f"21–40 of {unhandled}")
+                # find a truck by name in the list beside the map: its popup says its state, and it can be followed
+                await page.fill("#truck-search", "trl-003")
+                await page.locator("#truck-list button[data-conveyance='TRL-003']").click()
+                popup = page.locator(".truck-popup[data-conveyance='TRL-003']")
+                await expect(popup).to_contain_text("1 alert(s) · critical")
+                await expect(popup).to_contain_text("60 km/h")
+                await popup.locator("input.follow").check()
+                moved = {"event_id": "f-move-003", "kind": "gps.position", "tenant": "acme", "conveyance_id": "TRL-003",
+                         "occurred_at": (now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
+                         "lat": 30.4, "lon": -96.2, "speed_kph": 70.0}  # fmt: skip
+                assert (await post(base, monitor.token, "/api/v1/events", moved)).status_code == 200
+                await page.wait_for_function(
+                    "() => { const c = sealguardMap.getCenter(); return Math.abs(c.lat - 30.4) < 0.05"
+                    " && Math.abs(c.lng + 96.2) < 0.05; }"
+                )  # followed: the map came with it
                 await at_size(page, "dashboard-many-alerts", 1440, 900)
                 await at_size(page, "dashboard-many-alerts", 390, 844)
             finally:

@@ -8,7 +8,7 @@ import pytest
 
 from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sign_in
+from tests.live.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, at_size, launch, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -158,5 +158,63 @@ async def test_a_check_made_offline_is_sent_when_the_connection_returns(
 
                 await wait_for(sent, what="the queued check stored")
                 assert await page.evaluate("localStorage.getItem('sealguard.dock.queue')") == "[]"
+            finally:
+                await browser.close()
+
+
+def _qr_video(text: str, path: Path) -> Path:
+    """A camera's picture of a seal's QR code, as Chromium's fake camera plays it (MJPEG frames)."""
+    import io
+
+    import segno
+    from PIL import Image
+
+    code = io.BytesIO()
+    segno.make_qr(text, error="m").save(code, kind="png", scale=8, border=4)  # a full QR (not a Micro QR)
+    frame = Image.new("RGB", (640, 480), (235, 235, 230))
+    qr = Image.open(code).convert("RGB")
+    frame.paste(qr, ((640 - qr.width) // 2, (480 - qr.height) // 2))
+    jpeg = io.BytesIO()
+    frame.save(jpeg, format="JPEG", quality=90)
+    path.write_bytes(jpeg.getvalue() * 30)
+    return path
+
+
+async def test_the_dock_reads_a_seal_s_qr_code_with_the_camera(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
+) -> None:
+    """No typing: the phone's camera (Chromium's fake camera playing a seal's QR code) reads the seal
+    number into the check, which compares it with the documents at once. This Chromium has no
+    BarcodeDetector, so the vendored ZXing reader is what reads it."""
+    from playwright.async_api import async_playwright, expect
+
+    video = _qr_video("SG4411", tmp_path / "seal.mjpeg")
+    s = settings(tmp_path, database_url, mqtt_broker)
+    async with running(s):
+        base = f"http://{s.http}"
+        operator = await token_for(database_url, "acme", "operator", "ops")
+        plan = {"event_id": "p-scan", "kind": "trip.planned", "occurred_at": "2026-11-30T06:00:00Z", "tenant": "acme",
+                "conveyance_id": "TRL-SCAN", "trip_id": "T-SCAN", "seal_numbers": ["SG4411"], "origin": PLACE,
+                "destination": {**PLACE, "facility_id": "DC-2", "center": [-95.37, 29.76]}}  # fmt: skip
+        assert (await post(base, operator, "/api/v1/events", [plan])).json()["accepted"] == 1
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+                *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}"])  # fmt: skip
+            try:
+                context = await browser.new_context(viewport={"width": 390, "height": 844})
+                await context.grant_permissions(["camera"], origin=base)
+                page = await context.new_page()
+                await sign_in(page, base, database_url, "acme", "scanner", "dock5", "Kim Scan")
+                await page.goto(f"{base}/dock")
+                assert await page.evaluate("'BarcodeDetector' in window") is False
+                await page.locator("#conveyance").fill("TRL-SCAN")
+                await page.locator("#conveyance").press("Enter")
+                await page.click('[data-step="view"][data-v="true"]')
+                await page.click("button.scan[data-scan=seal]")
+                await expect(page.locator("#seal")).to_have_value("SG4411", timeout=20_000)
+                await expect(page.locator("#seal-check")).to_contain_text("SG4411 matches the documents")
+                await expect(page.locator("#scanner")).to_be_hidden()  # the camera is let go once it has read
+                await at_size(page, "dock-scan", 390, 844)
             finally:
                 await browser.close()

@@ -105,9 +105,9 @@
     // worst on top (z-index by severity), so a green truck never hides a critical one. No split/merge
     // animation: while it runs the old and the new cluster of the same trucks are both on the map (a count
     // shown twice), and on a large fleet it is what makes a zoom slow.
-    // A fleet of a few dozen is drawn truck by truck, each with its id (clusters would hide which truck is
-    // where); a large one clusters until zoom 11.
-    trucks = L.markerClusterGroup({ maxClusterRadius: () => (convs.length <= SMALL_FLEET ? 1 : 40),
+    // A fleet of a few dozen merges only trucks whose labels would overlap (24 px), so the others read by
+    // their ids; a large one clusters wider (40 px) until zoom 11.
+    trucks = L.markerClusterGroup({ maxClusterRadius: () => (convs.length <= SMALL_FLEET ? 24 : 40),
       disableClusteringAtZoom: 11, showCoverageOnHover: false,
       spiderfyOnMaxZoom: false, animate: false, iconCreateFunction: cluster }).addTo(map);
     window.sealguardTrucks = trucks;  // every truck marker, clustered or not (tests, an operator's console)
@@ -205,11 +205,61 @@
   function select(c) {
     if (!c || !map) return;
     const key = c.tenant + "/" + c.conveyance_id, m = markers.get(key);
-    selected = key; colour(); pick(c);
-    if (m) trucks.zoomToShowLayer(m, () => map.panTo(m.getLatLng()));
+    selected = key; colour();
+    // out of its cluster first: a popup opens only on a marker that is on the map
+    if (m) trucks.zoomToShowLayer(m, () => { map.panTo(m.getLatLng()); pick(c); });
+    else pick(c);
   }
 
+  // A truck picked (on the map or in the list): a popup with its state, speed and heading, its trail of
+  // the last hour, and "follow" (the map keeps it in view as its positions arrive).
+  let trail = null, following = null;
+  const COMPASS = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"];
+  function heading(a, b) {
+    const y = Math.sin((b[1] - a[1]) * Math.PI / 180) * Math.cos(b[0] * Math.PI / 180);
+    const x = Math.cos(a[0] * Math.PI / 180) * Math.sin(b[0] * Math.PI / 180) - Math.sin(a[0] * Math.PI / 180) * Math.cos(b[0] * Math.PI / 180) * Math.cos((b[1] - a[1]) * Math.PI / 180);
+    return COMPASS[Math.round(((Math.atan2(y, x) * 180 / Math.PI + 360) % 360) / 45) % 8];
+  }
+  async function popup(c) {
+    const key = c.tenant + "/" + c.conveyance_id, m = markers.get(key);
+    if (!m) return;
+    const st = worstBy.get(key), t = c.trip;
+    const follow = el("input", { type: "checkbox", class: "follow" });
+    follow.checked = following === key;
+    follow.addEventListener("change", () => { following = follow.checked ? key : null; if (follow.checked) map.panTo(m.getLatLng()); });
+    const where = el("span", { class: "heading" });
+    const body = el("div", { class: "truck-popup", "data-conveyance": c.conveyance_id },
+      el("b", {}, c.conveyance_id), " ", el("span", { class: "sev " + (st ? st.worst : "none") }, st ? `${st.unresolved} alert(s) · ${st.worst}` : "no alert"),
+      el("div", {}, t ? `trip ${t.trip_id} (${t.status.replace("_", " ")}) ${t.origin.facility_id} → ${t.destination.facility_id}` : "no open trip"),
+      el("div", {}, c.position ? `${Math.round(c.position.speed_kph || 0)} km/h · last fix ${SG.fmtTime(c.position.at)}` : "no position", " ", where),
+      c.near ? el("div", { class: "muted" }, c.near.km < 1 ? `in ${c.near.name}` : `${Math.round(c.near.km)} km ${c.near.direction} of ${c.near.name}`) : null,
+      el("label", { class: "inline" }, follow, " follow"), " · ", el("a", { href: "/fleet" }, "fleet list"));
+    m.bindPopup(body, { autoPan: false, closeButton: true }).openPopup();
+    // the last hour's trail, from the conveyance's timeline
+    try {
+      const since = new Date(Date.now() - 3600e3).toISOString();
+      const tl = await api(`/api/v1/conveyances/${encodeURIComponent(c.conveyance_id)}/timeline?tenant=${encodeURIComponent(c.tenant)}&since=${since}`);
+      const fixes = tl.events.filter(e => e.kind === "gps.position").map(e => [e.lat, e.lon]);
+      if (trail) trail.remove();
+      trail = L.polyline(fixes, { color: "#102a43", weight: 3, opacity: 0.7, dashArray: "2 6", className: "trail", interactive: false }).addTo(map);
+      if (fixes.length > 1) where.textContent = "heading " + heading(fixes[fixes.length - 2], fixes[fixes.length - 1]);
+    } catch (e) { /* the popup stands without its trail */ }
+  }
+
+  // A searchable list of the trucks beside the map: worst first, the first 30 matches.
+  function truckList() {
+    const q = (document.getElementById("truck-search").value || "").trim().toLowerCase();
+    const list = document.getElementById("truck-list");
+    if (!q) { list.replaceChildren(); return; }
+    const hits = convs.filter(c => [c.conveyance_id, c.trip && c.trip.trip_id, c.near && c.near.name].join(" ").toLowerCase().includes(q))
+      .sort((a, b) => rankOf(state(b)) - rankOf(state(a)) || a.conveyance_id.localeCompare(b.conveyance_id)).slice(0, 30);
+    list.replaceChildren(...hits.map(c => el("li", {}, el("button", { type: "button", "data-conveyance": c.conveyance_id, onclick: () => { list.replaceChildren(); select(c); } },
+      el("span", { class: "truck sev-" + state(c) }), " ", c.conveyance_id))));
+  }
+  document.getElementById("truck-search").addEventListener("input", truckList);
+
   function pick(c) {
+    popup(c).catch(() => {});
     const t = c.trip;
     document.getElementById("picked").replaceChildren(el("b", {}, c.conveyance_id), " · ",
       t ? `trip ${t.trip_id} (${t.status}) ${t.origin.facility_id} → ${t.destination.facility_id}; seals expected ${t.expected_seals.join(", ") || "-"}` : "no open trip",
@@ -227,7 +277,8 @@
   function onLive(type, data) {
     if (type === "position") {
       const m = markers.get(data.tenant + "/" + data.conveyance_id);
-      if (m) m.setLatLng([data.lat, data.lon]); else scheduleMap();
+      if (m) { m.setLatLng([data.lat, data.lon]); if (following === data.tenant + "/" + data.conveyance_id) map.panTo([data.lat, data.lon]); }
+      else scheduleMap();
       const c = convs.find(v => v.conveyance_id === data.conveyance_id && v.tenant === data.tenant);
       if (c) c.position = { at: data.at, lon: data.lon, lat: data.lat };
     } else { scheduleAlerts(); if (type === "resync") scheduleMap(); }

@@ -266,6 +266,61 @@
     await upload(await scaled(bitmap, bitmap.width, bitmap.height));
   });
 
+  // --- scanning a barcode or QR code with the phone's camera ------------------------------------------
+  // The browser's BarcodeDetector where there is one (Android, macOS); elsewhere the vendored ZXing reader
+  // (loaded only when first asked for) reads frames of the camera drawn on a canvas. What it reads goes
+  // into the field and is entered, as a hand scanner's Enter would.
+  let scanning = null;
+  function loadZxing() {
+    if (window.ZXing) return Promise.resolve();
+    return new Promise((ok, fail) => { const s = el("script", { src: "/static/vendor/zxing.min.js" }); s.onload = ok; s.onerror = fail; document.head.append(s); });
+  }
+  async function reader() {
+    if ("BarcodeDetector" in window) {
+      const detector = new BarcodeDetector();
+      return async video => { const found = await detector.detect(video); return found.length ? found[0].rawValue : null; };
+    }
+    await loadZxing();
+    const Z = window.ZXing, hints = new Map();
+    hints.set(Z.DecodeHintType.POSSIBLE_FORMATS, [Z.BarcodeFormat.QR_CODE, Z.BarcodeFormat.CODE_128, Z.BarcodeFormat.CODE_39,
+      Z.BarcodeFormat.DATA_MATRIX, Z.BarcodeFormat.EAN_13, Z.BarcodeFormat.ITF]);
+    hints.set(Z.DecodeHintType.TRY_HARDER, true);
+    const decoder = new Z.MultiFormatReader(); decoder.setHints(hints);
+    const canvas = el("canvas");
+    return async video => {
+      canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+      canvas.getContext("2d").drawImage(video, 0, 0);
+      try { return decoder.decode(new Z.BinaryBitmap(new Z.HybridBinarizer(new Z.HTMLCanvasElementLuminanceSource(canvas)))).getText(); }
+      catch (e) { return null; }  // nothing readable in this frame
+    };
+  }
+  function stopScan() {
+    if (!scanning) return;
+    clearInterval(scanning.timer); scanning.stream.getTracks().forEach(t => t.stop());
+    document.getElementById("scanner").hidden = true; scanning = null;
+  }
+  async function scan(field) {
+    stopScan();
+    const state = document.getElementById("scan-state"), video = document.getElementById("scanner");
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+      video.srcObject = stream; video.hidden = false; await video.play();
+      const read = await reader();
+      state.textContent = "Point the camera at the barcode or QR code…";
+      scanning = { stream, timer: setInterval(async () => {
+        if (!video.videoWidth) return;
+        const text = await read(video);
+        if (!text || !scanning) return;
+        stopScan();
+        state.textContent = `Read: ${text}`;
+        const input = document.getElementById(field);
+        input.value = text.trim();
+        input.form.requestSubmit();
+      }, 250) };
+    } catch (e) { stopScan(); state.textContent = "No camera here (" + e.message + "); type the number instead."; }
+  }
+  for (const b of document.querySelectorAll("button.scan")) b.addEventListener("click", () => scan(b.dataset.scan));
+
   document.getElementById("find").addEventListener("submit", ev => { ev.preventDefault(); const id = document.getElementById("conveyance").value.trim(); if (id) find(id); });
   SG.login(() => { document.getElementById("conveyance").focus(); showQueue(); flush(); });
 })();
