@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import aiomqtt
-import httpx
 import orjson
 import psycopg
 
+from bench.readiness import until_ready
 from sealguard.embedded.servers import free_port
 from sealguard.sim.simfleet import Fleet
 
@@ -61,14 +61,7 @@ async def one(broker: str, events: list[bytes], wait_s: float) -> str:
     with (data / "monitor.log").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
     try:
-        async with httpx.AsyncClient() as c:
-            for _ in range(600):
-                try:
-                    if (await c.get(f"http://127.0.0.1:{http}/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+        await until_ready(http)
         token = (data / "admin-token").read_text().strip()
         url = (data / "postgres.url").read_text().strip()
         started = time.perf_counter()

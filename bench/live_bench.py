@@ -25,6 +25,7 @@ import httpx
 import orjson
 import psycopg
 
+from bench.readiness import until_ready
 from sealguard.embedded.servers import EmbeddedPostgres, KafkaBroker, MqttBroker, free_port
 from sealguard.sim.simfleet import Fleet
 
@@ -110,14 +111,7 @@ async def run_case(kind: str, args: argparse.Namespace, root: Path) -> None:
         return subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
 
     async def ready() -> None:
-        async with httpx.AsyncClient() as c:
-            for _ in range(1200):
-                try:
-                    if (await c.get(f"http://127.0.0.1:{http}/readyz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.05)
+        await until_ready(http, tries=1200, pause_s=0.05)
 
     # Sustained: the backlog is published while the monitor is down (its persistent MQTT session and its
     # Kafka group keep it), then the monitor starts and drains it, so the publisher's speed does not count.

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.readiness import until_ready
 from sealguard.embedded.servers import free_port
 from sealguard.people.passwords import hash_password
 from sealguard.store import people
@@ -136,14 +137,7 @@ async def run(trucks: int, alerts: int) -> None:
     with (data / "monitor.log").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
     try:
-        async with httpx.AsyncClient() as c:
-            for _ in range(600):
-                try:
-                    if (await c.get(f"{base}/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+        await until_ready(http)
         token = (data / "admin-token").read_text().strip()
         url = (data / "postgres.url").read_text().strip()
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:

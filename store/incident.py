@@ -1,6 +1,6 @@
 """What an incident package holds, read from the store (docs/evidence.md): the evidence events with the
 bytes their senders sent and the partner messages they came from, the alert's history rows with the
-chain links from them to the tenant's head, the trip's plan, track, inspections and photos."""
+chain links from them to the tenant's head, the trip's plan, track, inspections and photos (``store/photos.py``)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,20 +43,6 @@ class Link:
     alert_id: str
     prev_hash: str
     hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class PhotoRow:
-    photo_id: str
-    event_id: str
-    subject: str
-    content_type: str
-    size: int
-    sha256: str
-    location: str
-    taken_by: str
-    uploaded_at: datetime
-    data: bytes | None  # None: past the package's photo budget (listed, not packed)
 
 
 async def evidence_events(conn: Conn, tenant: str, event_ids: Sequence[str]) -> list[EvidenceEvent]:
@@ -121,20 +107,6 @@ async def trip_checks(conn: Conn, tenant: str, trip_id: str, conveyance_id: str 
         (tenant, trip_id, conveyance_id, limit),
     )
     return [dict(r[0]) for r in await cur.fetchall()]
-
-
-async def photos(conn: Conn, tenant: str, trip_id: str | None, event_ids: Sequence[str],
-                 budget: int = 100 * 1024 * 1024) -> list[PhotoRow]:  # fmt: skip
-    """The photos of the trip's checks and of ``event_ids``, oldest first, with their bytes while their
-    running total stays within ``budget`` (a package stays a size one can mail and open)."""
-    cur = await conn.cursor(row_factory=class_row(PhotoRow)).execute(
-        "SELECT photo_id::text, event_id, subject, content_type, bytes AS size, sha256, location, taken_by,"
-        " uploaded_at, CASE WHEN sum(bytes) OVER (ORDER BY uploaded_at, photo_id) <= %s THEN data END AS data"
-        " FROM photos WHERE tenant = %s AND (trip_id = %s OR event_id = ANY(%s))"
-        " ORDER BY uploaded_at, photo_id LIMIT 200",
-        (budget, tenant, trip_id, list(event_ids)),
-    )
-    return await cur.fetchall()
 
 
 async def one_moment(conn: Conn) -> None:

@@ -59,6 +59,24 @@ async def add(conn: Conn, tenant: str, event_id: str, conveyance_id: str | None,
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class PackedPhoto(PhotoInfo):
+    data: bytes | None  # None: past the package's photo budget (listed, not packed)
+
+
+async def packed(conn: Conn, tenant: str, trip_id: str | None, event_ids: Sequence[str],
+                 budget: int = 100 * 1024 * 1024) -> list[PackedPhoto]:  # fmt: skip
+    """The photos of the trip's checks and of ``event_ids``, oldest first, with their bytes while their
+    running total stays within ``budget`` (a package stays a size one can mail and open)."""
+    cur = await conn.cursor(row_factory=class_row(PackedPhoto)).execute(
+        f"SELECT {_INFO}, CASE WHEN sum(bytes) OVER (ORDER BY uploaded_at, photo_id) <= %s THEN data END AS data"
+        " FROM photos WHERE tenant = %s AND (trip_id = %s OR event_id = ANY(%s)) ORDER BY uploaded_at, photo_id"
+        " LIMIT 200",
+        (budget, tenant, trip_id, list(event_ids)),
+    )
+    return await cur.fetchall()
+
+
 async def get(conn: Conn, photo_id: str, tenant: str | None) -> tuple[str, bytes, str] | None:
     """A photo's content type, bytes and SHA-256, in ``tenant`` (None: any)."""
     cur = await conn.execute(

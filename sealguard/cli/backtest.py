@@ -14,13 +14,9 @@ EXIT_OK, EXIT_FAIL = 0, 1
 
 
 def _when(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from exc
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"a time needs an offset (Z or +hh:mm): {text!r}")
-    return value.astimezone(UTC)
+    from sealguard.cli import _timestamp  # RFC 3339 with an offset, as every command reads time
+
+    return datetime.fromtimestamp(_timestamp(text), UTC)
 
 
 def add_commands(sub: Any) -> None:

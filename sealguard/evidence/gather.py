@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sealguard.evidence import package, report
 from sealguard.rules.guidance import rule_guide
 from sealguard.store import alert_detail, incident
+from sealguard.store import photos as store_photos
 from sealguard.store.alert_rows import fetch_alerts, select_alerts
 from sealguard.store.alerts import history
 
@@ -37,7 +38,7 @@ async def facts(conn: Conn, alert_id: str, tenant: str | None, *, by: str, site:
              if alert.conveyance_id else [])  # fmt: skip
     checks = await incident.trip_checks(conn, t, alert.trip_id, alert.conveyance_id) if alert.trip_id else []
     check_ids = [c["event_id"] for c in checks if isinstance(c.get("event_id"), str)]
-    photos = await incident.photos(conn, t, alert.trip_id, sorted({*check_ids, *alert.evidence}))
+    photos = await store_photos.packed(conn, t, alert.trip_id, sorted({*check_ids, *alert.evidence}))
     notes = [n.document() for n in await alert_detail.notifications(conn, alert.alert_id)]
     truncated = bool(links) and head is not None and links[-1].chain_seq < head.chain_seq
     return package.Incident(

@@ -29,7 +29,8 @@ from sealguard.alerts.audit import row_body
 from sealguard.evidence import keys
 from sealguard.schemas.alerts import StoredAlert, rfc3339
 from sealguard.schemas.history import HistoryRow
-from sealguard.store.incident import EvidenceEvent, Link, PartnerMessage, PhotoRow
+from sealguard.store.incident import EvidenceEvent, Link, PartnerMessage
+from sealguard.store.photos import PackedPhoto
 
 FORMAT = "sealguard-incident/1"
 MANIFEST, SIGNATURE, PUBLIC_KEY = "SHA256SUMS", "SHA256SUMS.sig", "site-key.pem"
@@ -53,7 +54,7 @@ class Incident:
     plan: dict[str, Any] | None
     track: list[tuple[datetime, float, float]]
     checks: list[dict[str, Any]]  # the trip's inspections and seal checks (payloads)
-    photos: list[PhotoRow]
+    photos: list[PackedPhoto]
     generated_at: datetime
     generated_by: str
     site: str = "sealguard"
@@ -72,7 +73,7 @@ def _partner_file(m: PartnerMessage) -> str:
     return f"partner/{m.sha256}.{_SAFE.sub('_', m.format)[:20] or 'bin'}"
 
 
-def _photo_file(p: PhotoRow) -> str:
+def _photo_file(p: PackedPhoto) -> str:
     return f"photos/{p.photo_id}.{_EXT.get(p.content_type, 'bin')}"
 
 

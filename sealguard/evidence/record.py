@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from sealguard.evidence.staticmap import MapDrawing, draw
-from sealguard.schemas.events import INSPECTION_POINTS
+from sealguard.schemas.decode import InvalidEvent, decode_event
+from sealguard.schemas.events import InspectionCompleted, SealVerified
 
 Rows = list[list[str]]
 
@@ -70,26 +71,22 @@ def _seals_seen(doc: dict[str, Any]) -> list[str]:
 
 
 def _check_result(c: dict[str, Any]) -> str:
-    if c.get("kind") == "seal.verified":
-        steps = c.get("steps") or {}
-        failed = [name for name in ("view", "verify", "tug", "twist_turn") if steps.get(name) is not True]
-        verdict = (
-            "passed"
-            if not failed and c.get("intact")
-            else "failed: " + ", ".join(failed + ([] if c.get("intact") else ["seal not intact"]))
-        )
-        return f"VVTT of seal {c.get('seal_number', '?')}: {verdict}"
-    kind = str(c.get("inspection_type") or "inspection")
-    points = c.get("points") or {}
-    failed = [p for p, v in points.items() if v == "fail"]
-    missing = [p for p in INSPECTION_POINTS.get(kind, ()) if p not in points]
-    if not failed and not missing:
-        return f"{kind}: passed ({len(points)} points)"
-    return f"{kind}: " + "; ".join(
-        x
-        for x in (f"failed {', '.join(failed)}" if failed else "", f"missing {', '.join(missing)}" if missing else "")
-        if x
-    )
+    """A stored check said as people say it, judged by the contract's own rules (``InspectionCompleted``
+    and ``VvttSteps``), not a second copy of them."""
+    try:
+        event = decode_event(orjson.dumps(c))
+    except InvalidEvent as exc:
+        return f"{c.get('kind', 'check')}: not readable ({exc.reason})"
+    if isinstance(event, SealVerified):
+        failed = event.steps.failed() + ([] if event.intact else ["seal not intact"])
+        return f"VVTT of seal {event.seal_number}: " + ("passed" if not failed else "failed: " + ", ".join(failed))
+    if not isinstance(event, InspectionCompleted):
+        return event.kind
+    if event.passed():
+        return f"{event.inspection_type}: passed ({len(event.points)} points)"
+    failed, missing = event.failed_points(), event.missing_points()
+    said = [f"failed {', '.join(failed)}" if failed else "", f"missing {', '.join(missing)}" if missing else ""]
+    return f"{event.inspection_type}: " + ("; ".join(x for x in said if x) or "agricultural finding")
 
 
 def record(doc: dict[str, Any]) -> Record:

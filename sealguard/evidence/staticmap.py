@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from sealguard.places import places as bundled_places
+
 Point = tuple[float, float]  # lat, lon
 MIN_SPAN_DEG = 0.25  # about 25 km: an incident at one place still shows the towns around it
 PLACES = 12
@@ -92,11 +94,6 @@ def _outlines() -> list[tuple[tuple[float, float, float, float], list[Point]]]:
     return lines
 
 
-@cache
-def _places() -> list[tuple[str, float, float, int]]:
-    return [(str(n), float(lat), float(lon), int(pop)) for n, lon, lat, pop in _vendor("cities.json")]
-
-
 def bounds_of(points: Iterable[Point]) -> tuple[float, float, float, float] | None:
     pts = list(points)
     if not pts:
@@ -134,7 +131,7 @@ def draw(route: Sequence[Point], track: Sequence[Point], marks: Sequence[tuple[f
             continue
         borders.append([xy(p) for p in line])
     places: list[Label] = []
-    for name, lat, lon, _ in _places():  # largest first: the towns a reader knows
+    for name, lat, lon, _ in bundled_places():  # largest first: the towns a reader knows
         if s <= lat <= n and w <= lon <= e:
             x, y = xy((lat, lon))
             if 4 < x < width - 60 and 14 < y < height - 14:

@@ -20,7 +20,6 @@ from starlette.background import BackgroundTask
 
 from sealguard import places
 from sealguard.ingest.inbound import EventSink
-from sealguard.rules.policy import Policy
 from sealguard.schemas.alerts import StoredAlert
 from sealguard.store import fleet, projection
 from sealguard.store.alert_rows import alert_states, fetch_alerts, select_alerts, unresolved_refs, utc_iso
@@ -29,6 +28,7 @@ from sealguard.stream import Inbound, ItemResult
 from sealguard.stream.live import UpdateHub
 from sealguard.web.auth import Credential, TokenCache, origin_of, require, tenant_scope
 from sealguard.web.bodies import read_limited
+from sealguard.web.policy_api import policy_in_force
 from sealguard.web.waiting import stored
 
 STREAM_QUEUE = 1000
@@ -98,16 +98,6 @@ def whereabouts(view: dict[str, Any], now: datetime) -> dict[str, Any]:
     return out
 
 
-def _policy(request: Request) -> Policy:
-    """The policy in force (loaded once per process; a policy change restarts the roles)."""
-    state = request.app.state
-    if getattr(state, "policy", None) is None:
-        path = state.rt.policy_path
-        state.policy = Policy.load(path) if path else Policy()
-    found: Policy = state.policy
-    return found
-
-
 async def _open_alerts(request: Request, tenant: str | None, conveyance: str | None = None) -> list[StoredAlert]:
     async with request.app.state.rt.pool.connection() as conn:
         query = select_alerts(
@@ -137,7 +127,7 @@ def router() -> APIRouter:
                 {"alert_id": alert_id, "rule_id": rule_id, "severity": severity, "status": status}
             )
         now = datetime.now(UTC)
-        policy = _policy(request)
+        policy = policy_in_force(request)
         for item in items:
             key = (item["tenant"], item["conveyance_id"])
             item["open_alerts"] = by_conv.get(key, [])

@@ -34,9 +34,14 @@ class BacktestBody(BaseModel):
     warmup_hours: float = Field(48.0, ge=0, le=24 * 31)
 
 
-def _current(request: Request) -> Policy:
-    path: Path | None = request.app.state.rt.policy_path
-    return Policy.load(path) if path else Policy()
+def policy_in_force(request: Request) -> Policy:
+    """The policy in force (loaded once per process; a policy change restarts the roles)."""
+    state = request.app.state
+    if getattr(state, "policy", None) is None:
+        path = state.rt.policy_path
+        state.policy = Policy.load(path) if path else Policy()
+    found: Policy = state.policy
+    return found
 
 
 def router() -> APIRouter:
@@ -46,7 +51,7 @@ def router() -> APIRouter:
     async def effective_policy(request: Request, who: Annotated[Principal, require("operator")]) -> dict[str, Any]:
         """The policy in force, as the caller's tenant sees it: YAML with each rule's meaning as comments."""
         tenant = tenant_scope(who, None)
-        return {"tenant": tenant, "yaml": render(_current(request), tenant)}
+        return {"tenant": tenant, "yaml": render(policy_in_force(request), tenant)}
 
     @api.post("/backtest", tags=["policy"])
     async def backtest(request: Request, body: BacktestBody,

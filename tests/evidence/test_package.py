@@ -17,7 +17,8 @@ from pypdf import PdfReader
 from sealguard.alerts.audit import chain
 from sealguard.evidence import keys, package, report, verify
 from sealguard.schemas.alerts import StoredAlert
-from sealguard.store.incident import EvidenceEvent, Link, PartnerMessage, PhotoRow
+from sealguard.store.incident import EvidenceEvent, Link, PartnerMessage
+from sealguard.store.photos import PackedPhoto
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 ALERT = "3f1e1c4e-7a53-4c4f-9b0e-2c0b2f6a9d11"
@@ -70,10 +71,12 @@ def _incident() -> package.Incident:
               "destination": {"facility_id": "PHX", "center": [-112.07, 33.45], "radius_m": 500},
               "route": [[-110.93, 31.34], [-110.97, 32.22], [-112.07, 33.45]]},
         track=[(T0, 32.0, -110.9), (T0, 32.21, -110.95)],
-        checks=[{"kind": "seal.verified", "event_id": "e-vvtt", "seal_number": "SG1", "intact": True,
+        checks=[{"kind": "seal.verified", "event_id": "e-vvtt", "tenant": "acme", "conveyance_id": "TRK-1",
+                 "trip_id": "T-1", "seal_number": "SG1", "intact": True,
                  "steps": {"view": True, "verify": True, "tug": True, "twist_turn": True},
                  "occurred_at": "2026-11-20T06:00:00Z"}],
-        photos=[PhotoRow("6b0c9f1e-0000-4000-8000-000000000001", "e-vvtt", "seal", "image/jpeg", len(PHOTO),
+        photos=[PackedPhoto("6b0c9f1e-0000-4000-8000-000000000001", "e-vvtt", "TRK-1", "T-1", "seal", "image/jpeg",
+                            len(PHOTO),
                          package.sha256(PHOTO), "stripped", "Dock Dan", T0, PHOTO)],
         generated_at=T0, generated_by="Ana Ops",
     )  # fmt: skip
@@ -213,7 +216,8 @@ def test_a_photo_past_the_budget_is_listed_with_its_hash_not_packed() -> None:
     from dataclasses import replace
 
     incident = _incident()
-    big = PhotoRow("6b0c9f1e-0000-4000-8000-000000000002", "e-vvtt", "doors", "image/jpeg", 150 * 1024 * 1024,
+    big = PackedPhoto("6b0c9f1e-0000-4000-8000-000000000002", "e-vvtt", "TRK-1", "T-1", "doors", "image/jpeg",
+                      150 * 1024 * 1024,
                    "cd" * 32, "none", "Dock Dan", T0, None)  # fmt: skip
     data = package.build(replace(incident, photos=[*incident.photos, big]), KEY, report.render)
     assert verify.check(data, KEY.public_key()).ok

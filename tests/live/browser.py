@@ -23,6 +23,15 @@ async def launch(pw: Any) -> Any:
     return await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+async def launch_with_camera(pw: Any, video: Path | None = None) -> Any:
+    """Chromium with a camera that needs no permission prompt: its fake one (a moving test picture), or
+    one playing ``video`` (MJPEG frames)."""
+    camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    if video is not None:
+        camera.append(f"--use-file-for-fake-video-capture={video}")
+    return await pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *camera])
+
+
 SHOTS = Path(__file__).parents[2] / "artefacts" / "screenshots"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, at_size, launch, sign_in
+from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, launch_with_camera, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -198,9 +198,7 @@ async def test_the_dock_reads_a_seal_s_qr_code_with_the_camera(
                 "destination": {**PLACE, "facility_id": "DC-2", "center": [-95.37, 29.76]}}  # fmt: skip
         assert (await post(base, operator, "/api/v1/events", [plan])).json()["accepted"] == 1
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-                *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}"])  # fmt: skip
+            browser = await launch_with_camera(pw, video)
             try:
                 context = await browser.new_context(viewport={"width": 390, "height": 844})
                 await context.grant_permissions(["camera"], origin=base)

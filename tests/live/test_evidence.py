@@ -20,7 +20,7 @@ from sealguard.embedded.servers import MqttBroker
 from sealguard.evidence import keys, verify
 from sealguard.evidence.package import sha256 as package_sha
 from tests.live.alerting import hook_only, post, settled_outbox, token_for
-from tests.live.browser import CHROMIUM, CHROMIUM_ARGS, at_size, launch, sign_in
+from tests.live.browser import at_size, launch, launch_with_camera, sign_in
 from tests.live.monitor import running, settings
 from tests.live.people import signed_in
 from tests.live.servers import query, wait_for
@@ -39,8 +39,7 @@ async def _dock_photo(base: str, database_url: str) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-            *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])  # fmt: skip
+        browser = await launch_with_camera(pw)
         try:
             context = await browser.new_context(viewport={"width": 390, "height": 844})
             await context.grant_permissions(["camera"], origin=base)
