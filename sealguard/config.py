@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         " bundled offline base map (Natural Earth countries, US states)",
     )
     map_attribution: str = Field("", description="the tile provider's attribution, shown on the map (required by most)")
+    map_roads: Path | None = Field(
+        None,
+        description="roads for the offline base map: a GeoJSON of road lines, e.g. Natural Earth's"
+        " ne_10m_roads_north_america (public domain); none: no roads (docs/operations.md)",
+    )
     oidc_issuer: str | None = Field(None, description="OpenID Connect issuer URL; set it to offer single sign-on")
     oidc_client_id: str | None = Field(None, description="this site's client id at the identity provider")
     oidc_client_secret: SecretStr | None = Field(None, description="client secret (none: a public client, PKCE only)")

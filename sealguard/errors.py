@@ -14,6 +14,7 @@ boundary where they are caught::
      |-- DataDirBusy         runtime           another process holds the data directory
      |-- HttpStartFailed     serving           the web server did not start (port taken, a part failed)
      |-- RoleConfigError     roles             a split role started without what it needs
+     |-- RoadsFileError      roads             the operator's roads file for the offline map is unusable
      |-- Fenced              worker            another worker committed the partition meanwhile
      '-- CommandError        cli_live          a command line that cannot be carried out
 

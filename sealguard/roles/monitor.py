@@ -30,7 +30,7 @@ from sealguard.metrics import Metrics
 from sealguard.roles.actions import ControlledActions
 from sealguard.roles.gateway import Gateway
 from sealguard.roles.notifier import configured_notifier
-from sealguard.roles.parts import Parts, alerting_of, kafka_options, open_parts
+from sealguard.roles.parts import Parts, alerting_of, kafka_options, open_parts, roads_of
 from sealguard.roles.serving import Serving
 from sealguard.roles.topic_sinks import KafkaSink, MqttSink
 from sealguard.roles.worker import Worker
@@ -231,6 +231,7 @@ class Monitor:
             signin=signin_of(s),
             map_tile_url=s.map_tile_url,
             map_attribution=s.map_attribution,
+            roads=roads_of(s),
             signing_key=signing_key_path(s),
             site_name=s.site_name,
             photo_max_bytes=s.photo_max_bytes,

@@ -16,6 +16,7 @@ from sealguard.alerts import config as alerting_config
 from sealguard.alerts.config import AlertingConfig
 from sealguard.config import Settings
 from sealguard.ingest.kafka import KafkaOptions
+from sealguard.roads import RoadMap
 from sealguard.roles import housekeeping
 from sealguard.roles.actions import ControlledActions
 from sealguard.roles.gateway import Gateway
@@ -82,6 +83,11 @@ def kafka_options(s: Settings) -> KafkaOptions:
                         s.kafka_sasl_mechanism, s.kafka_sasl_username,
                         s.kafka_sasl_password.get_secret_value() if s.kafka_sasl_password else None,
                         s.kafka_ca_file)  # fmt: skip
+
+
+def roads_of(s: Settings) -> RoadMap | None:
+    """The operator's roads for the offline map, read once at start (a bad file stops the start, with why)."""
+    return RoadMap.load(s.map_roads) if s.map_roads else None
 
 
 def alerting_of(s: Settings) -> AlertingConfig:

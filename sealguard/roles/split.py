@@ -23,7 +23,7 @@ from sealguard.roles.actions import ControlledActions
 from sealguard.roles.gateway import Gateway
 from sealguard.roles.monitor import migrate_url, open_pool
 from sealguard.roles.notifier import Notifier, configured_notifier
-from sealguard.roles.parts import Parts, alerting_of, kafka_options, open_parts
+from sealguard.roles.parts import Parts, alerting_of, kafka_options, open_parts, roads_of
 from sealguard.roles.serving import Serving
 from sealguard.roles.topic_sinks import KafkaSink, MqttSink
 from sealguard.roles.worker import Worker
@@ -92,7 +92,7 @@ class RoleProcess:
                          limits=limits_of(s), rate_per_s=s.http_rate_per_s,
                          rate_burst=s.http_rate_burst, metrics_token=token, registry=self.metrics.registry,
                          signin=signin_of(s), map_tile_url=s.map_tile_url,
-                         map_attribution=s.map_attribution, signing_key=signing_key_path(s),
+                         map_attribution=s.map_attribution, roads=roads_of(s), signing_key=signing_key_path(s),
                          site_name=s.site_name, photo_max_bytes=s.photo_max_bytes,
                          photo_location=s.photo_location,
                          two_person_rules=list(alerting_of(s).two_person_rules), policy_path=s.policy)  # fmt: skip

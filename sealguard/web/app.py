@@ -18,6 +18,7 @@ from starlette.types import Lifespan
 from sealguard.alerts.config import DEFAULT_TWO_PERSON
 from sealguard.alerts.lifecycle import Decision
 from sealguard.ingest.inbound import EventSink
+from sealguard.roads import RoadMap
 from sealguard.schemas.alerts import StoredAlert
 from sealguard.schemas.events import INSPECTION_POINTS
 from sealguard.store.alert_rows import AlertQuery, page_of_alerts
@@ -75,6 +76,7 @@ class Runtime(HealthRuntime):
     rate_burst: float = 2000.0
     map_tile_url: str | None = None  # tiles under the maps; None: the bundled offline base map
     map_attribution: str = ""
+    roads: RoadMap | None = None  # the operator's roads for the offline base map (SEALGUARD_MAP_ROADS)
     signin: SignInConfig = field(default_factory=lambda: SignInConfig(public_url="http://127.0.0.1:8000"))
     signing_key: Path | None = None  # the site's key for incident packages (made on first export); None: none
     site_name: str = "sealguard"
@@ -251,5 +253,5 @@ def create_app(rt: Runtime, *, lifespan: Lifespan[FastAPI] | None = None) -> Fas
     app.include_router(fleet_api.router())
     app.include_router(interop_api.router(DeviceBook(rt.pool)))
     app.include_router(signin.router(rt.signin, rt.pool, app.state.tokens))
-    app.include_router(pages.router(rt.map_tile_url, rt.map_attribution))
+    app.include_router(pages.router(rt.map_tile_url, rt.map_attribution, rt.roads))
     return app

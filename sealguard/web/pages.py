@@ -15,7 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from sealguard.roads import MAX_TILE_ZOOM, RoadMap
 
 STATIC = Path(__file__).parent / "static"
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".md": "text/plain",
@@ -28,8 +30,9 @@ def _page(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8").replace("<!--LOGIN-->", login)
 
 
-def router(tile_url: str | None = None, attribution: str = "") -> APIRouter:
-    """The pages; ``tile_url`` (``{z}/{x}/{y}`` form) puts a tile layer under the maps."""
+def router(tile_url: str | None = None, attribution: str = "", roads: RoadMap | None = None) -> APIRouter:
+    """The pages; ``tile_url`` (``{z}/{x}/{y}`` form) puts a tile layer under the maps; without one,
+    ``roads`` (the operator's roads file) are drawn on the offline base map from ``/basemap/roads``."""
     pages = APIRouter(include_in_schema=False)
     images = "'self' data:"
     if tile_url:
@@ -37,7 +40,8 @@ def router(tile_url: str | None = None, attribution: str = "") -> APIRouter:
         images += f" {parts.scheme}://{parts.netloc}"
     headers = {"Content-Security-Policy": f"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src {images}",
                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}  # fmt: skip
-    body = f'<body data-tiles="{html.escape(tile_url or "")}" data-attribution="{html.escape(attribution)}">'
+    body = f'<body data-tiles="{html.escape(tile_url or "")}" data-attribution="{html.escape(attribution)}"'
+    body += ' data-roads="1">' if roads is not None and not tile_url else ">"
 
     def page(name: str) -> HTMLResponse:
         return HTMLResponse(_page(name).replace("<body>", body, 1), headers=headers)
@@ -87,5 +91,15 @@ def router(tile_url: str | None = None, attribution: str = "") -> APIRouter:
     @pages.get("/static/vendor/licences/{name}")
     async def licences(name: str) -> FileResponse:
         return serve(STATIC / "vendor" / "licences", name, "max-age=86400")
+
+    @pages.get("/basemap/roads/{z}/{x}/{y}.json")
+    async def road_tile(z: int, x: int, y: int) -> Response:
+        """One tile of the operator's roads: public like the rest of the base map (no tenant's data in
+        it); zooms and rows outside the grid are 404, so a crawler cannot make the server cut tiles that
+        no map asks for."""
+        if roads is None or not 0 <= z <= MAX_TILE_ZOOM or not (0 <= x < 2**z and 0 <= y < 2**z):
+            raise HTTPException(404, "not found")
+        return Response(roads.tile(z, x, y), media_type="application/json",
+                        headers={"Cache-Control": "max-age=86400", **headers})  # fmt: skip
 
     return pages

@@ -112,3 +112,70 @@ async def test_the_map_shows_the_worst_news(tmp_path: Path, database_url: str, m
                 assert not errors, errors
             finally:
                 await browser.close()
+
+
+async def test_the_operators_roads_are_drawn_under_the_names(
+    tmp_path: Path, database_url: str, mqtt_broker: MqttBroker
+) -> None:
+    """With SEALGUARD_MAP_ROADS naming a roads file (Natural Earth's schema), the dashboard draws the
+    motorway where it runs, in the road colour, above the land and under every name; it is gone when
+    zoomed out past where roads read."""
+    import io
+
+    import orjson
+    from PIL import Image
+    from playwright.async_api import async_playwright, expect
+
+    line = [[-98.49 + 0.75 * i / 50, 29.42 + 0.85 * i / 50] for i in range(51)]  # San Antonio to Austin
+    roads = tmp_path / "roads.geojson"
+    roads.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"type": "Major Highway", "name": "I-35"},
+         "geometry": {"type": "LineString", "coordinates": line}}]}))  # fmt: skip
+    s = settings(tmp_path, database_url, mqtt_broker, map_roads=roads)
+    async with running(s):
+        base = f"http://{s.http}"
+        async with async_playwright() as pw:
+            browser = await launch(pw)
+            try:
+                page = await browser.new_page(viewport={"width": 1440, "height": 900})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await sign_in(page, base, database_url, "acme", "operator", "olga", "Olga Petrova")
+                await page.goto(f"{base}/")
+                await expect(page.locator("#mapview.offline")).to_have_count(1)
+                await page.evaluate("() => { sealguardMap.setView([29.85, -98.12], 9, { animate: false }); }")
+                await page.wait_for_function("() => window.sealguardRoads && sealguardRoads.zoom === 9"
+                                             " && sealguardRoads.drawn === 1")  # fmt: skip
+                stack = await page.evaluate(
+                    "() => ['base', 'roads', 'basenames'].map(p => +getComputedStyle(sealguardMap.getPane(p)).zIndex)"
+                )
+                assert stack[0] < stack[1] < stack[2], stack  # above the fills, under the names
+                await page.wait_for_timeout(300)  # the canvas is painted on the next frame
+                shot = Image.open(io.BytesIO(await page.screenshot())).convert("RGB")
+
+                def orange_near(lat: float, lon: float) -> bool:
+                    x, y = int(page_points[(lat, lon)]["x"]), int(page_points[(lat, lon)]["y"])
+                    return any(_is_road(shot.getpixel((x + dx, y + dy))) for dx in range(-3, 4) for dy in range(-3, 4))
+
+                page_points: dict[tuple[float, float], dict[str, float]] = {}
+                for lat, lon in ((29.6, -98.33), (30.1, -97.9), (29.6, -98.6)):
+                    page_points[(lat, lon)] = await page.evaluate(
+                        "([lat, lon]) => { const p = sealguardMap.latLngToContainerPoint([lat, lon]);"
+                        " const r = sealguardMap.getContainer().getBoundingClientRect();"
+                        " return { x: p.x + r.left, y: p.y + r.top }; }", [lat, lon])  # fmt: skip
+                # on the line (two places along it): the road's colour; 12 km off it: none
+                assert orange_near(29.6, -98.33) and orange_near(30.1, -97.9)
+                assert not orange_near(29.6, -98.6)
+                await page.screenshot(path=str(SHOTS / "dashboard-roads-1440.png"))
+                await page.evaluate("() => { sealguardMap.setView([29.85, -98.12], 4, { animate: false }); }")
+                await page.wait_for_function("() => sealguardRoads.zoom === 4 && sealguardRoads.drawn === 0")
+                assert not errors, errors
+            finally:
+                await browser.close()
+
+
+def _is_road(rgb: object) -> bool:
+    """The motorway's orange (#e8912d), give or take antialiasing over the land."""
+    assert isinstance(rgb, tuple)
+    r, g, b = (int(v) for v in rgb)
+    return r > 200 and 120 < g < 190 and b < 120

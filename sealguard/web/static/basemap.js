@@ -1,6 +1,7 @@
 // The maps' common ground (dashboard and alert page): a Leaflet map over the configured tile server, or,
 // with none (the default, and every test), the bundled offline base map: Natural Earth countries and US
-// states, their names shown from zoom 4. Nothing is fetched from another site.
+// states, their names shown from zoom 4, and the operator's roads if a file of them is configured.
+// Nothing is fetched from another site.
 "use strict";
 const SGMap = (() => {
   function create(id, options = {}) {
@@ -66,6 +67,45 @@ const SGMap = (() => {
       }
     };
     map.on("moveend", place); place();
+    if (document.body.dataset.roads) roads(map);
+  }
+
+  // The operator's roads (SEALGUARD_MAP_ROADS), above the fills and under every name: fetched as tiles of
+  // the view at the map's zoom (at most 10; the server sends motorways from 5, main roads from 7, the rest
+  // from 9), each road drawn once however many tiles it crosses, all redrawn when the zoom changes.
+  function roads(map) {
+    map.createPane("roads").style.zIndex = 155;
+    const renderer = L.canvas({ pane: "roads", padding: 0.2 });
+    const layer = L.layerGroup().addTo(map);
+    const styles = [{ color: "#e8912d", weight: 3 }, { color: "#f2c14e", weight: 2 }, { color: "#b8c2cc", weight: 1 }];
+    const state = window.sealguardRoads = { zoom: -1, drawn: 0, tiles: 0 };
+    let drawn = new Set(), asked = new Set();
+    const load = () => {
+      const z = Math.min(Math.floor(map.getZoom()), 10);
+      if (z !== state.zoom) { layer.clearLayers(); drawn = new Set(); asked = new Set(); Object.assign(state, { zoom: z, drawn: 0, tiles: 0 }); }
+      if (z < 5) return;
+      const b = map.getBounds(), n = 2 ** z, clamp = v => Math.max(0, Math.min(n - 1, v));
+      const tx = lon => clamp(Math.floor((lon + 180) / 360 * n));
+      const ty = lat => { const r = Math.max(-85, Math.min(85, lat)) * Math.PI / 180;
+        return clamp(Math.floor((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2 * n)); };
+      for (let x = tx(b.getWest()); x <= tx(b.getEast()); x++)
+        for (let y = ty(b.getNorth()); y <= ty(b.getSouth()); y++) {
+          const key = `${z}/${x}/${y}`;
+          if (asked.has(key)) continue;
+          asked.add(key);
+          fetch(`/basemap/roads/${key}.json`).then(r => r.ok ? r.json() : []).then(rows => {
+            if (z !== state.zoom) return;  // zoomed meanwhile: this tile's lines are for another scale
+            for (const [id, rank, , lines] of rows) {
+              if (drawn.has(id)) continue;
+              drawn.add(id);
+              layer.addLayer(L.polyline(lines.map(l => l.map(([lon, lat]) => [lat, lon])),
+                { renderer, interactive: false, ...(styles[rank] || styles[2]) }));
+            }
+            state.drawn = drawn.size; state.tiles += 1;
+          }).catch(() => asked.delete(key));
+        }
+    };
+    map.on("moveend", load); load();
   }
 
   // Pixels per metre at a latitude and zoom (Web Mercator): for lines whose width is a distance (a corridor).
