@@ -3,13 +3,14 @@ critical is first, acknowledged ones are folded apart, the counts are the server
 says how many need action, and every truck takes its colour from its own alerts, including trucks whose
 alerts are on no page the dashboard loaded (issue 22: 1,060 trucks were painted green)."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post
-from tests.live.browser import at_size, launch, sealed_trip, sign_in
+from tests.live.browser import SHOTS, at_size, launch, sealed_trip, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -105,5 +106,32 @@ async def test_a_panel_of_forty_five_criticals_stays_bounded_and_every_truck_is_
                 )  # followed: the map came with it
                 await at_size(page, "dashboard-many-alerts", 1440, 900)
                 await at_size(page, "dashboard-many-alerts", 390, 844)
+                # zoomed out until the fleet is clusters: each red cluster names its worst truck, and how
+                # many more are as bad, where the name has room (no name covers another or a cluster);
+                # a cluster of green trucks names none
+                await page.set_viewport_size({"width": 1440, "height": 900})
+                await page.evaluate("() => { sealguardMap.setView([29.2, -97.9], 8, { animate: false }); }")
+                marks = page.locator(".cluster-mark")
+                await expect(marks.first).to_be_visible()
+                for mark in await marks.all():
+                    worst = await mark.locator(".cluster").get_attribute("data-worst")
+                    names = await mark.locator(".cluster-worst").all_text_contents()
+                    if worst != "critical":
+                        assert names == [], (worst, names)
+                        continue
+                    m = re.fullmatch(r"(TRL-\d{3})(?: \+(\d+))?", names[0])
+                    assert m is not None and by_truck[m[1]] == "critical", names
+                    total = int(await mark.locator(".cluster").inner_text())
+                    assert 1 + int(m[2] or 0) <= total
+                shown = await page.evaluate(
+                    "() => [...document.querySelectorAll('.cluster-worst')]"
+                    ".filter(l => getComputedStyle(l).visibility === 'visible')"
+                    ".map(l => { const r = l.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+                )
+                assert shown, "no cluster names its worst truck"
+                for i, a in enumerate(shown):
+                    for b in shown[i + 1 :]:
+                        assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+                await page.screenshot(path=str(SHOTS / "dashboard-clusters-named-1440.png"))
             finally:
                 await browser.close()

@@ -111,13 +111,45 @@
       disableClusteringAtZoom: 11, showCoverageOnHover: false,
       spiderfyOnMaxZoom: false, animate: false, iconCreateFunction: cluster }).addTo(map);
     window.sealguardTrucks = trucks;  // every truck marker, clustered or not (tests, an operator's console)
+    map.on("zoomend moveend", () => requestAnimationFrame(declutter));
   }
 
+  // A cluster names its worst truck only where the name has room: the worst clusters (then the biggest)
+  // place theirs first, and a name that would cover one already placed, or another cluster, is hidden.
+  function declutter() {
+    const marks = [...document.querySelectorAll("#mapview .cluster-mark")];
+    const circles = marks.map(m => [m, m.querySelector(".cluster").getBoundingClientRect()]);
+    const named = marks.filter(m => m.querySelector(".cluster-worst")).map(m => {
+      const c = m.querySelector(".cluster");
+      return { m, label: m.querySelector(".cluster-worst"), rank: rankOf(c.dataset.worst), n: +c.textContent };
+    }).sort((a, b) => b.rank - a.rank || b.n - a.n);
+    const overlaps = (r, q) => r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom;
+    const taken = [];
+    for (const { m, label } of named) {
+      label.style.visibility = "";
+      const r = label.getBoundingClientRect();
+      if (taken.some(q => overlaps(r, q)) || circles.some(([other, q]) => other !== m && overlaps(r, q))) label.style.visibility = "hidden";
+      else taken.push(r);
+    }
+  }
+
+  // A cluster says how many trucks it holds in its worst truck's colour, and, when that is an alert,
+  // which truck it is ("TRL-0042", "+2" more as bad): on a fleet of thousands the first view then names
+  // the trucks that need action without a click.
   function cluster(group) {
-    let worst = "ok", n = 0;
-    for (const m of group.getAllChildMarkers()) { n++; if (rankOf(m.options.sg) > rankOf(worst)) worst = m.options.sg; }
-    return L.divIcon({ className: "truck-cluster", iconSize: [34, 34],
-      html: el("span", { class: "cluster sev-" + worst, "data-worst": worst }, String(n)) });
+    let worst = "ok", n = 0, ids = [];
+    for (const m of group.getAllChildMarkers()) {
+      n++;
+      const r = rankOf(m.options.sg);
+      if (r > rankOf(worst)) { worst = m.options.sg; ids = [m.options.title]; }
+      else if (r === rankOf(worst)) ids.push(m.options.title);
+    }
+    const parts = [el("span", { class: "cluster sev-" + worst, "data-worst": worst }, String(n))];
+    if (worst === "critical" || worst === "high") {
+      ids.sort();
+      parts.push(el("span", { class: "cluster-worst sev-" + worst }, ids[0] + (ids.length > 1 ? ` +${ids.length - 1}` : "")));
+    }
+    return L.divIcon({ className: "truck-cluster", iconSize: [34, 34], html: el("span", { class: "cluster-mark" }, ...parts) });
   }
 
   function truckIcon(c) {
@@ -198,7 +230,7 @@
         changed.push(m);
       }
     }
-    if (changed.length) trucks.refreshClusters(changed);
+    if (changed.length) { trucks.refreshClusters(changed); requestAnimationFrame(declutter); }
   }
 
   // Show one conveyance: its truck highlighted, zoomed out of any cluster, and centred.
