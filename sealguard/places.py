@@ -10,6 +10,7 @@ from importlib import resources
 import orjson
 
 EARTH_KM = 6371.0088
+KM_PER_DEGREE = math.pi * EARTH_KM / 180  # along a meridian
 Place = tuple[str, float, float, int]  # name, lat, lon, population
 
 
@@ -18,6 +19,11 @@ def places() -> list[Place]:
     """Every bundled place, the largest first."""
     data = orjson.loads(resources.files("sealguard.web").joinpath("static", "vendor", "cities.json").read_bytes())
     return [(str(n), float(lat), float(lon), int(pop)) for n, lon, lat, pop in data]
+
+
+def warm() -> None:
+    """Load the index now (at start), so the first fleet list asked for does not pay for it."""
+    _grid()
 
 
 @cache
@@ -47,15 +53,35 @@ def _bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> str:
 
 def nearest(lat: float, lon: float, reach_cells: int = 2) -> dict[str, object] | None:
     """The nearest bundled place within about two degrees: its name, how far (km) and in which direction
-    the position lies from it; None in the middle of nowhere (or at sea)."""
+    the position lies from it; None in the middle of nowhere (or at sea).
+
+    The ring of cells around the position's own widens only while a place beyond it could still be
+    nearer than the best found (a fleet list of thousands of trucks asks this thousands of times a
+    request; most are settled by the nine nearest cells)."""
     best: tuple[float, Place] | None = None
     cy, cx = math.floor(lat), math.floor(lon)
-    for dy in range(-reach_cells, reach_cells + 1):
-        for dx in range(-reach_cells, reach_cells + 1):
-            for p in _grid().get((cy + dy, cx + dx), ()):
-                d = distance_km(lat, lon, p[1], p[2])
-                if best is None or d < best[0]:
-                    best = (d, p)
+    shrink = math.cos(math.radians(lat))
+    for ring in range(reach_cells + 1):
+        for dy in range(-ring, ring + 1):
+            for dx in range(-ring, ring + 1):
+                if max(abs(dy), abs(dx)) != ring:
+                    continue  # an inner ring, already read
+                for p in _grid().get((cy + dy, cx + dx), ()):
+                    # the flat-earth distance, squared, in degrees of latitude: haversine only for a place
+                    # that may beat the best (the flat one is within a few per cent across five cells)
+                    flat2 = (p[1] - lat) ** 2 + ((p[2] - lon) * shrink) ** 2
+                    if best is not None and flat2 > (best[0] * 1.1 / KM_PER_DEGREE) ** 2:
+                        continue
+                    d = distance_km(lat, lon, p[1], p[2])
+                    if best is None or d < best[0]:
+                        best = (d, p)
+        # how near a place outside this ring can be: the ring's edge, east-west at the ring's widest cos
+        squeeze = math.cos(math.radians(min(89.0, max(abs(cy - ring), abs(cy + ring + 1)))))
+        edge_deg = min(
+            lat - (cy - ring), cy + ring + 1 - lat, (lon - (cx - ring)) * squeeze, (cx + ring + 1 - lon) * squeeze
+        )
+        if best is not None and best[0] <= edge_deg * KM_PER_DEGREE:
+            break
     if best is None:
         return None
     d, p = best

@@ -109,6 +109,7 @@ async def _open_alerts(request: Request, tenant: str | None, conveyance: str | N
 
 def router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
+    places.warm()
 
     @api.get("/conveyances", tags=["conveyances"])
     async def list_conveyances(request: Request, who: Annotated[Principal, require("operator")],
