@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from bench import goals
 from bench.fleet import fleet_lines
 from sealguard.alerts.book import AlertBook
 from sealguard.rules.engine import Engine
@@ -67,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     report = replay(lines, engine, book=AlertBook())
     rate = len(lines) / (time.perf_counter() - t)
     alerts = report.book.alerts
-    print(f"replay  in-process pipeline:   {rate:>10,.0f} events/s  ({rate / floor:.2f} of the floor), "
-          f"{len(alerts):,} alerts")  # fmt: skip
+    print(f"replay  in-process pipeline:   {rate:>10,.0f} events/s  ({rate / floor:.2f} of the floor"
+          f" {goals.at_least(rate / floor, 0.3, ' of the floor')}), {len(alerts):,} alerts")  # fmt: skip
     by_rule: dict[str, int] = {}
     for a in alerts:
         by_rule[a.rule_id] = by_rule.get(a.rule_id, 0) + 1

@@ -3,7 +3,7 @@
 Starts PostgreSQL (embedded) and tansu, loads a generated fleet into a six-partition events topic through
 an in-process gateway, then:
 
-- throughput: 1, 2 and 3 ``sealguard worker`` processes, each run on a fresh consumer group and database,
+- throughput: 1, 2 and 4 ``sealguard worker`` processes, each run on a fresh consumer group and database,
   handle the whole topic; events/s in total and per worker (records handled / wall time from the first
   record handled to the last), CPU seconds of each worker process, and the checkpoint sizes and times;
 - latency: one gateway and two workers, events published at a fixed rate (default 5,000/s) through the
@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench import goals
 from bench.fleet import fleet_lines
 from sealguard.embedded.servers import EmbeddedPostgres, KafkaBroker, free_port
 from sealguard.ingest.inbound import Inbound
@@ -87,8 +88,11 @@ async def _offsets(url: str, topic: str) -> dict[int, tuple[int, str]]:
         return {int(p): (int(o), str(w)) for p, o, w in await cur.fetchall()}
 
 
+Run = tuple[float, list[float]]  # events/s in total, CPU seconds of each worker process
+
+
 async def throughput(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes], workers: int,
-                     loaded: tuple[str, KafkaOptions, dict[int, int]], tmp: Path) -> None:  # fmt: skip
+                     loaded: tuple[str, KafkaOptions, dict[int, int]], tmp: Path) -> Run | None:  # fmt: skip
     _, base, ends = loaded
     url = await _new_database(pg)
     # A fresh group and database over the same loaded topic: the workers start from offset 0.
@@ -113,7 +117,7 @@ async def throughput(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes
                 break
             if time.perf_counter() - started > 900:
                 print(f"  {workers} workers: gave up after 900 s at {done}/{total}")
-                return
+                return None
             await asyncio.sleep(0.05)
         end = time.perf_counter()
         assert first is not None
@@ -122,7 +126,8 @@ async def throughput(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes
         for o, w in got.values():
             per_worker[w] = per_worker.get(w, 0) + o
         cpu = [_cpu(p.pid) for p in procs]
-        print(f"  {workers} worker(s): {total} records in {wall:.1f} s = {total / wall:,.0f} events/s in total;"
+        one = f" {goals.at_least(total / wall, 20_000, ' events/s for one worker')}" if workers == 1 else ""
+        print(f"  {workers} worker(s): {total} records in {wall:.1f} s = {total / wall:,.0f} events/s in total{one};"
               f" per worker {', '.join(f'{w}: {n / wall:,.0f}/s' for w, n in sorted(per_worker.items()))};"
               f" CPU s per worker process {', '.join(f'{c:.1f}' for c in cpu)}")  # fmt: skip
         await asyncio.sleep(11)  # one checkpoint period
@@ -141,6 +146,21 @@ async def throughput(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes
             p.terminate()
         for p in procs:
             p.wait(30)
+    return total / wall, cpu
+
+
+def curve(results: dict[int, Run]) -> None:
+    """The scaling curve in one line, with the CPU each run used: on this 2-core machine four workers share
+    two cores, so the CPU seconds per record say what more cores would give."""
+    if not results:
+        return
+    parts = []
+    for n, (rate, cpu) in sorted(results.items()):
+        parts.append(f"{n}: {rate:,.0f}/s ({sum(cpu):.1f} CPU s)")
+    print(f"  scaling curve ({os.cpu_count()} cores): " + ", ".join(parts))
+    if 1 in results and 2 in results:
+        gain = results[2][0] / results[1][0]
+        print(f"  two workers {gain:.2f}x one {goals.at_least(gain, 1.0001, 'x (two faster than one)')}")
 
 
 async def latency(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes], rate: float, tmp: Path) -> None:
@@ -195,8 +215,10 @@ async def latency(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes], 
             return "n/a"
 
         achieved = len(lines) / sent_s
+        p99 = next((b for b in sorted(buckets) if buckets[b] >= 0.99 * total), float("inf"))
         print(f"  latency at {rate:,.0f} events/s offered ({achieved:,.0f}/s achieved by the gateway), two workers:"
-              f" receipt to stored p50 {quantile(0.5)}, p99 {quantile(0.99)} ({int(total)} events)")  # fmt: skip
+              f" receipt to stored p50 {quantile(0.5)}, p99 {quantile(0.99)} ({int(total)} events)"
+              f" {goals.at_most(p99 * 1000, 200, ' ms')}")  # fmt: skip
     finally:
         await gateway.stop()
         await pool.close()
@@ -216,7 +238,7 @@ def _sample(text: str, name: str) -> float:
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--conveyances", type=int, default=600)
-    ap.add_argument("--workers", default="1,2,3")
+    ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--rate", type=float, default=5000.0, help="events/s offered in the latency run (0: skip it)")
     args = ap.parse_args()
     lines = fleet_lines(args.conveyances, facility_count=50, seed=3)
@@ -234,8 +256,12 @@ async def main() -> None:
             print(f"sealguard roles bench: {len(lines)} events ({args.conveyances} conveyances) loaded through a"
                   f" gateway in {seconds:.1f} s ({len(lines) / seconds:,.0f}/s); {sum(ends.values())} records on"
                   f" {PARTITIONS} partitions; {os.cpu_count()} cores")  # fmt: skip
+            results: dict[int, Run] = {}
             for n in [int(x) for x in args.workers.split(",")]:
-                await throughput(pg, kafka, lines, n, (url, options, ends), tmp)
+                got = await throughput(pg, kafka, lines, n, (url, options, ends), tmp)
+                if got is not None:
+                    results[n] = got
+            curve(results)
             if args.rate > 0:
                 await latency(pg, kafka, lines[: int(args.rate * 10)], args.rate, tmp)
         finally:

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from bench import goals
 from bench.fleet import _route
 from sealguard.alerts.book import AlertBook
 from sealguard.rules.engine import Engine
@@ -101,7 +102,12 @@ def build(conveyances: int, lanes: int | None, heap: bool) -> dict[str, float]:
     started = time.perf_counter()
     whole_bytes = 0
     written = []
+    plan_rows, route_bytes, routes = 0, 0, set()
     for chunk in engine.changes_in_chunks():
+        for plan in chunk.plans.values():  # how much of the checkpoint is routes, and how many differ
+            route = orjson.dumps(plan.get("route"))
+            plan_rows, route_bytes = plan_rows + 1, route_bytes + len(route)
+            routes.add(route)
         rows = [*chunk.conveyances.values(), *chunk.plans.values(), *chunk.tenants.values(), chunk.meta]
         whole_bytes += sum(len(orjson.dumps(r)) for r in rows)
         written.append(chunk.keys_only())
@@ -120,7 +126,7 @@ def build(conveyances: int, lanes: int | None, heap: bool) -> dict[str, float]:
         "n": len(engine.conveyances), "events_s": 8 * conveyances / took, "rss": used_rss, "heap": used_heap,
         "whole_bytes": whole_bytes, "whole_s": whole_s, "rows": len(rows),
         "incremental_bytes": sum(map(len, rows)), "incremental_s": incremental_s, "alerts": len(book.open_by_key),
-        "peak": peak,
+        "peak": peak, "plan_rows": plan_rows, "routes": len(routes), "route_bytes": route_bytes,
     }  # fmt: skip
 
 
@@ -144,12 +150,16 @@ def main() -> None:
         r = _run(n, lanes, args.tracemalloc)
         shown = "every trip its own route" if lanes is None else f"{lanes:,} shared lanes"
         heap = f", Python heap {r['heap'] / n:,.0f}" if args.tracemalloc else ""
-        print(f"  {shown}: {r['rss'] / n:,.0f} bytes resident per tracked conveyance{heap}"
+        goal = f" {goals.at_most(r['rss'] / n, 2048, ' B on shared lanes')}" if lanes is not None else ""
+        print(f"  {shown}: {r['rss'] / n:,.0f} bytes resident per tracked conveyance{heap}{goal}"
               f" ({r['rss'] / 2**20:,.0f} MiB for {r['n']:,.0f}; {r['events_s']:,.0f} events/s building it,"
               f" {r['alerts']:,.0f} open alerts)")  # fmt: skip
         print(f"    whole checkpoint: {r['whole_bytes'] / n:,.0f} bytes per conveyance,"
               f" {r['whole_s'] * 1e6 / n:,.0f} ms per 1,000 ({r['whole_s']:,.1f} s in all);"
               f" peak resident {r['peak'] / 2**30:,.2f} GiB")  # fmt: skip
+        shared = goals.at_most(r["plan_rows"], r["routes"], " route copies, one per distinct route")
+        print(f"    routes in it: {r['plan_rows']:,.0f} plan rows carry {r['routes']:,.0f} distinct routes,"
+              f" {r['route_bytes'] / n:,.0f} bytes of route per conveyance {shared}")  # fmt: skip
         print(
             f"    incremental checkpoint after 1 % sent a fix: {r['rows']:,.0f} rows,"
             f" {r['incremental_bytes'] / max(1, r['rows']):,.0f} bytes each, {r['incremental_s'] * 1000:,.0f} ms"
