@@ -114,6 +114,7 @@ class Engine:
         self.conveyances: dict[tuple[str, str], Conveyance] = {}
         self._heaps: dict[str, list[tuple[float, str]]] = {}  # tenant -> (due, conveyance) wake-ups
         self._contexts: dict[str, Ctx] = {}  # one per tenant, re-aimed at each step's findings
+        self._windows: dict[str, float] = {}  # tenant -> its TRK-003 window (the backfill bound)
         #: Timers whose rule raised: (tenant, conveyance, timer, due, error). The timer is dropped so that
         #: one broken rule cannot hold its tenant's clock (or every later event) back; the runtime reports
         #: and clears this list.
@@ -226,11 +227,16 @@ class Engine:
 
     def is_backfill(self, event: GpsPosition) -> bool:
         """A fix too far behind its tenant's clock to be judged (see the module docstring)."""
-        clock = self.clocks.get(event.tenant)
+        return self._behind(event.tenant, event.occurred_at.timestamp())
+
+    def _behind(self, tenant_id: str, t: float) -> bool:
+        clock = self.clocks.get(tenant_id)
         if clock is None:
             return False
-        window = self.policy.for_tenant(event.tenant).values["TRK-003.window"]
-        return event.occurred_at.timestamp() < clock - window
+        window = self._windows.get(tenant_id)
+        if window is None:  # the policy is fixed for the engine's life: read once per tenant
+            window = self._windows[tenant_id] = self.policy.for_tenant(tenant_id).values["TRK-003.window"]
+        return t < clock - window
 
     # --- dispatch -----------------------------------------------------------------------------------
 
@@ -249,7 +255,7 @@ class Engine:
         self._dirty_conveyances.add((event.tenant, cid))
         if isinstance(event, GpsPosition):
             # An older fix than the latest, or backfill, is kept on the track but not judged.
-            if (conv.fix is None or t >= conv.fix[0]) and not self.is_backfill(event):
+            if (conv.fix is None or t >= conv.fix[0]) and not self._behind(event.tenant, t):
                 tracking.on_fix(ctx, conv, event, t)
         elif isinstance(event, TripPlanned):
             self._on_planned(ctx, tenant, conv, event)

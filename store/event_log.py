@@ -91,7 +91,10 @@ async def append(conn: Conn, entries: Sequence[Entry]) -> list[int]:
         starts[partition] = int(row[0]) - counts[partition]
     offsets = []
     columns = 'partition, "offset", key, value, control, source, received_ms, tenant, event_id, original, partner'
-    async with conn.cursor().copy(f"COPY event_log ({columns}) FROM STDIN") as copy:
+    # Binary COPY: the event's bytes (and its original's) go as they are; in text COPY each byte was two hex
+    # digits, escaped, and parsed back by the server.
+    async with conn.cursor().copy(f"COPY event_log ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["int4", "int8", "bytea", "bytea", "text", "text", "int8", "text", "text", "bytea", "text"])
         for e in entries:
             offset = starts[e.partition]
             starts[e.partition] = offset + 1

@@ -106,22 +106,36 @@ async def stored_seqs(conn: Conn, keys: list[tuple[str, str]]) -> dict[tuple[str
     return {(r[0], r[1]): int(r[2]) for r in await cur.fetchall()}
 
 
+_EVENT_TYPES = ["int8", "text", "text", "text", "text", "text", "timestamptz", "timestamptz", "text", "jsonb",
+                "bytea", "text", "text"]  # fmt: skip
+
+
+def _as_is(payload: Any) -> bytes:
+    """The payload is JSON already (the bytes that were validated): written as it is."""
+    return bytes(payload)
+
+
 async def write_events(conn: Conn, rows: list[StoredEvent], partitions: PartitionCache) -> None:
     if not rows:
         return
     await partitions.ensure(conn, [r.event.occurred_at for r in rows])
     cur = conn.cursor()
+    # Binary COPY: the original bytes go as they are (text COPY wrote each byte as two hex digits and a
+    # backslash escape, and the server parsed them back), times as eight-byte integers, and the payload
+    # as the JSON text it already is (Jsonb with an identity dumps: never decoded and encoded again).
     async with cur.copy(
         "COPY events (seq, tenant, event_id, kind, conveyance_id, trip_id, occurred_at, received_at, source, payload,"
-        " original, partner_format, partner_sha256) FROM STDIN"
+        " original, partner_format, partner_sha256) FROM STDIN (FORMAT BINARY)"
     ) as copy:
+        copy.set_types(_EVENT_TYPES)
         for r in rows:
             e, partner = r.event, r.provenance.partner
             await copy.write_row((r.seq, e.tenant, e.event_id, e.kind, getattr(e, "conveyance_id", None),
                                   getattr(e, "trip_id", None), e.occurred_at, r.received_at, r.source,
-                                  r.payload.decode(), r.provenance.original or r.payload,
+                                  Jsonb(r.payload, dumps=_as_is), r.provenance.original or r.payload,
                                   partner[0] if partner else None, partner[1] if partner else None))  # fmt: skip
-    async with cur.copy("COPY event_ids (tenant, event_id, seq, occurred_at) FROM STDIN") as copy:
+    async with cur.copy("COPY event_ids (tenant, event_id, seq, occurred_at) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["text", "text", "int8", "timestamptz"])
         for r in rows:
             await copy.write_row((r.event.tenant, r.event.event_id, r.seq, r.event.occurred_at))
     await _reference(conn, rows)

@@ -30,7 +30,11 @@ async def append(conn: Conn, rows: list[tuple[str, bytes, str, datetime]]) -> No
     """Store ``(topic, payload, client, received_at)`` rows in the caller's transaction, and wake the reader."""
     if not rows:
         return
-    async with conn.cursor().copy("COPY mqtt_inbox (topic, payload, client, received_at) FROM STDIN") as copy:
+    # binary: a payload's bytes go as they are, not as escaped hex digits
+    async with conn.cursor().copy(
+        "COPY mqtt_inbox (topic, payload, client, received_at) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "bytea", "text", "timestamptz"])
         for row in rows:
             await copy.write_row(row)
     await conn.execute(f"NOTIFY {CHANNEL}")
