@@ -132,6 +132,18 @@ async def write_state(conn: Conn, topic: str, partition: int, rows: dict[str, An
     return sum(len(b[3]) for b in bodies)
 
 
+async def delete_orphan_routes(conn: Conn, topic: str, partition: int) -> list[str]:
+    """Delete the partition's route rows (``r:{ref}``) that no plan row names by ``route_ref`` any more;
+    the refs deleted."""
+    cur = await conn.execute(
+        "DELETE FROM partition_state r WHERE r.topic = %s AND r.partition = %s AND r.key LIKE 'r:%%'"
+        " AND NOT EXISTS (SELECT 1 FROM partition_state p WHERE p.topic = r.topic AND p.partition = r.partition"
+        " AND p.key LIKE 'p:%%' AND p.data->>'route_ref' = substr(r.key, 3)) RETURNING substr(r.key, 3)",
+        (topic, partition),
+    )
+    return [str(row[0]) for row in await cur.fetchall()]
+
+
 async def load_state(conn: Conn, topic: str, partition: int) -> dict[str, Any]:
     cur = await conn.execute(
         "SELECT key, data::text FROM partition_state WHERE topic = %s AND partition = %s ORDER BY key",

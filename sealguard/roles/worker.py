@@ -61,7 +61,7 @@ from sealguard.store.events import (
     write_events,
 )
 from sealguard.store.partition_log import Checkpoint, PartitionTick
-from sealguard.stream import clocks
+from sealguard.stream import clocks, state_rows
 from sealguard.stream.alert_changes import apply_changes
 from sealguard.stream.live import batch_updates
 from sealguard.stream.log import CONTROL, RECEIVED, SOURCE, ConsumerFactory, provenance_of
@@ -99,6 +99,7 @@ class OwnedPartition:
     since_checkpoint: int = 0
     checkpoint_mono: float = 0.0
     rewrite: bool = True  # the next checkpoint writes every row (none of this layout is stored yet)
+    routes: set[str] = field(default_factory=set)  # the route rows this partition's checkpoint holds
 
 
 @dataclass(slots=True)
@@ -271,14 +272,16 @@ class Worker:
     async def _restore(self, conn: psycopg.AsyncConnection[Any], number: int) -> OwnedPartition:
         next_offset = await partition_log.claim(conn, self.topic, number, self.owner)
         cp = await partition_log.load_checkpoint(conn, self.topic, number)
-        rewrite = True
+        rewrite, routes = True, set()
         if cp is None or cp.next_offset > next_offset:
             engine = Engine(self.policy, remember_ids=False, shared=self._shared_or_none)
             state = Operator(engine, AlertBook(retain=False))
             position, last_tick = 0, 0
         else:
             if cp.data.get("layout") == "incremental":
-                tenants, conveyances, plans = _parts(await partition_log.load_state(conn, self.topic, number))
+                rows = await partition_log.load_state(conn, self.topic, number)
+                tenants, conveyances, plans = state_rows.parts_of(rows)
+                routes = {key[2:] for key in rows if key.startswith("r:")}
                 engine = Engine.restore_parts(cp.data["engine"], tenants, conveyances, self.policy,
                                               plans=plans, shared=self._shared_or_none)  # fmt: skip
                 rewrite = False
@@ -289,7 +292,7 @@ class Worker:
             position, last_tick = cp.next_offset, cp.last_tick_id
         recorded = await partition_log.ticks_after(conn, self.topic, number, last_tick)
         part = OwnedPartition(number, state, next_offset, position, last_tick, recorded,
-                              checkpoint_mono=self.mono(), rewrite=rewrite)  # fmt: skip
+                              checkpoint_mono=self.mono(), rewrite=rewrite, routes=routes)  # fmt: skip
         where = f"the checkpoint at offset {position}" if cp is not None and position else "the beginning"
         log.info("worker %s: partition %d restored from %s; %d records and %d ticks to read again up to offset %d",
                  self.owner, number, where, next_offset - position, len(recorded), next_offset)  # fmt: skip
@@ -629,24 +632,26 @@ class Worker:
             if not await partition_log.owned(conn, self.topic, part.number, self.owner, part.next_offset):
                 log.info("worker %s: partition %d is no longer mine; no checkpoint", self.owner, part.number)
                 return
+            routes = set() if part.rewrite else set(part.routes)
             if part.rewrite:
                 await partition_log.write_state(conn, self.topic, part.number, {}, [], replace_all=True)
             # Chunk by chunk in one transaction: a partition's first checkpoint never holds every row at once.
+            closed = False
             for changes in engine.changes_in_chunks():
-                rows = {f"t:{tid}": plain for tid, plain in changes.tenants.items()}
-                rows |= {_conveyance_key(key): plain for key, plain in changes.conveyances.items()}
-                rows |= {_plan_key(key): plain for key, plain in changes.plans.items()}
-                size += await partition_log.write_state(conn, self.topic, part.number, rows,
-                                                        [*map(_conveyance_key, changes.gone),
-                                                         *map(_plan_key, changes.plans_gone)])  # fmt: skip
+                rows, gone = state_rows.rows_of(changes, routes)
+                size += await partition_log.write_state(conn, self.topic, part.number, rows, gone)
+                closed = closed or bool(changes.plans_gone)
                 written.append(changes.keys_only())
                 meta = changes.meta
+            if closed:  # routes no open trip follows any more
+                routes -= set(await partition_log.delete_orphan_routes(conn, self.topic, part.number))
             data = {"layout": "incremental", "engine": meta, "book": part.state.book.snapshot()}
             cp = Checkpoint(part.next_offset, part.last_tick_id, data)
             size += await partition_log.save_checkpoint(conn, self.topic, part.number, cp)
         for keys in written:
             engine.forget_changes(keys)
         part.rewrite = False
+        part.routes = routes
         self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
         self.metrics.checkpoint_bytes.labels(str(part.number)).set(size)
         part.since_checkpoint = 0
@@ -666,28 +671,6 @@ class _RecordFailed(Exception):
         self.partition = partition
         self.offset = offset
         self.reason = reason[:1000]
-
-
-def _conveyance_key(key: tuple[str, str]) -> str:
-    return f"c:{key[0]}\x1f{key[1]}"
-
-
-def _plan_key(key: tuple[str, str]) -> str:
-    return f"p:{key[0]}\x1f{key[1]}"
-
-
-def _parts(rows: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[tuple[str, str], Any]]:
-    """An incremental checkpoint's rows as ``Engine.restore_parts`` takes them: tenants, conveyances
-    and trip plans."""
-    tenants = {key[2:]: data for key, data in rows.items() if key.startswith("t:")}
-    conveyances = [data for key, data in sorted(rows.items()) if key.startswith("c:")]
-    plans = {_split(key[2:]): data for key, data in rows.items() if key.startswith("p:")}
-    return tenants, conveyances, plans
-
-
-def _split(key: str) -> tuple[str, str]:
-    tenant, _, rest = key.partition("\x1f")
-    return tenant, rest
 
 
 def _decode(r: PartitionRecord) -> Event | InvalidEvent:

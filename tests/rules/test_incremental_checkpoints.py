@@ -9,6 +9,7 @@ from bench.fleet import fleet_lines
 from sealguard.alerts.book import AlertBook
 from sealguard.rules.engine import Engine
 from sealguard.schemas.decode import decode_event
+from sealguard.stream import state_rows
 
 
 def _apply(engine: Engine, book: AlertBook, lines: list[bytes]) -> None:
@@ -115,3 +116,78 @@ def test_an_engine_rebuilt_from_incremental_rows_continues_as_the_original() -> 
     # each alert as last seen: the restored book's view of an alert opened before the restore is the later
     got = {a.alert_id: a.to_json() for a in [*book.alerts, *rest.alerts]}
     assert got == {a.alert_id: a.to_json() for a in whole.alerts}
+
+
+def _rows_checkpoint(engine: Engine, rows: dict[str, Any], routes: set[str]) -> None:
+    """Write the changes as the worker's checkpoint does (stream.state_rows), routes kept once, and
+    route rows no plan names deleted (as partition_log.delete_orphan_routes does)."""
+    written = []
+    for changes in engine.changes_in_chunks(size=7):
+        upsert, gone = state_rows.rows_of(changes, routes)
+        rows.update(orjson.loads(orjson.dumps(upsert)))  # as stored: plain JSON
+        for key in gone:
+            rows.pop(key, None)
+        if changes.meta:
+            rows["meta"] = changes.meta
+        written.append(changes.keys_only())
+    named = {plan.get("route_ref") for key, plan in rows.items() if key.startswith("p:")}
+    for key in [k for k in rows if k.startswith("r:") and k[2:] not in named]:
+        del rows[key]
+        routes.discard(key[2:])
+    for keys in written:
+        engine.forget_changes(keys)
+
+
+def test_routes_are_written_once_however_many_trips_follow_them() -> None:
+    """On shared lanes a checkpoint holds each route once (as memory does), not once per trip."""
+    lines = fleet_lines(60, facility_count=0, seed=7, lanes=3)
+    engine, book = Engine(), AlertBook()
+    rows: dict[str, Any] = {}
+    routes: set[str] = set()
+    _apply(engine, book, lines[: len(lines) // 2])
+    _rows_checkpoint(engine, rows, routes)
+    plans = {k: v for k, v in rows.items() if k.startswith("p:")}
+    route_rows = {k: v for k, v in rows.items() if k.startswith("r:")}
+    assert len(plans) > 10 and 1 <= len(route_rows) <= 3
+    assert not any("route" in p for p in plans.values())
+    refs = [p["route_ref"] for p in plans.values() if "route_ref" in p]
+    assert len(refs) > 10 and all(f"r:{ref}" in route_rows for ref in refs)
+    inline = sum(len(orjson.dumps(p)) for p in state_rows.parts_of(rows)[2].values())  # a route in each plan
+    shared = sum(len(orjson.dumps(v)) for k, v in rows.items() if k[0] in "pr")
+    assert shared * 2 < inline, (shared, inline)
+    # the trips close: their plans go, and with the last plan on a route, its row
+    _apply(engine, book, lines[len(lines) // 2 :])
+    _rows_checkpoint(engine, rows, routes)
+    open_plans = {(c.tenant, t.plan.event_id) for c in engine.conveyances.values() for t in c.trips}
+    assert {tuple(k[2:].split("\x1f")) for k in rows if k.startswith("p:")} == open_plans
+    named = {p["route_ref"] for k, p in rows.items() if k.startswith("p:") and "route_ref" in p}
+    assert {k[2:] for k in rows if k.startswith("r:")} == named == routes
+    assert len(open_plans) < 3  # (the fleet leaves a trip or two open)
+
+
+def test_an_engine_rebuilt_from_shared_route_rows_continues_as_the_original() -> None:
+    lines = fleet_lines(60, facility_count=5, seed=4, lanes=4)
+    whole_engine, whole = Engine(), AlertBook()
+    _apply(whole_engine, whole, lines)
+    engine, book = Engine(), AlertBook()
+    rows: dict[str, Any] = {}
+    routes: set[str] = set()
+    cut = 2 * len(lines) // 3
+    _apply(engine, book, lines[: cut // 2])
+    _rows_checkpoint(engine, rows, routes)
+    _apply(engine, book, lines[cut // 2 : cut])
+    _rows_checkpoint(engine, rows, routes)
+    assert any(k.startswith("r:") for k in rows)
+    tenants, conveyances, plans = state_rows.parts_of({k: v for k, v in rows.items() if k != "meta"})
+    restored = Engine.restore_parts(rows["meta"], tenants, conveyances, plans=plans)
+    rest = AlertBook.restore(orjson.loads(orjson.dumps(book.snapshot())), retain=True)
+    _apply(restored, rest, lines[cut:])
+    got = {a.alert_id: a.to_json() for a in [*book.alerts, *rest.alerts]}
+    assert got == {a.alert_id: a.to_json() for a in whole.alerts}
+
+
+def test_plan_rows_with_the_route_inline_still_load() -> None:
+    """Checkpoints written before routes had rows of their own carry each route in its plan row."""
+    plan = {"event_id": "p-1", "kind": "trip.planned", "route": [[0.0, 0.0], [1.0, 1.0]]}
+    _, _, plans = state_rows.parts_of({"p:default\x1fp-1": plan})
+    assert plans == {("default", "p-1"): plan}
