@@ -252,7 +252,7 @@ class Engine:
         assert cid is not None  # the schema requires it on every other kind
         conv = self._conveyance(event.tenant, cid)
         conv.active_at = max(conv.active_at, t)
-        self._dirty_conveyances.add((event.tenant, cid))
+        self._dirty_conveyances.add(conv.key)  # its own key tuple: no new tuple and strings per event
         if isinstance(event, GpsPosition):
             # An older fix than the latest, or backfill, is kept on the track but not judged.
             if (conv.fix is None or t >= conv.fix[0]) and not self._behind(event.tenant, t):
@@ -366,10 +366,10 @@ class Engine:
         return ctx
 
     def _conveyance(self, tenant_id: str, conveyance_id: str) -> Conveyance:
-        key = (tenant_id, conveyance_id)
-        conv = self.conveyances.get(key)
+        conv = self.conveyances.get((tenant_id, conveyance_id))
         if conv is None:
-            conv = self.conveyances[key] = Conveyance(tenant_id, conveyance_id)
+            conv = Conveyance(tenant_id, conveyance_id)
+            self.conveyances[conv.key] = conv
         return conv
 
     # --- incremental checkpoints ----------------------------------------------------------------------
@@ -490,7 +490,7 @@ class Engine:
                 assert isinstance(event, TripPlanned)
                 plans[event.event_id] = TripPlan(event)
             conv = Conveyance.from_plain(plain, plans)
-            engine.conveyances[(conv.tenant, conv.conveyance_id)] = conv
+            engine.conveyances[conv.key] = conv
             engine._schedule(conv)
         engine._dirty_tenants.clear()
         engine._dirty_conveyances.clear()

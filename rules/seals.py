@@ -78,7 +78,7 @@ def on_affixed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealAffixed, t
             trip.reseals = trip.reseals | {seal}
         if _mismatch(ctx, conv, trip, ev, seal, t):
             correlation.seal_event_in_blind_spot(ctx, conv, trip, ev, t)
-    conv.seals_on.add(seal)
+    conv.seal_on(seal)
     if ctx.seal_facts is None:
         ctx.tenant.registry[seal] = (cid, tid, False, t)
 
@@ -185,7 +185,7 @@ def on_removed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealRemoved, t
         ctx.tenant.registry[seal] = (previous[0], previous[1], True, t) if previous else (cid, None, True, t)
     else:
         ctx.seal_facts.append(SealFact(ctx.out.tenant, seal, ev.seal_number, "removed", cid, None, t, ev.event_id))
-    conv.seals_on.discard(seal)
+    conv.seal_off(seal)
     conv.heartbeats.pop(seal, None)  # a removed e-seal is no longer expected to report
     cancel_timers(conv, f"ESEAL-001:{seal}")
     if trip is None:
@@ -332,7 +332,7 @@ def on_trip_closed(ctx: Ctx, conv: Conveyance, trip: Trip, t: float, eid: str) -
     _unverified_arrival(ctx, conv, trip, t, "the trip was closed", eid)
     cancel_timers(conv, "SEAL-010")
     cancel_prefixed(conv, "ESEAL-001:")
-    conv.seals_on.clear()
+    conv.seals_on = ()
     conv.heartbeats.clear()
 
 
