@@ -16,21 +16,50 @@ const SG = (() => {
     return node;
   }
 
-  async function api(path, options = {}) {
+  function request(path, options = {}) {
     const method = (options.method || "GET").toUpperCase();
     const headers = { ...(options.body ? { "Content-Type": "application/json" } : {}),
                       ...(method !== "GET" && me && me.csrf ? { "X-CSRF-Token": me.csrf } : {}) };
-    const resp = await fetch(path, { ...options, headers, credentials: "same-origin",
-                                     body: options.body ? JSON.stringify(options.body) : undefined });
-    const text = await resp.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text.slice(0, 200) }; }
-    if (!resp.ok) {
-      if (resp.status === 401) showLogin("Your session has ended; sign in again.");
-      const detail = data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : resp.statusText;
-      throw new Error(detail);
+    return fetch(path, { ...options, headers, credentials: "same-origin",
+                         body: options.body ? JSON.stringify(options.body) : undefined });
+  }
+
+  function parsed(text) {
+    try { return text ? JSON.parse(text) : null; } catch (e) { return { detail: text.slice(0, 200) }; }
+  }
+
+  // A refused request as an Error with the server's detail (a 401 asks to sign in again).
+  async function failure(resp) {
+    const data = parsed(await resp.text());
+    if (resp.status === 401) showLogin("Your session has ended; sign in again.");
+    return new Error(data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : resp.statusText);
+  }
+
+  async function api(path, options = {}) {
+    const resp = await request(path, options);
+    if (!resp.ok) throw await failure(resp);
+    return parsed(await resp.text());
+  }
+
+  // An answer of one JSON value a line (application/x-ndjson), each handed to onLine as it arrives: the
+  // progress of a long bulk action.
+  async function apiLines(path, options, onLine) {
+    const resp = await request(path, options);
+    if (!resp.ok) throw await failure(resp);
+    for await (const line of pieces(resp, "\n")) if (line.trim()) onLine(JSON.parse(line));
+  }
+
+  // A streamed answer's pieces between separators, each as soon as it has arrived whole.
+  async function* pieces(resp, sep) {
+    const reader = resp.body.getReader(), dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf(sep)) >= 0) { yield buf.slice(0, i); buf = buf.slice(i + sep.length); }
     }
-    return data;
   }
 
   // Server-Sent Events over fetch (the session cookie goes with it); reconnects with backoff, and waits
@@ -43,22 +72,14 @@ const SG = (() => {
         if (resp.status === 401) { showLogin("Your session has ended; sign in again."); await signedIn; }
         if (!resp.ok) throw new Error("stream " + resp.status);
         onState(true); delay = 1000;
-        const reader = resp.body.getReader(); const dec = new TextDecoder(); let buf = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += dec.decode(value, { stream: true });
-          let i;
-          while ((i = buf.indexOf("\n\n")) >= 0) {
-            const chunk = buf.slice(0, i); buf = buf.slice(i + 2);
-            let type = "message", data = "";
-            for (const line of chunk.split("\n")) {
-              if (line.startsWith("event: ")) type = line.slice(7);
-              else if (line.startsWith("data: ")) data += line.slice(6);
-            }
-            if (type === "revoked") showLogin("Your session has ended; sign in again.");
-            else if (data) onEvent(type, JSON.parse(data));
+        for await (const chunk of pieces(resp, "\n\n")) {
+          let type = "message", data = "";
+          for (const line of chunk.split("\n")) {
+            if (line.startsWith("event: ")) type = line.slice(7);
+            else if (line.startsWith("data: ")) data += line.slice(6);
           }
+          if (type === "revoked") showLogin("Your session has ended; sign in again.");
+          else if (data) onEvent(type, JSON.parse(data));
         }
       } catch (e) { /* fall through to reconnect */ }
       onState(false);
@@ -142,5 +163,5 @@ const SG = (() => {
 
   function fmtTime(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") : "-"; }
 
-  return { el, api, stream, age, login, fmtTime, me: () => me };
+  return { el, api, apiLines, stream, age, login, fmtTime, me: () => me };
 })();

@@ -109,32 +109,15 @@
     const ids = [...selected], out = document.getElementById("result"), bar = document.getElementById("progress");
     if (!ids.length) return;
     bar.hidden = false; bar.max = ids.length; bar.value = 0;
-    const me = SG.me();
     const failed = [];
     let done = 0;
     try {
-      const resp = await fetch("/api/v1/alerts-bulk", { method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", ...(me && me.csrf ? { "X-CSRF-Token": me.csrf } : {}) },
-        body: JSON.stringify({ verb, alert_ids: ids }) });
-      if (!resp.ok) {
-        const detail = (await resp.json().catch(() => ({}))).detail;
-        throw new Error(typeof detail === "string" ? detail : detail ? JSON.stringify(detail) : resp.statusText);
-      }
-      const reader = resp.body.getReader(), text = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const { value, done: end } = await reader.read();
-        if (end) break;
-        buffer += text.decode(value, { stream: true });
-        let nl;
-        while ((nl = buffer.indexOf("\n")) >= 0) {
-          const line = JSON.parse(buffer.slice(0, nl)); buffer = buffer.slice(nl + 1);
-          if (line.summary) continue;
-          bar.value += 1;
-          if (line.ok) { done += 1; selected.delete(line.alert_id); } else failed.push(`${line.alert_id.slice(0, 8)}: ${line.error}`);
-          out.className = "muted"; out.textContent = `${verb}: ${bar.value} of ${ids.length}…`;
-        }
-      }
+      await SG.apiLines("/api/v1/alerts-bulk", { method: "POST", body: { verb, alert_ids: ids } }, line => {
+        if (line.summary) return;
+        bar.value += 1;
+        if (line.ok) { done += 1; selected.delete(line.alert_id); } else failed.push(`${line.alert_id.slice(0, 8)}: ${line.error}`);
+        out.className = "muted"; out.textContent = `${verb}: ${bar.value} of ${ids.length}…`;
+      });
     } catch (e) { failed.push(e.message); }
     bar.hidden = true;
     out.className = failed.length ? "error" : "muted";
