@@ -2,9 +2,8 @@
 "use strict";
 (() => {
   const { el, api, stream, age } = SG;
-  const SEV = ["critical", "high", "medium", "low"];
   const RANK = { critical: 3, high: 2, medium: 1, low: 0 };
-  let alerts = [], convs = [];
+  let convs = [];
   const PAGE = 20;
   const panel = { open: { offset: 0, total: 0, rows: [] }, acknowledged: { offset: 0, total: 0, rows: [] } };
 
@@ -18,7 +17,6 @@
       panel[s].rows = d.alerts; panel[s].total = d.total;
       if (!d.alerts.length && panel[s].offset > 0) { panel[s].offset = 0; return loadAlerts(); }  // the page emptied
     }
-    alerts = open.alerts.concat(acked.alerts);
     renderAlerts();
   }
 
@@ -306,7 +304,7 @@
   document.getElementById("alerts").addEventListener("click", ev => {
     if (ev.target.closest("button, a")) return;
     const row = ev.target.closest("[data-alert]");
-    const a = row && alerts.find(x => x.alert_id === row.dataset.alert);
+    const a = row && [...panel.open.rows, ...panel.acknowledged.rows].find(x => x.alert_id === row.dataset.alert);
     if (a) select(convs.find(c => c.conveyance_id === a.conveyance_id && c.tenant === a.tenant));
   });
 
