@@ -59,11 +59,11 @@ class AlertQuery:
     sort: str = "newest"  # newest, oldest, severity
 
 
+SEVERITY_RANK = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END"
 ORDERS = {
     "newest": "occurred_at DESC, alert_id",
     "oldest": "occurred_at, alert_id",
-    "severity": "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,"
-    " occurred_at DESC, alert_id",
+    "severity": f"{SEVERITY_RANK}, occurred_at DESC, alert_id",
 }
 
 
@@ -117,9 +117,8 @@ class AlertState:
 async def alert_states(conn: Conn, tenant: str | None) -> dict[tuple[str, str], AlertState]:
     """Every conveyance's alert state (``alerts_tenant_status`` serves it: unresolved alerts only)."""
     cur = await conn.execute(
-        "SELECT tenant, conveyance_id, CASE min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1"
-        " WHEN 'medium' THEN 2 ELSE 3 END) WHEN 0 THEN 'critical' WHEN 1 THEN 'high' WHEN 2 THEN 'medium'"
-        " ELSE 'low' END, count(*), count(*) FILTER (WHERE status = 'open')"
+        f"SELECT tenant, conveyance_id, CASE min({SEVERITY_RANK}) WHEN 0 THEN 'critical' WHEN 1 THEN 'high'"
+        " WHEN 2 THEN 'medium' ELSE 'low' END, count(*), count(*) FILTER (WHERE status = 'open')"
         " FROM alerts WHERE status IN ('open', 'acknowledged') AND conveyance_id IS NOT NULL"
         " AND (%s::text IS NULL OR tenant = %s) GROUP BY tenant, conveyance_id",
         (tenant, tenant),
