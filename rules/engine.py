@@ -225,11 +225,8 @@ class Engine:
             heapq.heappop(heap)
         return None
 
-    def is_backfill(self, event: GpsPosition) -> bool:
-        """A fix too far behind its tenant's clock to be judged (see the module docstring)."""
-        return self._behind(event.tenant, event.occurred_at.timestamp())
-
     def _behind(self, tenant_id: str, t: float) -> bool:
+        """A fix at ``t`` is backfill: too far behind its tenant's clock to be judged (module docstring)."""
         clock = self.clocks.get(tenant_id)
         if clock is None:
             return False
