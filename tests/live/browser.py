@@ -55,6 +55,16 @@ async def sign_in(page: Any, base: str, database_url: str, tenant: str, role: st
     return f"{name} ({username})"
 
 
+async def passing_vvtt(page: Any, seal: str) -> None:
+    """On the dock page, a conveyance open: every VVTT step passed for ``seal``, then recorded."""
+    await page.click('[data-step="view"][data-v="true"]')
+    await page.fill("#seal", seal)
+    await page.press("#seal", "Enter")
+    for step in ("tug", "twist_turn", "intact"):
+        await page.click(f'[data-step="{step}"][data-v="true"]')
+    await page.click("#submit-vvtt")
+
+
 def recent_trip(tenant: str) -> list[dict[str, Any]]:
     """The seal-mismatch scenario up to the dock, shifted so that it ended a minute ago."""
     events = [orjson.loads(x) for x in lines_of(SCENARIOS / "seal-mismatch-at-dock" / "events.jsonl")]

@@ -8,7 +8,7 @@ import pytest
 
 from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post, token_for
-from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, launch_with_camera, sign_in
+from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, launch_with_camera, passing_vvtt, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -139,12 +139,7 @@ async def test_a_check_made_offline_is_sent_when_the_connection_returns(
                 await page.locator("#conveyance").press("Enter")
                 await expect(page.locator("#itype")).to_have_value("tractor_trailer_17pt")  # a truck, no type given
                 await context.set_offline(True)
-                await page.click('[data-step="view"][data-v="true"]')
-                await page.fill("#seal", "SG4411")
-                await page.press("#seal", "Enter")
-                for step in ("tug", "twist_turn", "intact"):
-                    await page.click(f'[data-step="{step}"][data-v="true"]')
-                await page.click("#submit-vvtt")
+                await passing_vvtt(page, "SG4411")
                 await expect(page.locator("#vvtt-verdict .queued")).to_contain_text("saved on this phone")
                 await expect(page.locator("#queue")).to_contain_text("1 check(s) saved on this phone")
                 await at_size(page, "dock-offline", 390, 844)

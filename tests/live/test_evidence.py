@@ -20,7 +20,7 @@ from sealguard.embedded.servers import MqttBroker
 from sealguard.evidence import keys, verify
 from sealguard.evidence.package import sha256 as package_sha
 from tests.live.alerting import hook_only, post, settled_outbox, token_for
-from tests.live.browser import at_size, launch, launch_with_camera, sign_in
+from tests.live.browser import at_size, launch, launch_with_camera, passing_vvtt, sign_in
 from tests.live.monitor import running, settings
 from tests.live.people import signed_in
 from tests.live.servers import query, wait_for
@@ -48,12 +48,7 @@ async def _dock_photo(base: str, database_url: str) -> None:
             await page.goto(f"{base}/dock")
             await page.fill("#conveyance", "TRL-530")
             await page.press("#conveyance", "Enter")
-            await page.click('[data-step="view"][data-v="true"]')
-            await page.fill("#seal", "SG7001")
-            await page.press("#seal", "Enter")
-            for step in ("tug", "twist_turn", "intact"):
-                await page.click(f'[data-step="{step}"][data-v="true"]')
-            await page.click("#submit-vvtt")
+            await passing_vvtt(page, "SG7001")
             await page.locator("#photos-step").wait_for(state="visible")
             await page.click("#camera-on")
             await page.locator("#snap:not([disabled])").wait_for()
