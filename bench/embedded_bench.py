@@ -9,11 +9,7 @@ monitor's peak resident memory. Printed, never asserted.
 
 import argparse
 import asyncio
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,8 +17,7 @@ import aiomqtt
 import orjson
 import psycopg
 
-from bench.readiness import until_ready
-from sealguard.embedded.servers import free_port
+from bench.readiness import running_up
 from sealguard.sim.simfleet import Fleet
 
 IN_FLIGHT = 100
@@ -53,36 +48,22 @@ async def stored(url: str) -> int:
 
 
 async def one(broker: str, events: list[bytes], wait_s: float) -> str:
-    data = Path(tempfile.mkdtemp(prefix=f"sealguard-bench-{broker}-"))
-    http, mqtt = free_port(), free_port()
-    env = {**os.environ, "SEALGUARD_MQTT_EMBEDDED": broker, "SEALGUARD_MQTT_EMBEDDED_PORT": str(mqtt),
-           "SEALGUARD_HTTP": f"127.0.0.1:{http}", "SEALGUARD_DATA_DIR": str(data),
-           "SEALGUARD_LOG_LEVEL": "WARNING", "SEALGUARD_MAX_FUTURE_SKEW": "0"}  # fmt: skip
-    with (data / "monitor.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
-    try:
-        await until_ready(http)
-        token = (data / "admin-token").read_text().strip()
-        url = (data / "postgres.url").read_text().strip()
+    async with running_up(broker, SEALGUARD_MQTT_EMBEDDED=broker, SEALGUARD_MAX_FUTURE_SKEW="0") as up:
         started = time.perf_counter()
-        async with aiomqtt.Client("127.0.0.1", mqtt, username="bench", password=token, identifier="bench",
+        async with aiomqtt.Client("127.0.0.1", up.mqtt, username="bench", password=up.token, identifier="bench",
                                   max_inflight_messages=IN_FLIGHT) as client:  # fmt: skip
             for i in range(0, len(events), IN_FLIGHT):
                 chunk = events[i : i + IN_FLIGHT]
                 await asyncio.gather(*(client.publish("sealguard/v1/default/events", e, qos=1) for e in chunk))
         acked = time.perf_counter() - started
-        got = await stored(url)
+        got = await stored(up.url)
         while got < len(events) and time.perf_counter() - started < wait_s:
             await asyncio.sleep(0.05)
-            got = await stored(url)
+            got = await stored(up.url)
         took = time.perf_counter() - started
         return (f"embedded {broker:9}: {len(events)} QoS 1 published, all acknowledged in {acked:.1f} s;"
                 f" {got} stored in {took:.1f} s = {got / took:,.0f} events/s; lost {len(events) - got};"
-                f" monitor peak {peak_mib(proc.pid):.0f} MiB")  # fmt: skip
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        shutil.rmtree(data, ignore_errors=True)
+                f" monitor peak {peak_mib(up.proc.pid):.0f} MiB")  # fmt: skip
 
 
 async def main() -> None:

@@ -10,21 +10,15 @@ and the DOM's size. The goals, printed beside them: first paint and a zoom under
 
 import argparse
 import asyncio
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
-from bench.readiness import until_ready
-from sealguard.embedded.servers import free_port
+from bench.readiness import running_up
 from sealguard.people.passwords import hash_password
 from sealguard.store import people
 
@@ -128,36 +122,21 @@ async def measure(base: str, trucks: int) -> list[str]:
 
 
 async def run(trucks: int, alerts: int) -> None:
-    data = Path(tempfile.mkdtemp(prefix="sealguard-bench-pages-"))
-    http, mqtt = free_port(), free_port()
-    env = {**os.environ, "SEALGUARD_MQTT_EMBEDDED_PORT": str(mqtt), "SEALGUARD_HTTP": f"127.0.0.1:{http}",
-           "SEALGUARD_DATA_DIR": str(data), "SEALGUARD_LOG_LEVEL": "WARNING",
-           "SEALGUARD_HTTP_RATE_PER_S": "0"}  # fmt: skip
-    base = f"http://127.0.0.1:{http}"
-    with (data / "monitor.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "sealguard.cli", "up"], env=env, stdout=log, stderr=log)
-    try:
-        await until_ready(http)
-        token = (data / "admin-token").read_text().strip()
-        url = (data / "postgres.url").read_text().strip()
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+    async with running_up("pages", SEALGUARD_HTTP_RATE_PER_S="0") as up:
+        async with await psycopg.AsyncConnection.connect(up.url, autocommit=True) as conn:
             await people.add(
                 conn, "bench", "Bench Operator", "default", "operator", password_hash=hash_password(PASSWORD)
             )
         events, tampers = fleet(trucks, alerts)
         started = time.perf_counter()
-        await _post_all(base, token, events)
-        await _post_all(base, token, tampers)
-        while await _count(url, "SELECT count(*) FROM alerts WHERE rule_id = 'SEAL-003'") < alerts:
+        await _post_all(up.base, up.token, events)
+        await _post_all(up.base, up.token, tampers)
+        while await _count(up.url, "SELECT count(*) FROM alerts WHERE rule_id = 'SEAL-003'") < alerts:
             await asyncio.sleep(0.5)
         print(f"pages: {trucks:,} trucks and {alerts:,} open critical alerts stored in"
               f" {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
-        for line in await measure(base, trucks):
+        for line in await measure(up.base, trucks):
             print(line, flush=True)
-    finally:
-        proc.terminate()
-        proc.wait(60)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def main() -> None:
