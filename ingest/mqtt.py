@@ -20,9 +20,11 @@ from paho.mqtt.properties import Properties
 from sealguard.ingest.inbound import EventSink, Inbound, ItemResult
 from sealguard.ingest.metrics import IngestMetrics
 from sealguard.ingest.mqtt_acl import REFUSED_FILTER, owntracks_topic, refused_of, topic_facility, topic_role
+from sealguard.ingest.mqtt_properties import share_property_tables
 from sealguard.retry import Backoff
 
 log = logging.getLogger("sealguard.mqtt")
+share_property_tables()  # paho rebuilt its property tables for every MQTT 5 PUBLISH it read
 
 TOPIC_FILTER = "sealguard/v1/+/events"
 ROLE_TOPIC_FILTER = "sealguard/v1/+/events/+"
