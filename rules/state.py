@@ -67,10 +67,14 @@ class TripPlan:
     def in_approved_place(self, lon: float, lat: float) -> bool:
         return any(p.contains(lon, lat) for p in self.approved)
 
-    def to_plain(self) -> dict[str, Any]:
-        """The planning event as JSON data, route included: what a snapshot stores and restores from."""
+    def to_plain(self, *, geometry: bool = True) -> dict[str, Any]:
+        """The planning event as JSON data, route included: what a snapshot stores and restores from.
+        Without ``geometry``, no route or approved stops: what a list of conveyances shows (a 200-point
+        route was most of the cost of the worker's view of each conveyance it touched)."""
         out: dict[str, Any] = orjson.loads(self._rest)
         out["origin"], out["destination"] = dict(self.origin.plain), dict(self.destination.plain)
+        if not geometry:
+            return out
         if len(self.approved) > 2:
             out["approved_stops"] = [dict(p.plain) for p in self.approved[2:]]
         if self.route is not None:

@@ -12,10 +12,10 @@ def _t(value: float | None) -> str | None:
     return iso(value) if value is not None else None
 
 
-def trip_view(trip: Trip) -> dict[str, Any]:
-    plan = trip.plan.to_plain()
+def trip_view(trip: Trip, *, geometry: bool = True) -> dict[str, Any]:
+    plan = trip.plan.to_plain(geometry=geometry)
     departure = plan.get("planned_departure")
-    return {
+    view = {
         "trip_id": trip.trip_id,
         "status": trip.status,
         "expected_seals": sorted({*trip.plan.seals, *trip.reseals}),
@@ -30,6 +30,9 @@ def trip_view(trip: Trip) -> dict[str, Any]:
         "departed_at": _t(trip.departed_at),
         "arrived_at": _t(trip.arrived_at),
     }
+    if not geometry:
+        del view["approved_stops"], view["route"]
+    return view
 
 
 def conveyance_view(conv: Conveyance, *, geometry: bool = True) -> dict[str, Any]:
@@ -38,7 +41,7 @@ def conveyance_view(conv: Conveyance, *, geometry: bool = True) -> dict[str, Any
     view: dict[str, Any] = {
         "tenant": conv.tenant,
         "conveyance_id": conv.conveyance_id,
-        "trip": trip_view(trip) if trip is not None else None,
+        "trip": trip_view(trip, geometry=geometry) if trip is not None else None,
         "other_open_trips": [t.trip_id for t in conv.trips[1:]],
         "position": {"at": iso(fix[0]), "lon": fix[1], "lat": fix[2], "speed_kph": fix[4]} if fix else None,
         "stopped_since": _t(conv.stop.start) if conv.stop is not None else None,
@@ -47,9 +50,6 @@ def conveyance_view(conv: Conveyance, *, geometry: bool = True) -> dict[str, Any
         if conv.insp
         else None,
     }
-    if not geometry and view["trip"] is not None:
-        for key in ("route", "approved_stops"):
-            view["trip"].pop(key)
     return view
 
 
