@@ -113,7 +113,7 @@ class _Work:
     ticks: dict[int, list[tuple[int, str, float]]] = field(default_factory=dict)  # partition -> rows
     touched: set[tuple[str, str]] = field(default_factory=set)
     offsets: dict[int, tuple[int, int]] = field(default_factory=dict)  # partition -> (expected, new)
-    latencies: list[float] = field(default_factory=list)
+    received: list[float] = field(default_factory=list)  # each stored event's receipt time (epoch s)
     kinds: list[tuple[str, str]] = field(default_factory=list)  # (source, kind) of each event stored
     tick_ids: dict[int, int] = field(default_factory=dict)  # partition -> id of its last tick written
     verdicts: list[tuple[tuple[str, str], ItemResult]] = field(default_factory=list)  # for senders waiting
@@ -406,8 +406,9 @@ class Worker:
             part.since_checkpoint += new - part.next_offset + len(work.ticks.get(number, ()))
             part.next_offset = new
             part.last_tick_id = work.tick_ids.get(number, part.last_tick_id)
-        for seconds in work.latencies:
-            self.metrics.processing_latency.observe(seconds)
+        stored_at = time.time()  # receipt to stored: measured once the commit has returned
+        for received in work.received:
+            self.metrics.processing_latency.observe(max(0.0, stored_at - received))
         for source, kind in work.kinds:
             self.metrics.events_received.labels(source, kind).inc()
         for change, record in work.changes:
@@ -532,7 +533,7 @@ class Worker:
         part.idle[event.tenant] = (t if last is None else max(last[0], t), applied_at)
         if (sent := r.headers.get(RECEIVED)) is not None:
             with contextlib.suppress(ValueError):
-                work.latencies.append(max(0.0, time.time() - int(sent) / 1000))
+                work.received.append(int(sent) / 1000)
 
     def _decode(self, r: PartitionRecord) -> Event | InvalidEvent:
         event = self.decoded.take(r.value) if self.decoded is not None else None
