@@ -17,13 +17,19 @@ shared subscription) and HTTP. For each input, in the order received, the gatewa
    answers ``duplicate``. With ``verdicts`` (``up``: the worker runs in this process), an HTTP sender
    hears the worker's verdict instead: stored with what it raised, or refused and why.
 
-Inputs go through one queue and one task, so two events of one conveyance reach Kafka in the order they
-arrived even when the first waited on the database. A gateway holds nothing a restart would lose: an
-input not yet answered is not acknowledged, and its sender delivers it again.
+Inputs go through one queue and one task, in the order they arrived. A refusal's dead letter and a trip
+id decided at the edge wait on the database beside the queue, and only what must come after them waits
+for them (``barriers``): the same conveyance's later events and the same trip id's. So two events of one
+conveyance still reach the log in the order they arrived, while a slow commit for one truck's plan, or a
+flood of refused inputs, no longer holds every other truck's fixes. Reference data is stored in line, as
+before: any later event of its tenant may read it, so nothing after it may reach the log first. A gateway
+holds nothing a restart would lose: an input not yet answered is not acknowledged, and its sender
+delivers it again.
 """
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -58,6 +64,26 @@ from sealguard.stream.partitioned import REFERENCE_KINDS
 from sealguard.stream.verdicts import Decoded, Verdicts
 
 log = logging.getLogger("sealguard.roles.gateway")
+MAX_BESIDE = 1000  # inputs at most running beside the queue (waiting on the database or on one before them)
+DB_BESIDE = 4  # of those, at most this many hold a database connection at once (the pool serves the API too)
+Barrier = tuple[str, ...]
+
+
+def barriers(admission: Admitted | InvalidEvent, edge: bool) -> tuple[list[Barrier], list[Barrier], bool]:
+    """What an input waits for, what later inputs must wait for while it runs, and whether it runs beside
+    the queue (it waits on the database and nothing but its barriers depends on it). Pure: the order the
+    gateway keeps is decided here."""
+    if isinstance(admission, InvalidEvent):
+        return [], [], True  # a dead letter: nothing waits for it, it waits for nothing
+    event = admission.event
+    cid = getattr(event, "conveyance_id", None)
+    conveyance: list[Barrier] = [("conveyance", event.tenant, cid)] if cid is not None else []
+    if edge and event.kind in REFERENCE_KINDS:
+        return [], [], False  # in line: every later event of the tenant may read it
+    if edge and isinstance(event, TripPlanned | TripClosed):
+        trip: Barrier = ("trip", event.tenant, event.trip_id)
+        return [*conveyance, trip], [*conveyance, trip], True
+    return conveyance, conveyance, False
 
 
 class Gateway:
@@ -82,6 +108,9 @@ class Gateway:
         self.wall = wall
         self.queue: asyncio.Queue[Inbound | None] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
+        self._beside: set[asyncio.Task[None]] = set()  # inputs running beside the queue
+        self._last: dict[Barrier, asyncio.Task[None]] = {}  # the latest input beside the queue holding each
+        self._db_slots = asyncio.Semaphore(DB_BESIDE)
         self._closing = False
         self._partitions = PartitionCache(True)
 
@@ -103,6 +132,9 @@ class Gateway:
                 self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+            for task in list(self._beside):  # never answered: their senders deliver them again
+                task.cancel()
+            await asyncio.gather(*self._beside, return_exceptions=True)
         await self.log.stop()
 
     async def submit(self, item: Inbound) -> "asyncio.Future[ItemResult]":
@@ -117,27 +149,63 @@ class Gateway:
         while True:
             item = await self.queue.get()
             if item is None:
+                await asyncio.gather(*self._beside, return_exceptions=True)
                 return
-            outage: Backoff | None = None  # made on the first outage: a Backoff seeds a random generator
-            while True:
-                try:
-                    await self._forward(item)
-                except RETRYABLE as exc:  # the database is away: hold the input (unacknowledged) and retry
-                    if not self._closing:
-                        self.metrics.db_up.set(0)
-                        log.warning("gateway: database unavailable (%s); holding an input", exc)
-                        outage = outage or Backoff(base=0.2, cap=5.0)
-                        await asyncio.sleep(outage.next())
-                        continue
-                    _fail(item, exc)
-                except Exception as exc:  # never answered: the sender delivers it again
-                    log.warning("gateway: could not forward an input (%s); it stays unacknowledged", exc)
-                    _fail(item, exc)
-                break
+            (admitted,) = admit_all([item], self.max_future_skew, self.max_event_bytes)
+            waits, holds, beside = barriers(admitted, self.edge)
+            before = {task for key in waits if (task := self._last.get(key)) is not None}
+            if not before and not beside:
+                await self._guarded(item, admitted)  # the common case: in line, no task of its own
+                continue
+            while len(self._beside) >= MAX_BESIDE:
+                await asyncio.wait(self._beside, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(self._after(before, item, admitted, beside), name="gateway-input")
+            self._beside.add(task)
+            task.add_done_callback(self._beside.discard)
+            for key in holds:
+                self._last[key] = task
+            task.add_done_callback(functools.partial(self._release, holds))
 
-    async def _forward(self, item: Inbound) -> None:
+    def _release(self, holds: list[Barrier], task: "asyncio.Task[None]") -> None:
+        for key in holds:
+            if self._last.get(key) is task:
+                del self._last[key]
+
+    async def _after(self, before: set["asyncio.Task[None]"], item: Inbound, admitted: Admitted | InvalidEvent,
+                     database: bool) -> None:  # fmt: skip
+        try:
+            if before:
+                await asyncio.wait(before)  # each answers its own sender; only their order matters here
+            if database:
+                async with self._db_slots:
+                    await self._guarded(item, admitted)
+            else:
+                await self._guarded(item, admitted)
+        except asyncio.CancelledError:
+            _fail(item, RuntimeError("the gateway is shutting down"))
+            raise
+
+    async def _guarded(self, item: Inbound, admitted: Admitted | InvalidEvent) -> None:
+        """Forward one input; while the database is away, hold it (unacknowledged) and try again."""
+        outage: Backoff | None = None  # made on the first outage: a Backoff seeds a random generator
+        while True:
+            try:
+                await self._forward(item, admitted)
+            except RETRYABLE as exc:  # the database is away: hold the input (unacknowledged) and retry
+                if not self._closing:
+                    self.metrics.db_up.set(0)
+                    log.warning("gateway: database unavailable (%s); holding an input", exc)
+                    outage = outage or Backoff(base=0.2, cap=5.0)
+                    await asyncio.sleep(outage.next())
+                    continue
+                _fail(item, exc)
+            except Exception as exc:  # never answered: the sender delivers it again
+                log.warning("gateway: could not forward an input (%s); it stays unacknowledged", exc)
+                _fail(item, exc)
+            return
+
+    async def _forward(self, item: Inbound, admitted: Admitted | InvalidEvent) -> None:
         assert item.done is not None
-        (admitted,) = admit_all([item], self.max_future_skew, self.max_event_bytes)
         if isinstance(admitted, InvalidEvent):
             await self._refuse(item, admitted.reason, admitted.event_id)
             return
