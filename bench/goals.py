@@ -1,5 +1,12 @@
 """Issue 23's goals, printed beside the figures they judge (never asserted: the figures depend on the
-machine). One wording for every benchmark, so ``make bench`` reads as one report."""
+machine). One wording for every benchmark, so ``make bench`` reads as one report; and the one percentile
+the latency figures are taken with."""
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank); NaN for none."""
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
 def at_least(value: float, goal: float, what: str = "") -> str:

@@ -26,6 +26,7 @@ import orjson
 import psycopg
 
 from bench import goals
+from bench.goals import pct
 from bench.readiness import until_ready
 from sealguard.embedded.servers import EmbeddedPostgres, KafkaBroker, MqttBroker, free_port
 from sealguard.sim.simfleet import Fleet
@@ -38,11 +39,6 @@ def fleet(n: int, trucks: int, start: float) -> list[tuple[str, bytes]]:
         if len(out) >= n:
             break
     return out
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
 class Publisher:

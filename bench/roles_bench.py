@@ -28,6 +28,7 @@ import psycopg
 
 from bench import goals
 from bench.fleet import fleet_lines
+from bench.goals import pct
 from sealguard.embedded.servers import EmbeddedPostgres, KafkaBroker, free_port
 from sealguard.ingest.inbound import Inbound
 from sealguard.ingest.kafka import KafkaOptions, end_offsets, ensure_topic
@@ -252,11 +253,6 @@ async def _gateway_hold(options: KafkaOptions) -> list[float]:
     finally:
         await consumer.stop()
     return out
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
 def _sample(text: str, name: str) -> float:
