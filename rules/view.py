@@ -21,8 +21,6 @@ def trip_view(trip: Trip, *, geometry: bool = True) -> dict[str, Any]:
         "expected_seals": sorted({*trip.plan.seals, *trip.reseals}),
         "origin": plan["origin"],
         "destination": plan["destination"],
-        "approved_stops": plan.get("approved_stops", []),
-        "route": plan.get("route"),
         "corridor_m": trip.plan.corridor_m,
         "conveyance_type": plan.get("conveyance_type"),
         "planned_departure": _t(datetime.fromisoformat(departure).timestamp()) if departure else None,
@@ -30,8 +28,8 @@ def trip_view(trip: Trip, *, geometry: bool = True) -> dict[str, Any]:
         "departed_at": _t(trip.departed_at),
         "arrived_at": _t(trip.arrived_at),
     }
-    if not geometry:
-        del view["approved_stops"], view["route"]
+    if geometry:
+        view["approved_stops"], view["route"] = plan.get("approved_stops", []), plan.get("route")
     return view
 
 
