@@ -7,15 +7,17 @@ route, where the planar distance is within 0.4 % of the ground distance up to 1,
 the centre (better than 0.1 % within 500 km), comfortably inside the 1 % the corridor check needs.
 
 Per-fix cost matters (every GPS fix is checked), so :class:`RouteCorridor` first tries the few route
-segments near the last match, in a local tangent plane at the fix (metres per degree from the WGS 84
-radii of curvature there; within 0.1 % over a few kilometres). Looking at fewer segments can only
-*over*-estimate the distance, and the answer is trusted only when it is inside the limit with a 1 %
-margin; everything else is decided on the whole projected line (numpy, every segment at once).
+segments near the last match (a trip's first fix: the nearest vertex), in a local tangent plane at the
+fix (metres per degree from the WGS 84 radii of curvature there; within 0.1 % over a few kilometres).
+Looking at fewer segments can only *over*-estimate the distance, and the answer is trusted only when it is
+inside the limit with a 1 % margin; everything else is decided on the whole projected line (numpy, every
+segment at once), projected on the first such check, so a trip that stays inside never pays for it.
 
-Memory matters as much (a worker holds every open trip of its partitions): a corridor keeps four flat
-arrays (degrees as doubles for the walk, metres as floats for the exact check), about 5 KB for a 200-point route
-and nothing per point beyond that, and identical routes (a carrier's lanes) share one corridor
-(:func:`corridor_for`), as trips to the same facility share its compiled place (:func:`compiled_place`).
+Memory matters as much (a worker holds every open trip of its partitions): a corridor keeps two flat
+arrays of degrees (doubles, for the walk) and, once projected, two of metres (floats, for the exact
+check), about 5 KB for a 200-point route and nothing per point beyond that, and identical routes (a
+carrier's lanes) share one corridor (:func:`corridor_for`), as trips to the same facility share its
+compiled place (:func:`compiled_place`).
 """
 
 import hashlib
@@ -85,29 +87,69 @@ class CompiledPlace:
 
 
 class FacilityIndex:
-    """Registered facilities of one tenant, searchable by point (an STRtree over their boxes)."""
+    """Registered facilities of one tenant, searchable by point: a grid of degree cells over their boxes.
+
+    Registrations arrive among the events (a tenant adds a facility mid-stream), so adding one must
+    not rebuild anything: a place goes into the cells its box covers (0.05 degree, ~5 km), and a place
+    too large for that (over ``_MAX_CELLS`` cells) into a short list every query checks. A query looks
+    in the point's cell and tests each candidate exactly (``CompiledPlace.contains``), so the index only
+    decides what is tested, never what contains the point."""
+
+    _CELL = 0.05
+    _MAX_CELLS = 64
 
     def __init__(self) -> None:
         self._places: dict[str, CompiledPlace] = {}
-        self._tree: shapely.STRtree | None = None
-        self._order: list[CompiledPlace] = []
+        self._cells: dict[tuple[int, int], list[str]] = {}
+        self._large: list[str] = []
 
     def __len__(self) -> int:
         return len(self._places)
 
     def add(self, place: Place) -> None:
-        self._places[place.facility_id] = CompiledPlace(place)
-        self._tree = None  # rebuilt on the next query: registrations come in bursts
+        if place.facility_id in self._places:
+            self._remove(place.facility_id)
+        compiled = self._places[place.facility_id] = CompiledPlace(place)
+        cells = self._cells_of(compiled.box)
+        if cells is None:
+            self._large.append(place.facility_id)
+            return
+        for cell in cells:
+            self._cells.setdefault(cell, []).append(place.facility_id)
+
+    def _remove(self, facility_id: str) -> None:
+        cells = self._cells_of(self._places.pop(facility_id).box)
+        if cells is None:
+            self._large.remove(facility_id)
+            return
+        for cell in cells:
+            ids = self._cells[cell]
+            ids.remove(facility_id)
+            if not ids:
+                del self._cells[cell]
+
+    def _cells_of(self, box: tuple[float, float, float, float]) -> list[tuple[int, int]] | None:
+        """The cells a box covers (its edges included: floor is monotonic, so a point inside the box
+        falls in one of them), or ``None`` when there are too many (or the box is not finite, as an empty
+        shape's is): the place is then in ``_large``."""
+        if not all(math.isfinite(v) for v in box):
+            return None
+        x0, y0 = math.floor(box[0] / self._CELL), math.floor(box[1] / self._CELL)
+        x1, y1 = math.floor(box[2] / self._CELL), math.floor(box[3] / self._CELL)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > self._MAX_CELLS:
+            return None
+        return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
 
     def containing(self, lon: float, lat: float) -> list[str]:
         """Facility ids whose place contains the point, sorted for determinism."""
         if not self._places:
             return []
-        if self._tree is None:
-            self._order = [self._places[k] for k in sorted(self._places)]
-            self._tree = shapely.STRtree([shapely.box(*p.box) for p in self._order])
-        hits = self._tree.query(shapely.Point(lon, lat))
-        return sorted(self._order[i].facility_id for i in hits if self._order[i].contains(lon, lat))
+        cell = (math.floor(lon / self._CELL), math.floor(lat / self._CELL))
+        candidates = self._cells.get(cell, ())
+        places = self._places
+        found = [f for f in candidates if places[f].contains(lon, lat)]
+        found += (f for f in self._large if places[f].contains(lon, lat))
+        return sorted(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,16 +198,29 @@ class RouteCorridor:
     def __init__(self, route: Sequence[tuple[float, float]]) -> None:
         self._lons = array("d", (p[0] for p in route))
         self._lats = array("d", (p[1] for p in route))
-        lons, lats = np.frombuffer(self._lons), np.frombuffer(self._lats)
-        lon0, lat0 = _centre(lons, lats)
-        # Centred within half a degree of the route's own centre: a few tens of km, which changes the
-        # projection's distortion by far less than the 1 % budget, and lets routes share transformers.
-        self._to_plane = _plane(round(lon0), round(lat0))
-        # Metres as float32: 0.25 m steps 3,000 km from the centre, far inside the 1 % budget, at half
-        # the memory (projecting the route again per check would cost ~0.3 ms).
-        xs, ys = self._to_plane.transform(lons, lats)
-        self._xs: np.ndarray[Any, np.dtype[np.float32]] = np.asarray(xs, dtype=np.float32)
-        self._ys: np.ndarray[Any, np.dtype[np.float32]] = np.asarray(ys, dtype=np.float32)
+        # The route in metres is made on the first check the walk cannot settle (``_in_metres``): the
+        # projection costs ~0.6 us a point (PROJ's ellipsoidal aeqd), 130 us for a 200-point route,
+        # and most trips stay inside their corridor, where the walk alone answers.
+        self._to_plane: Transformer | None = None
+        self._xs: np.ndarray[Any, np.dtype[np.float32]] | None = None
+        self._ys: np.ndarray[Any, np.dtype[np.float32]] | None = None
+
+    def _in_metres(
+        self,
+    ) -> tuple[Transformer, "np.ndarray[Any, np.dtype[np.float32]]", "np.ndarray[Any, np.dtype[np.float32]]"]:
+        """The projection and the route in it, made once (the same numbers whenever they are made)."""
+        if self._to_plane is None or self._xs is None or self._ys is None:
+            lons, lats = np.frombuffer(self._lons), np.frombuffer(self._lats)
+            lon0, lat0 = _centre(lons, lats)
+            # Centred within half a degree of the route's own centre: a few tens of km, which changes the
+            # projection's distortion by far less than the 1 % budget, and lets routes share transformers.
+            to_plane = _plane(round(lon0), round(lat0))
+            # Metres as float32: 0.25 m steps 3,000 km from the centre, far inside the 1 % budget, at half
+            # the memory (projecting the route again per check would cost ~0.3 ms).
+            xs, ys = to_plane.transform(lons, lats)
+            self._xs, self._ys = np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32)
+            self._to_plane = to_plane
+        return self._to_plane, self._xs, self._ys
 
     def points(self) -> list[list[float]]:
         """The route as ``[lon, lat]`` pairs, exactly as planned (the doubles are kept bit for bit)."""
@@ -173,12 +228,14 @@ class RouteCorridor:
 
     def check(self, lon: float, lat: float, limit_m: float, hint: int = -1) -> CorridorCheck:
         """Distance from the route (exact when above ``limit_m``) and the nearest segment index."""
-        if hint >= 0:
-            fast = self._walk(lon, lat, limit_m * 0.99, hint)
-            if fast is not None:
-                return fast
-        px, py = self._to_plane.transform(lon, lat)
-        xs, ys = self._xs.astype(float), self._ys.astype(float)
+        # No hint (a trip's first check): start the walk at the route's nearest vertex in a tangent plane at
+        # the fix. Only a sure "inside" is taken from the walk, so a poor start costs time, never an answer.
+        fast = self._walk(lon, lat, limit_m * 0.99, hint if hint >= 0 else self._nearest_vertex(lon, lat))
+        if fast is not None:
+            return fast
+        to_plane, xs32, ys32 = self._in_metres()
+        px, py = to_plane.transform(lon, lat)
+        xs, ys = xs32.astype(float), ys32.astype(float)
         ax, ay = xs[:-1] - px, ys[:-1] - py
         dx, dy = np.diff(xs), np.diff(ys)
         length2 = dx * dx + dy * dy
@@ -188,6 +245,12 @@ class RouteCorridor:
         distances = np.hypot(ax + t * dx, ay + t * dy)
         segment = int(np.argmin(distances))
         return CorridorCheck(float(distances[segment]), segment)
+
+    def _nearest_vertex(self, lon: float, lat: float) -> int:
+        kx, ky = metres_per_degree(lat)
+        east = (np.frombuffer(self._lons) - lon) * kx
+        north = (np.frombuffer(self._lats) - lat) * ky
+        return int(np.argmin(east * east + north * north))
 
     def _walk(self, lon: float, lat: float, inside_m: float, hint: int) -> CorridorCheck | None:
         """Walk from the hint towards the fix in a tangent plane at it; only a sure "inside" is returned."""

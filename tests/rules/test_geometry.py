@@ -1,5 +1,6 @@
 """Distances on the ground: the corridor check must be within 1 % of the geodesic truth."""
 
+import math
 import random
 
 import pytest
@@ -40,6 +41,31 @@ def test_windowed_search_never_misses_a_closer_segment() -> None:
     assert far_hint.distance_m < 1.0 and far_hint.segment == 3
 
 
+def test_first_check_of_a_trip_decides_as_the_whole_projected_line_does() -> None:
+    """A trip's first check starts the walk at the nearest vertex instead of projecting the route: it must
+    put every fix on the same side of the limit as the exact check, and project only when it has to."""
+    rng = random.Random(11)
+    lon, lat, route = -99.0, 20.0, []
+    for _ in range(200):  # a winding route, doubling back now and then
+        lon, lat = lon + rng.uniform(-0.01, 0.02), lat + rng.uniform(-0.01, 0.02)
+        route.append((lon, lat))
+    limit, unprojected, outside = 1000.0, 0, 0
+    for _ in range(400):
+        i = rng.randrange(200)
+        plon, plat = route[i][0] + rng.uniform(-0.03, 0.03), route[i][1] + rng.uniform(-0.03, 0.03)
+        exact = RouteCorridor(route).check(plon, plat, 0.0)  # a zero limit: the walk never settles it
+        fresh = RouteCorridor(route)
+        first = fresh.check(plon, plat, limit)
+        assert (first.distance_m > limit) == (exact.distance_m > limit)
+        if exact.distance_m > limit:
+            assert first == exact  # outside: the exact distance and segment, from the projected line
+            outside += 1
+        elif fresh._xs is None:
+            assert first.distance_m <= limit * 0.99  # inside, settled by the walk: nothing projected
+            unprojected += 1
+    assert outside > 50 and unprojected > 50  # both kinds of fix were tried
+
+
 def test_places() -> None:
     circle = CompiledPlace(CirclePlace(facility_id="C", center=(-99.0, 28.0), radius_m=500))
     assert circle.contains(-99.0, 28.0 + 400 / 111_000)
@@ -54,6 +80,40 @@ def test_facility_index() -> None:
         index.add(CirclePlace(facility_id=f"F{i:03d}", center=(-99.0 + i * 0.1, 28.0), radius_m=300))
     assert index.containing(-99.0 + 42 * 0.1, 28.0) == ["F042"]
     assert index.containing(-99.05, 28.0) == []
+
+
+def test_facility_index_answers_as_testing_every_place_would() -> None:
+    """The grid only chooses what is tested: against testing every place, for small and huge places,
+    places re-registered (moved), points on cell edges and a place whose box is not finite."""
+    rng = random.Random(5)
+    index, places = FacilityIndex(), {}
+    for i in range(300):
+        fid = f"F{rng.randrange(200):03d}"  # some ids come again: a facility registered again, moved
+        lon, lat = rng.uniform(-1, 1), rng.uniform(-1, 1)
+        if i % 3:
+            place: CirclePlace | PolygonPlace = CirclePlace(
+                facility_id=fid, center=(lon, lat), radius_m=rng.choice([50, 3000, 200_000])
+            )
+        else:
+            w = rng.choice([0.001, 0.05, 1.5])
+            place = PolygonPlace(facility_id=fid, polygon=[(lon, lat), (lon + w, lat), (lon + w, lat + w)])
+        index.add(place)
+        places[fid] = CompiledPlace(place)
+    edge = [(x * 0.05, y * 0.05) for x in range(-20, 21) for y in range(-20, 21)]
+    points = [(rng.uniform(-1.2, 1.2), rng.uniform(-1.2, 1.2)) for _ in range(3000)] + edge
+    for lon, lat in points:
+        assert index.containing(lon, lat) == sorted(f for f, p in places.items() if p.contains(lon, lat))
+    # Shapes made valid (a polygon tracing one line, a bow tie) are indexed like any other place.
+    for fid, ring in (
+        ("LINE", [(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)]),
+        ("BOWTIE", [(0.2, 0.2), (0.4, 0.4), (0.4, 0.2), (0.2, 0.4)]),
+    ):
+        index.add(place := PolygonPlace(facility_id=fid, polygon=ring))
+        places[fid] = CompiledPlace(place)
+    for lon, lat in [(1.0, 1.0), (0.3, 0.3), (0.25, 0.3), *points[:500]]:
+        assert index.containing(lon, lat) == sorted(f for f, p in places.items() if p.contains(lon, lat))
+    assert len(index) == len(places)
+    assert index._cells_of((math.nan,) * 4) is None and index._cells_of((0, 0, math.inf, 1)) is None
 
 
 def test_distance_is_geodesic() -> None:
