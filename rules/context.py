@@ -1,5 +1,7 @@
 """What a rule sees besides the event: its tenant's shared state and policy, the clock, the emitter."""
 
+import heapq
+
 from sealguard.rules.findings import Emitter
 from sealguard.rules.policy import TenantPolicy
 from sealguard.rules.seal_registry import SealFact
@@ -7,10 +9,11 @@ from sealguard.rules.state import Conveyance, TenantState
 
 
 class Ctx:
-    __slots__ = ("horizon", "now", "out", "policy", "seal_facts", "tenant")
+    __slots__ = ("horizon", "now", "out", "policy", "seal_facts", "tenant", "wakeups")
 
     def __init__(self, tenant: TenantState, policy: TenantPolicy, out: Emitter, now: float,
-                 seal_facts: "list[SealFact] | None" = None, horizon: float = float("inf")) -> None:  # fmt: skip
+                 seal_facts: "list[SealFact] | None" = None, horizon: float = float("inf"),
+                 wakeups: "list[tuple[float, str]] | None" = None) -> None:  # fmt: skip
         self.tenant = tenant
         self.policy = policy
         self.out = out
@@ -19,10 +22,20 @@ class Ctx:
         # judges SEAL-006 across conveyances; None: this engine judges them itself.
         self.seal_facts = seal_facts
         self.horizon = horizon  # how long the engine remembers what closed or was used
+        # The tenant's wake-up heap in the engine, (due, conveyance): a timer earlier than its conveyance's
+        # registered wake-up is pushed here as it is set, so the engine need not look at every
+        # conveyance's timers after every event. A later or cancelled one leaves the heap as it is: the
+        # engine finds the stale entry when it comes due and re-arms from what is left.
+        self.wakeups: list[tuple[float, str]] = wakeups if wakeups is not None else []
 
     def set_timer(self, conv: Conveyance, name: str, due: float) -> None:
         # A deadline already behind the clock fires at the clock: no timer ever fires backwards.
-        conv.timers[name] = due if due > self.now else self.now
+        due = due if due > self.now else self.now
+        conv.timers[name] = due
+        wake = conv.wake
+        if wake is None or due < wake:
+            conv.wake = due
+            heapq.heappush(self.wakeups, (due, conv.conveyance_id))
 
 
 def cancel_timers(conv: Conveyance, *names: str) -> None:

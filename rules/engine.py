@@ -94,6 +94,7 @@ class Engine:
         # (the cut-off is that day's start minus the horizon, so when it runs does not change what goes).
         self.horizon = horizon if horizon is not None else self.policy.horizon
         self._pruned_day: dict[str, int] = {}
+        self._prune_at: dict[str, float] = {}  # tenant -> the start of the day after its last pruning
         # (tenant, cut-off) of each pruning since ``take_pruned`` was last called: alert books forget too.
         self._pruned: list[tuple[str, float]] = []
         # What changed since the last incremental checkpoint (``changes``), so a checkpoint writes only that.
@@ -139,9 +140,12 @@ class Engine:
         findings: list[Finding] = []
         clock = self.clocks.get(tenant_id)
         if clock is None or t > clock:
-            self._fire_due(tenant_id, t, findings)
+            heap = self._heaps.get(tenant_id)
+            if heap and heap[0][0] <= t:  # the heap's least entry is due (it may be stale: _fire_due sees)
+                self._fire_due(tenant_id, t, findings)
             self.clocks[tenant_id] = clock = t
-            self._prune(tenant_id, clock)
+            if t >= self._prune_at.get(tenant_id, -1.0):
+                self._prune(tenant_id, clock)
         self._dispatch(self._context(tenant_id, findings, clock), tenant, event, t)
         if self.remember_ids:
             self.seen[(tenant_id, event.event_id)] = t
@@ -169,8 +173,10 @@ class Engine:
         """Forget what lies beyond the horizon, once per tenant and day of its clock."""
         day = int(clock // DAY)
         if self._pruned_day.get(tenant_id, day - 1) >= day:
+            self._prune_at[tenant_id] = (self._pruned_day[tenant_id] + 1) * DAY
             return
         self._pruned_day[tenant_id] = day
+        self._prune_at[tenant_id] = (day + 1) * DAY
         cutoff = day * DAY - self.horizon
         tenant = self.tenants.get(tenant_id)
         if tenant is not None:
@@ -272,7 +278,7 @@ class Engine:
                 seals.on_heartbeat(ctx, conv, trip, event, t)
             elif isinstance(event, InspectionCompleted):
                 inspections.on_inspection(ctx, conv, trip, event, t)
-        self._schedule(conv)
+        # No re-arming here: ``Ctx.set_timer`` pushed any timer earlier than the conveyance's wake-up.
 
     def _plan_problem(self, tenant: TenantState, event: TripPlanned) -> str | None:
         # A closed trip id is remembered for the horizon (past it, its entry may already be forgotten).
@@ -356,7 +362,7 @@ class Engine:
         if ctx is None:
             policy = self.policy.for_tenant(tenant_id)
             ctx = Ctx(self._tenant(tenant_id), policy, Emitter(tenant_id, policy, findings), now, self.seal_facts,
-                      self.horizon)  # fmt: skip
+                      self.horizon, self._heaps.setdefault(tenant_id, []))  # fmt: skip
             self._contexts[tenant_id] = ctx
         ctx.out.findings = findings
         ctx.now = now

@@ -164,12 +164,20 @@ _E2 = 6.694_379_990_14e-3
 
 def metres_per_degree(lat: float) -> tuple[float, float]:
     """(east, north) metres per degree of longitude and latitude at ``lat`` on the ellipsoid."""
-    return _metres_per_degree(round(lat, 2))
+    cell = round(lat, 2)
+    scale = _SCALES.get(cell)
+    if scale is None:
+        scale = _SCALES[cell] = _metres_per_degree(cell)
+    return scale
 
 
-@lru_cache(maxsize=20_000)
+#: Scales per 0.01 degree of latitude (at most 18,001 of them): a dictionary read, where a cached
+#: function cost a call more on every fix (``RouteCorridor._walk`` reads it directly).
+_SCALES: dict[float, tuple[float, float]] = {}
+
+
 def _metres_per_degree(lat: float) -> tuple[float, float]:
-    # Cached per 0.01 degree: the scale changes by under 1e-4 across that, far inside the margin.
+    # Per 0.01 degree: the scale changes by under 1e-4 across that, far inside the margin.
     phi = math.radians(lat)
     w2 = 1.0 - _E2 * math.sin(phi) ** 2
     prime_vertical = _A / math.sqrt(w2)
@@ -254,7 +262,7 @@ class RouteCorridor:
 
     def _walk(self, lon: float, lat: float, inside_m: float, hint: int) -> CorridorCheck | None:
         """Walk from the hint towards the fix in a tangent plane at it; only a sure "inside" is returned."""
-        kx, ky = metres_per_degree(lat)
+        kx, ky = _SCALES.get(round(lat, 2)) or metres_per_degree(lat)
         lons, lats = self._lons, self._lats
         last = len(lons) - 2
         i = min(hint, last)
