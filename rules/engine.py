@@ -200,6 +200,11 @@ class Engine:
         out, self._pruned = self._pruned, []
         return out
 
+    @property
+    def pruned_pending(self) -> bool:
+        """Whether ``take_pruned`` has anything to give."""
+        return bool(self._pruned)
+
     def take_seal_facts(self) -> list[SealFact]:
         """Partitioned mode: the seal uses recorded since the last call (the list is emptied in place:
         every tenant's rule context holds it)."""

@@ -25,9 +25,8 @@ import math
 import weakref
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
@@ -152,8 +151,10 @@ class FacilityIndex:
         return sorted(found)
 
 
-@dataclass(frozen=True, slots=True)
-class CorridorCheck:
+class CorridorCheck(NamedTuple):
+    """A tuple, not a frozen dataclass: one is made for every fix, and a frozen dataclass's ``__init__``
+    sets each field through ``object.__setattr__``."""
+
     distance_m: float
     segment: int
 

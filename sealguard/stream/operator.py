@@ -25,8 +25,11 @@ class Operator:
     def process(self, event: Event, position: int = 0) -> tuple[Outcome, Changes, list[SealFact]]:
         """Apply one event: its outcome, the alert changes it made, and the seal facts it recorded for the
         seal stage (partitioned engines only), stamped with ``position`` (its place in the log)."""
-        outcome = self.engine.process(event)
-        facts = [replace(f, position=position) for f in self.engine.take_seal_facts()]
+        engine = self.engine
+        outcome = engine.process(event)
+        facts = [replace(f, position=position) for f in engine.take_seal_facts()] if engine.seal_facts else []
+        if not outcome.findings and not engine.pruned_pending:
+            return outcome, [], facts  # most events (a fix on course) change no alert: nothing to apply
         return outcome, self.apply(outcome.findings), facts
 
     def advance(self, until: float, tenant: str | None = None) -> Changes:
