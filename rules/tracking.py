@@ -7,7 +7,7 @@ Timers: ``TRK-002`` and ``TRK-006`` (stop length), ``TRK-003`` (silence), ``TRK-
 from sealguard.rules import correlation, seals
 from sealguard.rules.context import Ctx, cancel_prefixed, cancel_timers
 from sealguard.rules.findings import minutes
-from sealguard.rules.geometry import distance_m
+from sealguard.rules.geometry import distance_bound_m, distance_m
 from sealguard.rules.state import Conveyance, Stop, Trip
 from sealguard.schemas.events import GpsPosition
 
@@ -18,9 +18,10 @@ def on_fix(ctx: Ctx, conv: Conveyance, ev: GpsPosition, t: float) -> None:
     """A GPS fix, not older than the conveyance's latest one (older fixes never reach here)."""
     lon, lat, eid = ev.lon, ev.lat, ev.event_id
     prev = conv.fix
-    step = distance_m(prev[1], prev[2], lon, lat) if prev is not None else None
     speed = ev.speed_kph
-    if speed is None and prev is not None and step is not None and t > prev[0]:
+    step: float | None = None  # the geodesic from the previous fix, measured when something needs it
+    if speed is None and prev is not None and t > prev[0]:
+        step = distance_m(prev[1], prev[2], lon, lat)
         speed = step / (t - prev[0]) * 3.6
     conv.fix = (t, lon, lat, eid, speed)  # the speed reported, else derived from the previous fix
 
@@ -34,8 +35,8 @@ def on_fix(ctx: Ctx, conv: Conveyance, ev: GpsPosition, t: float) -> None:
     if trip.status == "planned" and not plan.origin.contains(lon, lat):
         _depart(ctx, conv, trip, t, eid)
     if trip.status == "in_transit":
-        if prev is not None and step is not None:
-            _impossible_movement(ctx, conv, trip, prev, step, t, eid)
+        if prev is not None:
+            _impossible_movement(ctx, conv, trip, prev, step, lon, lat, t, eid)
         key = conv.close_cond("TRK-003", t)
         if key is not None:
             ctx.out.resolve("TRK-003", key, conv.conveyance_id, trip.trip_id, t)
@@ -75,14 +76,23 @@ def _impossible_movement(
     conv: Conveyance,
     trip: Trip,
     prev: tuple[float, float, float, str, float | None],
-    step: float,
+    step: float | None,
+    lon: float,
+    lat: float,
     t: float,
     eid: str,
 ) -> None:
-    if step < ctx.policy.values["TRK-005.min_distance_m"]:
-        return
+    values = ctx.policy.values
     dt = t - prev[0]
-    limit = ctx.policy.values["TRK-005.max_speed_kph"]
+    if step is None:
+        # Most steps are settled by an upper bound: shorter than the noise floor, or too slow to judge.
+        bound = distance_bound_m(prev[1], prev[2], lon, lat)
+        if bound < values["TRK-005.min_distance_m"] or (dt > 0 and bound / dt * 3.6 <= values["TRK-005.max_speed_kph"]):
+            return
+        step = distance_m(prev[1], prev[2], lon, lat)
+    if step < values["TRK-005.min_distance_m"]:
+        return
+    limit = values["TRK-005.max_speed_kph"]
     implied = float("inf") if dt <= 0 else step / dt * 3.6
     if implied > limit:
         shown = "at the same instant" if dt <= 0 else f"in {minutes(dt)} ({implied:,.0f} km/h)"

@@ -12,6 +12,7 @@ from sealguard.rules.geometry import (
     RouteCorridor,
     compiled_place,
     corridor_for,
+    distance_bound_m,
     distance_m,
 )
 from sealguard.schemas.places import CirclePlace, PolygonPlace
@@ -114,6 +115,24 @@ def test_facility_index_answers_as_testing_every_place_would() -> None:
         assert index.containing(lon, lat) == sorted(f for f, p in places.items() if p.contains(lon, lat))
     assert len(index) == len(places)
     assert index._cells_of((math.nan,) * 4) is None and index._cells_of((0, 0, math.inf, 1)) is None
+
+
+def test_distance_bound_is_never_below_the_geodesic() -> None:
+    """TRK-005 skips the geodesic when the bound settles a step, so the bound must never be short of it:
+    short and long steps, across the antimeridian, near the poles and the equator."""
+    rng = random.Random(3)
+    tight = 0
+    for _ in range(20_000):
+        lon1, lat1 = rng.uniform(-180, 180), rng.choice([rng.uniform(-89.9, 89.9), rng.uniform(-1, 1)])
+        reach = rng.choice([0.0001, 0.01, 0.3, 1.0, 20.0])
+        lon2 = (lon1 + rng.uniform(-reach, reach) + 180) % 360 - 180
+        lat2 = max(-90.0, min(90.0, lat1 + rng.uniform(-reach, reach)))
+        exact, bound = distance_m(lon1, lat1, lon2, lat2), distance_bound_m(lon1, lat1, lon2, lat2)
+        assert bound >= exact, (lon1, lat1, lon2, lat2)
+        if bound < math.inf:
+            assert bound <= exact * 1.02 + 1.0  # and close enough to settle most steps
+            tight += 1
+    assert tight > 5_000
 
 
 def test_distance_is_geodesic() -> None:
