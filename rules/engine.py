@@ -18,6 +18,7 @@ age: a tamper alarm from yesterday is still evidence.
 """
 
 import heapq
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -144,7 +145,7 @@ class Engine:
             if heap and heap[0][0] <= t:  # the heap's least entry is due (it may be stale: _fire_due sees)
                 self._fire_due(tenant_id, t, findings)
             self.clocks[tenant_id] = clock = t
-            if t >= self._prune_at.get(tenant_id, -1.0):
+            if t >= self._prune_at.get(tenant_id, -math.inf):  # never pruned: always
                 self._prune(tenant_id, clock)
         self._dispatch(self._context(tenant_id, findings, clock), tenant, event, t)
         if self.remember_ids:

@@ -154,3 +154,20 @@ def test_the_horizon_is_set_by_the_policy_and_checked(tmp_path: Path) -> None:
     b.affix(3 * 24 * 60, "S1")
     assert "SEAL-006" not in _rules(Engine(policy), a.events + b.events)
     assert "SEAL-006" in _rules(Engine(), a.events + b.events)
+
+
+def test_clocks_before_1970_are_pruned_by_day_as_any_other() -> None:
+    """The engine skips the pruning check until a tenant's clock enters its next day; a tenant never pruned
+    has no such day yet, whatever its first event's time (a negative epoch time included)."""
+    engine = _engine()
+    stream = Stream("TRL-OLD")
+    first = stream.fix(0, 27.5)
+    first["occurred_at"] = "1969-12-30T06:00:00Z"
+    later = stream.fix(1, 27.5)
+    later["occurred_at"] = "1969-12-31T06:00:00Z"
+    feed(engine, [first])
+    assert engine.take_pruned() == [("default", -2 * DAY - HORIZON)]
+    feed(engine, [later])
+    assert engine.take_pruned() == [("default", -DAY - HORIZON)]
+    feed(engine, [stream.fix(2, 27.5)])  # 2026: the next day of its clock, pruned once more
+    assert len(engine.take_pruned()) == 1
