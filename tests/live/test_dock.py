@@ -3,6 +3,7 @@ here. Screenshots go to ``artefacts/screenshots/``."""
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,8 +133,28 @@ async def test_a_check_made_offline_is_sent_when_the_connection_returns(
                 page = await context.new_page()
                 await sign_in(page, base, database_url, "acme", "scanner", "dock4", "Rita Dock")
                 await page.goto(f"{base}/dock")
+                # The first lookup answers after the second: the page must show the second, the one asked for
+                # last (the checklist's first option is the container's, so waiting on it proves nothing).
+                slow = asyncio.Event()
+
+                async def held(route: Any) -> None:
+                    await slow.wait()
+                    await route.continue_()
+
+                await page.route("**/api/v1/conveyances/MSCU1234566", held)
                 await page.locator("#conveyance").fill("MSCU1234566")
                 await page.locator("#conveyance").press("Enter")
+                await page.locator("#conveyance").fill("TRL-77")
+                await page.locator("#conveyance").press("Enter")
+                await expect(page.locator("#trip")).to_contain_text("T-TRL-77")
+                slow.set()
+                await page.wait_for_load_state("networkidle")
+                await expect(page.locator("#trip")).to_contain_text("T-TRL-77")
+                await expect(page.locator("#conveyance")).to_have_value("TRL-77")
+                await page.unroute("**/api/v1/conveyances/MSCU1234566")
+                await page.locator("#conveyance").fill("MSCU1234566")
+                await page.locator("#conveyance").press("Enter")
+                await expect(page.locator("#trip")).to_contain_text("T-MSCU1234566")
                 await expect(page.locator("#itype")).to_have_value("container_7pt")
                 await page.locator("#conveyance").fill("TRL-77")
                 await page.locator("#conveyance").press("Enter")

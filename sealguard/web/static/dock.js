@@ -12,10 +12,20 @@
   const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
   const nowIso = () => new Date().toISOString();
 
+  // Lookups can answer out of order (a scanner enters two conveyances in quick succession): only the
+  // latest asked for is shown, or a slow first answer would put the wrong conveyance's check on screen.
+  let lookups = 0;
   async function find(id) {
+    const mine = ++lookups;
+    let found;
     try {
-      conv = await api("/api/v1/conveyances/" + encodeURIComponent(id));
-    } catch (e) { conv = null; box().replaceChildren(el("p", { class: "error" }, e.message)); hide(); return; }
+      found = await api("/api/v1/conveyances/" + encodeURIComponent(id));
+    } catch (e) {
+      if (mine !== lookups) return;
+      conv = null; box().replaceChildren(el("p", { class: "error" }, e.message)); hide(); return;
+    }
+    if (mine !== lookups) return;
+    conv = found;
     document.getElementById("conveyance").value = conv.conveyance_id;  // as the system spells it
     document.getElementById("photos-step").hidden = true;  // photos belong to a check of this conveyance
     photoCheck = null;
