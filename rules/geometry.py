@@ -210,10 +210,14 @@ def _plane(lon0: int, lat0: int) -> Transformer:
     )
 
 
+#: A route's projection and its points in it (metres, as float32).
+_Metres = tuple[Transformer, "np.ndarray[Any, np.dtype[np.float32]]", "np.ndarray[Any, np.dtype[np.float32]]"]
+
+
 class RouteCorridor:
     """A planned route, measured in metres in a projection centred on it."""
 
-    __slots__ = ("__weakref__", "_lats", "_lons", "_to_plane", "_xs", "_ys")
+    __slots__ = ("__weakref__", "_lats", "_lons", "_metres")
 
     _WALK = 8  # segments walked from the hint before giving up on the fast path
 
@@ -223,15 +227,11 @@ class RouteCorridor:
         # The route in metres is made on the first check the walk cannot settle (``_in_metres``): the
         # projection costs ~0.6 us a point (PROJ's ellipsoidal aeqd), 130 us for a 200-point route,
         # and most trips stay inside their corridor, where the walk alone answers.
-        self._to_plane: Transformer | None = None
-        self._xs: np.ndarray[Any, np.dtype[np.float32]] | None = None
-        self._ys: np.ndarray[Any, np.dtype[np.float32]] | None = None
+        self._metres: _Metres | None = None
 
-    def _in_metres(
-        self,
-    ) -> tuple[Transformer, "np.ndarray[Any, np.dtype[np.float32]]", "np.ndarray[Any, np.dtype[np.float32]]"]:
+    def _in_metres(self) -> "_Metres":
         """The projection and the route in it, made once (the same numbers whenever they are made)."""
-        if self._to_plane is None or self._xs is None or self._ys is None:
+        if self._metres is None:
             lons, lats = np.frombuffer(self._lons), np.frombuffer(self._lats)
             lon0, lat0 = _centre(lons, lats)
             # Centred within half a degree of the route's own centre: a few tens of km, which changes the
@@ -240,9 +240,8 @@ class RouteCorridor:
             # Metres as float32: 0.25 m steps 3,000 km from the centre, far inside the 1 % budget, at half
             # the memory (projecting the route again per check would cost ~0.3 ms).
             xs, ys = to_plane.transform(lons, lats)
-            self._xs, self._ys = np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32)
-            self._to_plane = to_plane
-        return self._to_plane, self._xs, self._ys
+            self._metres = (to_plane, np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32))
+        return self._metres
 
     def points(self) -> list[list[float]]:
         """The route as ``[lon, lat]`` pairs, exactly as planned (the doubles are kept bit for bit)."""

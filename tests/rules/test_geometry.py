@@ -61,7 +61,7 @@ def test_first_check_of_a_trip_decides_as_the_whole_projected_line_does() -> Non
         if exact.distance_m > limit:
             assert first == exact  # outside: the exact distance and segment, from the projected line
             outside += 1
-        elif fresh._xs is None:
+        elif fresh._metres is None:
             assert first.distance_m <= limit * 0.99  # inside, settled by the walk: nothing projected
             unprojected += 1
     assert outside > 50 and unprojected > 50  # both kinds of fix were tried
