@@ -8,7 +8,7 @@ could not be handled, the partition is rewound to it and nothing past it is comm
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +140,12 @@ class PartitionRecord:
     timestamp_ms: int
 
 
+def _headers(headers: Sequence[tuple[str, bytes | bytearray | memoryview | None]] | None) -> dict[str, bytes]:
+    """A record's headers. Kafka allows a header without a value (null): it says nothing, and is left out
+    (``bytes(None)`` raised here, so one such record stopped its partition, read again after every reconnect)."""
+    return {k: bytes(v) for k, v in headers if v is not None} if headers else {}
+
+
 OnAssigned = Callable[[list[int]], Awaitable[dict[int, int]]]
 OnRevoked = Callable[[list[int]], Awaitable[None]]
 
@@ -187,9 +193,8 @@ class PartitionedConsumer:
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.options.max_records)
         out: dict[int, list[PartitionRecord]] = {}
         for tp, records in batches.items():
-            out[tp.partition] = [PartitionRecord(tp.partition, r.offset, r.key, r.value or b"",
-                                                 {k: bytes(v) for k, v in (r.headers or ())}, r.timestamp)
-                                 for r in records]  # fmt: skip
+            out[tp.partition] = [PartitionRecord(tp.partition, r.offset, r.key, r.value or b"", _headers(r.headers),
+                                                 r.timestamp) for r in records]  # fmt: skip
         return out
 
     def seek(self, partition: int, offset: int) -> None:

@@ -338,3 +338,33 @@ async def test_the_api_role_alone_serves_the_dashboard_live_and_the_conveyance_s
             await wait_for(from_traccar, what="SEAL-003 from a Traccar tamper through the split roles")
     finally:
         _stop(api)
+
+
+async def test_a_record_with_a_header_without_a_value_stops_no_partition(
+    tmp_path: Path, database_url: str, kafka_broker: KafkaBroker
+) -> None:
+    """Kafka lets a producer send a header whose value is null. The worker read it with ``bytes(None)``,
+    which raised on every fetch, so the record was read again after each reconnect and its partition
+    stood still. Now such a header is left out, and the record is handled like any other."""
+    from aiokafka import AIOKafkaProducer
+
+    options = _options(kafka_broker)
+    base = {"kind": "gps.position", "occurred_at": "2026-11-02T08:00:00Z", "conveyance_id": "TRL-1", "lat": 27.5,
+            "lon": -99.0}  # fmt: skip
+    async with roles(database_url, options, gateways=0, workers=1):
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap)
+        await producer.start()
+        try:
+            for i, headers in enumerate([[], [("sealguard-source", None), ("x-note", None)], [("x-note", b"ok")]]):
+                raw = orjson.dumps({**base, "event_id": f"h-{i}", "occurred_at": f"2026-11-02T08:0{i}:00Z"})
+                await producer.send_and_wait(options.topic, raw, key=b"default:TRL-1", headers=headers)
+        finally:
+            await producer.stop()
+
+        async def all_stored() -> bool:
+            rows = await query(database_url, "SELECT count(*) FROM event_ids")
+            return int(rows[0][0]) == 3
+
+        await wait_for(all_stored, timeout=60, what="the three records stored")
+        rows = await query(database_url, "SELECT event_id, source FROM events ORDER BY event_id")
+        assert [(r[0], r[1]) for r in rows] == [("h-0", "kafka"), ("h-1", "kafka"), ("h-2", "kafka")]
