@@ -24,7 +24,7 @@ from sealguard.store.event_log import NO_PROVENANCE, Provenance
 Conn = psycopg.AsyncConnection[Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 4x, once per record
 class StoredEvent:
     seq: int
     event: Event

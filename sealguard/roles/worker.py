@@ -25,8 +25,10 @@ the partition of the alert's conveyance (header ``sealguard-control: release``).
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -409,12 +411,14 @@ class Worker:
         stored_at = time.time()  # receipt to stored: measured once the commit has returned
         for received in work.received:
             self.metrics.processing_latency.observe(max(0.0, stored_at - received))
-        for source, kind in work.kinds:
-            self.metrics.events_received.labels(source, kind).inc()
-        for change, record in work.changes:
-            self.metrics.alert_changes.labels(change).inc()
-            if change == "opened":
-                self.metrics.alerts_raised.labels(record.rule_id, record.severity).inc()
+        # Counted per batch: a label lookup and an increment per event were 2 % of a worker's time.
+        for (source, kind), n in Counter(work.kinds).items():
+            self.metrics.events_received.labels(source, kind).inc(n)
+        for change, n in Counter(change for change, _ in work.changes).items():
+            self.metrics.alert_changes.labels(change).inc(n)
+        opened = Counter((r.rule_id, r.severity) for change, r in work.changes if change == "opened")
+        for (rule_id, severity), n in opened.items():
+            self.metrics.alerts_raised.labels(rule_id, severity).inc(n)
         if self.verdicts is not None:
             for key, result in work.verdicts:
                 self.verdicts.settle(key, result)
@@ -482,14 +486,15 @@ class Worker:
     def _live_record(self, part: OwnedPartition, r: PartitionRecord, event: Event | InvalidEvent | None,
                      stored: set[tuple[str, str]], work: _Work, applied_at: float) -> None:  # fmt: skip
         number = part.number
-        received = datetime.fromtimestamp(r.timestamp_ms / 1000, UTC)
-        origin = {"topic": self.topic, "partition": number, "offset": r.offset}
-        source = r.headers[SOURCE].decode(errors="replace") if SOURCE in r.headers else "kafka"
-        if CONTROL in r.headers:
+        headers = r.headers
+        if CONTROL in headers:
             work.changes += _control(part, r)
             return
-        refused = self.refused.pop((number, r.offset), None)
+        received = datetime.fromtimestamp(r.timestamp_ms / 1000, UTC)
+        source = _source(headers[SOURCE]) if SOURCE in headers else "kafka"
+        refused = self.refused.pop((number, r.offset), None) if self.refused else None
         if refused is not None or isinstance(event, InvalidEvent) or event is None:
+            origin = {"topic": self._topic, "partition": number, "offset": r.offset}
             reason = refused or (event.reason if isinstance(event, InvalidEvent) else "not an event")
             tenant = None if isinstance(event, InvalidEvent) or event is None else event.tenant
             eid = getattr(event, "event_id", None)
@@ -509,6 +514,7 @@ class Worker:
             raise _RecordFailed(number, r.offset, f"a rule failed on this event: {type(exc).__name__}: {exc}") from exc
         if outcome.status != "applied":
             reason = outcome.reason or outcome.status
+            origin = {"topic": self._topic, "partition": number, "offset": r.offset}
             work.dead.append(DeadLetter(received, source, origin, event.tenant, event.event_id, reason, r.value))
             self._verdict(work, key, ItemResult("rejected", event.event_id, reason))
             return
@@ -672,6 +678,12 @@ class _RecordFailed(Exception):
         self.partition = partition
         self.offset = offset
         self.reason = reason[:1000]
+
+
+@functools.lru_cache(maxsize=64)
+def _source(header: bytes) -> str:
+    """A record's source header as text (a handful of values, read on every record)."""
+    return header.decode(errors="replace")
 
 
 def _decode(r: PartitionRecord) -> Event | InvalidEvent:

@@ -74,11 +74,10 @@ def batch_updates(changes: Iterable[tuple[Change, AlertRecord]], events: Iterabl
         {"type": "alert", "change": change, "tenant": r.tenant, "alert_id": r.alert_id} for change, r in changes
     ]
     updates += [{"type": "alert", "change": c, "tenant": t, "alert_id": a} for c, t, a in acted]
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    latest: dict[tuple[str, str], Any] = {}  # the last fix of each conveyance; only those are told
     for e in events:
         if e.kind == "gps.position":
-            latest[(e.tenant, e.conveyance_id or "")] = {
-                "type": "position", "tenant": e.tenant, "conveyance_id": e.conveyance_id, "lon": e.lon, "lat": e.lat,
-                "at": e.occurred_at.isoformat(),
-            }  # fmt: skip
-    return updates + list(latest.values())
+            latest[(e.tenant, e.conveyance_id or "")] = e
+    updates += [{"type": "position", "tenant": e.tenant, "conveyance_id": e.conveyance_id, "lon": e.lon, "lat": e.lat,
+                 "at": e.occurred_at.isoformat()} for e in latest.values()]  # fmt: skip
+    return updates
