@@ -534,12 +534,11 @@ class Worker:
             work.verdicts.append((key, ItemResult("accepted", event.event_id, findings=raised)))
         if event.conveyance_id:
             work.touched.add((event.tenant, event.conveyance_id))
-        t = event.occurred_at.timestamp()
+        t = part.state.engine.event_time
         last = part.idle.get(event.tenant)
         part.idle[event.tenant] = (t if last is None else max(last[0], t), applied_at)
-        if (sent := r.headers.get(RECEIVED)) is not None:
-            with contextlib.suppress(ValueError):
-                work.received.append(int(sent) / 1000)
+        if (sent := headers.get(RECEIVED)) is not None and sent.isdigit():  # a gateway's receipt time, in ms
+            work.received.append(int(sent) / 1000)
 
     def _decode(self, r: PartitionRecord) -> Event | InvalidEvent:
         event = self.decoded.take(r.value) if self.decoded is not None else None
