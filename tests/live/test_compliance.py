@@ -2,11 +2,13 @@
 figures from the API (and its CSV) compared with what the generator chose, in the tenant's total and per
 facility; periods, groupings and tenants kept apart; and the page, in Chromium, drawing its charts."""
 
+import asyncio
 import csv
 import io
 import statistics
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -142,6 +144,28 @@ async def _the_page(base: str, database_url: str) -> None:
             await page.click("#period button[type=submit]")
             await page.wait_for_function("location.search.includes('by=carrier')")
             await page.locator("#rows tr th:text('ACME')").wait_for()
+            by_carrier = await page.locator("#rows tr th").all_inner_texts()
+            # two periods asked in quick succession, the first answered last: the figures shown are the second's
+            slow = asyncio.Event()
+
+            async def held(route: Any) -> None:
+                await slow.wait()
+                await route.continue_()
+
+            def by_facility(url: str) -> bool:
+                return "/api/v1/compliance?" in url and "by=facility" in url
+
+            await page.route(by_facility, held)
+            await page.select_option("#by", "facility")
+            await page.click("#period button[type=submit]")
+            await page.select_option("#by", "carrier")
+            async with page.expect_event("requestfinished", lambda r: "by=carrier" in r.url):
+                await page.click("#period button[type=submit]")
+            async with page.expect_event("requestfinished", lambda r: by_facility(r.url)):
+                slow.set()
+            await page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))")
+            await page.unroute(by_facility)
+            assert await page.locator("#rows tr th").all_inner_texts() == by_carrier
             await at_size(page, "compliance", 1440, 900)
             await at_size(page, "compliance", 390, 844)
             # on a phone the rows stack: each figure says what it is
