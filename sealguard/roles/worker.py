@@ -679,9 +679,14 @@ class _RecordFailed(Exception):
         self.reason = reason[:1000]
 
 
-@functools.lru_cache(maxsize=64)
 def _source(header: bytes) -> str:
-    """A record's source header as text (a handful of values, read on every record)."""
+    """A record's source header as text: a handful of short values, read on every record, so decoded once
+    each. A long one (anyone who can write to the topic chooses it) is decoded and not kept."""
+    return _short_source(header) if len(header) <= 64 else header.decode(errors="replace")
+
+
+@functools.lru_cache(maxsize=64)
+def _short_source(header: bytes) -> str:
     return header.decode(errors="replace")
 
 
