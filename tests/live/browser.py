@@ -1,8 +1,11 @@
 """Helpers of the browser tests: where Chromium is, where screenshots go, signing a person in, a trip that
 ended a minute ago."""
 
+import asyncio
+import contextlib
 import shutil
 import uuid
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,3 +125,25 @@ async def two_person_alert(base: str, token: str, database_url: str) -> str:
     await wait_for(lambda: query(database_url, found), what="the SEAL-003 alert stored")
     ((alert_id,),) = await query(database_url, found)
     return str(alert_id)
+
+
+@contextlib.asynccontextmanager
+async def answered_late(page: Any, matches: Callable[[str], bool]) -> AsyncIterator[None]:
+    """Requests whose URL ``matches`` are held while the block runs (it asks again meanwhile) and answered
+    as it ends, so theirs is the last answer. Leaving waits until the held request has finished and the page
+    has had its turn with the answer (read, parsed, drawn): what is checked after it has seen the late one."""
+    release = asyncio.Event()
+
+    async def hold(route: Any) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await page.route(matches, hold)
+    try:
+        yield
+        async with page.expect_event("requestfinished", lambda r: matches(r.url)):
+            release.set()
+        await page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))")
+    finally:
+        release.set()
+        await page.unroute(matches)

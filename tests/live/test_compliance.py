@@ -2,13 +2,11 @@
 figures from the API (and its CSV) compared with what the generator chose, in the tenant's total and per
 facility; periods, groupings and tenants kept apart; and the page, in Chromium, drawing its charts."""
 
-import asyncio
 import csv
 import io
 import statistics
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -17,7 +15,7 @@ import psycopg
 from sealguard.embedded.servers import MqttBroker
 from sealguard.sim.fleet_year import FleetYear, generate, load, year_start
 from tests.live.alerting import token_for
-from tests.live.browser import at_size, launch, sign_in
+from tests.live.browser import answered_late, at_size, launch, sign_in
 from tests.live.monitor import running, settings
 
 START = year_start(2025)
@@ -145,26 +143,17 @@ async def _the_page(base: str, database_url: str) -> None:
             await page.wait_for_function("location.search.includes('by=carrier')")
             await page.locator("#rows tr th:text('ACME')").wait_for()
             by_carrier = await page.locator("#rows tr th").all_inner_texts()
+
             # two periods asked in quick succession, the first answered last: the figures shown are the second's
-            slow = asyncio.Event()
-
-            async def held(route: Any) -> None:
-                await slow.wait()
-                await route.continue_()
-
             def by_facility(url: str) -> bool:
                 return "/api/v1/compliance?" in url and "by=facility" in url
 
-            await page.route(by_facility, held)
-            await page.select_option("#by", "facility")
-            await page.click("#period button[type=submit]")
-            await page.select_option("#by", "carrier")
-            async with page.expect_event("requestfinished", lambda r: "by=carrier" in r.url):
+            async with answered_late(page, by_facility):
+                await page.select_option("#by", "facility")
                 await page.click("#period button[type=submit]")
-            async with page.expect_event("requestfinished", lambda r: by_facility(r.url)):
-                slow.set()
-            await page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))")
-            await page.unroute(by_facility)
+                await page.select_option("#by", "carrier")
+                async with page.expect_event("requestfinished", lambda r: "by=carrier" in r.url):
+                    await page.click("#period button[type=submit]")
             assert await page.locator("#rows tr th").all_inner_texts() == by_carrier
             await at_size(page, "compliance", 1440, 900)
             await at_size(page, "compliance", 390, 844)

@@ -1,19 +1,18 @@
 """The alarm console in a browser: filters, sort, paging, search by conveyance, the resolved history, bulk
 acknowledge (each recorded under the person), and the opt-in notice of a new critical alert."""
 
-import asyncio
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from sealguard.embedded.servers import MqttBroker
 from tests.live.alerting import post, several_scenarios, token_for
-from tests.live.browser import CHROMIUM, SHOTS, at_size, launch, sign_in
+from tests.live.browser import CHROMIUM, SHOTS, answered_late, at_size, launch, sign_in
 from tests.live.monitor import running, settings
 from tests.live.servers import query, wait_for
 
@@ -74,25 +73,15 @@ async def test_the_alarm_console(tmp_path: Path, database_url: str, mqtt_broker:
                 await page.reload()  # a bookmarked or shared view opens as it was
                 await expect(page.locator("select[name=severity]")).to_have_value("critical")
                 await expect(page.locator("#page")).to_contain_text(f"· {critical} alert(s)")
+
                 # two filters in quick succession, the first answered last: the page shows the second
-                slow = asyncio.Event()
+                def alerts_of(severity: str) -> Callable[[str], bool]:
+                    return lambda url: "/api/v1/alerts?" in url and f"severity={severity}" in url
 
-                async def held(route: Any) -> None:
-                    await slow.wait()
-                    await route.continue_()
-
-                def high(url: str) -> bool:
-                    return "/api/v1/alerts?" in url and "severity=high" in url
-
-                await page.route(high, held)
-                await page.locator("select[name=severity]").select_option("high")
-                async with page.expect_response(lambda r: "/api/v1/alerts?" in r.url and "severity=critical" in r.url):
-                    await page.locator("select[name=severity]").select_option("critical")
-                async with page.expect_event("requestfinished", lambda r: high(r.url)):
-                    slow.set()
-                # the page has had its turn with the late answer (read, parsed, drawn) before anything is checked
-                await page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))")
-                await page.unroute(high)
+                async with answered_late(page, alerts_of("high")):
+                    await page.locator("select[name=severity]").select_option("high")
+                    async with page.expect_response(lambda r: alerts_of("critical")(r.url)):
+                        await page.locator("select[name=severity]").select_option("critical")
                 await expect(page.locator("#page")).to_contain_text(f"· {critical} alert(s)")
                 assert {t.lower() for t in await page.locator("#rows .sev").all_inner_texts()} == {"critical"}
                 # search by part of a conveyance id, in lower case; sorted oldest first
