@@ -494,11 +494,10 @@ class Worker:
         source = _source(headers[SOURCE]) if SOURCE in headers else "kafka"
         refused = self.refused.pop((number, r.offset), None) if self.refused else None
         if refused is not None or isinstance(event, InvalidEvent) or event is None:
-            origin = {"topic": self._topic, "partition": number, "offset": r.offset}
             reason = refused or (event.reason if isinstance(event, InvalidEvent) else "not an event")
             tenant = None if isinstance(event, InvalidEvent) or event is None else event.tenant
             eid = getattr(event, "event_id", None)
-            work.dead.append(DeadLetter(received, source, origin, tenant, eid, reason, r.value))
+            work.dead.append(DeadLetter(received, source, self._origin(r), tenant, eid, reason, r.value))
             if tenant is not None and eid is not None:
                 self._verdict(work, (tenant, eid), ItemResult("rejected", eid, reason))
             return
@@ -514,8 +513,8 @@ class Worker:
             raise _RecordFailed(number, r.offset, f"a rule failed on this event: {type(exc).__name__}: {exc}") from exc
         if outcome.status != "applied":
             reason = outcome.reason or outcome.status
-            origin = {"topic": self._topic, "partition": number, "offset": r.offset}
-            work.dead.append(DeadLetter(received, source, origin, event.tenant, event.event_id, reason, r.value))
+            dead = DeadLetter(received, source, self._origin(r), event.tenant, event.event_id, reason, r.value)
+            work.dead.append(dead)
             self._verdict(work, key, ItemResult("rejected", event.event_id, reason))
             return
         stored.add(key)
@@ -539,6 +538,10 @@ class Worker:
         part.idle[event.tenant] = (t if last is None else max(last[0], t), applied_at)
         if (sent := headers.get(RECEIVED)) is not None and sent.isdigit():  # a gateway's receipt time, in ms
             work.received.append(int(sent) / 1000)
+
+    def _origin(self, r: PartitionRecord) -> dict[str, Any]:
+        """Where a dead-lettered record sits in the log (built only for a dead letter)."""
+        return {"topic": self._topic, "partition": r.partition, "offset": r.offset}
 
     def _decode(self, r: PartitionRecord) -> Event | InvalidEvent:
         event = self.decoded.take(r.value) if self.decoded is not None else None

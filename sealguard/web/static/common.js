@@ -161,7 +161,15 @@ const SG = (() => {
     whoami().then(ok => ok ? ready() : showLogin("Sign in to continue."));
   }
 
+  // Answers can come back out of order: when a page asks again (filters changed, another conveyance
+  // entered), only the latest question's answer may be shown. Each call of the returned function starts a
+  // question and returns a check that stays true only while no later question was started.
+  function latestOnly() {
+    let asked = 0;
+    return () => { const mine = ++asked; return () => mine === asked; };
+  }
+
   function fmtTime(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") : "-"; }
 
-  return { el, api, apiLines, stream, age, login, fmtTime, me: () => me };
+  return { el, api, apiLines, stream, age, login, fmtTime, latestOnly, me: () => me };
 })();

@@ -33,15 +33,15 @@
     charts[id] = new Chart(document.getElementById(id), { ...config, options: { animation: false, responsive: true, maintainAspectRatio: false, ...(config.options || {}) } });
   }
 
-  let asked = 0;  // only the latest request is shown: an earlier one answering last would show other figures
+  const asking = SG.latestOnly();  // an earlier request answering last would show other figures
   async function show() {
-    const mine = ++asked;
+    const latest = asking();
     const summary = document.getElementById("summary");
     summary.textContent = "computing…";
     const started = performance.now();
     let d;
-    try { d = await api("/api/v1/compliance?" + query()); } catch (e) { if (mine === asked) summary.textContent = "Not shown: " + e.message; return; }
-    if (mine !== asked) return;
+    try { d = await api("/api/v1/compliance?" + query()); } catch (e) { if (latest()) summary.textContent = "Not shown: " + e.message; return; }
+    if (!latest()) return;
     document.getElementById("csv").href = "/api/v1/compliance?" + query("csv");
     const rows = [...d.groups, ...(d.total ? [d.total] : [])];
     const total = d.total || { trips: 0 };

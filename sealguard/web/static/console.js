@@ -38,13 +38,13 @@
 
   // Only the latest load is shown: filters changed twice in quick succession send two requests, and the
   // first may answer last (its rows would then sit under the second's filters, ready to be acted on).
-  let loads = 0;
+  const loading = SG.latestOnly();
   async function load() {
-    const mine = ++loads;
+    const latest = loading();
     const { q, status } = params();
     if (!status) q.set("status", "unresolved");  // the default view: everything people still have to handle
     const [data, open] = await Promise.all([api("/api/v1/alerts?" + q), api("/api/v1/alerts?status=open&limit=1")]);
-    if (mine !== loads) return;
+    if (!latest()) return;
     shown = data.alerts;
     render(data);
     document.title = (open.total ? `(${open.total}) ` : "") + "sealguard · alarm console";  // unhandled, in the tab

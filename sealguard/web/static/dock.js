@@ -14,17 +14,17 @@
 
   // Lookups can answer out of order (a scanner enters two conveyances in quick succession): only the
   // latest asked for is shown, or a slow first answer would put the wrong conveyance's check on screen.
-  let lookups = 0;
+  const lookup = SG.latestOnly();
   async function find(id) {
-    const mine = ++lookups;
+    const latest = lookup();
     let found;
     try {
       found = await api("/api/v1/conveyances/" + encodeURIComponent(id));
     } catch (e) {
-      if (mine !== lookups) return;
+      if (!latest()) return;
       conv = null; box().replaceChildren(el("p", { class: "error" }, e.message)); hide(); return;
     }
-    if (mine !== lookups) return;
+    if (!latest()) return;
     conv = found;
     document.getElementById("conveyance").value = conv.conveyance_id;  // as the system spells it
     document.getElementById("photos-step").hidden = true;  // photos belong to a check of this conveyance
