@@ -72,6 +72,11 @@ class PartitionCache:
                     )
             except psycopg.errors.CheckViolation:
                 pass  # rows of that day already sit in the default partition; they stay there
+            except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+                # Another worker's batch created it first: IF NOT EXISTS looked before waiting for that
+                # batch's lock on ``events``, and its catalog rows are committed by now. Failing here
+                # failed this whole batch, which then went record by record.
+                pass
             self.known.add(name)
 
 

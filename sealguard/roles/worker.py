@@ -354,7 +354,11 @@ class Worker:
                     self.refused[culprit] = reason
                     await self._with_db(self._reload, [culprit[0]])
                     return
-                # Split: each live record alone, in order, to find the one the database refuses.
+                # Split: each live record alone, in order, to find the one the database refuses. Said
+                # out loud: a batch gone record by record costs a transaction per record, and a cause
+                # that is not the records' (a race between workers) must be seen to be fixed.
+                log.warning("worker %s: a batch failed (%s: %s); trying its records one at a time", self.owner,
+                            type(exc).__name__, exc)  # fmt: skip
                 await self._with_db(self._reload, fetched)
                 return await self._one_by_one(fetched)
 

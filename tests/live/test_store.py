@@ -10,7 +10,7 @@ import psycopg
 from sealguard.alerts.audit import GENESIS, chain, verify
 from sealguard.store.migrate import Migration, available, migrate, plan
 from tests.live.monitor import lines_of, running, settings, settled
-from tests.live.servers import query
+from tests.live.servers import query, wait_for
 from tests.scenario_folders import scenario_dirs
 
 
@@ -111,3 +111,44 @@ async def test_a_second_monitor_on_the_same_database_is_refused(
         with pytest.raises(EngineBusy, match="another sealguard monitor"):
             await second.start()
         await second.stop()
+
+
+async def test_two_workers_creating_the_same_day_partition_at_once_both_go_on(database_url: str) -> None:
+    """Two workers' batches reach a new day at the same time: the second waits for the first's partition
+    and must then go on with it. Its CREATE failed with "already exists" (or a duplicate pg_type key),
+    which failed its whole batch, sent it record by record, and could dead-letter an event that had done
+    nothing wrong."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sealguard.store.events import PartitionCache
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await migrate(conn)
+    day = [datetime(2031, 3, 4, 12, tzinfo=UTC)]
+    first = await psycopg.AsyncConnection.connect(database_url)
+    second = await psycopg.AsyncConnection.connect(database_url)
+    try:
+        async with first.transaction():
+            await PartitionCache(True).ensure(first, day)
+            second_pid = second.info.backend_pid
+
+            async def second_batch() -> None:
+                async with second.transaction():
+                    await PartitionCache(True).ensure(second, day)
+                    await second.execute("SELECT 1")  # the batch's transaction is still usable
+
+            racing = asyncio.create_task(second_batch())
+
+            async def waiting() -> bool:
+                rows = await query(database_url, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                                   second_pid)  # fmt: skip
+                return bool(rows) and rows[0][0] == "Lock"
+
+            await wait_for(waiting, what="the second CREATE waiting on the first")
+        await racing  # raised DuplicateTable before the fix
+    finally:
+        await first.close()
+        await second.close()
+    names = await query(database_url, "SELECT relname FROM pg_class WHERE relname = 'events_p20310304'")
+    assert names == [("events_p20310304",)]
