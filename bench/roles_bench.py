@@ -309,7 +309,7 @@ async def main() -> None:
                   f" gateway in {seconds:.1f} s ({len(lines) / seconds:,.0f}/s); {sum(ends.values())} records on"
                   f" {PARTITIONS} partitions; {os.cpu_count()} cores")  # fmt: skip
             results: dict[int, Run] = {}
-            for n in [int(x) for x in args.workers.split(",")]:
+            for n in [int(x) for x in args.workers.split(",") if x]:
                 got = await throughput(pg, kafka, lines, n, (url, options, ends), tmp)
                 if got is not None:
                     results[n] = got

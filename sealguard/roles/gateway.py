@@ -21,13 +21,15 @@ Inputs go through one queue and one task, in the order they arrived. A refusal's
 id decided at the edge wait on the database beside the queue, and only what must come after them waits
 for them (``barriers``): the same conveyance's later events and the same trip id's. So two events of one
 conveyance still reach the log in the order they arrived, while a slow commit for one truck's plan, or a
-flood of refused inputs, no longer holds every other truck's fixes. Reference data is stored in line, as
-before: any later event of its tenant may read it, so nothing after it may reach the log first. A gateway
+flood of refused inputs, no longer holds every other truck's fixes. Reference data is stored in line:
+any later event of its tenant may read it, so nothing after it may reach the log first; reference events
+queued one behind another are stored in one transaction (one commit, not one each). A gateway
 holds nothing a restart would lose: an input not yet answered is not acknowledged, and its sender
 delivers it again.
 """
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -66,6 +68,7 @@ from sealguard.stream.verdicts import Decoded, Verdicts
 log = logging.getLogger("sealguard.roles.gateway")
 MAX_BESIDE = 1000  # inputs at most running beside the queue (waiting on the database or on one before them)
 DB_BESIDE = 4  # of those, at most this many hold a database connection at once (the pool serves the API too)
+REFERENCE_RUN = 500  # reference events queued together stored in one transaction, at most
 Barrier = tuple[str, ...]
 
 
@@ -146,15 +149,20 @@ class Gateway:
         return item.done
 
     async def _run(self) -> None:
+        ahead: collections.deque[tuple[Inbound | None, Admitted | InvalidEvent | None]] = collections.deque()
         while True:
-            item = await self.queue.get()
+            item, admitted = ahead.popleft() if ahead else (await self.queue.get(), None)
             if item is None:
                 await asyncio.gather(*self._beside, return_exceptions=True)
                 return
-            (admitted,) = admit_all([item], self.max_future_skew, self.max_event_bytes)
+            if admitted is None:
+                (admitted,) = admit_all([item], self.max_future_skew, self.max_event_bytes)
             waits, holds, beside = barriers(admitted, self.edge)
             before = {task for key in waits if (task := self._last.get(key)) is not None}
             if not before and not beside:
+                if self._in_line_reference(admitted):
+                    await self._references(self._reference_run(item, admitted, ahead))
+                    continue
                 await self._guarded(item, admitted)  # the common case: in line, no task of its own
                 continue
             while len(self._beside) >= MAX_BESIDE:
@@ -165,6 +173,61 @@ class Gateway:
             for key in holds:
                 self._last[key] = task
             task.add_done_callback(functools.partial(self._release, holds))
+
+    def _in_line_reference(self, admitted: Admitted | InvalidEvent) -> bool:
+        return self.edge and isinstance(admitted, Admitted) and admitted.event.kind in REFERENCE_KINDS
+
+    def _reference_run(self, item: Inbound, admitted: Admitted | InvalidEvent,
+                       ahead: "collections.deque[tuple[Inbound | None, Admitted | InvalidEvent | None]]",
+                       ) -> list[tuple[Inbound, Admitted]]:  # fmt: skip
+        """The reference data queued right behind ``item``, up to ``REFERENCE_RUN`` inputs: stored in one
+        transaction. Each was one transaction (a commit and a WAL flush) with the whole queue waiting:
+        the hundred a fleet registers at its start held every input behind them for half a second. The
+        first input that is not reference data is admitted here and handled next, in its turn."""
+        assert isinstance(admitted, Admitted)
+        run = [(item, admitted)]
+        while len(run) < REFERENCE_RUN and not ahead and not self.queue.empty():
+            following = self.queue.get_nowait()
+            if following is None:
+                ahead.append((None, None))
+                break
+            (next_admitted,) = admit_all([following], self.max_future_skew, self.max_event_bytes)
+            if not self._in_line_reference(next_admitted):
+                ahead.append((following, next_admitted))
+                break
+            assert isinstance(next_admitted, Admitted)
+            run.append((following, next_admitted))
+        return run
+
+    async def _references(self, run: list[tuple[Inbound, Admitted]]) -> None:
+        """Store a run of reference data in one transaction, holding it while the database is away; if the
+        transaction fails otherwise, each input alone, so that one that cannot be stored fails only
+        itself."""
+        if len(run) == 1:
+            await self._guarded(*run[0])
+            return
+        outage: Backoff | None = None
+        while True:
+            try:
+                fresh = await self._store_references(run)
+            except RETRYABLE as exc:
+                if self._closing:
+                    for item, _ in run:
+                        _fail(item, exc)
+                    return
+                self.metrics.db_up.set(0)
+                log.warning("gateway: database unavailable (%s); holding %d inputs", exc, len(run))
+                outage = outage or Backoff(base=0.2, cap=5.0)
+                await asyncio.sleep(outage.next())
+                continue
+            except Exception as exc:
+                log.warning("gateway: a run of %d reference events failed (%s); storing each alone", len(run), exc)
+                for item, admitted in run:
+                    await self._guarded(item, admitted)
+                return
+            for (item, admitted), new in zip(run, fresh, strict=True):
+                self._answer_reference(item, admitted, new)
+            return
 
     def _release(self, holds: list[Barrier], task: "asyncio.Task[None]") -> None:
         for key in holds:
@@ -212,10 +275,8 @@ class Gateway:
         assert isinstance(admitted, Admitted)  # an Inbound is admitted or refused
         event = admitted.event
         if self.edge and event.kind in REFERENCE_KINDS:
-            fresh = await self._store_reference(item, admitted)
-            if fresh:
-                self.metrics.events_received.labels(item.source, event.kind).inc()
-            _answer(item, ItemResult("accepted" if fresh else "duplicate", event.event_id))
+            (fresh,) = await self._store_references([(item, admitted)])
+            self._answer_reference(item, admitted, fresh)
             return
         if self.edge and isinstance(event, TripPlanned | TripClosed):
             reason = await self._trip_edge(event)
@@ -259,18 +320,30 @@ class Gateway:
 
         appended.add_done_callback(durable)
 
-    async def _store_reference(self, item: Inbound, admitted: Admitted) -> bool:
-        event = admitted.event
-        received = datetime.fromtimestamp(item.received_at, UTC)
+    def _answer_reference(self, item: Inbound, admitted: Admitted, fresh: bool) -> None:
+        if fresh:
+            self.metrics.events_received.labels(item.source, admitted.event.kind).inc()
+        _answer(item, ItemResult("accepted" if fresh else "duplicate", admitted.event.event_id))
+
+    async def _store_references(self, run: list[tuple[Inbound, Admitted]]) -> list[bool]:
+        """Store reference events in one transaction, in order; for each, whether it was new (a repeat of
+        a stored one, or of one before it in ``run``, is a duplicate)."""
+        fresh: list[bool] = []
+        rows: list[StoredEvent] = []
         async with self.pool.connection() as conn, conn.transaction():
-            payload = orjson.loads(admitted.payload)
-            if not await reference.insert(conn, event.tenant, event.event_id, event.kind, event.occurred_at, payload):
-                return False
-            seq = await reference.next_seq(conn)
-            await write_events(conn, [StoredEvent(-seq, event, admitted.payload, item.source, received,
-                                                  provenance(item, admitted))],
-                               self._partitions)  # fmt: skip
-        return True
+            for item, admitted in run:
+                event = admitted.event
+                payload = orjson.loads(admitted.payload)
+                new = await reference.insert(conn, event.tenant, event.event_id, event.kind, event.occurred_at,
+                                             payload)  # fmt: skip
+                fresh.append(new)
+                if new:
+                    seq = await reference.next_seq(conn)
+                    received = datetime.fromtimestamp(item.received_at, UTC)
+                    rows.append(StoredEvent(-seq, event, admitted.payload, item.source, received,
+                                            provenance(item, admitted)))  # fmt: skip
+            await write_events(conn, rows, self._partitions)
+        return fresh
 
     async def _trip_edge(self, event: TripPlanned | TripClosed) -> str | None:
         cid = event.conveyance_id or ""

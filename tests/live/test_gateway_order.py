@@ -17,8 +17,8 @@ from sealguard.roles.monitor import migrate_url, open_pool
 from sealguard.schemas.decode import InvalidEvent
 from sealguard.stream.admission import admit_all
 from sealguard.stream.log import PgLog
-from tests.helpers import Stream
-from tests.live.servers import query
+from tests.helpers import Stream, circle
+from tests.live.servers import query, wait_for
 
 
 def _inbound(event: dict[str, Any], event_id: str) -> Inbound:
@@ -96,6 +96,69 @@ async def test_a_flood_of_refusals_does_not_hold_good_inputs(gateway: Gateway, d
         await blocker.rollback()
     answers = await asyncio.wait_for(asyncio.gather(*refused), 60)
     assert {a.status for a in answers} == {"rejected"}
+
+
+async def _queued_behind_a_held_reference(gateway: Gateway, blocker: psycopg.AsyncConnection[Any],
+                                          events: list[tuple[dict[str, Any], str]]) -> list[Any]:  # fmt: skip
+    """Submit ``events`` while the gateway's first reference event waits on a row ``blocker`` holds, so
+    that they are all queued when it goes on; then let it go on."""
+    acme = Stream("TRL-0", tenant="acme")
+    await blocker.execute("INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload)"
+                          " VALUES ('acme', 'held', 'seal.issued', now(), '{}')")  # fmt: skip
+    held = await gateway.submit(_inbound(acme.add("seal.issued", 0, seal_number="SG000000", facility_id="F"), "held"))
+    await wait_for(gateway.queue.empty, what="the gateway taking the held reference event")
+    answers = [await gateway.submit(_inbound(event, event_id)) for event, event_id in events]
+    assert gateway.queue.qsize() == len(events)  # all queued behind the held one
+    await blocker.rollback()
+    assert (await asyncio.wait_for(held, 30)).status == "accepted"
+    return answers
+
+
+async def test_reference_data_queued_together_is_stored_in_one_transaction_and_each_answered(
+    gateway: Gateway, database_url: str
+) -> None:
+    """A fleet registers its facilities and issues its seals together: each in its own transaction held
+    every input behind it for a commit. Queued one behind another, they are stored in one."""
+    s, fix_stream = Stream("TRL-A", tenant="acme"), Stream("TRL-B", tenant="acme")
+    issued = [(s.add("seal.issued", 0, seal_number=f"SG10000{i}", facility_id="F"), f"issue-{i}") for i in range(5)]
+    facility = s.add("facility.registered", 0, place=circle("DC-9", 50.1, 8.1, radius=300))
+    events = [*issued, (issued[2][0], "issue-2"), (facility, "dc-9"), (fix_stream.fix(1, 27.5), "after")]
+    async with await psycopg.AsyncConnection.connect(database_url) as blocker:
+        answers = await _queued_behind_a_held_reference(gateway, blocker, events)
+    statuses = [a.status for a in await asyncio.wait_for(asyncio.gather(*answers), 30)]
+    assert statuses == ["accepted"] * 5 + ["duplicate", "accepted", "accepted"]
+    rows = await query(database_url, "SELECT event_id, xmin::text FROM reference_events WHERE event_id <> 'held'"
+                                     " ORDER BY id")  # fmt: skip
+    assert [r[0] for r in rows] == ["issue-0", "issue-1", "issue-2", "issue-3", "issue-4", "dc-9"]
+    assert len({r[1] for r in rows}) == 1  # one transaction
+    stored = await query(
+        database_url, "SELECT event_id FROM events WHERE seq < 0 AND event_id <> 'held' ORDER BY seq DESC"
+    )
+    assert [r[0] for r in stored] == ["issue-0", "issue-1", "issue-2", "issue-3", "issue-4", "dc-9"]
+    assert await _log_order(database_url, "acme:TRL-B") == ["after"]
+
+
+async def test_a_reference_event_the_database_refuses_fails_alone_in_its_run(
+    gateway: Gateway, database_url: str
+) -> None:
+    s = Stream("TRL-A", tenant="acme")
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+        await admin.execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.event_id = 'poison' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+        )
+        await admin.execute("CREATE TRIGGER refuse_poison BEFORE INSERT ON reference_events FOR EACH ROW"
+                            " EXECUTE FUNCTION refuse_poison()")  # fmt: skip
+    events = [(s.add("seal.issued", 0, seal_number=f"SG20000{i}", facility_id="F"), name)
+              for i, name in enumerate(["good-1", "poison", "good-2"])]  # fmt: skip
+    async with await psycopg.AsyncConnection.connect(database_url) as blocker:
+        good_1, poison, good_2 = await _queued_behind_a_held_reference(gateway, blocker, events)
+    assert (await asyncio.wait_for(good_1, 30)).status == "accepted"
+    assert (await asyncio.wait_for(good_2, 30)).status == "accepted"
+    with pytest.raises(psycopg.Error):  # unanswered: its sender delivers it again
+        await asyncio.wait_for(poison, 30)
+    rows = await query(database_url, "SELECT event_id FROM reference_events WHERE event_id <> 'held' ORDER BY id")
+    assert [r[0] for r in rows] == ["good-1", "good-2"]
 
 
 def test_what_waits_for_what() -> None:
