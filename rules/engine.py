@@ -54,6 +54,7 @@ DAY = 86_400.0
 #: seen, a conveyance with nothing open), unless the policy says otherwise: the event store's retention.
 DEFAULT_HORIZON = POLICY_HORIZON
 Status = Literal["applied", "duplicate", "rejected"]
+_REFERENCE = (SealIssued, FacilityRegistered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,10 @@ class Outcome:
     status: Status
     findings: list[Finding] = field(default_factory=list)
     reason: str | None = None
+
+
+#: The outcome of an applied event that found nothing: one shared value (its readers never change it).
+_APPLIED = Outcome("applied", [])
 
 
 class Engine:
@@ -124,24 +129,29 @@ class Engine:
         #: The time (epoch s) of the event last given to ``process``: a caller reads it instead of taking
         #: ``occurred_at.timestamp()`` again, which costs half a microsecond on pydantic's time zone.
         self.event_time = -math.inf
+        self._findings: list[Finding] = []  # the next event's findings (``process``)
 
     # --- the two pure entry points ------------------------------------------------------------------
 
     def process(self, event: Event) -> Outcome:
         tenant_id = event.tenant
         self.event_time = t = event.occurred_at.timestamp()
-        seen_at = self.seen.get((tenant_id, event.event_id)) if self.remember_ids else None
-        if seen_at is not None and seen_at >= t - self.horizon:
-            return Outcome("duplicate", reason=f"event_id {event.event_id} already seen")
-        tenant = self._tenant(tenant_id)
-        if self.shared is not None and isinstance(event, SealIssued | FacilityRegistered):
+        if self.remember_ids:
+            seen_key = (tenant_id, event.event_id)
+            seen_at = self.seen.get(seen_key)
+            if seen_at is not None and seen_at >= t - self.horizon:
+                return Outcome("duplicate", reason=f"event_id {event.event_id} already seen")
+        tenant = self.tenants.get(tenant_id) or self._tenant(tenant_id)
+        if self.shared is not None and isinstance(event, _REFERENCE):
             return Outcome("rejected", reason=f"{event.kind}: reference data reaches a partitioned worker from the"
                                               " database (a gateway stores it), not from a partition")  # fmt: skip
-        if isinstance(event, TripPlanned):
+        if type(event) is TripPlanned:
             reason = self._plan_problem(tenant, event)
             if reason is not None:
                 return Outcome("rejected", reason=reason)
-        findings: list[Finding] = []
+        # Rules append to ``findings``; most events find nothing, and then share one answer (it is never
+        # changed by its readers) and keep the list for the next event.
+        findings = self._findings
         clock = self.clocks.get(tenant_id)
         if clock is None or t > clock:
             heap = self._heaps.get(tenant_id)
@@ -150,9 +160,18 @@ class Engine:
             self.clocks[tenant_id] = clock = t
             if t >= self._prune_at.get(tenant_id, -math.inf):  # never pruned: always
                 self._prune(tenant_id, clock)
-        self._dispatch(self._context(tenant_id, findings, clock), tenant, event, t)
+        ctx = self._contexts.get(tenant_id)
+        if ctx is None:
+            ctx = self._context(tenant_id, findings, clock)
+        else:
+            ctx.out.findings = findings
+            ctx.now = clock
+        self._dispatch(ctx, tenant, event, t)
         if self.remember_ids:
-            self.seen[(tenant_id, event.event_id)] = t
+            self.seen[seen_key] = t
+        if not findings:
+            return _APPLIED
+        self._findings = []
         return Outcome("applied", findings)
 
     def advance(self, until: float, tenant: str | None = None) -> list[Finding]:
@@ -254,22 +273,23 @@ class Engine:
 
     def _dispatch(self, ctx: Ctx, tenant: TenantState, event: Event, t: float) -> None:
         self._dirty_tenants.add(event.tenant)
-        if isinstance(event, SealIssued):
+        # The event classes have no subclasses (``schemas.events``, final): an exact type test, cheaper
+        # than isinstance, with the commonest kind first.
+        if type(event) is GpsPosition:
+            self._on_fix(ctx, event, t)
+            return
+        if type(event) is SealIssued:
             seals.on_issued(tenant, event, t)
             return
-        if isinstance(event, FacilityRegistered):
+        if type(event) is FacilityRegistered:
             tenant.reference.register(event.place, t)
             return
         cid = event.conveyance_id
         assert cid is not None  # the schema requires it on every other kind
-        conv = self._conveyance(event.tenant, cid)
+        conv = self.conveyances.get((event.tenant, cid)) or self._conveyance(event.tenant, cid)
         conv.active_at = max(conv.active_at, t)
         self._dirty_conveyances.add(conv.key)  # its own key tuple: no new tuple and strings per event
-        if isinstance(event, GpsPosition):
-            # An older fix than the latest, or backfill, is kept on the track but not judged.
-            if (conv.fix is None or t >= conv.fix[0]) and not self._behind(event.tenant, t):
-                tracking.on_fix(ctx, conv, event, t)
-        elif isinstance(event, TripPlanned):
+        if isinstance(event, TripPlanned):
             self._on_planned(ctx, tenant, conv, event)
         elif isinstance(event, TripClosed):
             self._on_closed(ctx, tenant, conv, event, t)
@@ -288,6 +308,18 @@ class Engine:
             elif isinstance(event, InspectionCompleted):
                 inspections.on_inspection(ctx, conv, trip, event, t)
         # No re-arming here: ``Ctx.set_timer`` pushed any timer earlier than the conveyance's wake-up.
+
+    def _on_fix(self, ctx: Ctx, event: GpsPosition, t: float) -> None:
+        tenant_id, cid = event.tenant, event.conveyance_id
+        assert cid is not None  # the schema requires it on a fix
+        conv = self.conveyances.get((tenant_id, cid)) or self._conveyance(tenant_id, cid)
+        if t > conv.active_at:  # noqa: PLR1730 (max() is a call, on every fix)
+            conv.active_at = t
+        self._dirty_conveyances.add(conv.key)  # its own key tuple: no new tuple and strings per event
+        # An older fix than the latest, or backfill, is kept on the track but not judged.
+        fix = conv.fix
+        if (fix is None or t >= fix[0]) and not self._behind(tenant_id, t):
+            tracking.on_fix(ctx, conv, event, t)
 
     def _plan_problem(self, tenant: TenantState, event: TripPlanned) -> str | None:
         # A closed trip id is remembered for the horizon (past it, its entry may already be forgotten).

@@ -32,22 +32,28 @@ def on_fix(ctx: Ctx, conv: Conveyance, ev: GpsPosition, t: float) -> None:
         return
     conv.untripped_origin = None
     plan = trip.plan
+    values = ctx.policy.values
+    # Every fix passes here: what most fixes change nothing in is tested here, before a call.
     if trip.status == "planned" and not plan.origin.contains(lon, lat):
         _depart(ctx, conv, trip, t, eid)
     if trip.status == "in_transit":
         if prev is not None:
             _impossible_movement(ctx, conv, trip, prev, step, lon, lat, t, eid)
-        key = conv.close_cond("TRK-003", t)
-        if key is not None:
-            ctx.out.resolve("TRK-003", key, conv.conveyance_id, trip.trip_id, t)
-        ctx.set_timer(conv, "TRK-003", t + ctx.policy.values["TRK-003.window"])
+        if "TRK-003" in conv.conds:
+            key = conv.close_cond("TRK-003", t)
+            if key is not None:
+                ctx.out.resolve("TRK-003", key, conv.conveyance_id, trip.trip_id, t)
+        ctx.set_timer(conv, "TRK-003", t + values["TRK-003.window"])
         if plan.destination.contains(lon, lat):
             _arrive(ctx, conv, trip, t, eid)
         else:
             _corridor(ctx, conv, trip, lon, lat, t, eid)
-    if trip.status != "arrived":
+    # _stops changes nothing for a moving truck that was not stopped.
+    stopped = speed is not None and speed < values["TRK-002.stop_speed_kph"]
+    if trip.status != "arrived" and (stopped or conv.stop is not None):
         _stops(ctx, conv, trip, lon, lat, speed, t, eid)
-    correlation.after_fix(ctx, conv, trip, lon, lat, t, eid)
+    if conv.comp2 is not None:  # COMP-002 watches only after an alerted stop
+        correlation.after_fix(ctx, conv, trip, lon, lat, t, eid)
 
 
 def _depart(ctx: Ctx, conv: Conveyance, trip: Trip, t: float, eid: str) -> None:
@@ -117,9 +123,10 @@ def _corridor(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t:
     outside = check.distance_m > limit and not _approved_here(ctx, trip, lon, lat, t)
     if not outside:
         trip.off_since = None
-        key = conv.close_cond("TRK-001", t)
-        if key is not None:
-            ctx.out.resolve("TRK-001", key, conv.conveyance_id, trip.trip_id, t)
+        if "TRK-001" in conv.conds:
+            key = conv.close_cond("TRK-001", t)
+            if key is not None:
+                ctx.out.resolve("TRK-001", key, conv.conveyance_id, trip.trip_id, t)
         return
     if trip.off_since is None:
         trip.off_since, trip.off_event = t, eid
