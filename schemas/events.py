@@ -4,7 +4,7 @@ Models are strict: JSON numbers are not read from strings, booleans are only ``t
 timestamps need an offset. Unknown extra fields are kept (``extra="allow"``) but never read by rules.
 """
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -66,6 +66,7 @@ class _Envelope(BaseModel):
 # --- reference data -------------------------------------------------------------------------------
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class TripPlanned(_Envelope):
     """A movement to monitor; a later one with the same ``trip_id`` replaces the plan (a re-route)."""
 
@@ -82,6 +83,7 @@ class TripPlanned(_Envelope):
     conveyance_type: Literal["container", "trailer", "tractor_trailer"] | None = None
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class TripClosed(_Envelope):
     """Monitoring of a trip ends; its timers are cancelled."""
 
@@ -89,6 +91,7 @@ class TripClosed(_Envelope):
     trip_id: ShortText
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class FacilityRegistered(_Envelope):
     """A known facility, to tell a stop at the wrong facility from an approved one."""
 
@@ -100,6 +103,7 @@ class FacilityRegistered(_Envelope):
 # --- seals ----------------------------------------------------------------------------------------
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class SealIssued(_Envelope):
     """A seal leaves the controlled inventory for a facility."""
 
@@ -109,6 +113,7 @@ class SealIssued(_Envelope):
     facility_id: ShortText
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class SealAffixed(_Envelope):
     """``authority_ref`` (an extension of contract v1, optional): the authority that affixed the seal
     itself, e.g. customs resealing after its inspection (DCSA ``sealSource`` CUS, PHY, VET). Such a seal
@@ -138,6 +143,7 @@ class VvttSteps(BaseModel):
         return [name for name in ("view", "verify", "tug", "twist_turn") if not getattr(self, name)]
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class SealVerified(_Envelope):
     kind: Literal["seal.verified"]
     seal_number: SealNumber
@@ -145,6 +151,7 @@ class SealVerified(_Envelope):
     intact: bool
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class SealRemoved(_Envelope):
     kind: Literal["seal.removed"]
     seal_number: SealNumber
@@ -158,6 +165,7 @@ class SealRemoved(_Envelope):
         return self
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class SealAlarm(_Envelope):
     kind: Literal["seal.alarm"]
     seal_number: SealNumber
@@ -166,6 +174,7 @@ class SealAlarm(_Envelope):
     lon: Longitude | None = None
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class SealHeartbeat(_Envelope):
     kind: Literal["seal.heartbeat"]
     seal_number: SealNumber
@@ -214,6 +223,7 @@ class Agricultural(BaseModel):
     wood_packaging_unmarked: bool = False
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class InspectionCompleted(_Envelope):
     kind: Literal["inspection.completed"]
     inspection_type: InspectionType
@@ -248,6 +258,7 @@ class InspectionCompleted(_Envelope):
 # --- GPS ------------------------------------------------------------------------------------------
 
 
+@final  # the engine dispatches on the exact class (rules.engine)
 class GpsPosition(_Envelope):
     kind: Literal["gps.position"]
     lat: Latitude
