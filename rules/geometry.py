@@ -22,6 +22,7 @@ compiled place (:func:`compiled_place`).
 
 import hashlib
 import math
+import struct
 import weakref
 from array import array
 from collections.abc import Sequence
@@ -227,9 +228,10 @@ class RouteCorridor:
 
     _WALK = 8  # segments walked from the hint before giving up on the fast path
 
-    def __init__(self, route: Sequence[tuple[float, float]]) -> None:
-        self._lons = array("d", (p[0] for p in route))
-        self._lats = array("d", (p[1] for p in route))
+    def __init__(self, route: Sequence[tuple[float, float]], flat: "array[float] | None" = None) -> None:
+        """``flat``: the route as lon, lat, lon, lat, ... when the caller has it already."""
+        flat = flat if flat is not None else _flat(route)
+        self._lons, self._lats = flat[0::2], flat[1::2]
         # The route in metres is made on the first check the walk cannot settle (``_in_metres``): the
         # projection costs ~0.6 us a point (PROJ's ellipsoidal aeqd), 130 us for a 200-point route,
         # and most trips stay inside their corridor, where the walk alone answers.
@@ -314,13 +316,22 @@ def corridor_for(route: Sequence[tuple[float, float]]) -> RouteCorridor:
     Sharing is safe because a corridor is immutable; it is found by a digest of the points and
     confirmed point by point, so a digest collision costs a second corridor, never a wrong one. A
     corridor no open trip holds any more is freed (weak values)."""
-    flat = array("d", chain.from_iterable(route))  # lon, lat, lon, lat, ...: one pass in C
+    flat = _flat(route)
     key = hashlib.blake2b(flat, digest_size=16).digest()
     known = _CORRIDORS.get(key)
-    if known is not None and known._lons == flat[0::2] and known._lats == flat[1::2]:
+    # Compared as bytes: comparing two arrays makes a float object of every item (9 us a route).
+    if known is not None and known._lons.tobytes() + known._lats.tobytes() == (flat[0::2] + flat[1::2]).tobytes():
         return known
-    built = _CORRIDORS[key] = RouteCorridor(route)
+    built = _CORRIDORS[key] = RouteCorridor(route, flat)
     return built
+
+
+def _flat(route: Sequence[tuple[float, float]]) -> "array[float]":
+    """The route as one array of lon, lat, lon, lat, ...: packed by ``struct`` in one call, 11 us for 200
+    points against 21 for an array filled from an iterator."""
+    flat = array("d")
+    flat.frombytes(struct.pack(f"{2 * len(route)}d", *chain.from_iterable(route)))
+    return flat
 
 
 def compiled_place(place: Place) -> "CompiledPlace":
