@@ -288,18 +288,27 @@ class RouteCorridor:
         last = len(lons) - 2
         i = min(hint, last)
         step = 0
+        # The segment's ends relative to the fix, in metres; a step along the route reuses the shared end.
+        ax, ay = (lons[i] - lon) * kx, (lats[i] - lat) * ky
+        bx, by = (lons[i + 1] - lon) * kx, (lats[i + 1] - lat) * ky
         for _ in range(self._WALK):
-            ax, ay = (lons[i] - lon) * kx, (lats[i] - lat) * ky
-            dx, dy = (lons[i + 1] - lon) * kx - ax, (lats[i + 1] - lat) * ky - ay
+            dx, dy = bx - ax, by - ay
             length2 = dx * dx + dy * dy
             t = 0.0 if length2 == 0.0 else -(ax * dx + ay * dy) / length2
             if t >= 1.0 and i < last and step >= 0:
                 i, step = i + 1, 1  # the fix is past this segment: follow the route forward
+                ax, ay = bx, by
+                bx, by = (lons[i + 1] - lon) * kx, (lats[i + 1] - lat) * ky
                 continue
             if t <= 0.0 and i > 0 and step <= 0:
                 i, step = i - 1, -1
+                bx, by = ax, ay
+                ax, ay = (lons[i] - lon) * kx, (lats[i] - lat) * ky
                 continue
-            t = min(1.0, max(0.0, t))
+            if t > 1.0:
+                t = 1.0
+            elif t < 0.0:
+                t = 0.0
             distance = math.hypot(ax + t * dx, ay + t * dy)
             # tuple.__new__ directly: a named tuple's own __new__ is a Python function, a frame per fix.
             return _tuple_new(CorridorCheck, (distance, i)) if distance <= inside_m else None
