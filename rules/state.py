@@ -96,6 +96,7 @@ class Trip:
         "plan",
         "reseals",
         "route_hint",
+        "route_stride",
         "seal010_done",
         "status",
     )
@@ -113,6 +114,9 @@ class Trip:
         self.last_pass_at: float | None = None
         self.seal010_done = False
         self.route_hint = -1
+        # Segments moved between the last two corridor checks: the next walk starts that far ahead (fixes
+        # come at a steady pace, so the walk mostly starts on the right segment).
+        self.route_stride = 0
         self.off_since: float | None = None
         self.off_event: str | None = None
 
@@ -133,6 +137,7 @@ class Trip:
         """The trip's state; its plan whole, or (``plan_inline=False``, for incremental checkpoints,
         which store each plan once in its own row) only the plan's event id."""
         out = {name: getattr(self, name) for name in (*self._PLAIN, *self._PLAIN2)}
+        out["route_stride"] = self.route_stride
         out["plan"] = self.plan.to_plain() if plan_inline else {"event_id": self.plan.event_id}
         out["reseals"] = sorted(self.reseals)
         return out
@@ -142,6 +147,7 @@ class Trip:
         trip = cls(plan)
         for name in (*cls._PLAIN, *cls._PLAIN2):
             setattr(trip, name, data[name])
+        trip.route_stride = int(data.get("route_stride", 0))  # not in snapshots before it was kept
         trip.reseals = frozenset(data["reseals"]) or _NO_SEALS
         return trip
 

@@ -118,7 +118,9 @@ def _corridor(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t:
     if plan.route is None:
         return
     limit = plan.corridor_m if plan.corridor_m is not None else ctx.policy.values["TRK-001.corridor_m"]
-    check = plan.route.check(lon, lat, limit, trip.route_hint)
+    hint = trip.route_hint
+    check = plan.route.check(lon, lat, limit, max(0, hint + trip.route_stride) if hint >= 0 else -1)
+    trip.route_stride = check.segment - hint if hint >= 0 else 0
     trip.route_hint = check.segment
     outside = check.distance_m > limit and not _approved_here(ctx, trip, lon, lat, t)
     if not outside:
@@ -215,7 +217,7 @@ def on_trip_planned(ctx: Ctx, conv: Conveyance, trip: Trip) -> None:
         cancel_timers(conv, name)
     else:
         ctx.set_timer(conv, name, arrival + ctx.policy.values["TRK-004.grace"])
-    trip.route_hint = -1
+    trip.route_hint, trip.route_stride = -1, 0
     if trip.plan.route is None:
         trip.off_since = None
         key = conv.close_cond("TRK-001", ctx.now)

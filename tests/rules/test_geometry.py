@@ -67,6 +67,30 @@ def test_first_check_of_a_trip_decides_as_the_whole_projected_line_does() -> Non
     assert outside > 50 and unprojected > 50  # both kinds of fix were tried
 
 
+def test_any_start_of_the_walk_decides_as_the_exact_check_does() -> None:
+    """The walk starts where the trip's last checks predict (the last segment plus the last stride), and a
+    prediction can be wrong: from any start, a fix must land on the same side of the limit as on the
+    whole projected line, and an answer outside is the exact one."""
+    rng = random.Random(5)
+    lon, lat, route = 8.0, 50.0, []
+    for _ in range(200):
+        lon, lat = lon + rng.uniform(-0.005, 0.02), lat + rng.uniform(-0.01, 0.02)
+        route.append((lon, lat))
+    corridor = RouteCorridor(route)
+    limit, inside = 1000.0, 0
+    for _ in range(1000):
+        i = rng.randrange(200)
+        plon, plat = route[i][0] + rng.uniform(-0.02, 0.02), route[i][1] + rng.uniform(-0.02, 0.02)
+        exact = corridor.check(plon, plat, 0.0)
+        walked = corridor.check(plon, plat, limit, hint=rng.randrange(200))
+        assert (walked.distance_m > limit) == (exact.distance_m > limit)
+        if exact.distance_m > limit:
+            assert walked == exact
+        else:
+            inside += 1
+    assert 100 < inside < 900
+
+
 def test_places() -> None:
     circle = CompiledPlace(CirclePlace(facility_id="C", center=(-99.0, 28.0), radius_m=500))
     assert circle.contains(-99.0, 28.0 + 400 / 111_000)

@@ -171,3 +171,22 @@ def test_clocks_before_1970_are_pruned_by_day_as_any_other() -> None:
     assert engine.take_pruned() == [("default", -DAY - HORIZON)]
     feed(engine, [stream.fix(2, 27.5)])  # 2026: the next day of its clock, pruned once more
     assert len(engine.take_pruned()) == 1
+
+
+def test_a_trip_keeps_its_route_stride_across_a_snapshot_and_an_older_row_has_none() -> None:
+    from sealguard.rules.state import Trip
+
+    s = Stream("TRL-1")
+    s.plan(0)
+    engine = Engine()
+    for event in s.events:
+        engine.process(decode_object(event))
+    (conv,) = engine.conveyances.values()
+    trip = conv.trips[0]
+    trip.route_hint, trip.route_stride = 7, 2
+    plain = trip.to_plain()
+    assert plain["route_stride"] == 2
+    assert Trip.from_plain(plain, trip.plan).route_stride == 2
+    del plain["route_stride"]  # a checkpoint written before the stride was kept
+    restored = Trip.from_plain(plain, trip.plan)
+    assert (restored.route_hint, restored.route_stride) == (7, 0)
