@@ -146,11 +146,19 @@ async def write_events(conn: Conn, rows: list[StoredEvent], partitions: Partitio
     await _reference(conn, rows)
 
 
+#: The kinds that change the trips, facilities and seals tables (the classes are final: ``schemas.events``).
+_REFERENCE_KINDS: frozenset[type] = frozenset(
+    {TripPlanned, TripClosed, FacilityRegistered, SealIssued, SealAffixed, SealRemoved, SealVerified}
+)
+
+
 async def _reference(conn: Conn, rows: list[StoredEvent]) -> None:
     """Keep the trips, facilities and seals tables current for the API and operators."""
     trips, closed, facilities, seals = [], [], [], []
     for r in rows:
         e = r.event
+        if type(e) not in _REFERENCE_KINDS:
+            continue  # fixes, heartbeats, inspections, alarms: most rows, skipped with one set lookup
         if isinstance(e, TripPlanned):
             # orjson writes the route's tuples as arrays; the plan is the payload as it came (no round trip)
             geometry = orjson.dumps({

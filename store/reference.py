@@ -22,14 +22,17 @@ class ReferenceRow:
 
 
 async def insert(conn: Conn, tenant: str, event_id: str, kind: str, occurred_at: datetime,
-                 payload: dict[str, Any]) -> bool:  # fmt: skip
-    """False when the tenant already has this event id (a duplicate)."""
+                 payload: dict[str, Any]) -> int | None:  # fmt: skip
+    """Store a reference event; the number it is stored under in the event store (``reference_seq``,
+    stored negated there: apart from the workers' records), or None when the tenant already has this
+    event id (a duplicate). One statement: the gateway holds its queue while this commits."""
     cur = await conn.execute(
         "INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload) VALUES (%s, %s, %s, %s, %s)"
-        " ON CONFLICT (tenant, event_id) DO NOTHING",
+        " ON CONFLICT (tenant, event_id) DO NOTHING RETURNING nextval('reference_seq')",
         (tenant, event_id, kind, occurred_at, Jsonb(payload)),
     )
-    return cur.rowcount == 1
+    row = await cur.fetchone()
+    return int(row[0]) if row is not None else None
 
 
 async def after(conn: Conn, after_id: int, limit: int = 10_000) -> list[ReferenceRow]:
@@ -39,11 +42,3 @@ async def after(conn: Conn, after_id: int, limit: int = 10_000) -> list[Referenc
         (after_id, limit),
     )
     return [ReferenceRow(*r) for r in await cur.fetchall()]
-
-
-async def next_seq(conn: Conn) -> int:
-    """A number for a reference event in the event store (stored negated: apart from the workers' records)."""
-    cur = await conn.execute("SELECT nextval('reference_seq')")
-    row = await cur.fetchone()
-    assert row is not None  # nextval always answers
-    return int(row[0])

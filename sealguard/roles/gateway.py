@@ -334,11 +334,10 @@ class Gateway:
             for item, admitted in run:
                 event = admitted.event
                 payload = orjson.loads(admitted.payload)
-                new = await reference.insert(conn, event.tenant, event.event_id, event.kind, event.occurred_at,
+                seq = await reference.insert(conn, event.tenant, event.event_id, event.kind, event.occurred_at,
                                              payload)  # fmt: skip
-                fresh.append(new)
-                if new:
-                    seq = await reference.next_seq(conn)
+                fresh.append(seq is not None)
+                if seq is not None:
                     received = datetime.fromtimestamp(item.received_at, UTC)
                     rows.append(StoredEvent(-seq, event, admitted.payload, item.source, received,
                                             provenance(item, admitted)))  # fmt: skip
