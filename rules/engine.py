@@ -150,8 +150,11 @@ class Engine:
             if reason is not None:
                 return Outcome("rejected", reason=reason)
         # Rules append to ``findings``; most events find nothing, and then share one answer (it is never
-        # changed by its readers) and keep the list for the next event.
+        # changed by its readers) and keep the list for the next event. A list left non-empty (a rule
+        # raised midway through the event before) is never handed on.
         findings = self._findings
+        if findings:
+            findings = self._findings = []
         clock = self.clocks.get(tenant_id)
         if clock is None or t > clock:
             heap = self._heaps.get(tenant_id)

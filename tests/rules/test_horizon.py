@@ -190,3 +190,28 @@ def test_a_trip_keeps_its_route_stride_across_a_snapshot_and_an_older_row_has_no
     del plain["route_stride"]  # a checkpoint written before the stride was kept
     restored = Trip.from_plain(plain, trip.plan)
     assert (restored.route_hint, restored.route_stride) == (7, 0)
+
+
+def test_findings_of_an_event_whose_rule_raised_are_not_handed_to_the_next_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sealguard.rules import tracking
+
+    s = Stream("TRL-1")
+    s.plan(0)
+    s.fix(1, 27.52)  # out of the origin: in transit, so every fix is checked against the corridor
+    engine = Engine()
+    for event in s.events:
+        engine.process(decode_object(event))
+
+    def broken(ctx: Any, conv: Any, trip: Any, lon: float, lat: float, t: float, eid: str) -> None:
+        ctx.out.raise_("TRK-001", conv.conveyance_id, trip.trip_id, t, "found, then the rule broke", (eid,))
+        raise RuntimeError("a rule broke")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tracking, "_corridor", broken)
+        s.fix(2, 27.53)
+        with pytest.raises(RuntimeError):
+            engine.process(decode_object(s.events[-1]))
+    s.fix(3, 27.54)
+    assert engine.process(decode_object(s.events[-1])).findings == []
