@@ -276,11 +276,8 @@ class Engine:
 
     def _dispatch(self, ctx: Ctx, tenant: TenantState, event: Event, t: float) -> None:
         self._dirty_tenants.add(event.tenant)
-        # The event classes have no subclasses (``schemas.events``, final): an exact type test, cheaper
-        # than isinstance, with the commonest kind first.
-        if type(event) is GpsPosition:
-            self._on_fix(ctx, event, t)
-            return
+        # The event classes have no subclasses (``schemas.events``, final): exact type tests, cheaper than
+        # isinstance.
         if type(event) is SealIssued:
             seals.on_issued(tenant, event, t)
             return
@@ -290,9 +287,15 @@ class Engine:
         cid = event.conveyance_id
         assert cid is not None  # the schema requires it on every other kind
         conv = self.conveyances.get((event.tenant, cid)) or self._conveyance(event.tenant, cid)
-        conv.active_at = max(conv.active_at, t)
+        if t > conv.active_at:  # noqa: PLR1730 (max() is a call, on every event)
+            conv.active_at = t
         self._dirty_conveyances.add(conv.key)  # its own key tuple: no new tuple and strings per event
-        if isinstance(event, TripPlanned):
+        if type(event) is GpsPosition:
+            # An older fix than the latest, or backfill, is kept on the track but not judged.
+            fix = conv.fix
+            if (fix is None or t >= fix[0]) and not self._behind(event.tenant, t):
+                tracking.on_fix(ctx, conv, event, t)
+        elif isinstance(event, TripPlanned):
             self._on_planned(ctx, tenant, conv, event)
         elif isinstance(event, TripClosed):
             self._on_closed(ctx, tenant, conv, event, t)
@@ -311,18 +314,6 @@ class Engine:
             elif isinstance(event, InspectionCompleted):
                 inspections.on_inspection(ctx, conv, trip, event, t)
         # No re-arming here: ``Ctx.set_timer`` pushed any timer earlier than the conveyance's wake-up.
-
-    def _on_fix(self, ctx: Ctx, event: GpsPosition, t: float) -> None:
-        tenant_id, cid = event.tenant, event.conveyance_id
-        assert cid is not None  # the schema requires it on a fix
-        conv = self.conveyances.get((tenant_id, cid)) or self._conveyance(tenant_id, cid)
-        if t > conv.active_at:  # noqa: PLR1730 (max() is a call, on every fix)
-            conv.active_at = t
-        self._dirty_conveyances.add(conv.key)  # its own key tuple: no new tuple and strings per event
-        # An older fix than the latest, or backfill, is kept on the track but not judged.
-        fix = conv.fix
-        if (fix is None or t >= fix[0]) and not self._behind(tenant_id, t):
-            tracking.on_fix(ctx, conv, event, t)
 
     def _plan_problem(self, tenant: TenantState, event: TripPlanned) -> str | None:
         # A closed trip id is remembered for the horizon (past it, its entry may already be forgotten).

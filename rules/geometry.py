@@ -329,7 +329,11 @@ def corridor_for(route: Sequence[tuple[float, float]]) -> RouteCorridor:
     key = hashlib.blake2b(flat, digest_size=16).digest()
     known = _CORRIDORS.get(key)
     # Compared as bytes: comparing two arrays makes a float object of every item (9 us a route).
-    if known is not None and known._lons.tobytes() + known._lats.tobytes() == (flat[0::2] + flat[1::2]).tobytes():
+    if (
+        known is not None
+        and known._lons.tobytes() == flat[0::2].tobytes()
+        and known._lats.tobytes() == flat[1::2].tobytes()
+    ):
         return known
     built = _CORRIDORS[key] = RouteCorridor(route, flat)
     return built

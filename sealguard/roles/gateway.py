@@ -34,7 +34,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -206,28 +206,17 @@ class Gateway:
         if len(run) == 1:
             await self._guarded(*run[0])
             return
-        outage: Backoff | None = None
-        while True:
-            try:
-                fresh = await self._store_references(run)
-            except RETRYABLE as exc:
-                if self._closing:
-                    for item, _ in run:
-                        _fail(item, exc)
-                    return
-                self.metrics.db_up.set(0)
-                log.warning("gateway: database unavailable (%s); holding %d inputs", exc, len(run))
-                outage = outage or Backoff(base=0.2, cap=5.0)
-                await asyncio.sleep(outage.next())
-                continue
-            except Exception as exc:
-                log.warning("gateway: a run of %d reference events failed (%s); storing each alone", len(run), exc)
-                for item, admitted in run:
-                    await self._guarded(item, admitted)
-                return
+
+        async def store() -> None:
+            fresh = await self._store_references(run)
             for (item, admitted), new in zip(run, fresh, strict=True):
                 self._answer_reference(item, admitted, new)
-            return
+
+        failed = await self._holding([item for item, _ in run], store)
+        if failed is not None:
+            log.warning("gateway: a run of %d reference events failed (%s); storing each alone", len(run), failed)
+            for item, admitted in run:
+                await self._guarded(item, admitted)
 
     def _release(self, holds: list[Barrier], task: "asyncio.Task[None]") -> None:
         for key in holds:
@@ -250,22 +239,31 @@ class Gateway:
 
     async def _guarded(self, item: Inbound, admitted: Admitted | InvalidEvent) -> None:
         """Forward one input; while the database is away, hold it (unacknowledged) and try again."""
+        failed = await self._holding([item], functools.partial(self._forward, item, admitted))
+        if failed is not None:  # never answered: the sender delivers it again
+            log.warning("gateway: could not forward an input (%s); it stays unacknowledged", failed)
+            _fail(item, failed)
+
+    async def _holding(self, items: list[Inbound], action: Callable[[], Awaitable[None]]) -> Exception | None:
+        """Run ``action`` until the database answers: while it is away, ``items`` are held (unacknowledged)
+        and it is tried again, backing off; when the gateway is closing, they fail instead. Returns the
+        error of a failure that is not the database being away (None after success)."""
         outage: Backoff | None = None  # made on the first outage: a Backoff seeds a random generator
         while True:
             try:
-                await self._forward(item, admitted)
-            except RETRYABLE as exc:  # the database is away: hold the input (unacknowledged) and retry
+                await action()
+            except RETRYABLE as exc:
                 if not self._closing:
                     self.metrics.db_up.set(0)
-                    log.warning("gateway: database unavailable (%s); holding an input", exc)
+                    log.warning("gateway: database unavailable (%s); holding %d input(s)", exc, len(items))
                     outage = outage or Backoff(base=0.2, cap=5.0)
                     await asyncio.sleep(outage.next())
                     continue
-                _fail(item, exc)
-            except Exception as exc:  # never answered: the sender delivers it again
-                log.warning("gateway: could not forward an input (%s); it stays unacknowledged", exc)
-                _fail(item, exc)
-            return
+                for item in items:
+                    _fail(item, exc)
+            except Exception as exc:
+                return exc
+            return None
 
     async def _forward(self, item: Inbound, admitted: Admitted | InvalidEvent) -> None:
         assert item.done is not None
