@@ -31,7 +31,7 @@ class Ctx:
     def set_timer(self, conv: Conveyance, name: str, due: float) -> None:
         # A deadline already behind the clock fires at the clock: no timer ever fires backwards.
         due = due if due > self.now else self.now
-        conv.timers[name] = due
+        conv.own("timers")[name] = due
         wake = conv.wake
         if wake is None or due < wake:
             conv.wake = due

@@ -30,7 +30,7 @@ from sealguard.rules.policy import DEFAULT_HORIZON as POLICY_HORIZON
 from sealguard.rules.policy import Policy
 from sealguard.rules.reference import SharedReference
 from sealguard.rules.seal_registry import SealFact
-from sealguard.rules.state import Conveyance, TenantState, Trip, TripPlan
+from sealguard.rules.state import NO_ENTRIES, Conveyance, TenantState, Trip, TripPlan
 from sealguard.rules.trip_ids import TripOwner, plan_problem
 from sealguard.schemas.decode import decode_object
 from sealguard.schemas.events import (
@@ -104,12 +104,15 @@ class Engine:
         # (tenant, cut-off) of each pruning since ``take_pruned`` was last called: alert books forget too.
         self._pruned: list[tuple[str, float]] = []
         # What changed since the last incremental checkpoint (``changes``), so a checkpoint writes only that.
-        self._dirty_conveyances: set[tuple[str, str]] = set()
+        # A dict, not a set, for the conveyances: a set grows its table fourfold, to over 100 bytes a
+        # conveyance when every one is dirty (a partition's first checkpoint); a dict's entry is about 33.
+        self._dirty_conveyances: dict[tuple[str, str], None] = {}
         self._dirty_tenants: set[str] = set()
         self._gone: set[tuple[str, str]] = set()
         # Plans are written once, in their own rows: a 200-point route is ~5 KB of JSON, and a moving
-        # conveyance's row is rewritten at every checkpoint. Keyed (tenant, plan event id).
-        self._plans_new: dict[tuple[str, str], TripPlan] = {}
+        # conveyance's row is rewritten at every checkpoint. Tenant -> plan event id -> plan: no key tuple
+        # (56 bytes) per plan.
+        self._plans_new: dict[str, dict[str, TripPlan]] = {}
         self._plans_gone: set[tuple[str, str]] = set()
         #: Partitioned mode: the seal uses recorded since the caller last drained the list.
         self.seal_facts: list[SealFact] | None = [] if shared is not None else None
@@ -215,7 +218,7 @@ class Engine:
         for key in gone:
             for trip in self.conveyances.pop(key).trips:
                 self._plan_dropped(tenant_id, trip.plan)
-            self._dirty_conveyances.discard(key)
+            self._dirty_conveyances.pop(key, None)
             self._gone.add(key)
         self._dirty_tenants.add(tenant_id)
         self._pruned.append((tenant_id, cutoff))
@@ -289,7 +292,7 @@ class Engine:
         conv = self.conveyances.get((event.tenant, cid)) or self._conveyance(event.tenant, cid)
         if t > conv.active_at:  # noqa: PLR1730 (max() is a call, on every event)
             conv.active_at = t
-        self._dirty_conveyances.add(conv.key)  # its own key tuple: no new tuple and strings per event
+        self._dirty_conveyances[conv.key] = None  # its own key tuple: no new tuple and strings per event
         if type(event) is GpsPosition:
             # An older fix than the latest, or backfill, is kept on the track but not judged.
             fix = conv.fix
@@ -333,7 +336,10 @@ class Engine:
         else:
             self._plan_dropped(conv.tenant, trip.plan)
             trip.plan = plan  # a re-route: the plan changes, the trip's state does not
-        self._plans_new[(conv.tenant, plan.event_id)] = plan
+        new = self._plans_new.get(conv.tenant)
+        if new is None:
+            new = self._plans_new[conv.tenant] = {}
+        new[plan.event_id] = plan
         tracking.on_trip_planned(ctx, conv, trip)
 
     def _on_closed(self, ctx: Ctx, tenant: TenantState, conv: Conveyance, event: TripClosed, t: float) -> None:
@@ -351,6 +357,7 @@ class Engine:
 
     def _schedule(self, conv: Conveyance) -> None:
         if not conv.timers:
+            conv.timers = NO_ENTRIES  # the emptied map's table goes back
             return
         due = min(conv.timers.values())
         # A later deadline needs no new heap entry: the earlier one pops, finds nothing due, re-arms.
@@ -368,7 +375,7 @@ class Engine:
         due, cid = heapq.heappop(self._heaps[tenant_id])
         conv = self.conveyances[(tenant_id, cid)]
         conv.wake = None
-        self._dirty_conveyances.add((tenant_id, cid))
+        self._dirty_conveyances[conv.key] = None
         ctx = self._context(tenant_id, findings, due)
         for name in sorted(n for n, d in conv.timers.items() if d <= due):
             if conv.timers.get(name, due + 1) > due:
@@ -416,7 +423,8 @@ class Engine:
         """What changed since the last ``forget_changes``: the plain data of each changed conveyance and
         tenant, the conveyances forgotten, and the engine-wide part (clocks). A checkpoint writes these
         rows only; ``restore_parts`` puts an engine back together from all rows. (All in one chunk.)"""
-        (whole,) = self.changes_in_chunks(size=max(1, len(self._dirty_conveyances), len(self._plans_new)))
+        plans = sum(map(len, self._plans_new.values()))
+        (whole,) = self.changes_in_chunks(size=max(1, len(self._dirty_conveyances), plans))
         return whole
 
     def changes_in_chunks(self, size: int = 2000) -> "Iterator[StateChanges]":
@@ -425,7 +433,7 @@ class Engine:
         engine-wide part, the tenants and the deletions come with the last chunk. The state must not
         change while the chunks are taken (a worker checkpoints between batches)."""
         keys = sorted(k for k in self._dirty_conveyances if k in self.conveyances)
-        plans = sorted(self._plans_new)
+        plans = sorted((tenant, plan_id) for tenant, new in self._plans_new.items() for plan_id in new)
         count = max(1, -(-len(keys) // size), -(-len(plans) // size))
         for i in range(count):
             last = i == count - 1
@@ -436,29 +444,40 @@ class Engine:
                          if tid in self.tenants} if last else {},
                 conveyances={k: self.conveyances[k].to_plain(plans_inline=False) for k in chunk},
                 gone=sorted(self._gone) if last else [],
-                plans={k: self._plans_new[k].to_plain() for k in plan_chunk},
+                plans={k: self._plans_new[k[0]][k[1]].to_plain() for k in plan_chunk},
                 plans_gone=sorted(self._plans_gone) if last else [],
             )  # fmt: skip
 
     def forget_changes(self, written: "StateChanges") -> None:
         """``written`` is durable: stop tracking those changes (call only after the checkpoint committed)."""
         self._dirty_tenants -= set(written.tenants)
-        self._dirty_conveyances -= set(written.conveyances)
+        for key in written.conveyances:
+            self._dirty_conveyances.pop(key, None)
         self._gone -= set(written.gone)
-        for key in written.plans:
-            self._plans_new.pop(key, None)
+        for tenant, plan_id in written.plans:
+            self._plan_written(tenant, plan_id)
         self._plans_gone -= set(written.plans_gone)
 
     def mark_all_changed(self) -> None:
         """The next ``changes`` holds everything (the first incremental checkpoint of a partition)."""
         self._dirty_tenants = set(self.tenants)
-        self._dirty_conveyances = set(self.conveyances)
-        self._plans_new = {(c.tenant, t.plan.event_id): t.plan for c in self.conveyances.values() for t in c.trips}
+        self._dirty_conveyances = dict.fromkeys(self.conveyances)
+        self._plans_new = {}
+        for conv in self.conveyances.values():
+            for trip in conv.trips:
+                self._plans_new.setdefault(conv.tenant, {})[trip.plan.event_id] = trip.plan
 
     def _plan_dropped(self, tenant_id: str, plan: TripPlan) -> None:
-        key = (tenant_id, plan.event_id)
-        self._plans_new.pop(key, None)
-        self._plans_gone.add(key)
+        self._plan_written(tenant_id, plan.event_id)
+        self._plans_gone.add((tenant_id, plan.event_id))
+
+    def _plan_written(self, tenant_id: str, plan_id: str) -> None:
+        """No longer a new plan to write (written, or dropped before it was)."""
+        new = self._plans_new.get(tenant_id)
+        if new is not None:
+            new.pop(plan_id, None)
+            if not new:
+                del self._plans_new[tenant_id]
 
     def _meta(self) -> dict[str, Any]:
         return {

@@ -45,4 +45,5 @@ def on_inspection(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: InspectionC
     if conv.insp is None or t >= conv.insp[0]:
         conv.insp = (t, passed, ev.event_id)
     if passed and (conv.passed_insp is None or t >= conv.passed_insp[0]):
-        conv.passed_insp = (t, ev.event_id)
+        # The same tuple as the latest inspection when that is this one (the usual case): one, not two.
+        conv.passed_insp = conv.insp if conv.insp[2] == ev.event_id and conv.insp[0] == t else (t, True, ev.event_id)

@@ -7,7 +7,7 @@ from sealguard.rules import correlation
 from sealguard.rules.context import Ctx, cancel_prefixed, cancel_timers
 from sealguard.rules.findings import minutes
 from sealguard.rules.seal_registry import SealFact
-from sealguard.rules.state import Conveyance, TenantState, Trip, normalize_seal
+from sealguard.rules.state import NO_ENTRIES, Conveyance, TenantState, Trip, normalize_seal
 from sealguard.schemas.events import SealAffixed, SealAlarm, SealHeartbeat, SealIssued, SealRemoved, SealVerified
 
 SealEvent = SealAffixed | SealVerified | SealRemoved | SealAlarm | SealHeartbeat
@@ -138,7 +138,7 @@ def _inspection_before_sealing(ctx: Ctx, conv: Conveyance, tid: str | None, ev: 
             t,
             f"{cid} was sealed with {ev.seal_number} {minutes(t - passed[0])} after its latest passed inspection "
             f"(limit {minutes(limit)}).",
-            (passed[1], ev.event_id),
+            (passed[2], ev.event_id),
         )
 
 
@@ -273,7 +273,7 @@ def on_heartbeat(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealHeartbea
     last = conv.heartbeats.get(seal)
     if last is not None and last[0] >= t:
         return  # a late heartbeat says nothing about the current silence
-    conv.heartbeats[seal] = (t, ev.event_id)
+    conv.own("heartbeats")[seal] = (t, ev.event_id)
     silent = conv.close_cond(f"ESEAL-001:{seal}", t)
     if silent is not None:
         ctx.out.resolve("ESEAL-001", silent, cid, tid, t)
@@ -333,7 +333,7 @@ def on_trip_closed(ctx: Ctx, conv: Conveyance, trip: Trip, t: float, eid: str) -
     cancel_timers(conv, "SEAL-010")
     cancel_prefixed(conv, "ESEAL-001:")
     conv.seals_on = ()
-    conv.heartbeats.clear()
+    conv.heartbeats = NO_ENTRIES
 
 
 def fire(ctx: Ctx, conv: Conveyance, name: str, due: float) -> None:

@@ -6,6 +6,7 @@ engine continues exactly where the original would have. Times are POSIX seconds 
 """
 
 import sys
+import weakref
 from typing import Any
 
 import orjson
@@ -23,6 +24,50 @@ def normalize_seal(number: str) -> str:
 _NO_SEALS: frozenset[str] = frozenset()  # one shared empty set: an empty frozenset costs 216 bytes
 
 
+class _NoEntries(dict[str, Any]):
+    """The one empty map every conveyance's timers, conditions, heartbeats and cleared conditions start
+    from: most conveyances have none of three of them, and an empty dict costs 64 bytes each (a dict of
+    one, 184). Reading it is reading an empty dict; writing to it would write to every conveyance's, so
+    it raises: a writer first gives the conveyance a map of its own (``Conveyance.own``)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("the shared empty map is read-only: take a map of the conveyance's own first")
+
+    __setitem__ = __ior__ = setdefault = update = _refuse
+
+
+NO_ENTRIES: dict[str, Any] = _NoEntries()
+
+
+class ApprovedPlaces:
+    """A plan's approved places (origin, destination, approved stops, compiled) and their facility ids,
+    shared by every open trip that names the same places, as trucks on one lane do: 128 bytes a trip
+    otherwise. Immutable; found by the identity of its (shared) compiled places."""
+
+    __slots__ = ("__weakref__", "ids", "places")
+
+    def __init__(self, places: tuple[CompiledPlace, ...]) -> None:
+        self.places = places
+        self.ids = tuple(p.facility_id for p in places)
+
+
+# Keyed by the ids of the compiled places, which the entry's own tuple keeps alive while it exists.
+_APPROVED: "weakref.WeakValueDictionary[tuple[int, ...], ApprovedPlaces]" = weakref.WeakValueDictionary()
+
+
+def approved_places(places: tuple[CompiledPlace, ...]) -> ApprovedPlaces:
+    key = tuple(map(id, places))
+    known = _APPROVED.get(key)
+    if known is None:
+        known = _APPROVED[key] = ApprovedPlaces(places)
+    return known
+
+
+_NOT_IN_REST: set[str] = {"route", "origin", "destination", "approved_stops", "event_id", "trip_id", "kind"}
+
+
 class TripPlan:
     """A compiled ``trip.planned``: reference data, replaced whole on a re-plan.
 
@@ -33,7 +78,6 @@ class TripPlan:
     __slots__ = (
         "_rest",
         "approved",
-        "approved_ids",
         "corridor_m",
         "destination",
         "event_id",
@@ -52,31 +96,34 @@ class TripPlan:
         self.origin = compiled_place(event.origin)
         self.destination = compiled_place(event.destination)
         stops = [compiled_place(p) for p in event.approved_stops or ()]
-        self.approved: tuple[CompiledPlace, ...] = (self.origin, self.destination, *stops)
-        self.approved_ids = tuple(p.facility_id for p in self.approved)
+        self.approved = approved_places((self.origin, self.destination, *stops))
         self.route: RouteCorridor | None = corridor_for(event.route) if event.route else None
         self.corridor_m = event.corridor_m
         self.planned_arrival = event.planned_arrival.timestamp() if event.planned_arrival else None
-        # The rest as a str, not orjson's bytes (those keep orjson's whole 4 KB output buffer), and without
-        # the places and the route, which live once in their shared compiled forms.
-        rest = event.model_dump(
-            mode="json", exclude_none=True, exclude={"route", "origin", "destination", "approved_stops"}
-        )
+        # The rest as a str, not orjson's bytes (those keep orjson's whole 4 KB output buffer), without the
+        # places and the route, which live once in their shared compiled forms, and without what this
+        # object holds already (the ids) or every plan says (its kind).
+        rest = event.model_dump(mode="json", exclude_none=True, exclude=_NOT_IN_REST)
         self._rest = orjson.dumps(rest).decode()
 
+    @property
+    def approved_ids(self) -> tuple[str, ...]:
+        return self.approved.ids
+
     def in_approved_place(self, lon: float, lat: float) -> bool:
-        return any(p.contains(lon, lat) for p in self.approved)
+        return any(p.contains(lon, lat) for p in self.approved.places)
 
     def to_plain(self, *, geometry: bool = True) -> dict[str, Any]:
         """The planning event as JSON data, route included: what a snapshot stores and restores from.
         Without ``geometry``, no route or approved stops: what a list of conveyances shows (a 200-point
         route was most of the cost of the worker's view of each conveyance it touched)."""
-        out: dict[str, Any] = orjson.loads(self._rest)
+        out: dict[str, Any] = {"event_id": self.event_id, "kind": "trip.planned", "trip_id": self.trip_id}
+        out.update(orjson.loads(self._rest))
         out["origin"], out["destination"] = dict(self.origin.plain), dict(self.destination.plain)
         if not geometry:
             return out
-        if len(self.approved) > 2:
-            out["approved_stops"] = [dict(p.plain) for p in self.approved[2:]]
+        if len(self.approved.places) > 2:
+            out["approved_stops"] = [dict(p.plain) for p in self.approved.places[2:]]
         if self.route is not None:
             out["route"] = self.route.points()
         return out
@@ -212,17 +259,33 @@ class Conveyance:
         # (a tuple of one, 48); changed only through seal_on / seal_off.
         self.seals_on: tuple[str, ...] = ()
         self.insp: tuple[float, bool, str] | None = None  # latest inspection: (time, passed, event_id)
-        self.passed_insp: tuple[float, str] | None = None  # latest passed inspection
-        self.heartbeats: dict[str, tuple[float, str]] = {}  # e-seal -> (last heartbeat, event_id)
-        self.conds: dict[str, tuple[float, str]] = {}  # open auto condition -> (since, dedup key)
-        self.ended: dict[str, float] = {}  # auto rule -> when its condition last cleared
+        self.passed_insp: tuple[float, bool, str] | None = None  # latest passed inspection, as insp
+        # Each map starts as the one shared empty map and becomes the conveyance's own on its first entry
+        # (``own``); most conveyances never have heartbeats, open conditions or cleared ones.
+        self.heartbeats: dict[str, tuple[float, str]] = NO_ENTRIES  # e-seal -> (last heartbeat, event_id)
+        self.conds: dict[str, tuple[float, str]] = NO_ENTRIES  # open auto condition -> (since, dedup key)
+        self.ended: dict[str, float] = NO_ENTRIES  # auto rule -> when its condition last cleared
         self.comp2: tuple[float, float, float, str] | None = None  # (stop start, lon, lat, event_id)
-        self.timers: dict[str, float] = {}
+        self.timers: dict[str, float] = NO_ENTRIES  # name -> deadline
         self.wake: float | None = None  # the deadline registered in the engine's heap
         self.active_at: float = 0.0  # event time of its latest event: past the horizon, it may be forgotten
 
+    def own(self, name: str) -> dict[str, Any]:
+        """The map in slot ``name`` (timers, conds, ended, heartbeats), made the conveyance's own first
+        if it is still the shared empty one: what a writer calls."""
+        entries: dict[str, Any] = getattr(self, name)
+        if entries is NO_ENTRIES:
+            entries = {}
+            setattr(self, name, entries)
+        return entries
+
     def seal_on(self, seal: str) -> None:
         if seal not in self.seals_on:
+            # The trip's own string for it when it expects this seal: one copy in memory, not two.
+            for trip in self.trips:
+                for expected in trip.plan.seals:
+                    if expected == seal:
+                        seal = expected
             self.seals_on = (*self.seals_on, seal)
 
     def seal_off(self, seal: str) -> None:
@@ -239,14 +302,16 @@ class Conveyance:
         return None
 
     def open_cond(self, name: str, since: float, key: str) -> None:
-        self.conds[name] = (since, key)
+        self.own("conds")[name] = (since, key)
 
     def close_cond(self, name: str, at: float) -> str | None:
         """Clear a condition; returns its dedup key when it was open."""
         entry = self.conds.pop(name, None)
         if entry is None:
             return None
-        self.ended[name.split(":", 1)[0]] = at
+        if not self.conds:
+            self.conds = NO_ENTRIES
+        self.own("ended")[name.split(":", 1)[0]] = at
         return entry[1]
 
     def active_or_recent(self, rule_id: str, now: float, window: float) -> bool:
@@ -286,12 +351,15 @@ class Conveyance:
         conv.untripped_origin = tuple(d["untripped_origin"]) if d["untripped_origin"] else None
         conv.seals_on = tuple(sorted(d["seals_on"]))
         conv.insp = tuple(d["insp"]) if d["insp"] else None
-        conv.passed_insp = tuple(d["passed_insp"]) if d["passed_insp"] else None
-        conv.heartbeats = {k: (v[0], v[1]) for k, v in d["heartbeats"].items()}
-        conv.conds = {k: (v[0], v[1]) for k, v in d["conds"].items()}
-        conv.ended = dict(d["ended"])
+        passed = d["passed_insp"]  # (time, event_id) in snapshots before it took insp's shape
+        conv.passed_insp = (passed[0], True, passed[-1]) if passed else None
+        if passed and conv.insp is not None and conv.insp == conv.passed_insp:
+            conv.passed_insp = conv.insp
+        conv.heartbeats = {k: (v[0], v[1]) for k, v in d["heartbeats"].items()} or NO_ENTRIES
+        conv.conds = {k: (v[0], v[1]) for k, v in d["conds"].items()} or NO_ENTRIES
+        conv.ended = dict(d["ended"]) or NO_ENTRIES
         conv.comp2 = tuple(d["comp2"]) if d["comp2"] else None
-        conv.timers = dict(d["timers"])
+        conv.timers = dict(d["timers"]) or NO_ENTRIES
         conv.active_at = float(d.get("active_at", 0.0))
         return conv
 

@@ -98,7 +98,7 @@ async def test_a_rule_raising_dead_letters_that_event_only(
 
     def on_alarm(ctx: Any, conv: Any, trip: Any, event: Any, t: float) -> None:
         if event.seal_number == "BOOM":
-            conv.timers["half-way"] = t  # a bug that corrupts state before it raises
+            conv.own("timers")["half-way"] = t  # a bug that corrupts state before it raises
             raise ZeroDivisionError("a rule bug")
         original(ctx, conv, trip, event, t)
 
