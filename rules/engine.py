@@ -331,7 +331,7 @@ class Engine:
         trip = conv.current_trip(event.trip_id)
         if trip is None:
             trip = Trip(plan)
-            conv.trips.append(trip)
+            conv.trips = (*conv.trips, trip)
             tenant.open_trips[plan.trip_id] = conv.conveyance_id
         else:
             self._plan_dropped(conv.tenant, trip.plan)
@@ -348,7 +348,7 @@ class Engine:
             return  # closing an unknown or closed trip changes nothing
         seals.on_trip_closed(ctx, conv, trip, t, event.event_id)
         tracking.on_trip_closed(ctx, conv, trip, t)
-        conv.trips.remove(trip)
+        conv.trips = tuple(other for other in conv.trips if other is not trip)
         self._plan_dropped(conv.tenant, trip.plan)
         tenant.open_trips.pop(trip.trip_id, None)
         tenant.closed_trips[trip.trip_id] = t

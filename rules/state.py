@@ -251,7 +251,8 @@ class Conveyance:
         self.tenant = sys.intern(tenant)
         self.conveyance_id = conveyance_id
         self.key = (self.tenant, conveyance_id)
-        self.trips: list[Trip] = []  # open trips, oldest first; the first is the current one
+        # Open trips, oldest first; the first is the current one. A tuple: a list of one costs 88 bytes.
+        self.trips: tuple[Trip, ...] = ()
         self.fix: tuple[float, float, float, str, float | None] | None = None  # (time, lon, lat, event_id, km/h)
         self.stop: Stop | None = None
         self.untripped_origin: tuple[float, float, str] | None = None  # (lon, lat, event_id)
@@ -344,7 +345,7 @@ class Conveyance:
     @classmethod
     def from_plain(cls, d: dict[str, Any], plans: dict[str, TripPlan]) -> "Conveyance":
         conv = cls(d["tenant"], d["conveyance_id"])
-        conv.trips = [Trip.from_plain(t, plans[t["plan"]["event_id"]]) for t in d["trips"]]
+        conv.trips = tuple(Trip.from_plain(t, plans[t["plan"]["event_id"]]) for t in d["trips"])
         # a snapshot from before the speed was kept has four items
         conv.fix = (*d["fix"], None)[:5] if d["fix"] else None
         conv.stop = Stop.from_plain(d["stop"]) if d["stop"] else None
