@@ -52,6 +52,10 @@ class PartitionCache:
         self.native = native
         self.known: set[str] = set()
 
+    def missing(self, times: list[datetime]) -> bool:
+        """Whether ``ensure`` has anything to do for ``times`` (no statement is sent to find out)."""
+        return self.native and any(f"events_p{t.astimezone(UTC).date():%Y%m%d}" not in self.known for t in times)
+
     async def ensure(self, conn: Conn, times: list[datetime]) -> None:
         if not self.native:
             return
@@ -144,6 +148,55 @@ async def write_events(conn: Conn, rows: list[StoredEvent], partitions: Partitio
         for r in rows:
             await copy.write_row((r.event.tenant, r.event.event_id, r.seq, r.event.occurred_at))
     await _reference(conn, rows)
+
+
+# A reference event into the broadcast table and the event store in one statement: its event-store row
+# exists exactly when its broadcast row was new (a repeat inserts neither), and no round trip carries the
+# number from one to the other. Every parameter is typed: in a SELECT list the server infers none.
+_REFERENCE_EVENT = (
+    "WITH r AS ("
+    " INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload)"
+    " VALUES (%(tenant)s::text, %(event_id)s::text, %(kind)s::text, %(occurred_at)s::timestamptz, %(payload)s::jsonb)"
+    " ON CONFLICT (tenant, event_id) DO NOTHING RETURNING nextval('reference_seq') AS seq"
+    "), stored AS ("
+    " INSERT INTO events (seq, tenant, event_id, kind, conveyance_id, trip_id, occurred_at, received_at, source,"
+    " payload, original, partner_format, partner_sha256)"
+    " SELECT -r.seq, %(tenant)s::text, %(event_id)s::text, %(kind)s::text, %(conveyance_id)s::text,"
+    " %(trip_id)s::text, %(occurred_at)s::timestamptz, %(received_at)s::timestamptz, %(source)s::text,"
+    " %(payload)s::jsonb, %(original)s::bytea, %(partner_format)s::text, %(partner_sha256)s::text FROM r"
+    "), ids AS ("
+    " INSERT INTO event_ids (tenant, event_id, seq, occurred_at)"
+    " SELECT %(tenant)s::text, %(event_id)s::text, -r.seq, %(occurred_at)s::timestamptz FROM r"
+    ") SELECT seq FROM r"
+)
+
+
+async def write_reference_events(conn: Conn, rows: list[StoredEvent]) -> list[StoredEvent | None]:
+    """Store reference events (``seal.issued``, ``facility.registered``) in order, in the caller's
+    transaction: each in the broadcast table and the event store, and the facilities and seals tables.
+    Each row's ``seq`` is assigned here (``reference_seq``, negated: apart from the workers' records);
+    returns each row as stored, or None for a repeat (of a stored event, or of one before it here).
+
+    The gateway's whole queue waits while these commit (later events may read them), so everything is
+    sent in a pipeline when the caller holds one: two round trips for a run, where the statements one
+    by one, with two COPYs, took nine. The day's partition must exist (``PartitionCache.ensure``)."""
+    cursors = []
+    for r in rows:
+        e, partner = r.event, r.provenance.partner
+        cursors.append(await conn.execute(_REFERENCE_EVENT, {
+            "tenant": e.tenant, "event_id": e.event_id, "kind": e.kind, "occurred_at": e.occurred_at,
+            "payload": Jsonb(r.payload, dumps=_as_is), "conveyance_id": getattr(e, "conveyance_id", None),
+            "trip_id": getattr(e, "trip_id", None), "received_at": r.received_at, "source": r.source,
+            "original": r.provenance.original or r.payload, "partner_format": partner[0] if partner else None,
+            "partner_sha256": partner[1] if partner else None,
+        }))  # fmt: skip
+    stored: list[StoredEvent | None] = []
+    for r, cur in zip(rows, cursors, strict=True):
+        row = await cur.fetchone()
+        stored.append(None if row is None else StoredEvent(-int(row[0]), r.event, r.payload, r.source,
+                                                           r.received_at, r.provenance))  # fmt: skip
+    await _reference(conn, [r for r in stored if r is not None])
+    return stored
 
 
 #: The kinds that change the trips, facilities and seals tables (the classes are final: ``schemas.events``).

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -19,20 +18,6 @@ class ReferenceRow:
     kind: str
     occurred_at: datetime
     payload: dict[str, Any]
-
-
-async def insert(conn: Conn, tenant: str, event_id: str, kind: str, occurred_at: datetime,
-                 payload: dict[str, Any]) -> int | None:  # fmt: skip
-    """Store a reference event; the number it is stored under in the event store (``reference_seq``,
-    stored negated there: apart from the workers' records), or None when the tenant already has this
-    event id (a duplicate). One statement: the gateway holds its queue while this commits."""
-    cur = await conn.execute(
-        "INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload) VALUES (%s, %s, %s, %s, %s)"
-        " ON CONFLICT (tenant, event_id) DO NOTHING RETURNING nextval('reference_seq')",
-        (tenant, event_id, kind, occurred_at, Jsonb(payload)),
-    )
-    row = await cur.fetchone()
-    return int(row[0]) if row is not None else None
 
 
 async def after(conn: Conn, after_id: int, limit: int = 10_000) -> list[ReferenceRow]:

@@ -38,7 +38,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import psycopg_pool
 
 from sealguard.ingest.admit import MAX_EVENT_BYTES, Admitted
@@ -49,7 +48,7 @@ from sealguard.retry import Backoff
 from sealguard.rules.trip_ids import TripOwner, plan_problem
 from sealguard.schemas.decode import InvalidEvent
 from sealguard.schemas.events import TripClosed, TripPlanned
-from sealguard.store import reference, trip_owners
+from sealguard.store import trip_owners
 from sealguard.store.dead_letters import DEFAULT_LIMITS, DeadLetterLimits, write_dead_letters
 from sealguard.store.event_log import NO_PROVENANCE, Provenance
 from sealguard.store.events import (
@@ -57,7 +56,7 @@ from sealguard.store.events import (
     PartitionCache,
     StoredEvent,
     native_partitions,
-    write_events,
+    write_reference_events,
 )
 from sealguard.stream.admission import admit_all
 from sealguard.stream.log import Append, Log
@@ -324,23 +323,20 @@ class Gateway:
         _answer(item, ItemResult("accepted" if fresh else "duplicate", admitted.event.event_id))
 
     async def _store_references(self, run: list[tuple[Inbound, Admitted]]) -> list[bool]:
-        """Store reference events in one transaction, in order; for each, whether it was new (a repeat of
-        a stored one, or of one before it in ``run``, is a duplicate)."""
-        fresh: list[bool] = []
-        rows: list[StoredEvent] = []
-        async with self.pool.connection() as conn, conn.transaction():
-            for item, admitted in run:
-                event = admitted.event
-                payload = orjson.loads(admitted.payload)
-                seq = await reference.insert(conn, event.tenant, event.event_id, event.kind, event.occurred_at,
-                                             payload)  # fmt: skip
-                fresh.append(seq is not None)
-                if seq is not None:
-                    received = datetime.fromtimestamp(item.received_at, UTC)
-                    rows.append(StoredEvent(-seq, event, admitted.payload, item.source, received,
-                                            provenance(item, admitted)))  # fmt: skip
-            await write_events(conn, rows, self._partitions)
-        return fresh
+        """Store reference events in one transaction, in order, pipelined (the queue waits for it); for
+        each, whether it was new (a repeat of a stored one, or of one before it in ``run``, is a
+        duplicate)."""
+        rows = [StoredEvent(0, admitted.event, admitted.payload, item.source,
+                            datetime.fromtimestamp(item.received_at, UTC), provenance(item, admitted))
+                for item, admitted in run]  # fmt: skip
+        times = [r.event.occurred_at for r in rows]
+        async with self.pool.connection() as conn:
+            if self._partitions.missing(times):  # a new day: its partition first, in its own transaction
+                async with conn.transaction():
+                    await self._partitions.ensure(conn, times)
+            async with conn.pipeline(), conn.transaction():
+                stored = await write_reference_events(conn, rows)
+        return [r is not None for r in stored]
 
     async def _trip_edge(self, event: TripPlanned | TripClosed) -> str | None:
         cid = event.conveyance_id or ""

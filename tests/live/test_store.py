@@ -152,3 +152,61 @@ async def test_two_workers_creating_the_same_day_partition_at_once_both_go_on(da
         await second.close()
     names = await query(database_url, "SELECT relname FROM pg_class WHERE relname = 'events_p20310304'")
     assert names == [("events_p20310304",)]
+
+
+async def test_reference_events_stored_in_one_statement_match_the_copy_path_and_a_repeat_inserts_nothing(
+    database_url: str,
+) -> None:
+    """The gateway stores reference data with one statement each, pipelined (its queue waits for them):
+    the event-store row must be the row the workers' binary COPY writes for the same event, column for
+    column (every parameter typed by hand), it must exist exactly when the broadcast row is new, and the
+    facilities table must follow."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from sealguard.schemas.decode import decode_event
+    from sealguard.store.event_log import Provenance
+    from sealguard.store.events import PartitionCache, StoredEvent, write_events, write_reference_events
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await migrate(conn)
+
+    def stored(event_id: str, kind: str) -> StoredEvent:
+        body = (
+            {"place": {"facility_id": "DC-9", "center": [-97.1, 32.7], "radius_m": 250.0}}
+            if kind == "facility.registered"
+            else {"seal_number": "ZZ-1", "facility_id": "DC-9"}
+        )
+        payload = orjson.dumps({"event_id": event_id, "kind": kind, "occurred_at": "2031-05-06T07:08:09Z", **body})
+        event = decode_event(payload)
+        received = datetime(2031, 5, 6, 7, 8, 10, 123000, tzinfo=UTC)
+        return StoredEvent(0, event, payload, "http", received, Provenance(b"sent as this", ("dcsa", "ab" * 32)))
+
+    facility, seal = stored("ref-1", "facility.registered"), stored("ref-2", "seal.issued")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await PartitionCache(True).ensure(conn, [facility.event.occurred_at])
+        await conn.commit()
+        async with conn.pipeline(), conn.transaction():
+            first = await write_reference_events(conn, [facility, seal, stored("ref-1", "facility.registered")])
+        async with conn.pipeline(), conn.transaction():
+            again = await write_reference_events(conn, [stored("ref-2", "seal.issued")])
+        async with conn.transaction():  # the same facility under another id, the way a worker writes events
+            await write_events(conn, [StoredEvent(-999, *[getattr(stored("copy-1", "facility.registered"), f)
+                               for f in ("event", "payload", "source", "received_at", "provenance")])],
+                               PartitionCache(True))  # fmt: skip
+    assert first[2] is None and again == [None]
+    assert first[0] is not None and first[1] is not None and first[1].seq == first[0].seq - 1 < 0
+    columns = ("kind, conveyance_id, trip_id, occurred_at, received_at, source, payload - 'event_id', original,"
+               " partner_format, partner_sha256, tableoid::regclass::text")  # fmt: skip
+    rows = await query(database_url, f"SELECT event_id, seq, {columns} FROM events ORDER BY event_id")
+    by_id = {r[0]: r for r in rows}
+    assert set(by_id) == {"copy-1", "ref-1", "ref-2"}  # the repeats wrote no second row
+    assert by_id["ref-1"][2:] == by_id["copy-1"][2:]
+    assert by_id["ref-1"][1] == first[0].seq and by_id["ref-2"][1] == first[1].seq
+    assert by_id["ref-1"][-1] == "events_p20310506"
+    ids = await query(database_url, "SELECT event_id, seq FROM event_ids WHERE event_id LIKE 'ref-%' ORDER BY 1")
+    assert ids == [("ref-1", first[0].seq), ("ref-2", first[1].seq)]
+    broadcast = await query(database_url, "SELECT event_id, kind FROM reference_events ORDER BY id")
+    assert broadcast == [("ref-1", "facility.registered"), ("ref-2", "seal.issued")]
+    assert await query(database_url, "SELECT facility_id FROM facilities") == [("DC-9",)]
