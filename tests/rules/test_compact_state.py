@@ -1,0 +1,68 @@
+"""What keeps a tracked conveyance small (docs/performance.md) must never let two conveyances or two trips
+share what one of them changes, and must not change what a snapshot holds."""
+
+import orjson
+import pytest
+
+from sealguard.rules.state import NO_ENTRIES, Conveyance, TripPlan
+from sealguard.schemas.decode import decode_event, decode_object
+from sealguard.schemas.events import TripPlanned
+
+
+def _plan(trip_id: str, stop: str = "R-1", **extra: object) -> TripPlanned:
+    event = decode_event(orjson.dumps({
+        "event_id": f"plan-{trip_id}", "kind": "trip.planned", "occurred_at": "2026-11-02T08:00:00Z",
+        "conveyance_id": f"TRL-{trip_id}", "trip_id": trip_id, "seal_numbers": ["sg-1"],
+        "origin": {"facility_id": "O-1", "center": [-97.0, 32.0], "radius_m": 400},
+        "destination": {"facility_id": "D-1", "center": [-96.0, 33.0], "radius_m": 400},
+        "approved_stops": [{"facility_id": stop, "center": [-96.5, 32.5], "radius_m": 300}],
+        "route": [[-97.0, 32.0], [-96.5, 32.5], [-96.0, 33.0]], **extra,
+    }))  # fmt: skip
+    assert isinstance(event, TripPlanned)
+    return event
+
+
+def test_the_shared_empty_map_refuses_every_write_and_a_writer_gets_its_own() -> None:
+    a, b = Conveyance("acme", "TRL-1"), Conveyance("acme", "TRL-2")
+    assert a.timers is NO_ENTRIES and b.conds is NO_ENTRIES
+    with pytest.raises(TypeError):
+        a.timers["TRK-003"] = 1.0
+    with pytest.raises(TypeError):
+        a.timers.setdefault("TRK-003", 1.0)
+    with pytest.raises(TypeError):
+        a.heartbeats.update({"seal": (1.0, "e1")})
+    with pytest.raises(TypeError):
+        a.ended |= {"TRK-001": 1.0}
+    assert not NO_ENTRIES  # nothing above got in
+    a.own("timers")["TRK-003"] = 1.0
+    a.open_cond("TRK-001", 2.0, "key")
+    assert a.timers == {"TRK-003": 1.0} and b.timers == {} and b.timers is NO_ENTRIES
+    assert a.close_cond("TRK-001", 3.0) == "key"
+    assert a.conds is NO_ENTRIES and a.ended == {"TRK-001": 3.0} and b.ended is NO_ENTRIES
+    # A snapshot and back: empty maps are the shared one again, full ones the conveyance's own.
+    back = Conveyance.from_plain(a.to_plain(), {})
+    assert back.timers == {"TRK-003": 1.0} and back.timers is not a.timers and back.conds is NO_ENTRIES
+
+
+def test_trips_on_one_lane_share_their_approved_places_and_a_plan_snapshots_whole() -> None:
+    one, two, other = TripPlan(_plan("T1")), TripPlan(_plan("T2")), TripPlan(_plan("T3", stop="R-9"))
+    assert one.approved is two.approved and one.approved is not other.approved
+    assert one.approved_ids == ("O-1", "D-1", "R-1") and other.approved_ids == ("O-1", "D-1", "R-9")
+    original = _plan("T1", planned_arrival="2026-11-02T12:00:00Z", corridor_m=750)
+    plain = TripPlan(original).to_plain()
+    assert decode_object(plain) == original  # event id, kind and trip id come back with the rest
+
+
+def test_a_seal_on_a_conveyance_is_the_plan_s_own_string_and_an_older_snapshot_s_inspection_restores() -> None:
+    conv = Conveyance("acme", "TRL-1")
+    plan = TripPlan(_plan("T1"))
+    from sealguard.rules.state import Trip
+
+    conv.trips = (Trip(plan),)
+    seal = "".join(["SG", "-1"]).replace("-", "")  # equal to the plan's, not the same object
+    assert seal == plan.seals[0] and seal is not plan.seals[0]
+    conv.seal_on(seal)
+    assert conv.seals_on[0] is plan.seals[0]
+    old = {**conv.to_plain(plans_inline=False), "insp": [5.0, True, "i-1"], "passed_insp": [5.0, "i-1"]}
+    restored = Conveyance.from_plain(old, {plan.event_id: plan})
+    assert restored.passed_insp == (5.0, True, "i-1") and restored.passed_insp is restored.insp
