@@ -5,8 +5,10 @@ Each conveyance is on an open trip: a 200-point planned route with an approved s
 inspection, an affixed e-seal and a few fixes along the route (eight events, in time order across the
 fleet, one tenant). Two layouts: ``unique`` gives every trip its own route and facilities (the worst
 case); ``lanes`` runs the trips on L shared lanes (routes and facilities), as a carrier's trucks run
-between the same distribution centres. Each run is a fresh process holding one partitioned-mode engine
-(a worker's: no seal registry, that is in PostgreSQL's ``seal_facts``) and its alert book.
+between the same distribution centres (by default one lane per 200 conveyances: the goal's 1 M on 5,000
+lanes, scaled down). Each run is a fresh process holding one partitioned-mode engine
+(a worker's: no seal registry, that is in PostgreSQL's ``seal_facts``, to which it hands its seal uses
+after each batch, as a worker does) and its alert book.
 
 Memory is the growth of the process's resident set (what the machine pays, allocator slack included)
 and, with ``--tracemalloc``, of the Python heap. Checkpoints: a whole one (every conveyance), and an
