@@ -5,7 +5,7 @@ import heapq
 from sealguard.rules.findings import Emitter
 from sealguard.rules.policy import TenantPolicy
 from sealguard.rules.seal_registry import SealFact
-from sealguard.rules.state import Conveyance, TenantState
+from sealguard.rules.state import NO_ENTRIES, Conveyance, TenantState
 
 
 class Ctx:
@@ -31,7 +31,10 @@ class Ctx:
     def set_timer(self, conv: Conveyance, name: str, due: float) -> None:
         # A deadline already behind the clock fires at the clock: no timer ever fires backwards.
         due = due if due > self.now else self.now
-        conv.own("timers")[name] = due
+        timers = conv.timers
+        if timers is NO_ENTRIES:  # ``Conveyance.own``, inline: a fix re-arms a timer
+            timers = conv.timers = {}
+        timers[name] = due
         wake = conv.wake
         if wake is None or due < wake:
             conv.wake = due

@@ -37,6 +37,9 @@ class _NoEntries(dict[str, Any]):
 
     __setitem__ = __ior__ = setdefault = update = _refuse
 
+    def __reduce__(self) -> str:
+        return "NO_ENTRIES"  # copied or pickled, it stays the one shared map (``own`` tests identity)
+
 
 NO_ENTRIES: dict[str, Any] = _NoEntries()
 

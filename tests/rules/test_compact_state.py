@@ -1,6 +1,9 @@
 """What keeps a tracked conveyance small (docs/performance.md) must never let two conveyances or two trips
 share what one of them changes, and must not change what a snapshot holds."""
 
+import copy
+import pickle
+
 import orjson
 import pytest
 
@@ -34,6 +37,7 @@ def test_the_shared_empty_map_refuses_every_write_and_a_writer_gets_its_own() ->
     with pytest.raises(TypeError):
         a.ended |= {"TRK-001": 1.0}
     assert not NO_ENTRIES  # nothing above got in
+    assert copy.deepcopy(a).timers is NO_ENTRIES and pickle.loads(pickle.dumps(NO_ENTRIES)) is NO_ENTRIES
     a.own("timers")["TRK-003"] = 1.0
     a.open_cond("TRK-001", 2.0, "key")
     assert a.timers == {"TRK-003": 1.0} and b.timers == {} and b.timers is NO_ENTRIES
