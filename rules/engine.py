@@ -336,10 +336,7 @@ class Engine:
         else:
             self._plan_dropped(conv.tenant, trip.plan)
             trip.plan = plan  # a re-route: the plan changes, the trip's state does not
-        new = self._plans_new.get(conv.tenant)
-        if new is None:
-            new = self._plans_new[conv.tenant] = {}
-        new[plan.event_id] = plan
+        self._plans_new.setdefault(conv.tenant, {})[plan.event_id] = plan
         tracking.on_trip_planned(ctx, conv, trip)
 
     def _on_closed(self, ctx: Ctx, tenant: TenantState, conv: Conveyance, event: TripClosed, t: float) -> None:

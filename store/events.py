@@ -54,13 +54,13 @@ class PartitionCache:
 
     def missing(self, times: list[datetime]) -> bool:
         """Whether ``ensure`` has anything to do for ``times`` (no statement is sent to find out)."""
-        return self.native and any(f"events_p{t.astimezone(UTC).date():%Y%m%d}" not in self.known for t in times)
+        return self.native and any(_partition(t.astimezone(UTC).date()) not in self.known for t in times)
 
     async def ensure(self, conn: Conn, times: list[datetime]) -> None:
         if not self.native:
             return
         for day in sorted({t.astimezone(UTC).date() for t in times}):
-            name = f"events_p{day:%Y%m%d}"
+            name = _partition(day)
             if name in self.known:
                 continue
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -82,6 +82,11 @@ class PartitionCache:
                 # failed this whole batch, which then went record by record.
                 pass
             self.known.add(name)
+
+
+def _partition(day: date) -> str:
+    """The name of ``day``'s partition of ``events``."""
+    return f"events_p{day:%Y%m%d}"
 
 
 async def native_partitions(conn: Conn) -> bool:
@@ -193,8 +198,9 @@ async def write_reference_events(conn: Conn, rows: list[StoredEvent]) -> list[St
     stored: list[StoredEvent | None] = []
     for r, cur in zip(rows, cursors, strict=True):
         row = await cur.fetchone()
-        stored.append(None if row is None else StoredEvent(-int(row[0]), r.event, r.payload, r.source,
-                                                           r.received_at, r.provenance))  # fmt: skip
+        if row is not None:
+            r.seq = -int(row[0])
+        stored.append(None if row is None else r)
     await _reference(conn, [r for r in stored if r is not None])
     return stored
 

@@ -7,7 +7,7 @@ import pickle
 import orjson
 import pytest
 
-from sealguard.rules.state import NO_ENTRIES, Conveyance, TripPlan
+from sealguard.rules.state import NO_ENTRIES, Conveyance, Trip, TripPlan
 from sealguard.schemas.decode import decode_event, decode_object
 from sealguard.schemas.events import TripPlanned
 
@@ -60,8 +60,6 @@ def test_trips_on_one_lane_share_their_approved_places_and_a_plan_snapshots_whol
 def test_a_seal_on_a_conveyance_is_the_plan_s_own_string_and_an_older_snapshot_s_inspection_restores() -> None:
     conv = Conveyance("acme", "TRL-1")
     plan = TripPlan(_plan("T1"))
-    from sealguard.rules.state import Trip
-
     conv.trips = (Trip(plan),)
     seal = "".join(["SG", "-1"]).replace("-", "")  # equal to the plan's, not the same object
     assert seal == plan.seals[0] and seal is not plan.seals[0]
