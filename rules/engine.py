@@ -55,6 +55,7 @@ DAY = 86_400.0
 DEFAULT_HORIZON = POLICY_HORIZON
 Status = Literal["applied", "duplicate", "rejected"]
 _REFERENCE = (SealIssued, FacilityRegistered)
+_HEAP_MIN = 1024  # a tenant's wake-up heap is never compacted below this length
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,8 @@ class Engine:
         self.tenants: dict[str, TenantState] = {}
         self.conveyances: dict[tuple[str, str], Conveyance] = {}
         self._heaps: dict[str, list[tuple[float, str]]] = {}  # tenant -> (due, conveyance) wake-ups
+        # tenant -> the heap length at which its stale entries are dropped (``_compact_heap``)
+        self._heap_limits: dict[str, int] = {}
         self._contexts: dict[str, Ctx] = {}  # one per tenant, re-aimed at each step's findings
         self._windows: dict[str, float] = {}  # tenant -> its TRK-003 window (the backfill bound)
         #: Timers whose rule raised: (tenant, conveyance, timer, due, error). The timer is dropped so that
@@ -161,8 +164,11 @@ class Engine:
         clock = self.clocks.get(tenant_id)
         if clock is None or t > clock:
             heap = self._heaps.get(tenant_id)
-            if heap and heap[0][0] <= t:  # the heap's least entry is due (it may be stale: _fire_due sees)
-                self._fire_due(tenant_id, t, findings)
+            if heap:
+                if heap[0][0] <= t:  # the heap's least entry is due (it may be stale: _fire_due sees)
+                    self._fire_due(tenant_id, t, findings)
+                if len(heap) > self._heap_limits.get(tenant_id, _HEAP_MIN):
+                    self._compact_heap(tenant_id)
             self.clocks[tenant_id] = clock = t
             if t >= self._prune_at.get(tenant_id, -math.inf):  # never pruned: always
                 self._prune(tenant_id, clock)
@@ -361,6 +367,19 @@ class Engine:
         if conv.wake is None or due < conv.wake:
             conv.wake = due
             heapq.heappush(self._heaps.setdefault(conv.tenant, []), (due, conv.conveyance_id))
+
+    def _compact_heap(self, tenant_id: str) -> None:
+        """Drop the stale entries of a tenant's wake-up heap. A timer set earlier than its conveyance's
+        wake-up (a trip's silence timer after its late-arrival one) pushes a new entry and leaves the old
+        one until it comes due: about one per conveyance on a trip, 65 bytes each, a quarter of the rest
+        of its state. Done when the heap has grown by a quarter since the last time, so it costs a few
+        entries' look-ups per push. Which timers fire, and in what order, does not change: a stale entry
+        fires nothing, and a heap pops the same (due, conveyance) order however it is arranged."""
+        heap = self._heaps[tenant_id]
+        convs = self.conveyances
+        heap[:] = [e for e in heap if (c := convs.get((tenant_id, e[1]))) is not None and c.wake == e[0]]
+        heapq.heapify(heap)  # in place: the tenant's rule context holds this list
+        self._heap_limits[tenant_id] = max(_HEAP_MIN, len(heap) + (len(heap) >> 2))
 
     def _fire_due(self, tenant_id: str, until: float, findings: list[Finding]) -> None:
         while (due := self.next_deadline(tenant_id)) is not None and due <= until:

@@ -7,9 +7,13 @@ import pickle
 import orjson
 import pytest
 
+from sealguard.rules import engine as engine_module
+from sealguard.rules.engine import Engine
+from sealguard.rules.findings import Finding
 from sealguard.rules.state import NO_ENTRIES, Conveyance, Trip, TripPlan
 from sealguard.schemas.decode import decode_event, decode_object
 from sealguard.schemas.events import TripPlanned
+from tests.helpers import T0, Stream, at
 
 
 def _plan(trip_id: str, stop: str = "R-1", **extra: object) -> TripPlanned:
@@ -68,3 +72,38 @@ def test_a_seal_on_a_conveyance_is_the_plan_s_own_string_and_an_older_snapshot_s
     old = {**conv.to_plain(plans_inline=False), "insp": [5.0, True, "i-1"], "passed_insp": [5.0, "i-1"]}
     restored = Conveyance.from_plain(old, {plan.event_id: plan})
     assert restored.passed_insp == (5.0, True, "i-1") and restored.passed_insp is restored.insp
+
+
+def _fleet_with_a_stale_wake_up_each(engine: Engine, trucks: int) -> list[Finding]:
+    """Each truck is planned (its late-arrival timer, hours ahead) and then leaves its origin (its silence
+    timer, earlier): the second push leaves the first entry stale in the tenant's heap."""
+    findings: list[Finding] = []
+    for step in range(2):
+        for i in range(trucks):
+            s = Stream(f"TRL-{i}")
+            s.events = [{}] * (10 * i + step)  # distinct event ids across trucks
+            if step == 0:
+                s.plan(0, trip_id=f"T-{i}", planned_arrival=at(600))
+            else:
+                s.fix(10 + i / 1000, 27.6)  # the clock moves: the heap is looked at
+            findings += engine.process(decode_object(s.events[-1])).findings
+    return findings
+
+
+def test_the_wake_up_heap_drops_its_stale_entries_and_fires_exactly_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    trucks = 1500
+    engine = Engine()
+    _fleet_with_a_stale_wake_up_each(engine, trucks)
+    heap = engine._heaps["default"]
+    # Without compaction the heap would hold two entries a truck; it keeps at most a quarter more than
+    # the live ones, and every truck's current wake-up is in it.
+    live = {(due, cid) for (_, cid), conv in engine.conveyances.items() if (due := conv.wake) is not None}
+    assert len(live) == trucks and live <= set(heap) and len(heap) <= trucks * 5 // 4 + 1
+    fired = engine.advance(T0.timestamp() + 24 * 3600)
+
+    monkeypatch.setattr(engine_module, "_HEAP_MIN", 10**9)  # the same stream, never compacted
+    never = Engine()
+    _fleet_with_a_stale_wake_up_each(never, trucks)
+    assert len(never._heaps["default"]) == 2 * trucks
+    assert never.advance(T0.timestamp() + 24 * 3600) == fired
+    assert {f.rule_id for f in fired} >= {"TRK-003", "TRK-004"}
