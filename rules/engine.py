@@ -333,7 +333,7 @@ class Engine:
         return plan_problem(event.trip_id, event.conveyance_id or "", known)
 
     def _on_planned(self, ctx: Ctx, tenant: TenantState, conv: Conveyance, event: TripPlanned) -> None:
-        plan = TripPlan(event)
+        plan = TripPlan(event, conv.key)
         trip = conv.current_trip(event.trip_id)
         if trip is None:
             trip = Trip(plan)

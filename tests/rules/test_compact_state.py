@@ -56,9 +56,20 @@ def test_trips_on_one_lane_share_their_approved_places_and_a_plan_snapshots_whol
     one, two, other = TripPlan(_plan("T1")), TripPlan(_plan("T2")), TripPlan(_plan("T3", stop="R-9"))
     assert one.approved is two.approved and one.approved is not other.approved
     assert one.approved_ids == ("O-1", "D-1", "R-1") and other.approved_ids == ("O-1", "D-1", "R-9")
-    original = _plan("T1", planned_arrival="2026-11-02T12:00:00Z", corridor_m=750)
-    plain = TripPlan(original).to_plain()
-    assert decode_object(plain) == original  # event id, kind and trip id come back with the rest
+    original = _plan("T1", planned_arrival="2026-11-02T12:00:00Z", corridor_m=750, seal_numbers=["SG1"])
+    plan = TripPlan(original)
+    assert decode_object(plan.to_plain()) == original  # ids, kind, key, seals, arrival come back with the rest
+    assert plan._rest == '{"occurred_at":"2026-11-02T08:00:00Z"}'  # what it holds is not kept twice
+    # What the held fields would not give back exactly stays in the kept JSON, and comes back as it was.
+    for unusual in (
+        {"seal_numbers": ["sg-2", "SG1", "sg 1"]},  # unsorted, not normalised, the same seal twice
+        {"planned_arrival": "2026-11-02T14:00:00+02:00"},  # an offset: the same instant, not the same text
+        {"planned_arrival": "2026-11-02T12:00:00.000001Z", "tenant": "acme", "conveyance_type": "trailer"},
+    ):
+        event = _plan("T4", **unusual)
+        back = TripPlan(event).to_plain()
+        assert decode_object(back) == event
+        assert all(back[k] == v for k, v in event.model_dump(mode="json", exclude_none=True).items() if k != "route")
 
 
 def test_a_seal_on_a_conveyance_is_the_plan_s_own_string_and_an_older_snapshot_s_inspection_restores() -> None:
