@@ -301,8 +301,8 @@ class Engine:
         self._dirty_conveyances[conv.key] = None  # its own key tuple: no new tuple and strings per event
         if type(event) is GpsPosition:
             # An older fix than the latest, or backfill, is kept on the track but not judged.
-            fix = conv.fix
-            if (fix is None or t >= fix[0]) and not self._behind(event.tenant, t):
+            fix_at = conv.fix_at
+            if (fix_at is None or t >= fix_at) and not self._behind(event.tenant, t):
                 tracking.on_fix(ctx, conv, event, t)
         elif isinstance(event, TripPlanned):
             self._on_planned(ctx, tenant, conv, event)

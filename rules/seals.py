@@ -217,9 +217,9 @@ def on_removed(ctx: Ctx, conv: Conveyance, trip: Trip | None, ev: SealRemoved, t
 def _outside_destination(conv: Conveyance, trip: Trip, lon: float | None, lat: float | None) -> str | None:
     """Where a seal event happened, when that is not inside the destination; ``None`` when it is."""
     if lon is None or lat is None:
-        if conv.fix is None:
+        if conv.fix_at is None:
             return "at an unknown position"
-        lon, lat = conv.fix[1], conv.fix[2]
+        lon, lat = conv.fix_lon, conv.fix_lat
     if trip.plan.destination.contains(lon, lat):
         return None
     return f"at {lat:.5f}, {lon:.5f}"

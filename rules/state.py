@@ -264,7 +264,11 @@ class Conveyance:
         "conds",
         "conveyance_id",
         "ended",
-        "fix",
+        "fix_at",
+        "fix_event",
+        "fix_lat",
+        "fix_lon",
+        "fix_speed",
         "heartbeats",
         "insp",
         "key",
@@ -286,7 +290,12 @@ class Conveyance:
         self.key = (self.tenant, conveyance_id)
         # Open trips, oldest first; the first is the current one. A tuple: a list of one costs 88 bytes.
         self.trips: tuple[Trip, ...] = ()
-        self.fix: tuple[float, float, float, str, float | None] | None = None  # (time, lon, lat, event_id, km/h)
+        # The latest fix, in five fields rather than a tuple (80 bytes a conveyance): time (None: no fix yet),
+        # position, event id, and speed (km/h: reported, else derived from the fix before; None if neither).
+        self.fix_at: float | None = None
+        self.fix_lon = self.fix_lat = 0.0
+        self.fix_event = ""
+        self.fix_speed: float | None = None
         self.stop: Stop | None = None
         self.untripped_origin: tuple[float, float, str] | None = None  # (lon, lat, event_id)
         # A tuple, not a set: a conveyance carries a seal or two, and even a one-element set costs 216 bytes
@@ -303,6 +312,12 @@ class Conveyance:
         self.timers: dict[str, float] = NO_ENTRIES  # name -> deadline
         self.wake: float | None = None  # the deadline registered in the engine's heap
         self.active_at: float = 0.0  # event time of its latest event: past the horizon, it may be forgotten
+
+    @property
+    def fix(self) -> tuple[float, float, float, str, float | None] | None:
+        """The latest fix as (time, lon, lat, event_id, km/h), or None: for readers off the hot path."""
+        at = self.fix_at
+        return None if at is None else (at, self.fix_lon, self.fix_lat, self.fix_event, self.fix_speed)
 
     def own(self, name: str) -> dict[str, Any]:
         """The map in slot ``name`` (timers, conds, ended, heartbeats), made the conveyance's own first
@@ -383,7 +398,8 @@ class Conveyance:
             if trip.plan.key == conv.key:
                 trip.plan.key = conv.key  # one tuple, one copy of each string, as when the plan came live
         # a snapshot from before the speed was kept has four items
-        conv.fix = (*d["fix"], None)[:5] if d["fix"] else None
+        if d["fix"]:  # a snapshot from before the speed was kept has four items
+            conv.fix_at, conv.fix_lon, conv.fix_lat, conv.fix_event, conv.fix_speed = (*d["fix"], None)[:5]
         conv.stop = Stop.from_plain(d["stop"]) if d["stop"] else None
         conv.untripped_origin = tuple(d["untripped_origin"]) if d["untripped_origin"] else None
         conv.seals_on = tuple(sorted(d["seals_on"]))

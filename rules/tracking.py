@@ -17,13 +17,14 @@ _IN_TRANSIT_TIMERS = ("TRK-002", "TRK-003", "TRK-006")
 def on_fix(ctx: Ctx, conv: Conveyance, ev: GpsPosition, t: float) -> None:
     """A GPS fix, not older than the conveyance's latest one (older fixes never reach here)."""
     lon, lat, eid = ev.lon, ev.lat, ev.event_id
-    prev = conv.fix
+    prev_at, prev_lon, prev_lat, prev_eid = conv.fix_at, conv.fix_lon, conv.fix_lat, conv.fix_event
     speed = ev.speed_kph
     step: float | None = None  # the geodesic from the previous fix, measured when something needs it
-    if speed is None and prev is not None and t > prev[0]:
-        step = distance_m(prev[1], prev[2], lon, lat)
-        speed = step / (t - prev[0]) * 3.6
-    conv.fix = (t, lon, lat, eid, speed)  # the speed reported, else derived from the previous fix
+    if speed is None and prev_at is not None and t > prev_at:
+        step = distance_m(prev_lon, prev_lat, lon, lat)
+        speed = step / (t - prev_at) * 3.6
+    conv.fix_at, conv.fix_lon, conv.fix_lat, conv.fix_event = t, lon, lat, eid
+    conv.fix_speed = speed  # the speed reported, else derived from the previous fix
 
     trip = conv.current_trip(ev.trip_id)
     if trip is None:
@@ -37,8 +38,8 @@ def on_fix(ctx: Ctx, conv: Conveyance, ev: GpsPosition, t: float) -> None:
     if trip.status == "planned" and not plan.origin.contains(lon, lat):
         _depart(ctx, conv, trip, t, eid)
     if trip.status == "in_transit":
-        if prev is not None:
-            _impossible_movement(ctx, conv, trip, prev, step, lon, lat, t, eid)
+        if prev_at is not None:
+            _impossible_movement(ctx, conv, trip, prev_at, prev_lon, prev_lat, prev_eid, step, lon, lat, t, eid)
         if "TRK-003" in conv.conds:
             key = conv.close_cond("TRK-003", t)
             if key is not None:
@@ -81,7 +82,10 @@ def _impossible_movement(
     ctx: Ctx,
     conv: Conveyance,
     trip: Trip,
-    prev: tuple[float, float, float, str, float | None],
+    prev_at: float,
+    prev_lon: float,
+    prev_lat: float,
+    prev_eid: str,
     step: float | None,
     lon: float,
     lat: float,
@@ -89,13 +93,13 @@ def _impossible_movement(
     eid: str,
 ) -> None:
     values = ctx.policy.values
-    dt = t - prev[0]
+    dt = t - prev_at
     if step is None:
         # Most steps are settled by an upper bound: shorter than the noise floor, or too slow to judge.
-        bound = distance_bound_m(prev[1], prev[2], lon, lat)
+        bound = distance_bound_m(prev_lon, prev_lat, lon, lat)
         if bound < values["TRK-005.min_distance_m"] or (dt > 0 and bound / dt * 3.6 <= values["TRK-005.max_speed_kph"]):
             return
-        step = distance_m(prev[1], prev[2], lon, lat)
+        step = distance_m(prev_lon, prev_lat, lon, lat)
     if step < values["TRK-005.min_distance_m"]:
         return
     limit = values["TRK-005.max_speed_kph"]
@@ -109,7 +113,7 @@ def _impossible_movement(
             t,
             f"{conv.conveyance_id} moved {step / 1000:,.1f} km {shown}, above the {limit:g} km/h limit: "
             "GPS fault or spoofing.",
-            (prev[3], eid),
+            (prev_eid, eid),
         )
 
 
@@ -233,7 +237,7 @@ def fire(ctx: Ctx, conv: Conveyance, name: str, due: float) -> None:
     if trip is None or trip.status != "in_transit":
         return
     if name == "TRK-003":
-        last = conv.fix
+        last = conv.fix_event if conv.fix_at is not None else None
         key = ctx.out.raise_(
             "TRK-003",
             conv.conveyance_id,
@@ -241,7 +245,7 @@ def fire(ctx: Ctx, conv: Conveyance, name: str, due: float) -> None:
             due,
             f"No GPS fix from {conv.conveyance_id} for {minutes(ctx.policy.values['TRK-003.window'])} "
             f"in transit on trip {trip.trip_id}.",
-            (last[3],) if last else (),
+            (last,) if last is not None else (),
         )
         conv.open_cond("TRK-003", due, key)
     elif name == "TRK-002" and conv.stop is not None:
@@ -271,7 +275,7 @@ def fire(ctx: Ctx, conv: Conveyance, name: str, due: float) -> None:
 
 
 def _stop_evidence(conv: Conveyance, stop: Stop) -> tuple[str, ...]:
-    last = conv.fix[3] if conv.fix else stop.event
+    last = conv.fix_event if conv.fix_at is not None else stop.event
     return tuple(dict.fromkeys((stop.event, last)))
 
 

@@ -73,16 +73,20 @@ def test_trips_on_one_lane_share_their_approved_places_and_a_plan_snapshots_whol
 
 
 def test_a_seal_on_a_conveyance_is_the_plan_s_own_string_and_an_older_snapshot_s_inspection_restores() -> None:
-    conv = Conveyance("acme", "TRL-1")
+    conv = Conveyance("default", "TRL-T1")
     plan = TripPlan(_plan("T1"))
     conv.trips = (Trip(plan),)
     seal = "".join(["SG", "-1"]).replace("-", "")  # equal to the plan's, not the same object
     assert seal == plan.seals[0] and seal is not plan.seals[0]
     conv.seal_on(seal)
     assert conv.seals_on[0] is plan.seals[0]
-    old = {**conv.to_plain(plans_inline=False), "insp": [5.0, True, "i-1"], "passed_insp": [5.0, "i-1"]}
+    old = {**conv.to_plain(plans_inline=False), "insp": [5.0, True, "i-1"], "passed_insp": [5.0, "i-1"],
+           "fix": [6.0, -97.0, 32.0, "f-1"]}  # fmt: skip
     restored = Conveyance.from_plain(old, {plan.event_id: plan})
     assert restored.passed_insp == (5.0, True, "i-1") and restored.passed_insp is restored.insp
+    assert restored.fix == (6.0, -97.0, 32.0, "f-1", None)  # a fix kept before its speed was
+    assert restored.trips[0].plan.key is restored.key  # the plan's key is its conveyance's tuple
+    assert Conveyance.from_plain(restored.to_plain(), {plan.event_id: plan}).to_plain() == restored.to_plain()
 
 
 def _fleet_with_a_stale_wake_up_each(engine: Engine, trucks: int) -> list[Finding]:
