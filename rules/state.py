@@ -262,7 +262,6 @@ class Conveyance:
         "active_at",
         "comp2",
         "conds",
-        "conveyance_id",
         "ended",
         "fix_at",
         "fix_event",
@@ -275,7 +274,6 @@ class Conveyance:
         "passed_insp",
         "seals_on",
         "stop",
-        "tenant",
         "timers",
         "trips",
         "untripped_origin",
@@ -284,10 +282,9 @@ class Conveyance:
 
     def __init__(self, tenant: str, conveyance_id: str) -> None:
         # The tenant's name once in memory for all its conveyances (each event decodes a copy of it), and
-        # one key tuple, shared by the engine's tables, its dirty set and this object.
-        self.tenant = sys.intern(tenant)
-        self.conveyance_id = conveyance_id
-        self.key = (self.tenant, conveyance_id)
+        # one key tuple, shared by the engine's tables, its dirty set, its plans and this object, which
+        # reads its tenant and id from it (two fields more would be 16 bytes a conveyance).
+        self.key = (sys.intern(tenant), conveyance_id)
         # Open trips, oldest first; the first is the current one. A tuple: a list of one costs 88 bytes.
         self.trips: tuple[Trip, ...] = ()
         # The latest fix, in five fields rather than a tuple (80 bytes a conveyance): time (None: no fix yet),
@@ -312,6 +309,14 @@ class Conveyance:
         self.timers: dict[str, float] = NO_ENTRIES  # name -> deadline
         self.wake: float | None = None  # the deadline registered in the engine's heap
         self.active_at: float = 0.0  # event time of its latest event: past the horizon, it may be forgotten
+
+    @property
+    def tenant(self) -> str:
+        return self.key[0]
+
+    @property
+    def conveyance_id(self) -> str:
+        return self.key[1]
 
     @property
     def fix(self) -> tuple[float, float, float, str, float | None] | None:
