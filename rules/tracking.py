@@ -65,9 +65,8 @@ def _depart(ctx: Ctx, conv: Conveyance, trip: Trip, t: float, eid: str) -> None:
 
 def _arrive(ctx: Ctx, conv: Conveyance, trip: Trip, t: float, eid: str) -> None:
     trip.status = "arrived"
-    trip.arrived_at = t
-    trip.arrival_event = eid
-    trip.off_since = None
+    trip.arrival = (t, eid)
+    trip.off = None
     for rule in ("TRK-001", "TRK-002", "TRK-004"):
         key = conv.close_cond(rule, t)
         if key is not None:
@@ -128,24 +127,25 @@ def _corridor(ctx: Ctx, conv: Conveyance, trip: Trip, lon: float, lat: float, t:
     trip.route_hint = check.segment
     outside = check.distance_m > limit and not _approved_here(ctx, trip, lon, lat, t)
     if not outside:
-        trip.off_since = None
+        trip.off = None
         if "TRK-001" in conv.conds:
             key = conv.close_cond("TRK-001", t)
             if key is not None:
                 ctx.out.resolve("TRK-001", key, conv.conveyance_id, trip.trip_id, t)
         return
-    if trip.off_since is None:
-        trip.off_since, trip.off_event = t, eid
+    off = trip.off
+    if off is None:
+        off = trip.off = (t, eid)
     duration = ctx.policy.values["TRK-001.duration"]
-    if "TRK-001" not in conv.conds and t - trip.off_since >= duration:
+    if "TRK-001" not in conv.conds and t - off[0] >= duration:
         key = ctx.out.raise_(
             "TRK-001",
             conv.conveyance_id,
             trip.trip_id,
             t,
             f"{conv.conveyance_id} is {check.distance_m:,.0f} m from the planned route of trip {trip.trip_id} "
-            f"(corridor {limit:,.0f} m), off route for {minutes(t - trip.off_since)}.",
-            tuple(dict.fromkeys((trip.off_event or eid, eid))),
+            f"(corridor {limit:,.0f} m), off route for {minutes(t - off[0])}.",
+            tuple(dict.fromkeys((off[1] or eid, eid))),
         )
         conv.open_cond("TRK-001", t, key)
 
@@ -223,7 +223,7 @@ def on_trip_planned(ctx: Ctx, conv: Conveyance, trip: Trip) -> None:
         ctx.set_timer(conv, name, arrival + ctx.policy.values["TRK-004.grace"])
     trip.route_hint, trip.route_stride = -1, 0
     if trip.plan.route is None:
-        trip.off_since = None
+        trip.off = None
         key = conv.close_cond("TRK-001", ctx.now)
         if key is not None:
             ctx.out.resolve("TRK-001", key, conv.conveyance_id, trip.trip_id, ctx.now)

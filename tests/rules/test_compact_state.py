@@ -87,6 +87,18 @@ def test_a_seal_on_a_conveyance_is_the_plan_s_own_string_and_an_older_snapshot_s
     assert restored.fix == (6.0, -97.0, 32.0, "f-1", None)  # a fix kept before its speed was
     assert restored.trips[0].plan.key is restored.key  # the plan's key is its conveyance's tuple
     assert Conveyance.from_plain(restored.to_plain(), {plan.event_id: plan}).to_plain() == restored.to_plain()
+    # A trip's arrival and off-route spell are one field each in memory, two keys each in a snapshot.
+    trip = restored.trips[0]
+    trip.arrival, trip.off = (7.0, "a-1"), (8.0, "o-1")
+    plain = trip.to_plain()
+    assert (plain["arrived_at"], plain["arrival_event"], plain["off_since"], plain["off_event"]) == (
+        7.0,
+        "a-1",
+        8.0,
+        "o-1",
+    )
+    back = Trip.from_plain(plain, plan)
+    assert (back.arrival, back.off, back.arrived_at, back.off_event) == ((7.0, "a-1"), (8.0, "o-1"), 7.0, "o-1")
 
 
 def _fleet_with_a_stale_wake_up_each(engine: Engine, trucks: int) -> list[Finding]:
