@@ -25,6 +25,7 @@ import orjson
 
 from sealguard.schemas.decode import InvalidEvent, decode_event, decode_object
 from sealguard.schemas.events import Event
+from sealguard.schemas.instants import epoch_seconds
 
 ROLE_ORDER = ("scanner", "operator", "admin")
 #: The most one event may weigh, in bytes, on every transport (a plan of 10,000 route points is ~250 KB).
@@ -44,7 +45,7 @@ def kind_refusal(kind: str, role: str | None) -> str | None:
 def check_skew(event: Event, received_at: float, max_future_skew: float) -> None:
     """Refuse an event dated more than ``max_future_skew`` seconds after it was received: it would move
     its tenant's clock into the future and fire that tenant's timers early (contract.md, replay)."""
-    ahead = event.occurred_at.timestamp() - received_at
+    ahead = epoch_seconds(event.occurred_at) - received_at
     if ahead > max_future_skew:
         received = datetime.fromtimestamp(received_at, UTC).isoformat()
         raise InvalidEvent(

@@ -19,6 +19,7 @@ from sealguard.rules.engine import Engine
 from sealguard.rules.findings import iso
 from sealguard.rules.policy import Policy
 from sealguard.schemas.decode import InvalidEvent, decode_event
+from sealguard.schemas.instants import epoch_seconds
 from sealguard.stream.operator import Operator
 
 EXAMPLES = 3
@@ -62,7 +63,7 @@ class Backtest:
         self._n += 1
         for side in self._sides:
             side.process(event, self._n)
-        at = event.occurred_at.timestamp()
+        at = epoch_seconds(event.occurred_at)
         if reference:
             self.counts.reference += 1
         elif at < self.since:

@@ -32,6 +32,7 @@ from sealguard.rules.state import normalize_seal
 from sealguard.rules.trip_ids import TripOwner, plan_problem
 from sealguard.schemas.decode import InvalidEvent, decode_event
 from sealguard.schemas.events import Event, FacilityRegistered, SealIssued, TripClosed, TripPlanned
+from sealguard.schemas.instants import epoch_seconds
 from sealguard.stream.operator import Operator
 
 REFERENCE_KINDS = ("seal.issued", "facility.registered")
@@ -47,7 +48,7 @@ def partition_for(key: bytes, partitions: int) -> int:
 def apply_reference(shared: SharedReference, event: Event) -> None:
     """A ``seal.issued`` or ``facility.registered`` into the broadcast table, as of its event time."""
     ref = shared.for_tenant(event.tenant)
-    t = event.occurred_at.timestamp()
+    t = epoch_seconds(event.occurred_at)
     if isinstance(event, SealIssued):
         ref.issue(normalize_seal(event.seal_number), event.facility_id, t)
     elif isinstance(event, FacilityRegistered):
@@ -151,7 +152,7 @@ def replay_partitioned(
         if (reason := edge.refuse(event)) is not None:
             refuse(number, raw, reason)
             continue
-        t = event.occurred_at.timestamp()
+        t = epoch_seconds(event.occurred_at)
         if event.kind in REFERENCE_KINDS:
             apply_reference(shared, event)
         else:
