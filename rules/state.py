@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from sealguard.rules.geometry import CompiledPlace, RouteCorridor, compiled_place, corridor_for
 from sealguard.rules.reference import FileOrderReference, Reference
 from sealguard.schemas.events import TripPlanned
+from sealguard.schemas.instants import epoch_seconds
 
 
 def normalize_seal(number: str) -> str:
@@ -75,6 +76,7 @@ _NOT_IN_REST: set[str] = {
     "corridor_m",
 }  # fmt: skip
 _INSTANT = TypeAdapter(datetime)
+_NOTHING_MORE = "{}"  # one string for every plan whose fields give back the whole event
 
 
 def _instant_text(t: float) -> str:
@@ -92,6 +94,7 @@ class TripPlan:
     __slots__ = (
         "_rest",
         "approved",
+        "at",
         "corridor_m",
         "destination",
         "event_id",
@@ -129,9 +132,12 @@ class TripPlan:
             del rest["seal_numbers"]
         if self.planned_arrival is not None and rest["planned_arrival"] == _instant_text(self.planned_arrival):
             del rest["planned_arrival"]
+        self.at = epoch_seconds(event.occurred_at)  # when it was planned
+        if rest["occurred_at"] == _instant_text(self.at):
+            del rest["occurred_at"]
         if event.conveyance_id is None:
             rest["conveyance_id"] = None  # not on a valid plan; kept so that a snapshot says what it said
-        self._rest = orjson.dumps(rest).decode()
+        self._rest = orjson.dumps(rest).decode() if rest else _NOTHING_MORE
 
     @property
     def approved_ids(self) -> tuple[str, ...]:
@@ -147,6 +153,7 @@ class TripPlan:
         out: dict[str, Any] = {"event_id": self.event_id, "kind": "trip.planned", "trip_id": self.trip_id,
                                "tenant": self.key[0], "conveyance_id": self.key[1],
                                "seal_numbers": list(self.seals)}  # fmt: skip
+        out["occurred_at"] = _instant_text(self.at)
         if self.planned_arrival is not None:
             out["planned_arrival"] = _instant_text(self.planned_arrival)
         if self.corridor_m is not None:
@@ -360,11 +367,20 @@ class Conveyance:
                 for expected in trip.plan.seals:
                     if expected == seal:
                         seal = expected
-            self.seals_on = (*self.seals_on, seal)
+            self._set_seals((*self.seals_on, seal))
 
     def seal_off(self, seal: str) -> None:
         if seal in self.seals_on:
-            self.seals_on = tuple(s for s in self.seals_on if s != seal)
+            self._set_seals(tuple(s for s in self.seals_on if s != seal))
+
+    def _set_seals(self, seals: tuple[str, ...]) -> None:
+        """The seals on it; a trip's own tuple of expected seals when they are the same (the usual case:
+        the planned seal is the one affixed), so that a conveyance holds no second tuple (48 bytes)."""
+        for trip in self.trips:
+            if trip.plan.seals == seals:
+                seals = trip.plan.seals
+                break
+        self.seals_on = seals
 
     def current_trip(self, trip_id: str | None) -> Trip | None:
         """The trip an event belongs to: the named open trip, else the conveyance's current one."""
@@ -427,7 +443,7 @@ class Conveyance:
             conv.fix_at, conv.fix_lon, conv.fix_lat, conv.fix_event, conv.fix_speed = (*d["fix"], None)[:5]
         conv.stop = Stop.from_plain(d["stop"]) if d["stop"] else None
         conv.untripped_origin = tuple(d["untripped_origin"]) if d["untripped_origin"] else None
-        conv.seals_on = tuple(sorted(d["seals_on"]))
+        conv._set_seals(tuple(sorted(d["seals_on"])))
         conv.insp = tuple(d["insp"]) if d["insp"] else None
         passed = d["passed_insp"]  # (time, event_id) in snapshots before it took insp's shape
         conv.passed_insp = (passed[0], True, passed[-1]) if passed else None
