@@ -99,7 +99,6 @@ class TripPlan:
         "destination",
         "event_id",
         "key",
-        "origin",
         "planned_arrival",
         "route",
         "seals",
@@ -115,10 +114,9 @@ class TripPlan:
         self.trip_id = event.trip_id
         # Tuples, not sets: a trip expects a seal or two, and an empty or small set costs 216 bytes.
         self.seals: tuple[str, ...] = tuple(sorted({normalize_seal(s) for s in event.seal_numbers}))
-        self.origin = compiled_place(event.origin)
-        self.destination = compiled_place(event.destination)
+        self.destination = compiled_place(event.destination)  # every fix in transit asks it
         stops = [compiled_place(p) for p in event.approved_stops or ()]
-        self.approved = approved_places((self.origin, self.destination, *stops))
+        self.approved = approved_places((compiled_place(event.origin), self.destination, *stops))
         self.route: RouteCorridor | None = corridor_for(event.route) if event.route else None
         self.corridor_m = event.corridor_m
         self.planned_arrival = event.planned_arrival.timestamp() if event.planned_arrival else None
@@ -138,6 +136,11 @@ class TripPlan:
         if event.conveyance_id is None:
             rest["conveyance_id"] = None  # not on a valid plan; kept so that a snapshot says what it said
         self._rest = orjson.dumps(rest).decode() if rest else _NOTHING_MORE
+
+    @property
+    def origin(self) -> CompiledPlace:
+        """The first of its approved places (only a planned trip asks, and a field would be 8 bytes a plan)."""
+        return self.approved.places[0]
 
     @property
     def approved_ids(self) -> tuple[str, ...]:
