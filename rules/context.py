@@ -5,7 +5,7 @@ import heapq
 from sealguard.rules.findings import Emitter
 from sealguard.rules.policy import TenantPolicy
 from sealguard.rules.seal_registry import SealFact
-from sealguard.rules.state import NO_ENTRIES, Conveyance, TenantState
+from sealguard.rules.state import Conveyance, TenantState, with_timer, without_timers
 
 
 class Ctx:
@@ -32,9 +32,10 @@ class Ctx:
         # A deadline already behind the clock fires at the clock: no timer ever fires backwards.
         due = due if due > self.now else self.now
         timers = conv.timers
-        if timers is NO_ENTRIES:  # ``Conveyance.own``, inline: a fix re-arms a timer
-            timers = conv.timers = {}
-        timers[name] = due
+        try:
+            timers[timers.index(name) + 1] = due  # set already (a fix moving its silence timer): in place
+        except ValueError:
+            conv.timers = with_timer(timers, name, due)
         wake = conv.wake
         if wake is None or due < wake:
             conv.wake = due
@@ -42,10 +43,10 @@ class Ctx:
 
 
 def cancel_timers(conv: Conveyance, *names: str) -> None:
-    for name in names:
-        conv.timers.pop(name, None)
+    if conv.timers:
+        conv.timers = without_timers(conv.timers, names.__contains__)
 
 
 def cancel_prefixed(conv: Conveyance, prefix: str) -> None:
-    for name in [n for n in conv.timers if n.startswith(prefix)]:
-        del conv.timers[name]
+    if conv.timers:
+        conv.timers = without_timers(conv.timers, lambda name: name.startswith(prefix))

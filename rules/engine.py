@@ -30,7 +30,16 @@ from sealguard.rules.policy import DEFAULT_HORIZON as POLICY_HORIZON
 from sealguard.rules.policy import Policy
 from sealguard.rules.reference import SharedReference
 from sealguard.rules.seal_registry import SealFact
-from sealguard.rules.state import NO_ENTRIES, Conveyance, TenantState, Trip, TripPlan
+from sealguard.rules.state import (
+    Conveyance,
+    TenantState,
+    Trip,
+    TripPlan,
+    earliest_due,
+    timer_due,
+    timer_items,
+    without_timers,
+)
 from sealguard.rules.trip_ids import TripOwner, plan_problem
 from sealguard.schemas.decode import decode_object
 from sealguard.schemas.events import (
@@ -361,9 +370,8 @@ class Engine:
 
     def _schedule(self, conv: Conveyance) -> None:
         if not conv.timers:
-            conv.timers = NO_ENTRIES  # the emptied map's table goes back
             return
-        due = min(conv.timers.values())
+        due = earliest_due(conv.timers)
         # A later deadline needs no new heap entry: the earlier one pops, finds nothing due, re-arms.
         if conv.wake is None or due < conv.wake:
             conv.wake = due
@@ -394,10 +402,11 @@ class Engine:
         conv.wake = None
         self._dirty_conveyances[conv.key] = None
         ctx = self._context(tenant_id, findings, due)
-        for name in sorted(n for n, d in conv.timers.items() if d <= due):
-            if conv.timers.get(name, due + 1) > due:
-                continue  # cancelled by a timer that fired before it
-            del conv.timers[name]
+        for name in [n for n, d in timer_items(conv.timers) if d <= due]:  # in name order
+            current = timer_due(conv.timers, name)
+            if current is None or current > due:
+                continue  # cancelled or moved by a timer that fired before it
+            conv.timers = without_timers(conv.timers, name.__eq__)
             try:
                 if name.startswith("TRK-"):
                     tracking.fire(ctx, conv, name, due)

@@ -7,8 +7,9 @@ engine continues exactly where the original would have. Times are POSIX seconds 
 
 import sys
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import orjson
 from pydantic import TypeAdapter
@@ -27,11 +28,75 @@ def normalize_seal(number: str) -> str:
 _NO_SEALS: frozenset[str] = frozenset()  # one shared empty set: an empty frozenset costs 216 bytes
 
 
+#: A conveyance's timers, packed: ``[name, due, name, due, ...]`` in name order. A conveyance on a trip has
+#: two to four (its silence and late-arrival timers, a stop's); as a dict they cost 184 bytes a
+#: conveyance, as this list 88. A fix moves its silence timer in place. Read and written only here and in
+#: ``Ctx.set_timer``; a conveyance without timers holds the one shared empty list, which refuses writes.
+Timers = list[str | float]
+
+
+class _NoTimers(list[str | float]):
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("the shared empty timer list is read-only: set a timer with with_timer")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> str:
+        return "NO_TIMERS"  # copied or pickled, it stays the one shared list
+
+
+NO_TIMERS: Timers = _NoTimers()
+
+
+def timer_due(timers: Timers, name: str) -> float | None:
+    """The deadline of timer ``name``; None if it is not set."""
+    try:
+        return cast(float, timers[timers.index(name) + 1])  # a due (a float) never equals a name
+    except ValueError:
+        return None
+
+
+def timer_items(timers: Timers) -> "zip[tuple[str, float]]":
+    """(name, due) of each timer, in name order."""
+    return zip(cast("list[str]", timers[0::2]), cast("list[float]", timers[1::2]), strict=True)
+
+
+def earliest_due(timers: Timers) -> float:
+    """The earliest deadline (``timers`` not empty)."""
+    return min(cast("list[float]", timers[1::2]))
+
+
+def with_timer(timers: Timers, name: str, due: float) -> Timers:
+    """A new list: ``timers`` with ``name`` due at ``due``, in name order (``Ctx.set_timer`` moves a timer
+    that is already set in place, and calls this for a new one)."""
+    out = [pair for pair in timer_items(timers) if pair[0] != name]
+    out.append((name, due))
+    out.sort()
+    return [part for pair in out for part in pair]
+
+
+def without_timers(timers: Timers, drop: Callable[[str], bool]) -> Timers:
+    """``timers`` without those whose name ``drop`` is true for (the same list if there are none)."""
+    if not any(drop(name) for name in cast("list[str]", timers[0::2])):
+        return timers
+    kept: Timers = [part for pair in timer_items(timers) if not drop(pair[0]) for part in pair]
+    return kept or NO_TIMERS
+
+
+def packed_timers(plain: dict[str, float]) -> Timers:
+    """Timers from their snapshot form, ``{name: due}``."""
+    packed: Timers = [part for pair in sorted(plain.items()) for part in pair]
+    return packed or NO_TIMERS
+
+
 class _NoEntries(dict[str, Any]):
-    """The one empty map every conveyance's timers, conditions, heartbeats and cleared conditions start
-    from: most conveyances have none of three of them, and an empty dict costs 64 bytes each (a dict of
-    one, 184). Reading it is reading an empty dict; writing to it would write to every conveyance's, so
-    it raises: a writer first gives the conveyance a map of its own (``Conveyance.own``)."""
+    """The one empty map every conveyance's conditions, heartbeats and cleared conditions start from: most
+    conveyances have none of them, and an empty dict costs 64 bytes each (a dict of one, 184). Reading it
+    is reading an empty dict; writing to it would write to every conveyance's, so it raises: a writer
+    first gives the conveyance a map of its own (``Conveyance.own``)."""
 
     __slots__ = ()
 
@@ -336,7 +401,7 @@ class Conveyance:
         self.conds: dict[str, tuple[float, str]] = NO_ENTRIES  # open auto condition -> (since, dedup key)
         self.ended: dict[str, float] = NO_ENTRIES  # auto rule -> when its condition last cleared
         self.comp2: tuple[float, float, float, str] | None = None  # (stop start, lon, lat, event_id)
-        self.timers: dict[str, float] = NO_ENTRIES  # name -> deadline
+        self.timers: Timers = NO_TIMERS
         self.wake: float | None = None  # the deadline registered in the engine's heap
         self.active_at: float = 0.0  # event time of its latest event: past the horizon, it may be forgotten
 
@@ -355,7 +420,7 @@ class Conveyance:
         return None if at is None else (at, self.fix_lon, self.fix_lat, self.fix_event, self.fix_speed)
 
     def own(self, name: str) -> dict[str, Any]:
-        """The map in slot ``name`` (timers, conds, ended, heartbeats), made the conveyance's own first
+        """The map in slot ``name`` (conds, ended, heartbeats), made the conveyance's own first
         if it is still the shared empty one: what a writer calls."""
         entries: dict[str, Any] = getattr(self, name)
         if entries is NO_ENTRIES:
@@ -430,7 +495,7 @@ class Conveyance:
             "conds": {k: list(v) for k, v in self.conds.items()},
             "ended": dict(self.ended),
             "comp2": list(self.comp2) if self.comp2 else None,
-            "timers": dict(self.timers),
+            "timers": dict(timer_items(self.timers)),
             "active_at": self.active_at,
         }
 
@@ -456,7 +521,7 @@ class Conveyance:
         conv.conds = {k: (v[0], v[1]) for k, v in d["conds"].items()} or NO_ENTRIES
         conv.ended = dict(d["ended"]) or NO_ENTRIES
         conv.comp2 = tuple(d["comp2"]) if d["comp2"] else None
-        conv.timers = dict(d["timers"]) or NO_ENTRIES
+        conv.timers = packed_timers(d["timers"])
         conv.active_at = float(d.get("active_at", 0.0))
         return conv
 

@@ -15,6 +15,7 @@ import pytest
 
 from sealguard.embedded.servers import MqttBroker
 from sealguard.rules import seals
+from sealguard.rules.state import with_timer
 from sealguard.sim.demo import BUNDLED_SCENARIOS
 from tests.live.alerting import token_for
 from tests.live.monitor import replay_alerts, running, settings, settled, stored_alerts
@@ -98,7 +99,7 @@ async def test_a_rule_raising_dead_letters_that_event_only(
 
     def on_alarm(ctx: Any, conv: Any, trip: Any, event: Any, t: float) -> None:
         if event.seal_number == "BOOM":
-            conv.own("timers")["half-way"] = t  # a bug that corrupts state before it raises
+            conv.timers = with_timer(conv.timers, "half-way", t)  # a bug that corrupts state before it raises
             raise ZeroDivisionError("a rule bug")
         original(ctx, conv, trip, event, t)
 

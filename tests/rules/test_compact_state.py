@@ -8,9 +8,20 @@ import orjson
 import pytest
 
 from sealguard.rules import engine as engine_module
+from sealguard.rules.context import cancel_prefixed, cancel_timers
 from sealguard.rules.engine import Engine
 from sealguard.rules.findings import Finding
-from sealguard.rules.state import NO_ENTRIES, Conveyance, Trip, TripPlan
+from sealguard.rules.state import (
+    NO_ENTRIES,
+    NO_TIMERS,
+    Conveyance,
+    Trip,
+    TripPlan,
+    earliest_due,
+    timer_due,
+    timer_items,
+    with_timer,
+)
 from sealguard.schemas.decode import decode_event, decode_object
 from sealguard.schemas.events import TripPlanned
 from tests.helpers import T0, Stream, at
@@ -31,25 +42,51 @@ def _plan(trip_id: str, stop: str = "R-1", **extra: object) -> TripPlanned:
 
 def test_the_shared_empty_map_refuses_every_write_and_a_writer_gets_its_own() -> None:
     a, b = Conveyance("acme", "TRL-1"), Conveyance("acme", "TRL-2")
-    assert a.timers is NO_ENTRIES and b.conds is NO_ENTRIES
+    assert a.heartbeats is NO_ENTRIES and b.conds is NO_ENTRIES
     with pytest.raises(TypeError):
-        a.timers["TRK-003"] = 1.0
+        a.conds["TRK-003"] = (1.0, "key")
     with pytest.raises(TypeError):
-        a.timers.setdefault("TRK-003", 1.0)
+        a.conds.setdefault("TRK-003", (1.0, "key"))
     with pytest.raises(TypeError):
         a.heartbeats.update({"seal": (1.0, "e1")})
     with pytest.raises(TypeError):
         a.ended |= {"TRK-001": 1.0}
     assert not NO_ENTRIES  # nothing above got in
-    assert copy.deepcopy(a).timers is NO_ENTRIES and pickle.loads(pickle.dumps(NO_ENTRIES)) is NO_ENTRIES
-    a.own("timers")["TRK-003"] = 1.0
+    assert copy.deepcopy(a).conds is NO_ENTRIES and pickle.loads(pickle.dumps(NO_ENTRIES)) is NO_ENTRIES
+    a.own("heartbeats")["seal"] = (1.0, "e1")
     a.open_cond("TRK-001", 2.0, "key")
-    assert a.timers == {"TRK-003": 1.0} and b.timers == {} and b.timers is NO_ENTRIES
+    assert a.heartbeats == {"seal": (1.0, "e1")} and b.heartbeats == {} and b.heartbeats is NO_ENTRIES
     assert a.close_cond("TRK-001", 3.0) == "key"
     assert a.conds is NO_ENTRIES and a.ended == {"TRK-001": 3.0} and b.ended is NO_ENTRIES
     # A snapshot and back: empty maps are the shared one again, full ones the conveyance's own.
     back = Conveyance.from_plain(a.to_plain(), {})
-    assert back.timers == {"TRK-003": 1.0} and back.timers is not a.timers and back.conds is NO_ENTRIES
+    assert back.heartbeats == {"seal": (1.0, "e1")} and back.heartbeats is not a.heartbeats
+    assert back.conds is NO_ENTRIES
+
+
+def test_packed_timers_set_move_cancel_and_snapshot_in_name_order() -> None:
+    conv = Conveyance("acme", "TRL-1")
+    assert conv.timers is NO_TIMERS and timer_due(conv.timers, "TRK-003") is None
+    with pytest.raises(TypeError):
+        conv.timers.append("TRK-003")  # the shared empty list refuses writes, as the shared map does
+    assert (
+        not NO_TIMERS and copy.deepcopy(conv).timers is NO_TIMERS and pickle.loads(pickle.dumps(NO_TIMERS)) is NO_TIMERS
+    )
+    for name, due in (("TRK-004|T-1", 50.0), ("TRK-003", 30.0), ("ESEAL-001:E1", 40.0), ("TRK-003", 35.0)):
+        conv.timers = with_timer(conv.timers, name, due)
+    assert list(conv.timers) == ["ESEAL-001:E1", 40.0, "TRK-003", 35.0, "TRK-004|T-1", 50.0]  # moved, not doubled
+    assert list(timer_items(conv.timers)) == [("ESEAL-001:E1", 40.0), ("TRK-003", 35.0), ("TRK-004|T-1", 50.0)]
+    assert earliest_due(conv.timers) == 35.0 and timer_due(conv.timers, "TRK-004|T-1") == 50.0
+    plain = conv.to_plain()
+    assert plain["timers"] == {"ESEAL-001:E1": 40.0, "TRK-003": 35.0, "TRK-004|T-1": 50.0}
+    back = Conveyance.from_plain({**plain, "timers": {"TRK-004|T-1": 50.0, "TRK-003": 35.0, "ESEAL-001:E1": 40.0}}, {})
+    assert back.timers == conv.timers  # a snapshot's order does not matter
+    cancel_prefixed(conv, "ESEAL-001:")
+    same = conv.timers
+    cancel_timers(conv, "TRK-002")  # not set: the same tuple
+    assert conv.timers is same and list(same) == ["TRK-003", 35.0, "TRK-004|T-1", 50.0]
+    cancel_timers(conv, "TRK-003", "TRK-004|T-1")
+    assert not conv.timers and not conv.to_plain()["timers"]
 
 
 def test_trips_on_one_lane_share_their_approved_places_and_a_plan_snapshots_whole() -> None:
