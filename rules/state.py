@@ -285,14 +285,6 @@ class Trip:
     def arrival_event(self) -> str | None:
         return None if self.arrival is None else self.arrival[1]
 
-    @property
-    def off_since(self) -> float | None:
-        return None if self.off is None else self.off[0]
-
-    @property
-    def off_event(self) -> str | None:
-        return None if self.off is None else self.off[1]
-
     def expects(self, seal: str) -> bool:
         return seal in self.plan.seals or seal in self.reseals
 

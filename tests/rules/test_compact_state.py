@@ -137,7 +137,7 @@ def test_a_seal_on_a_conveyance_is_the_plan_s_own_string_and_an_older_snapshot_s
         "o-1",
     )
     back = Trip.from_plain(plain, plan)
-    assert (back.arrival, back.off, back.arrived_at, back.off_event) == ((7.0, "a-1"), (8.0, "o-1"), 7.0, "o-1")
+    assert (back.arrival, back.off, back.arrived_at, back.arrival_event) == ((7.0, "a-1"), (8.0, "o-1"), 7.0, "a-1")
 
 
 def _fleet_with_a_stale_wake_up_each(engine: Engine, trucks: int) -> list[Finding]:
