@@ -36,6 +36,9 @@ Timers = list[str | float]
 
 
 class _NoTimers(list[str | float]):
+    """The one empty timer list, shared as ``NO_ENTRIES`` is: writing to it would set a timer on every
+    conveyance without one, so it raises (``with_timer`` makes a conveyance a list of its own)."""
+
     __slots__ = ()
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
@@ -184,12 +187,13 @@ class TripPlan:
         self.approved = approved_places((compiled_place(event.origin), self.destination, *stops))
         self.route: RouteCorridor | None = corridor_for(event.route) if event.route else None
         self.corridor_m = event.corridor_m
-        self.planned_arrival = event.planned_arrival.timestamp() if event.planned_arrival else None
+        self.planned_arrival = epoch_seconds(event.planned_arrival) if event.planned_arrival else None
         # The rest as a str, not orjson's bytes (those keep orjson's whole 4 KB output buffer), without the
         # places and the route, which live once in their shared compiled forms, and without what this
-        # object holds already (ids, key, corridor) or every plan says (its kind). The seals and the
-        # planned arrival are left out too when what is held gives them back exactly (the usual case: a
-        # sorted list of normalised numbers, a UTC time): 120 bytes of the 200 a plan kept.
+        # object holds already (ids, key, corridor) or every plan says (its kind). The seals, the planned
+        # arrival and the plan's own time are left out too when what is held gives them back exactly (the
+        # usual case: a sorted list of normalised numbers, UTC times): then nothing is left of the 200
+        # bytes a plan kept, and it holds the one shared "{}".
         rest = event.model_dump(mode="json", exclude_none=True, exclude=_NOT_IN_REST)
         if rest["seal_numbers"] == list(self.seals):
             del rest["seal_numbers"]
