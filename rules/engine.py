@@ -143,7 +143,7 @@ class Engine:
         #: and clears this list.
         self.timer_failures: list[tuple[str, str, str, float, str]] = []
         #: The time (epoch s) of the event last given to ``process``: a caller reads it instead of taking
-        #: ``epoch_seconds(occurred_at)`` again (a third of a microsecond).
+        #: ``epoch_seconds(occurred_at)`` again (0.4 us).
         self.event_time = -math.inf
         self._findings: list[Finding] = []  # the next event's findings (``process``)
 
@@ -380,8 +380,8 @@ class Engine:
     def _compact_heap(self, tenant_id: str) -> None:
         """Drop the stale entries of a tenant's wake-up heap. A timer set earlier than its conveyance's
         wake-up (a trip's silence timer after its late-arrival one) pushes a new entry and leaves the old
-        one until it comes due: about one per conveyance on a trip, 65 bytes each, a quarter of the rest
-        of its state. Done when the heap has grown by a quarter since the last time, so it costs a few
+        one until it comes due: about one per conveyance on a trip, 65 bytes each (a thirtieth of its
+        state). Done when the heap has grown by a quarter since the last time, so it costs a few
         entries' look-ups per push. Which timers fire, and in what order, does not change: a stale entry
         fires nothing, and a heap pops the same (due, conveyance) order however it is arranged."""
         heap = self._heaps[tenant_id]
