@@ -150,6 +150,7 @@ def _load_policy(path: str | None) -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from sealguard import collector
     from sealguard.rules.engine import Engine
     from sealguard.rules.policy import PolicyError
     from sealguard.stream.partitioned import replay_partitioned
@@ -188,6 +189,9 @@ def _replay(args: argparse.Namespace) -> int:
         size = os.path.getsize(args.events)
         progress = tqdm(total=size, unit="B", unit_scale=True, desc="replay", file=sys.stderr, leave=False)
         lines = _counting(source, progress)
+    # A replay is one long run over many events: the data path's collector settings (sealguard.collector).
+    collector.collect_less_often()
+    collector.settle()
     try:
         with source:
             if args.partitions:

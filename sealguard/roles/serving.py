@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import uvicorn
 from fastapi import FastAPI
 
+from sealguard import collector
 from sealguard.errors import SealguardError
 
 log = logging.getLogger("sealguard")
@@ -131,6 +132,7 @@ async def run_until_signalled(process: Process) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await process.start()
+        collector.settle()  # what start-up made lives as long as the process: out of the collector's walks
         print(process.banner(), flush=True)
         await stop.wait()
         log.info("stopping: no new input, answering what is in hand, checkpointing")
