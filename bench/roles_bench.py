@@ -40,6 +40,7 @@ from sealguard.roles.monitor import migrate_url, open_pool
 from sealguard.stream.log import RECEIVED, KafkaLog
 
 PARTITIONS = 6
+PACE_S = 0.002  # the latency run's load sleeps only when it is this far ahead of its schedule
 
 
 def _cpu(pid: int) -> float:
@@ -211,9 +212,10 @@ async def latency(pg: EmbeddedPostgres, kafka: KafkaBroker, lines: list[bytes], 
         started = time.perf_counter()
         pending: list[Any] = []
         for i, line in enumerate(lines):
-            due = started + i / rate
-            ahead = due - time.perf_counter()
-            if ahead > 0:
+            # Paced in steps of two milliseconds: a sleep per event (5,000 a second) cost this process, which
+            # is also the gateway, 5.8 % of a core alone, the steps 3.3 %. The offered rate is the same.
+            ahead = started + i / rate - time.perf_counter()
+            if ahead > PACE_S:
                 await asyncio.sleep(ahead)
             # Not awaited here: waiting for a thousand answers held the offered load back, then sent it
             # as a burst, which is not 5,000 events/s offered.
