@@ -2,19 +2,18 @@
 
 Every event makes a few short-lived objects (a decoded model, futures, a record) and almost no cycles:
 a replay of 471,665 events (``bench.fleet``, 4,200 conveyances) with the collector off left no cyclic
-garbage at all. With the default
-thresholds (700, 10, 10) the collector still ran hundreds of times a second, and objects that were
-merely in flight (a gateway's queued inputs, a worker's batch) were promoted to the oldest generation
-and died there, which set off full collections. A full collection walks every tracked object, including
-the hundreds of thousands the imports made, so each one held the event loop for 60-250 ms
-(``bench.roles_bench``'s in-process gateway: 28 of them, 3.7 s of its run, the longest 245 ms).
+garbage at all. With the default thresholds (700, 10, 10) the collector still ran over a hundred times a
+second, and objects that were merely in flight (a gateway's queued inputs, a worker's batch) were
+promoted to the oldest generation and died there, which set off full collections. A full collection
+walks every tracked object, including the hundreds of thousands the imports made, so each one held the
+event loop for 50-245 ms (``bench.roles_bench``'s in-process gateway: 28 of them, 3.7 s of its run).
 
 Two settings, applied by every process that runs the data path (``up``, the split roles, ``replay``)
 and by the benches that stand in for them:
 
 - ``collect_less_often``: the youngest generation is collected every 20,000 allocations, so what is in
   flight has died before it is looked at (one worker draining Kafka: 8.3 CPU s against 9.4 for the same
-  records; the in-process gateway: 0.2 s of collections against 3.7);
+  records; a gateway alone: 0.2 s of collections against 3.7);
 - ``settle``: once started, what the process has made so far (imported modules, their classes and
   schemas, configuration) lives as long as the process; it is moved out of the collector's sight
   (``gc.freeze``), so a full collection walks only what came after. Frozen objects are still freed by

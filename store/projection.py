@@ -23,10 +23,10 @@ async def upsert(conn: Conn, views: Sequence[tuple[str, str, dict[str, Any]]], n
     if not views:
         return
     latest = {(t, c): v for t, c, v in views}
-    rows = [[t, c, latest[(t, c)]] for t, c in sorted(latest)]  # in key order: concurrent writers lock alike
-    await conn.execute(
+    rows = [[t, c, latest[(t, c)]] for t, c in sorted(latest)]
+    await conn.execute(  # in key order: two workers' batches take their row locks alike, never in a cycle
         "INSERT INTO conveyance_state (tenant, conveyance_id, view, updated_at)"
-        " SELECT r->>0, r->>1, r->2, %s FROM jsonb_array_elements(%s) AS r"
+        " SELECT r->>0, r->>1, r->2, %s FROM jsonb_array_elements(%s) WITH ORDINALITY AS a(r, n) ORDER BY n"
         " ON CONFLICT (tenant, conveyance_id) DO UPDATE SET view = EXCLUDED.view, updated_at = EXCLUDED.updated_at",
         (now, Jsonb(rows)),
     )
