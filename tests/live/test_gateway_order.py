@@ -64,23 +64,62 @@ async def test_a_trip_decision_waiting_on_the_database_holds_its_conveyance_not_
     assert await _log_order(database_url, "default:TRL-A") == ["a-plan", "a-fix"]  # in the order they came
 
 
-async def test_reference_data_is_stored_before_anything_after_it_reaches_the_log(
+async def test_a_facility_is_stored_before_anything_after_it_reaches_the_log(
     gateway: Gateway, database_url: str
 ) -> None:
     acme, other = Stream("TRL-A", tenant="acme"), Stream("TRL-B", tenant="acme")
-    issued = acme.add("seal.issued", 0, seal_number="SG123456", facility_id="ORIGIN-DC")
+    facility = acme.add("facility.registered", 0, place=circle("DC-1", 50.1, 8.1, radius=300))
     async with await psycopg.AsyncConnection.connect(database_url) as blocker:
         await blocker.execute("INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload)"
-                              " VALUES ('acme', 'issue-1', 'seal.issued', now(), '{}')")  # fmt: skip
-        stored = await gateway.submit(_inbound(issued, "issue-1"))
+                              " VALUES ('acme', 'dc-1', 'facility.registered', now(), '{}')")  # fmt: skip
+        stored = await gateway.submit(_inbound(facility, "dc-1"))
         later = await gateway.submit(_inbound(other.fix(1, 27.5), "later-fix"))
-        with pytest.raises(TimeoutError):  # a worker reading this fix must find the seal issued
+        with pytest.raises(TimeoutError):  # a worker judging this fix's stop must know the facility
             await asyncio.wait_for(asyncio.shield(later), 1.0)
         assert await _log_order(database_url, "acme:TRL-B") == []
         await blocker.rollback()
     assert (await asyncio.wait_for(stored, 30)).status == "accepted"
     assert (await asyncio.wait_for(later, 30)).status == "accepted"
-    assert await query(database_url, "SELECT tenant FROM reference_events WHERE event_id = 'issue-1'") == [("acme",)]
+    assert await query(database_url, "SELECT tenant FROM reference_events WHERE event_id = 'dc-1'") == [("acme",)]
+
+
+async def test_a_seal_issue_holds_the_tenants_later_affixes_and_nothing_else(
+    gateway: Gateway, database_url: str
+) -> None:
+    """Only a seal affix reads the inventory (SEAL-005): it waits for the issues before it, and its
+    conveyance's later events wait for it. A fix, or another tenant's affix, goes on while an issue waits
+    on the database; issues arriving meanwhile are stored together in the next round."""
+    acme, b, theirs = Stream("TRL-A", tenant="acme"), Stream("TRL-B", tenant="acme"), Stream("TRL-C", tenant="other")
+    async with await psycopg.AsyncConnection.connect(database_url) as blocker:
+        await blocker.execute("INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload)"
+                              " VALUES ('acme', 'issue-1', 'seal.issued', now(), '{}')")  # fmt: skip
+        stored = await gateway.submit(
+            _inbound(acme.add("seal.issued", 0, seal_number="SG1", facility_id="F"), "issue-1")
+        )
+        await wait_for(gateway.queue.empty, what="the gateway taking the held issue")
+        await asyncio.sleep(0.2)  # its round is storing (and waits on the blocker's row)
+        more = [await gateway.submit(_inbound(acme.add("seal.issued", 0, seal_number=f"SG{i}", facility_id="F"),
+                                              f"issue-{i}")) for i in range(2, 6)]  # fmt: skip
+        affix = await gateway.submit(_inbound(b.affix(1), "b-affix"))
+        b_fix = await gateway.submit(_inbound(b.fix(2, 27.5), "b-fix"))  # after its own affix: waits too
+        fix = await gateway.submit(_inbound(acme.fix(1, 27.5), "a-fix"))
+        their_affix = await gateway.submit(_inbound(theirs.affix(1), "c-affix"))
+        assert (await asyncio.wait_for(fix, 30)).status == "accepted"
+        assert (await asyncio.wait_for(their_affix, 30)).status == "accepted"
+        assert await _log_order(database_url, "acme:TRL-A") == ["a-fix"]
+        with pytest.raises(TimeoutError):  # a worker judging this affix must find its seal issued
+            await asyncio.wait_for(asyncio.shield(affix), 1.0)
+        assert not b_fix.done() and not any(m.done() for m in more)
+        assert await _log_order(database_url, "acme:TRL-B") == []
+        await blocker.rollback()
+    assert (await asyncio.wait_for(stored, 30)).status == "accepted"
+    assert [a.status for a in await asyncio.wait_for(asyncio.gather(*more), 30)] == ["accepted"] * 4
+    assert (await asyncio.wait_for(affix, 30)).status == "accepted"
+    assert (await asyncio.wait_for(b_fix, 30)).status == "accepted"
+    assert await _log_order(database_url, "acme:TRL-B") == ["b-affix", "b-fix"]
+    rows = await query(database_url, "SELECT event_id, xmin::text FROM reference_events ORDER BY event_id")
+    assert [r[0] for r in rows] == [f"issue-{i}" for i in range(1, 6)]
+    assert len({r[1] for r in rows[1:]}) == 1 and rows[0][1] != rows[1][1]  # the later four: one round
 
 
 async def test_a_flood_of_refusals_does_not_hold_good_inputs(gateway: Gateway, database_url: str) -> None:
@@ -100,12 +139,12 @@ async def test_a_flood_of_refusals_does_not_hold_good_inputs(gateway: Gateway, d
 
 async def _queued_behind_a_held_reference(gateway: Gateway, blocker: psycopg.AsyncConnection[Any],
                                           events: list[tuple[dict[str, Any], str]]) -> list[Any]:  # fmt: skip
-    """Submit ``events`` while the gateway's first reference event waits on a row ``blocker`` holds, so
-    that they are all queued when it goes on; then let it go on."""
+    """Submit ``events`` while a facility (stored in line) waits on a row ``blocker`` holds, so that they
+    are all queued when it goes on; then let it go on."""
     acme = Stream("TRL-0", tenant="acme")
     await blocker.execute("INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload)"
-                          " VALUES ('acme', 'held', 'seal.issued', now(), '{}')")  # fmt: skip
-    held = await gateway.submit(_inbound(acme.add("seal.issued", 0, seal_number="SG000000", facility_id="F"), "held"))
+                          " VALUES ('acme', 'held', 'facility.registered', now(), '{}')")  # fmt: skip
+    held = await gateway.submit(_inbound(acme.add("facility.registered", 0, place=circle("DC-0", 50.0, 8.0)), "held"))
     await wait_for(gateway.queue.empty, what="the gateway taking the held reference event")
     answers = [await gateway.submit(_inbound(event, event_id)) for event, event_id in events]
     assert gateway.queue.qsize() == len(events)  # all queued behind the held one
@@ -118,23 +157,27 @@ async def test_reference_data_queued_together_is_stored_in_one_transaction_and_e
     gateway: Gateway, database_url: str
 ) -> None:
     """A fleet registers its facilities and issues its seals together: each in its own transaction held
-    every input behind it for a commit. Queued one behind another, they are stored in one."""
+    every input behind it for a commit. Queued one behind another, they are stored in one: the seal
+    issues in a round beside the queue, the facilities in line."""
     s, fix_stream = Stream("TRL-A", tenant="acme"), Stream("TRL-B", tenant="acme")
     issued = [(s.add("seal.issued", 0, seal_number=f"SG10000{i}", facility_id="F"), f"issue-{i}") for i in range(5)]
-    facility = s.add("facility.registered", 0, place=circle("DC-9", 50.1, 8.1, radius=300))
-    events = [*issued, (issued[2][0], "issue-2"), (facility, "dc-9"), (fix_stream.fix(1, 27.5), "after")]
+    facilities = [(s.add("facility.registered", 0, place=circle(f"DC-{i}", 50.1, 8.1 + i / 100)), f"dc-{i}")
+                  for i in range(3)]  # fmt: skip
+    events = [*issued, (issued[2][0], "issue-2"), *facilities, (fix_stream.fix(1, 27.5), "after")]
     async with await psycopg.AsyncConnection.connect(database_url) as blocker:
         answers = await _queued_behind_a_held_reference(gateway, blocker, events)
     statuses = [a.status for a in await asyncio.wait_for(asyncio.gather(*answers), 30)]
-    assert statuses == ["accepted"] * 5 + ["duplicate", "accepted", "accepted"]
-    rows = await query(database_url, "SELECT event_id, xmin::text FROM reference_events WHERE event_id <> 'held'"
-                                     " ORDER BY id")  # fmt: skip
-    assert [r[0] for r in rows] == ["issue-0", "issue-1", "issue-2", "issue-3", "issue-4", "dc-9"]
-    assert len({r[1] for r in rows}) == 1  # one transaction
-    stored = await query(
-        database_url, "SELECT event_id FROM events WHERE seq < 0 AND event_id <> 'held' ORDER BY seq DESC"
-    )
-    assert [r[0] for r in stored] == ["issue-0", "issue-1", "issue-2", "issue-3", "issue-4", "dc-9"]
+    assert statuses == ["accepted"] * 5 + ["duplicate"] + ["accepted"] * 4
+    rows = await query(database_url, "SELECT event_id, xmin::text FROM reference_events WHERE event_id <> 'held'")
+    by_transaction: dict[str, list[str]] = {}
+    for event_id, xmin in rows:
+        by_transaction.setdefault(xmin, []).append(event_id)
+    assert sorted(sorted(ids) for ids in by_transaction.values()) == [
+        ["dc-0", "dc-1", "dc-2"],
+        ["issue-0", "issue-1", "issue-2", "issue-3", "issue-4"],
+    ]
+    stored = await query(database_url, "SELECT event_id FROM events WHERE seq < 0 AND event_id <> 'held'")
+    assert sorted(r[0] for r in stored) == sorted([*(f"issue-{i}" for i in range(5)), "dc-0", "dc-1", "dc-2"])
     assert await _log_order(database_url, "acme:TRL-B") == ["after"]
 
 
@@ -166,11 +209,16 @@ def test_what_waits_for_what() -> None:
     ((fix,),) = [admit_all([_inbound(s.fix(1, 27.5), "f")], None)]
     ((plan,),) = [admit_all([_inbound(s.plan(0), "p")], None)]
     ((issued,),) = [admit_all([_inbound(s.add("seal.issued", 0, seal_number="SG1", facility_id="F"), "i")], None)]
+    ((facility,),) = [admit_all([_inbound(s.add("facility.registered", 0, place=circle("DC", 50, 8)), "d")], None)]
+    ((affix,),) = [admit_all([_inbound(s.affix(1), "a")], None)]
     conveyance = [("conveyance", "acme", "TRL-A")]
     assert barriers(fix, True) == (conveyance, conveyance, False)
     trip = [*conveyance, ("trip", "acme", "T-1")]
     assert barriers(plan, True) == (trip, trip, True)
-    assert barriers(issued, True) == ([], [], False)  # in line: everything after it waits
+    assert barriers(facility, True) == ([], [], False)  # in line: everything after it waits
+    seals = [("seals", "acme")]
+    assert barriers(issued, True) == (seals, seals, True)  # beside, in rounds: the tenant's later affixes wait
+    assert barriers(affix, True) == ([*conveyance, *seals], conveyance, False)
     # A whole engine reads the log (``up``): trips and reference data go in line, as any event.
     assert barriers(plan, False) == (conveyance, conveyance, False)
     assert barriers(InvalidEvent("bad"), True) == ([], [], True)
