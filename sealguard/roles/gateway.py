@@ -133,6 +133,7 @@ class Gateway:
         # and the latest round, which the next one waits for.
         self._open_round: tuple[asyncio.Task[None], list[tuple[Inbound, Admitted]], set[Barrier]] | None = None
         self._last_round: asyncio.Task[None] | None = None
+        self._issues_waiting = 0  # seal issues in rounds not yet stored: at most MAX_BESIDE
         self._closing = False
         self._partitions = PartitionCache(True)
 
@@ -185,6 +186,8 @@ class Gateway:
                 (admitted,) = admit_all([item], self.max_future_skew, self.max_event_bytes)
             waits, holds, beside = barriers(admitted, self.edge)
             if self.edge and isinstance(admitted, Admitted) and admitted.event.kind == "seal.issued":
+                while self._issues_waiting >= MAX_BESIDE:  # the database is slow: the queue waits, as in line
+                    await asyncio.wait(self._beside, return_when=asyncio.FIRST_COMPLETED)
                 self._issue(item, admitted, holds)
                 continue
             before = {task for key in waits if (task := self._last.get(key)) is not None}
@@ -218,11 +221,16 @@ class Gateway:
             self._beside.add(task)
             task.add_done_callback(self._beside.discard)
             task.add_done_callback(lambda done: self._release(list(keys), done))
+            task.add_done_callback(lambda _: self._settled(len(run)))
         task, run, keys = self._open_round
         run.append((item, admitted))
+        self._issues_waiting += 1
         for key in holds:
             keys.add(key)
             self._last[key] = task  # rounds go one after another: the latest stands for all before it
+
+    def _settled(self, issues: int) -> None:
+        self._issues_waiting -= issues
 
     async def _round(self, previous: "asyncio.Task[None] | None", run: list[tuple[Inbound, Admitted]]) -> None:
         """Store one round of seal issues, after the round before it (one transaction; each alone if it

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from sealguard.ingest.inbound import Inbound
+from sealguard.roles import gateway as gateway_module
 from sealguard.roles.gateway import Gateway, barriers
 from sealguard.roles.monitor import migrate_url, open_pool
 from sealguard.schemas.decode import InvalidEvent
@@ -222,3 +223,22 @@ def test_what_waits_for_what() -> None:
     # A whole engine reads the log (``up``): trips and reference data go in line, as any event.
     assert barriers(plan, False) == (conveyance, conveyance, False)
     assert barriers(InvalidEvent("bad"), True) == ([], [], True)
+
+
+async def test_seal_issues_waiting_on_the_database_are_bounded(
+    gateway: Gateway, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of seal issues while the database is slow: at most ``MAX_BESIDE`` wait in rounds, and then
+    the queue waits, as it did when they were stored in line (memory stays bounded)."""
+    monkeypatch.setattr(gateway_module, "MAX_BESIDE", 3)
+    acme = Stream("TRL-A", tenant="acme")
+    async with await psycopg.AsyncConnection.connect(database_url) as blocker:
+        await blocker.execute("INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload)"
+                              " VALUES ('acme', 'issue-0', 'seal.issued', now(), '{}')")  # fmt: skip
+        answers = [await gateway.submit(_inbound(acme.add("seal.issued", 0, seal_number=f"SG{i}", facility_id="F"),
+                                                 f"issue-{i}")) for i in range(10)]  # fmt: skip
+        await asyncio.sleep(1.0)
+        assert gateway._issues_waiting == 3 and gateway.queue.qsize() >= 6  # the rest wait in the queue
+        await blocker.rollback()
+    assert [a.status for a in await asyncio.wait_for(asyncio.gather(*answers), 30)] == ["accepted"] * 10
+    assert gateway._issues_waiting == 0
