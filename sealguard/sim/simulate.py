@@ -31,6 +31,9 @@ class SimulatorOptions:
     lead_s: float = 0.0  # the fleet set out this long ago: its history up to now is sent at once, then live
 
 
+DISCONNECT_S = 5.0  # how long a stopping simulator waits for the broker to see it go
+
+
 async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
     """Publish until ``duration`` real seconds have passed (0: forever). Returns events published."""
     from urllib.parse import urlsplit
@@ -89,8 +92,10 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
             await _post(http, pending)
     finally:
         if mqtt is not None:
-            with contextlib.suppress(aiomqtt.MqttError):  # the broker may have gone first: nothing is lost
-                await mqtt.__aexit__(None, None, None)
+            # The broker may have gone first, or never answer the DISCONNECT (aiomqtt waits for it with no
+            # limit): a simulated fleet loses nothing by leaving after a few seconds.
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await asyncio.wait_for(mqtt.__aexit__(None, None, None), DISCONNECT_S)
         if producer is not None:
             await producer.__aexit__(None, None, None)
         if http is not None:
