@@ -157,6 +157,8 @@ async def _live(settings: Any, duration: float, speedup: float) -> int:
         if not done:
             print("sealguard demo: the simulated fleet did not stop within 10 s; stopping without it",
                   file=sys.stderr, flush=True)  # fmt: skip
+        elif not sim.cancelled() and (failed := sim.exception()) is not None:
+            raise failed  # the fleet's own failure is shown, as the plain await showed it
     finally:
         print("sealguard demo: stopping (flush, snapshot, embedded servers down)", flush=True)
         await monitor.stop()

@@ -92,8 +92,8 @@ async def run_simulator(o: SimulatorOptions, *, quiet: bool = False) -> int:
             await _post(http, pending)
     finally:
         if mqtt is not None:
-            # The broker may have gone first, or never answer the DISCONNECT (aiomqtt waits for it with no
-            # limit): a simulated fleet loses nothing by leaving after a few seconds.
+            # The broker may have gone first; and aiomqtt waits with no limit for the connection to close
+            # after its DISCONNECT: a simulated fleet loses nothing by leaving after a few seconds.
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 await asyncio.wait_for(mqtt.__aexit__(None, None, None), DISCONNECT_S)
         if producer is not None:
