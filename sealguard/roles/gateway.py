@@ -25,7 +25,9 @@ events of one conveyance still reach the log in the order they arrived, while a 
 truck's plan, a seal issue, or a flood of refused inputs, no longer holds every other truck's fixes.
 
 Seal issues are stored in rounds, one at a time: every issue that arrives while a round commits joins the
-next, so a burst of them is a few commits, and an affix waits for at most two. A facility registration
+next, so a burst of them is a few commits, and an affix waits for at most two. Trip ids are decided in
+rounds too (a fleet's morning of plans, one transaction each, held each truck's plan and its fixes for
+up to 700 ms behind the others). A facility registration
 is stored in line: a fix of its tenant may read it (stops at facilities, approved stops), so nothing
 after it may reach the log first. Facilities queued one behind another are stored in one transaction. A gateway
 holds nothing a restart would lose: an input not yet answered is not acknowledged, and its sender
@@ -42,6 +44,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import psycopg_pool
 
 from sealguard.ingest.admit import MAX_EVENT_BYTES, Admitted
@@ -49,7 +52,7 @@ from sealguard.ingest.inbound import Inbound, ItemResult
 from sealguard.ingest.kafka import record_key
 from sealguard.metrics import Metrics
 from sealguard.retry import Backoff
-from sealguard.rules.trip_ids import TripOwner, plan_problem
+from sealguard.rules.trip_ids import TripDecision, TripOwner, judge_round
 from sealguard.schemas.decode import InvalidEvent
 from sealguard.schemas.events import TripClosed, TripPlanned
 from sealguard.store import trip_owners
@@ -71,7 +74,8 @@ from sealguard.stream.verdicts import Decoded, Verdicts
 log = logging.getLogger("sealguard.roles.gateway")
 MAX_BESIDE = 1000  # inputs at most running beside the queue (waiting on the database or on one before them)
 DB_BESIDE = 4  # of those, at most this many hold a database connection at once (the pool serves the API too)
-REFERENCE_RUN = 500  # reference events queued together stored in one transaction, at most
+REFERENCE_RUN = 500  # reference events queued together stored in one transaction, at most (a round too)
+TRIP_ATTEMPTS = 10  # a round of trip decisions decided again when another gateway took one of its trip ids
 YIELD_EVERY = 32  # inputs handled in line between two turns of the event loop for what runs beside
 #: The kinds whose rules read a tenant's seal inventory (``seal.issued``): they wait for the issues
 #: before them; no other kind does (``tests/rules/test_inventory_readers.py`` checks this against the
@@ -129,11 +133,8 @@ class Gateway:
         self._beside: set[asyncio.Task[None]] = set()  # inputs running beside the queue
         self._last: dict[Barrier, asyncio.Task[None]] = {}  # the latest input beside the queue holding each
         self._db_slots = asyncio.Semaphore(DB_BESIDE)
-        # Seal issues: the round that new ones join (its task and its inputs) until it starts storing,
-        # and the latest round, which the next one waits for.
-        self._open_round: tuple[asyncio.Task[None], list[tuple[Inbound, Admitted]], set[Barrier]] | None = None
-        self._last_round: asyncio.Task[None] | None = None
-        self._issues_waiting = 0  # seal issues in rounds not yet stored: at most MAX_BESIDE
+        self._issues = _Rounds(self, "gateway-seal-issues", self._references)
+        self._trips = _Rounds(self, "gateway-trip-decisions", self._decide)
         self._closing = False
         self._partitions = PartitionCache(True)
 
@@ -185,12 +186,14 @@ class Gateway:
             if admitted is None:
                 (admitted,) = admit_all([item], self.max_future_skew, self.max_event_bytes)
             waits, holds, beside = barriers(admitted, self.edge)
-            if self.edge and isinstance(admitted, Admitted) and admitted.event.kind == "seal.issued":
-                while self._issues_waiting >= MAX_BESIDE:  # the database is slow: the queue waits, as in line
-                    await asyncio.wait(self._beside, return_when=asyncio.FIRST_COMPLETED)
-                self._issue(item, admitted, holds)
-                continue
+            rounds = self._rounds_of(admitted)
             before = {task for key in waits if (task := self._last.get(key)) is not None}
+            if rounds is not None:
+                assert isinstance(admitted, Admitted)
+                while rounds.waiting >= MAX_BESIDE:  # the database is slow: the queue waits, as in line
+                    await asyncio.wait(self._beside, return_when=asyncio.FIRST_COMPLETED)
+                rounds.join(item, admitted, holds, before)
+                continue
             if not before and not beside:
                 if self._in_line_reference(admitted):
                     await self._references(self._reference_run(item, admitted, ahead))
@@ -210,41 +213,13 @@ class Gateway:
         return self.edge and isinstance(admitted, Admitted) and admitted.event.kind in REFERENCE_KINDS \
             and admitted.event.kind != "seal.issued"  # fmt: skip
 
-    def _issue(self, item: Inbound, admitted: Admitted, holds: list[Barrier]) -> None:
-        """A seal issue joins the round not yet storing, or opens one that waits for the latest round."""
-        if self._open_round is None or len(self._open_round[1]) >= REFERENCE_RUN:
-            run: list[tuple[Inbound, Admitted]] = []
-            keys: set[Barrier] = set()
-            task = asyncio.create_task(self._round(self._last_round, run), name="gateway-seal-issues")
-            self._open_round = (task, run, keys)
-            self._last_round = task
-            self._beside.add(task)
-            task.add_done_callback(self._beside.discard)
-            task.add_done_callback(lambda done: self._release(list(keys), done))
-            task.add_done_callback(lambda _: self._settled(len(run)))
-        task, run, keys = self._open_round
-        run.append((item, admitted))
-        self._issues_waiting += 1
-        for key in holds:
-            keys.add(key)
-            self._last[key] = task  # rounds go one after another: the latest stands for all before it
-
-    def _settled(self, issues: int) -> None:
-        self._issues_waiting -= issues
-
-    async def _round(self, previous: "asyncio.Task[None] | None", run: list[tuple[Inbound, Admitted]]) -> None:
-        """Store one round of seal issues, after the round before it (one transaction; each alone if it
-        fails, as any run of reference data)."""
-        try:
-            if previous is not None:
-                await asyncio.wait({previous})
-            if self._open_round is not None and self._open_round[1] is run:
-                self._open_round = None  # from here on, new issues open the next round
-            await self._references(list(run))
-        except asyncio.CancelledError:
-            for item, _ in run:
-                _fail(item, RuntimeError("the gateway is shutting down"))
-            raise
+    def _rounds_of(self, admitted: Admitted | InvalidEvent) -> "_Rounds | None":
+        """The rounds an input is stored in, at the edge: seal issues, and trip ids decided."""
+        if not self.edge or not isinstance(admitted, Admitted):
+            return None
+        if admitted.event.kind == "seal.issued":
+            return self._issues
+        return self._trips if isinstance(admitted.event, TripPlanned | TripClosed) else None
 
     def _reference_run(self, item: Inbound, admitted: Admitted | InvalidEvent,
                        ahead: "collections.deque[tuple[Inbound | None, Admitted | InvalidEvent | None]]",
@@ -346,10 +321,16 @@ class Gateway:
             self._answer_reference(item, admitted, fresh)
             return
         if self.edge and isinstance(event, TripPlanned | TripClosed):
-            reason = await self._trip_edge(event)
+            (reason,) = await self._trip_reasons([event])
             if reason is not None:
                 await self._refuse(item, reason, event.event_id)
                 return
+        await self._append(item, admitted)
+
+    async def _append(self, item: Inbound, admitted: Admitted) -> None:
+        """Append an accepted event to the log; its sender is answered once the log holds it durably."""
+        assert item.done is not None
+        event = admitted.event
         key = record_key(event.tenant, getattr(event, "conveyance_id", None))
         ids = (event.tenant, event.event_id)
         verdict = self.verdicts.expect(ids) if self.verdicts is not None and item.source == "http" else None
@@ -408,21 +389,53 @@ class Gateway:
                 stored = await write_reference_events(conn, rows)
         return [r is not None for r in stored]
 
-    async def _trip_edge(self, event: TripPlanned | TripClosed) -> str | None:
-        cid = event.conveyance_id or ""
-        async with self.pool.connection() as conn, conn.transaction():
-            found = await trip_owners.lock(conn, event.tenant, event.trip_id)
-            if isinstance(event, TripClosed):
-                if found is not None:
-                    await trip_owners.close(conn, event.tenant, event.trip_id, cid)
-                return None
-            owner = TripOwner(*found) if found is not None else None
-            reason = plan_problem(event.trip_id, cid, owner)
-            if reason is None and owner is None and not await trip_owners.take(conn, event.tenant, event.trip_id, cid):
-                # Another gateway took it between our look and our insert: judge against its owner.
-                found = await trip_owners.lock(conn, event.tenant, event.trip_id)
-                reason = plan_problem(event.trip_id, cid, TripOwner(*found) if found else None)
-            return reason
+    async def _decide(self, run: list[tuple[Inbound, Admitted]]) -> None:
+        """A round of trip events: decided together in one transaction (the queue does not wait for it),
+        then each refused or appended, in the order they came; if the round fails otherwise than by the
+        database being away, each is decided alone, so that one that cannot be fails only itself."""
+        events: list[TripPlanned | TripClosed] = []
+        for _, admitted in run:
+            assert isinstance(admitted.event, TripPlanned | TripClosed)
+            events.append(admitted.event)
+        reasons: list[str | None] = []
+
+        async def decide() -> None:
+            reasons[:] = await self._trip_reasons(events)
+
+        failed = await self._holding([item for item, _ in run], decide)
+        if failed is not None:
+            log.warning("gateway: a round of %d trip events failed (%s); deciding each alone", len(run), failed)
+            for item, admitted in run:
+                await self._guarded(item, admitted)
+            return
+        for (item, admitted), reason in zip(run, reasons, strict=True):
+            if reason is None:
+                failure = await self._holding([item], functools.partial(self._append, item, admitted))
+            else:
+                failure = await self._holding(
+                    [item], functools.partial(self._refuse, item, reason, admitted.event.event_id)
+                )
+            if failure is not None:
+                log.warning("gateway: could not forward an input (%s); it stays unacknowledged", failure)
+                _fail(item, failure)
+
+    async def _trip_reasons(self, events: list[TripPlanned | TripClosed]) -> list[str | None]:
+        """Decide trip events at the edge, in order, in one transaction: why each plan is refused (None
+        for a close, and for a plan that may go on). Another gateway may give a trip id away between our
+        look and our insert: the round is then decided again, against the owner it chose."""
+        decisions = [TripDecision(e.tenant, e.trip_id, e.conveyance_id or "", isinstance(e, TripClosed))
+                     for e in events]  # fmt: skip
+        keys = [(d.tenant, d.trip_id) for d in decisions]
+        async with self.pool.connection() as conn:
+            for _ in range(TRIP_ATTEMPTS):
+                async with conn.transaction() as tx:
+                    found = await trip_owners.lock_all(conn, keys)
+                    outcome = judge_round(decisions, {k: TripOwner(*v) for k, v in found.items()})
+                    if await trip_owners.take_all(conn, outcome.taken) < len(outcome.taken):
+                        raise psycopg.Rollback(tx)  # taken meanwhile by another gateway: decide again
+                    await trip_owners.close_all(conn, outcome.closed)
+                    return outcome.reasons
+        raise RuntimeError(f"trip ids kept being taken by another gateway ({TRIP_ATTEMPTS} attempts)")
 
     async def _refuse(self, item: Inbound, reason: str, event_id: str | None) -> None:
         letter = DeadLetter(datetime.fromtimestamp(item.received_at, UTC), item.source, item.origin, item.tenant,
@@ -448,3 +461,61 @@ def _fail(item: Inbound, exc: BaseException) -> None:
 def _answer(item: Inbound, result: ItemResult) -> None:
     if item.done is not None and not item.done.done():
         item.done.set_result(result)
+
+
+class _Rounds:
+    """Inputs stored together, round after round: every input that arrives while a round is being stored
+    joins the next one, so a burst is a few commits, and an input waits for at most two. A round holds the
+    barriers of its inputs (later inputs that must follow them wait for the round) and waits, before it
+    stores anything, for the round before it and for what its inputs had to follow that no round stands
+    for (an input with such a wait opens a round of its own: a round that waited on a task which waits on
+    the round would wait forever)."""
+
+    def __init__(self, gateway: Gateway, name: str,
+                 store: Callable[[list[tuple[Inbound, Admitted]]], Awaitable[None]]) -> None:  # fmt: skip
+        self.gateway = gateway
+        self.name = name
+        self.store = store
+        self.open: tuple[asyncio.Task[None], list[tuple[Inbound, Admitted]], set[Barrier]] | None = None
+        self.last: asyncio.Task[None] | None = None
+        self.tasks: set[asyncio.Task[None]] = set()  # this kind's rounds not yet done
+        self.waiting = 0  # inputs in rounds not yet stored: at most MAX_BESIDE
+
+    def join(self, item: Inbound, admitted: Admitted, holds: list[Barrier], before: set["asyncio.Task[None]"]) -> None:
+        """Join the round not yet storing, or open one that waits for the latest round (and ``before``)."""
+        outside = before - self.tasks  # the rounds before this one are waited for in turn anyway
+        if self.open is None or len(self.open[1]) >= REFERENCE_RUN or outside:
+            run: list[tuple[Inbound, Admitted]] = []
+            keys: set[Barrier] = set()
+            task = asyncio.create_task(self._round(self.last, outside, run), name=self.name)
+            self.open = (task, run, keys)
+            self.last = task
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            self.gateway._beside.add(task)
+            task.add_done_callback(self.gateway._beside.discard)
+            task.add_done_callback(lambda done: self.gateway._release(list(keys), done))
+            task.add_done_callback(lambda _: self._settled(len(run)))
+        task, run, keys = self.open
+        run.append((item, admitted))
+        self.waiting += 1
+        for key in holds:
+            keys.add(key)
+            self.gateway._last[key] = task  # rounds go one after another: the latest stands for all before it
+
+    def _settled(self, inputs: int) -> None:
+        self.waiting -= inputs
+
+    async def _round(self, previous: "asyncio.Task[None] | None", before: set["asyncio.Task[None]"],
+                     run: list[tuple[Inbound, Admitted]]) -> None:  # fmt: skip
+        try:
+            waits = before | ({previous} if previous is not None else set())
+            if waits:
+                await asyncio.wait(waits)
+            if self.open is not None and self.open[1] is run:
+                self.open = None  # from here on, new inputs open the next round
+            await self.store(list(run))
+        except asyncio.CancelledError:
+            for item, _ in run:
+                _fail(item, RuntimeError("the gateway is shutting down"))
+            raise

@@ -238,7 +238,120 @@ async def test_seal_issues_waiting_on_the_database_are_bounded(
         answers = [await gateway.submit(_inbound(acme.add("seal.issued", 0, seal_number=f"SG{i}", facility_id="F"),
                                                  f"issue-{i}")) for i in range(10)]  # fmt: skip
         await asyncio.sleep(1.0)
-        assert gateway._issues_waiting == 3 and gateway.queue.qsize() >= 6  # the rest wait in the queue
+        assert gateway._issues.waiting == 3 and gateway.queue.qsize() >= 6  # the rest wait in the queue
         await blocker.rollback()
     assert [a.status for a in await asyncio.wait_for(asyncio.gather(*answers), 30)] == ["accepted"] * 10
-    assert gateway._issues_waiting == 0
+    assert gateway._issues.waiting == 0
+
+
+async def _dead_letter_reasons(url: str) -> dict[str, str]:
+    return {str(e): str(r) for e, r in await query(url, "SELECT event_id, reason FROM dead_letters")}
+
+
+async def test_trip_plans_arriving_while_a_round_waits_are_decided_together_in_order(
+    gateway: Gateway, database_url: str
+) -> None:
+    """A fleet's morning of plans: each was its own transaction, four at a time, and a burst held plans
+    (and their trucks' fixes) for hundreds of milliseconds. Plans arriving while a round is stored are
+    decided in the next round, in one transaction, each answered as if decided alone and in turn."""
+    first = Stream("TRL-0")
+    trucks = [Stream(f"TRL-{i}") for i in range(1, 6)]
+    async with await psycopg.AsyncConnection.connect(database_url) as blocker:
+        await blocker.execute("INSERT INTO trip_owners (tenant, trip_id, conveyance_id) VALUES ('default', 'T-0', 'X')")
+        held = await gateway.submit(_inbound(first.plan(0, trip_id="T-0"), "plan-0"))
+        await wait_for(gateway.queue.empty, what="the gateway taking the held plan")
+        await asyncio.sleep(0.2)  # its round is deciding (and waits on the blocker's row)
+        answers = {}
+        for i, truck in enumerate(trucks, start=1):
+            answers[f"plan-{i}"] = await gateway.submit(_inbound(truck.plan(0, trip_id=f"T-{i}"), f"plan-{i}"))
+            answers[f"fix-{i}"] = await gateway.submit(_inbound(truck.fix(1, 27.5), f"fix-{i}"))
+        # Within the round: TRL-1's trip claimed by TRL-2, TRL-3 closing its trip and planning it again.
+        answers["steal"] = await gateway.submit(_inbound(trucks[1].plan(2, trip_id="T-1"), "steal"))
+        answers["close-3"] = await gateway.submit(_inbound(trucks[2].add("trip.closed", 3, trip_id="T-3"), "close-3"))
+        answers["again-3"] = await gateway.submit(_inbound(trucks[2].plan(4, trip_id="T-3"), "again-3"))
+        await asyncio.sleep(0.5)
+        assert not held.done() and not any(a.done() for a in answers.values())  # all behind the held round
+        await blocker.rollback()
+    assert (await asyncio.wait_for(held, 30)).status == "accepted"
+    statuses = {k: (await asyncio.wait_for(a, 30)).status for k, a in answers.items()}
+    assert statuses == {**{k: "accepted" for k in answers}, "steal": "rejected", "again-3": "rejected"}
+    reasons = await _dead_letter_reasons(database_url)
+    assert reasons == {
+        "steal": "trip_id: trip T-1 belongs to conveyance TRL-1",
+        "again-3": "trip_id: trip T-3 is closed and cannot be planned again",
+    }
+    for i in range(1, 6):
+        expected = [f"plan-{i}", f"fix-{i}"] + (["close-3"] if i == 3 else [])
+        assert await _log_order(database_url, f"default:TRL-{i}") == expected
+    rows = await query(
+        database_url, "SELECT trip_id, conveyance_id, closed, xmin::text FROM trip_owners ORDER BY trip_id"
+    )
+    assert [r[:3] for r in rows] == [("T-0", "TRL-0", False)] + [(f"T-{i}", f"TRL-{i}", i == 3) for i in range(1, 6)]
+    # The five plans: one round. TRL-3's close follows its fix, which waits for that round, so the close
+    # (and the refused plan after it) are decided in the round after, which wrote T-3's row last.
+    plans = {r[0]: r[3] for r in rows}
+    assert len({plans[t] for t in ("T-1", "T-2", "T-4", "T-5")}) == 1
+    assert len({plans["T-0"], plans["T-1"], plans["T-3"]}) == 3
+
+
+async def test_a_plan_behind_an_affix_behind_seal_issues_opens_a_round_of_its_own(
+    gateway: Gateway, database_url: str
+) -> None:
+    """TRL-A's plan is in a round held on the database; its affix waits for that round and for a seal
+    issue held too; its second plan must follow the affix. Had the second plan joined a round the affix
+    waits for, each would wait for the other forever: it opens a round that waits for the affix."""
+    a, b = Stream("TRL-A", tenant="acme"), Stream("TRL-B", tenant="acme")
+    async with (
+        await psycopg.AsyncConnection.connect(database_url) as trips,
+        await psycopg.AsyncConnection.connect(database_url) as seals,
+    ):
+        await trips.execute("INSERT INTO trip_owners (tenant, trip_id, conveyance_id) VALUES ('acme', 'T-1', 'X')")
+        await seals.execute("INSERT INTO reference_events (tenant, event_id, kind, occurred_at, payload)"
+                            " VALUES ('acme', 'issue', 'seal.issued', now(), '{}')")  # fmt: skip
+        plan_1 = await gateway.submit(_inbound(a.plan(0), "plan-1"))
+        await wait_for(gateway.queue.empty, what="the gateway taking the held plan")
+        await asyncio.sleep(0.2)
+        issue = await gateway.submit(
+            _inbound(b.add("seal.issued", 0, seal_number="SG123456", facility_id="F"), "issue")
+        )
+        affix = await gateway.submit(_inbound(a.affix(1), "affix"))
+        plan_2 = await gateway.submit(_inbound(a.plan(2, trip_id="T-2"), "plan-2"))
+        b_plan = await gateway.submit(_inbound(b.plan(0, trip_id="T-9"), "b-plan"))
+        b_fix = await gateway.submit(_inbound(b.fix(1, 27.5), "b-fix"))
+        await asyncio.sleep(0.5)
+        assert not any(f.done() for f in (plan_1, issue, affix, plan_2, b_plan, b_fix))
+        await trips.rollback()
+        assert (await asyncio.wait_for(plan_1, 30)).status == "accepted"
+        with pytest.raises(TimeoutError):  # the affix still waits for the seal issue
+            await asyncio.wait_for(asyncio.shield(affix), 1.0)
+        assert not plan_2.done()
+        await seals.rollback()
+    for answer in (issue, affix, plan_2, b_plan, b_fix):
+        assert (await asyncio.wait_for(answer, 30)).status == "accepted"
+    assert await _log_order(database_url, "acme:TRL-A") == ["plan-1", "affix", "plan-2"]
+    assert await _log_order(database_url, "acme:TRL-B") == ["b-plan", "b-fix"]
+
+
+async def test_a_trip_id_taken_by_another_gateway_meanwhile_is_judged_against_its_owner(
+    gateway: Gateway, database_url: str
+) -> None:
+    """Between the round's look and its insert another gateway gives the trip id to another truck: the
+    round's insert waits for that transaction, finds the trip id taken, and decides the round again."""
+    a, c = Stream("TRL-A"), Stream("TRL-C")
+    async with await psycopg.AsyncConnection.connect(database_url) as other_gateway:
+        await other_gateway.execute(
+            "INSERT INTO trip_owners (tenant, trip_id, conveyance_id) VALUES ('default', 'T-1', 'TRL-B')"
+        )
+        planned = await gateway.submit(_inbound(a.plan(0), "a-plan"))
+        own = await gateway.submit(_inbound(c.plan(0, trip_id="T-7"), "c-plan"))  # the same round
+        await asyncio.sleep(0.5)
+        assert not planned.done() and not own.done()
+        await other_gateway.commit()
+    answer = await asyncio.wait_for(planned, 30)
+    assert (answer.status, answer.reason) == ("rejected", "trip_id: trip T-1 belongs to conveyance TRL-B")
+    assert (await asyncio.wait_for(own, 30)).status == "accepted"
+    assert await query(database_url, "SELECT trip_id, conveyance_id FROM trip_owners ORDER BY trip_id") == [
+        ("T-1", "TRL-B"),
+        ("T-7", "TRL-C"),
+    ]
+    assert await _log_order(database_url, "default:TRL-A") == []
