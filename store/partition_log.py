@@ -40,15 +40,17 @@ async def claim(conn: Conn, topic: str, partition: int, owner: str) -> int:
     return int(row[0])
 
 
-async def advance(conn: Conn, topic: str, partition: int, expected: int, new: int, owner: str) -> bool:
-    """Move the next offset from ``expected`` to ``new``; False when it is no longer ``expected`` (another
-    worker committed this partition meanwhile): the caller must roll back."""
-    cur = await conn.execute(
+async def advance(
+    conn: Conn, topic: str, partition: int, expected: int, new: int, owner: str
+) -> psycopg.AsyncCursor[Any]:
+    """Move the next offset from ``expected`` to ``new``. The cursor's ``rowcount`` is 0 when it is no longer
+    ``expected`` (another worker committed this partition meanwhile): the caller must roll back. A cursor,
+    not a bool, so that a caller in pipeline mode reads it after the pipeline's sync."""
+    return await conn.execute(
         "UPDATE partition_offsets SET next_offset = %s, owner = %s, updated_at = now()"
         " WHERE topic = %s AND partition = %s AND next_offset = %s",
         (new, owner, topic, partition, expected),
     )
-    return cur.rowcount == 1
 
 
 async def load_checkpoint(conn: Conn, topic: str, partition: int) -> Checkpoint | None:

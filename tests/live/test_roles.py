@@ -368,3 +368,51 @@ async def test_a_record_with_a_header_without_a_value_stops_no_partition(
         await wait_for(all_stored, timeout=60, what="the three records stored")
         rows = await query(database_url, "SELECT event_id, source FROM events ORDER BY event_id")
         assert [(r[0], r[1]) for r in rows] == [("h-0", "kafka"), ("h-1", "kafka"), ("h-2", "kafka")]
+
+
+async def test_a_batch_whose_partition_another_worker_moved_on_writes_nothing_and_resumes_where_it_stands(
+    database_url: str, kafka_broker: KafkaBroker
+) -> None:
+    """The offsets' fence: a worker's batch stores only if its partition's offset is still where it left it.
+    Here another worker (written by hand) has taken records 3 and 4 meanwhile: the batch holding them is
+    rolled back whole, and the worker resumes from the offset that worker stored. The offsets are moved in
+    a pipeline with the batch's last writes, so their row counts are read after its sync."""
+    from aiokafka import AIOKafkaProducer
+
+    options = _options(kafka_broker)
+    base = {"kind": "gps.position", "conveyance_id": "TRL-1", "lat": 27.5, "lon": -99.0}
+
+    async def stored() -> list[str]:
+        return [str(r[0]) for r in await query(database_url, "SELECT event_id FROM events ORDER BY event_id")]
+
+    async with roles(database_url, options, gateways=0, workers=1):
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap)
+        await producer.start()
+
+        async def send(i: int) -> int:
+            raw = orjson.dumps({**base, "event_id": f"f-{i}", "occurred_at": f"2026-11-02T08:0{i}:00Z"})
+            return int((await producer.send_and_wait(options.topic, raw, key=b"default:TRL-1")).partition)
+
+        try:
+            partitions = {await send(i) for i in range(3)}
+            assert len(partitions) == 1  # one key: one partition
+            (partition,) = partitions
+            await wait_for(lambda: _equal(stored(), ["f-0", "f-1", "f-2"]), timeout=60, what="the first three")
+            rows = await query(database_url, "UPDATE partition_offsets SET next_offset = 5, owner = 'another'"
+                               " WHERE topic = %s AND partition = %s RETURNING next_offset",
+                               options.topic, partition)  # fmt: skip
+            assert rows == [(5,)]
+            for i in range(3, 6):
+                await send(i)
+            await wait_for(lambda: _equal(stored(), ["f-0", "f-1", "f-2", "f-5"]), timeout=60, what="f-5 stored")
+        finally:
+            await producer.stop()
+        await asyncio.sleep(1.0)  # nothing more comes
+        assert await stored() == ["f-0", "f-1", "f-2", "f-5"]
+        offsets = await query(database_url, "SELECT next_offset, owner FROM partition_offsets WHERE topic = %s"
+                              " AND partition = %s", options.topic, partition)  # fmt: skip
+        assert offsets == [(6, "w0")]
+
+
+async def _equal(rows: Any, expected: list[str]) -> bool:
+    return bool(await rows == expected)

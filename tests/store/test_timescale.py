@@ -150,8 +150,8 @@ async def test_alerts_history_outbox_and_the_workers_tables_on_timescale(
     assert verify(await alert_rows.history(conn)) is None
     async with conn.transaction():
         assert await partition_log.claim(conn, "events", 0, "w1") == 0
-        assert await partition_log.advance(conn, "events", 0, 0, 10, "w1")
-        assert not await partition_log.advance(conn, "events", 0, 0, 20, "w2")  # fenced
+        assert (await partition_log.advance(conn, "events", 0, 0, 10, "w1")).rowcount == 1
+        assert (await partition_log.advance(conn, "events", 0, 0, 20, "w2")).rowcount == 0  # fenced
         await projection.upsert(conn, [("acme", "TRL-1", {"tenant": "acme", "conveyance_id": "TRL-1", "trip": None})],
                                 now)  # fmt: skip
     assert [v["conveyance_id"] for v in await projection.views(conn, "acme")] == ["TRL-1"]
