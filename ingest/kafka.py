@@ -7,6 +7,7 @@ could not be handled, the partition is rewound to it and nothing past it is comm
 
 import asyncio
 import logging
+import math
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from sealguard.retry import Backoff
 log = logging.getLogger("sealguard.kafka")
 
 DEFAULT_TOPIC = "sealguard.events"
+ADVISORY_COMMIT_S = 1.0  # how often a worker tells Kafka how far it is (lag monitoring only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,7 @@ class PartitionedConsumer:
     """A consumer-group member that owns whole partitions (a worker). On assignment it asks
     ``on_assigned`` where each new partition resumes (the offset stored beside the partition's state)
     and seeks there; on revocation it tells ``on_revoked`` first. Kafka's own committed offsets are
-    written after each handled batch for lag monitoring only: the truth is the caller's."""
+    written for lag monitoring only, at most once every ``ADVISORY_COMMIT_S``: the truth is the caller's."""
 
     def __init__(self, options: KafkaOptions, on_assigned: OnAssigned, on_revoked: OnRevoked, *,
                  metrics: IngestMetrics | None = None) -> None:  # fmt: skip
@@ -164,6 +166,8 @@ class PartitionedConsumer:
         self.metrics = metrics or IngestMetrics()
         self.consumer: AIOKafkaConsumer | None = None
         self.connected = False
+        self._advisory: dict[int, int] = {}  # offsets handled since Kafka was last told
+        self._told_at = -math.inf  # the event loop's time when it was
 
     async def __aenter__(self) -> "PartitionedConsumer":
         consumer = AIOKafkaConsumer(
@@ -202,9 +206,17 @@ class PartitionedConsumer:
         self.consumer.seek(TopicPartition(self.options.topic, partition), offset)
 
     async def commit(self, offsets: dict[int, int]) -> None:
-        """Advisory: Kafka's view of progress (lag), after the truth is stored."""
-        if self.consumer is None or not offsets:
+        """Advisory: Kafka's view of progress (lag), after the truth is stored; told at most once every
+        ``ADVISORY_COMMIT_S`` (a commit after every batch was a broker round trip in each turn of a worker's
+        loop, which at a few thousand events a second handles a batch every few tens of milliseconds)."""
+        if self.consumer is None:
             return
+        self._advisory.update(offsets)
+        now = asyncio.get_running_loop().time()
+        if not self._advisory or now - self._told_at < ADVISORY_COMMIT_S:
+            return
+        self._told_at = now
+        offsets, self._advisory = self._advisory, {}
         owned = {tp.partition for tp in self.consumer.assignment()}
         mine = {TopicPartition(self.options.topic, p): o for p, o in offsets.items() if p in owned}
         if mine:
