@@ -1,5 +1,6 @@
 """What rules emit: a condition became true (``raise``) or cleared (``resolve``), with the alert fields."""
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -32,8 +33,17 @@ def dedup_key(tenant: str, rule_id: str, conveyance_id: str | None, trip_id: str
     return f"{key}:{seal}" if seal is not None and RULES[rule_id].per_seal else key
 
 
+#: Whole seconds from 1970 to the end of year 9999 go through ``time.strftime`` (0.8 us against 1.7 for a
+#: datetime made and formatted): a conveyance's view formats half a dozen times, and a worker builds the
+#: view of every conveyance a batch touches. Anything else (a fraction, a time before 1970) keeps the
+#: datetime path, whose rounding of microseconds it is.
+_WHOLE_SECONDS_END = 253_402_300_800.0
+
+
 def iso(at: float) -> str:
     """RFC 3339 UTC with ``Z``, as every output of sealguard writes time (the contract's one format)."""
+    if 0.0 <= at < _WHOLE_SECONDS_END and at == int(at):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
     return rfc3339(datetime.fromtimestamp(at, UTC))
 
 

@@ -218,6 +218,11 @@ class TripPlan:
     def in_approved_place(self, lon: float, lat: float) -> bool:
         return any(p.contains(lon, lat) for p in self.approved.places)
 
+    def extra_fields(self) -> dict[str, Any]:
+        """The planning event's fields this plan does not hold compiled (conveyance type, planned
+        departure, ...), as JSON data."""
+        return dict(orjson.loads(self._rest))
+
     def to_plain(self, *, geometry: bool = True) -> dict[str, Any]:
         """The planning event as JSON data, route included: what a snapshot stores and restores from.
         Without ``geometry``, no route or approved stops: what a list of conveyances shows (a 200-point

@@ -13,23 +13,27 @@ def _t(value: float | None) -> str | None:
 
 
 def trip_view(trip: Trip, *, geometry: bool = True) -> dict[str, Any]:
-    plan = trip.plan.to_plain(geometry=geometry)
-    departure = plan.get("planned_departure")
+    plan = trip.plan
+    # The plan's own fields, not the whole ``plan.to_plain()``: that formats the plan's times through
+    # pydantic, for nothing shown here, and a worker builds the view of every conveyance a batch touches.
+    extra = plan.extra_fields()
+    departure = extra.get("planned_departure")
     view = {
         "trip_id": trip.trip_id,
         "status": trip.status,
-        "expected_seals": sorted({*trip.plan.seals, *trip.reseals}),
-        "origin": plan["origin"],
-        "destination": plan["destination"],
-        "corridor_m": trip.plan.corridor_m,
-        "conveyance_type": plan.get("conveyance_type"),
+        "expected_seals": sorted({*plan.seals, *trip.reseals}),
+        "origin": dict(plan.origin.plain),
+        "destination": dict(plan.destination.plain),
+        "corridor_m": plan.corridor_m,
+        "conveyance_type": extra.get("conveyance_type"),
         "planned_departure": _t(datetime.fromisoformat(departure).timestamp()) if departure else None,
-        "planned_arrival": _t(trip.plan.planned_arrival),
+        "planned_arrival": _t(plan.planned_arrival),
         "departed_at": _t(trip.departed_at),
         "arrived_at": _t(trip.arrived_at),
     }
     if geometry:
-        view["approved_stops"], view["route"] = plan.get("approved_stops", []), plan.get("route")
+        whole = plan.to_plain()
+        view["approved_stops"], view["route"] = whole.get("approved_stops", []), whole.get("route")
     return view
 
 
