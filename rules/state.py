@@ -220,8 +220,9 @@ class TripPlan:
 
     def extra_fields(self) -> dict[str, Any]:
         """The planning event's fields this plan does not hold compiled (conveyance type, planned
-        departure, ...), as JSON data."""
-        return dict(orjson.loads(self._rest))
+        departure, ...), as JSON data (a dict of its own: orjson makes a new one each call)."""
+        fields: dict[str, Any] = orjson.loads(self._rest)
+        return fields
 
     def to_plain(self, *, geometry: bool = True) -> dict[str, Any]:
         """The planning event as JSON data, route included: what a snapshot stores and restores from.
