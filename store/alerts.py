@@ -21,36 +21,63 @@ def _ts(t: float | None) -> datetime | None:
     return datetime.fromtimestamp(t, UTC) if t is not None else None
 
 
-async def insert_alert(conn: Conn, a: Alert, facility_id: str | None, now: datetime) -> bool:
-    """Write a newly opened alert (the contract's shape, with the facility it came from, for routing);
-    False when it is already stored (a replayed batch)."""
-    cur = await conn.execute(
-        "INSERT INTO alerts (alert_id, tenant, rule_id, severity, conveyance_id, trip_id, occurred_at, message,"
-        " criterion, evidence, dedup_key, status, updated_at, facility_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'open', %s, %s) ON CONFLICT DO NOTHING",
-        (a.alert_id, a.tenant, a.rule_id, a.severity, a.conveyance_id, a.trip_id, a.occurred_at, a.message,
-         a.criterion, Jsonb(a.evidence), a.dedup_key, now, facility_id),
-    )  # fmt: skip
-    return cur.rowcount > 0
+# One row per alert in each statement, from arrays (unnest): a batch's changes cost a statement per kind
+# of change, not one or more per alert (a storm of a thousand timer alerts was thousands of round trips,
+# and everything behind it waited). The callers put an alert at most once in one call.
+_INSERT_ALERTS = (
+    "INSERT INTO alerts (alert_id, tenant, rule_id, severity, conveyance_id, trip_id, occurred_at, message,"
+    " criterion, evidence, dedup_key, status, updated_at, facility_id)"
+    " SELECT a, t, r, s, c, tr, o, m, cr, e, d, 'open', %s, f"
+    " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],"
+    " %s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[]) AS x(a, t, r, s, c, tr, o, m, cr, e, d, f)"
+    " ON CONFLICT DO NOTHING RETURNING alert_id::text"
+)
 
 
-async def escalate_alert(conn: Conn, alert_id: str, severity: str, message: str, evidence: list[str],
-                         now: datetime) -> str | None:  # fmt: skip
-    """A worse repeat: raise the stored severity. Returns the alert's status, None when it is not stored."""
+async def insert_alerts(conn: Conn, alerts: Sequence[tuple[Alert, str | None]], now: datetime) -> set[str]:
+    """Write newly opened alerts (the contract's shape, with the facility each came from, for routing).
+    Returns the ids written: an alert already stored (a replayed batch) is left as it is and not among
+    them."""
+    if not alerts:
+        return set()
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    for a, facility_id in alerts:
+        for column, value in zip(columns, (a.alert_id, a.tenant, a.rule_id, a.severity, a.conveyance_id, a.trip_id,
+                                           a.occurred_at, a.message, a.criterion, Jsonb(a.evidence), a.dedup_key,
+                                           facility_id), strict=True):  # fmt: skip
+            column.append(value)
     cur = await conn.execute(
-        "UPDATE alerts SET severity = %s, message = %s, evidence = %s, updated_at = %s WHERE alert_id = %s"
-        " RETURNING status",
-        (severity, message, Jsonb(evidence), now, alert_id),
+        _INSERT_ALERTS,
+        (now, *columns),
     )
-    row = await cur.fetchone()
-    return str(row[0]) if row is not None else None
+    return {str(row[0]) for row in await cur.fetchall()}
 
 
-async def auto_resolve_alert(conn: Conn, alert_id: str, resolved_at: float | None, now: datetime) -> None:
+async def escalate_alerts(conn: Conn, worse: Sequence[tuple[str, str, str, list[str]]],
+                          now: datetime) -> dict[str, str]:  # fmt: skip
+    """Worse repeats, as (alert id, severity, message, evidence): raise the stored severity. Returns each
+    stored alert's status by id (an alert not stored is not among them)."""
+    if not worse:
+        return {}
+    cur = await conn.execute(
+        "UPDATE alerts SET severity = x.s, message = x.m, evidence = x.e, updated_at = %s"
+        " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::jsonb[]) AS x(id, s, m, e)"
+        " WHERE alerts.alert_id = x.id RETURNING alerts.alert_id::text, alerts.status",
+        (now, [w[0] for w in worse], [w[1] for w in worse], [w[2] for w in worse], [Jsonb(w[3]) for w in worse]),
+    )
+    return {str(row[0]): str(row[1]) for row in await cur.fetchall()}
+
+
+async def auto_resolve_alerts(conn: Conn, resolved: Sequence[tuple[str, float | None]], now: datetime) -> None:
+    """Alerts whose condition cleared, as (alert id, when it cleared): resolved by sealguard, unless a
+    person resolved them first."""
+    if not resolved:
+        return
     await conn.execute(
-        "UPDATE alerts SET status = 'resolved', resolved_at = %s, resolved_by = 'sealguard', updated_at = %s"
-        " WHERE alert_id = %s AND status <> 'resolved'",
-        (_ts(resolved_at), now, alert_id),
+        "UPDATE alerts SET status = 'resolved', resolved_at = x.r, resolved_by = 'sealguard', updated_at = %s"
+        " FROM unnest(%s::uuid[], %s::timestamptz[]) AS x(id, r)"
+        " WHERE alerts.alert_id = x.id AND alerts.status <> 'resolved'",
+        (now, [r[0] for r in resolved], [_ts(r[1]) for r in resolved]),
     )
 
 

@@ -32,20 +32,32 @@ async def insert(conn: Conn, entries: Sequence[OutboxEntry]) -> int:
 
 async def paged_receivers(conn: Conn, alert_id: str) -> list[PagedReceiver]:
     """Receivers a trigger of the alert was sent to (or is being sent to)."""
-    async with conn.cursor(row_factory=class_row(PagedReceiver)) as cur:
-        await cur.execute(
-            "SELECT DISTINCT receiver, route, group_key FROM outbox"
-            " WHERE alert_id = %s AND kind = 'trigger' AND status IN ('sent', 'sending') ORDER BY 1, 2, 3",
-            (alert_id,),
-        )
-        return await cur.fetchall()
+    return (await paged_receivers_of(conn, [alert_id])).get(alert_id, [])
 
 
-async def cancel_pending(conn: Conn, alert_id: str, reason: str, kinds: tuple[str, ...]) -> int:
+async def paged_receivers_of(conn: Conn, alert_ids: Sequence[str]) -> dict[str, list[PagedReceiver]]:
+    """``paged_receivers`` of each alert in one statement (an alert no one was paged for is left out)."""
+    if not alert_ids:
+        return {}
+    cur = await conn.execute(
+        "SELECT DISTINCT alert_id::text, receiver, route, group_key FROM outbox"
+        " WHERE alert_id = ANY(%s::uuid[]) AND kind = 'trigger' AND status IN ('sent', 'sending') ORDER BY 1, 2, 3, 4",
+        (list(alert_ids),),
+    )
+    out: dict[str, list[PagedReceiver]] = {}
+    for alert_id, receiver, route, group_key in await cur.fetchall():
+        out.setdefault(str(alert_id), []).append(PagedReceiver(receiver, route, group_key))
+    return out
+
+
+async def cancel_pending(conn: Conn, alert_ids: Sequence[str], reason: str, kinds: tuple[str, ...]) -> int:
+    """The pages of ``kinds`` not yet sent for these alerts, cancelled with ``reason``."""
+    if not alert_ids:
+        return 0
     cur = await conn.execute(
         "UPDATE outbox SET status = 'cancelled', reason = %s, lease_until = NULL"
-        " WHERE alert_id = %s AND status = 'pending' AND kind = ANY(%s)",
-        (reason, alert_id, list(kinds)),
+        " WHERE alert_id = ANY(%s::uuid[]) AND status = 'pending' AND kind = ANY(%s)",
+        (reason, list(alert_ids), list(kinds)),
     )
     return cur.rowcount
 

@@ -14,6 +14,7 @@ from sealguard.alerts.book import AlertRecord, Change
 from sealguard.alerts.config import AlertingConfig
 from sealguard.alerts.lifecycle import AlertState, Decision, Verb, decide
 from sealguard.schemas.alerts import StoredAlert
+from sealguard.schemas.outbox import OutboxEntry
 from sealguard.store import alerts as alert_rows
 from sealguard.store import outbox
 from sealguard.store.alert_rows import utc_iso
@@ -37,36 +38,74 @@ async def append_history(conn: Conn, tenant: str, entries: list[Entry]) -> None:
 
 async def apply_changes(conn: Conn, changes: Iterable[tuple[Change, AlertRecord]], now: datetime,
                         alerting: AlertingConfig | None = None) -> None:  # fmt: skip
-    """Persist what the alert book decided, and (with ``alerting``) the notifications it causes."""
+    """Persist what the alert book decided, and (with ``alerting``) the notifications it causes.
+
+    In waves (``waves``): each wave holds an alert at most once, and its alert rows, its cancelled pages,
+    the receivers its resolutions tell, and then all its new pages go in one statement each. An alert's
+    own changes keep their order (a later wave), and changes of different alerts touch different rows,
+    so this writes what writing each change in turn wrote, in a handful of statements: a batch whose
+    clock move fired a thousand timers was thousands of round trips before, and held the partition."""
+    changes = [(change, r) for change, r in changes if change in ("opened", "escalated", "resolved")]
+    if not changes:
+        return
+    for wave in waves(changes):
+        await _apply_wave(conn, wave, now, alerting)
+    # The history, in the order the book decided: the chain is per tenant and hashes the order.
     entries: dict[str, list[Entry]] = {}
     stamp = utc_iso(now)
     for change, r in changes:
-        doc = {**r.to_json(), "facility_id": r.facility_id}
+        detail: dict[str, Any]
         if change == "opened":
-            stored = await alert_rows.insert_alert(conn, r.to_alert(), r.facility_id, now)
-            detail: dict[str, Any] = {"severity": r.severity, "rule_id": r.rule_id}
-            if alerting is not None and stored:
-                await outbox.insert(conn, paging.pages(alerting, doc, now))
+            detail = {"severity": r.severity, "rule_id": r.rule_id}
         elif change == "escalated":
-            status = await alert_rows.escalate_alert(conn, r.alert_id, r.severity, r.message, list(r.evidence), now)
             detail = {"severity": r.severity}
-            if alerting is not None and status is not None:
-                # A worse repeat pages again; an acknowledged alert only its first tier.
-                doc["status"] = status
-                await outbox.insert(conn, paging.pages(alerting, doc, now, first_tier_only=status != "open"))
-        elif change == "resolved":
-            await alert_rows.auto_resolve_alert(conn, r.alert_id, r.resolved_at, now)
-            detail = {"resolved_at": utc_iso(now if r.resolved_at is None else _at(r.resolved_at))}
-            if alerting is not None:
-                await outbox.cancel_pending(conn, r.alert_id, "auto-resolved", ("trigger", "acknowledge"))
-                paged = await outbox.paged_receivers(conn, r.alert_id)
-                await outbox.insert(conn, paging.followups(alerting, doc, "resolve", paged, now))
         else:
-            continue
+            detail = {"resolved_at": utc_iso(now if r.resolved_at is None else _at(r.resolved_at))}
         action = "auto_resolved" if change == "resolved" else change
         entries.setdefault(r.tenant, []).append((r.alert_id, action, "sealguard", None, stamp, detail))
     for tenant in sorted(entries):
         await append_history(conn, tenant, entries[tenant])
+
+
+def waves(changes: list[tuple[Change, AlertRecord]]) -> list[list[tuple[Change, AlertRecord]]]:
+    """The changes in waves: an alert's n-th change in the n-th wave, each wave in the changes' order."""
+    out: list[list[tuple[Change, AlertRecord]]] = []
+    seen: dict[str, int] = {}
+    for change, r in changes:
+        n = seen[r.alert_id] = seen.get(r.alert_id, -1) + 1
+        if n == len(out):
+            out.append([])
+        out[n].append((change, r))
+    return out
+
+
+async def _apply_wave(conn: Conn, wave: list[tuple[Change, AlertRecord]], now: datetime,
+                      alerting: AlertingConfig | None) -> None:  # fmt: skip
+    opened = [r for change, r in wave if change == "opened"]
+    escalated = [r for change, r in wave if change == "escalated"]
+    resolved = [r for change, r in wave if change == "resolved"]
+    stored = await alert_rows.insert_alerts(conn, [(r.to_alert(), r.facility_id) for r in opened], now)
+    statuses = await alert_rows.escalate_alerts(
+        conn, [(r.alert_id, r.severity, r.message, list(r.evidence)) for r in escalated], now
+    )
+    await alert_rows.auto_resolve_alerts(conn, [(r.alert_id, r.resolved_at) for r in resolved], now)
+    if alerting is None:
+        return
+    resolved_ids = [r.alert_id for r in resolved]
+    await outbox.cancel_pending(conn, resolved_ids, "auto-resolved", ("trigger", "acknowledge"))
+    paged = await outbox.paged_receivers_of(conn, resolved_ids)
+    pages: list[OutboxEntry] = []
+    for change, r in wave:  # in the wave's order, as the changes were decided
+        doc = {**r.to_json(), "facility_id": r.facility_id}
+        if change == "opened" and r.alert_id in stored:
+            pages += paging.pages(alerting, doc, now)
+        elif change == "escalated" and (status := statuses.get(r.alert_id)) is not None:
+            # A worse repeat pages again; an acknowledged alert only its first tier.
+            doc["status"] = status
+            pages += paging.pages(alerting, doc, now, first_tier_only=status != "open")
+        elif change == "resolved":
+            pages += paging.followups(alerting, doc, "resolve", paged.get(r.alert_id, []), now)
+    await outbox.insert(conn, pages)
 
 
 def _at(t: float) -> datetime:
@@ -98,7 +137,7 @@ async def act(conn: Conn, alerting: AlertingConfig, alert_id: str, tenant: str |
                                                for action, detail in decision.history])  # fmt: skip
     if decision.stop_paging:
         kinds = ("trigger", "acknowledge") if resolved else ("trigger",)
-        await outbox.cancel_pending(conn, alert_id, f"{new.status} by {actor}", kinds)
+        await outbox.cancel_pending(conn, [alert_id], f"{new.status} by {actor}", kinds)
     # the answer says what was stamped, as a read of the alert afterwards would
     changed: dict[str, Any] = {"status": new.status, "acknowledged_by": new.acknowledged_by, "assignee": new.assignee,
                                "resolve_requested_by": new.resolve_requested_by, "updated_at": now}  # fmt: skip
