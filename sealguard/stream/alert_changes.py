@@ -44,12 +44,17 @@ async def apply_changes(conn: Conn, changes: Iterable[tuple[Change, AlertRecord]
     the receivers its resolutions tell, and then all its new pages go in one statement each. An alert's
     own changes keep their order (a later wave), and changes of different alerts touch different rows,
     so this writes what writing each change in turn wrote, in a handful of statements: a batch whose
-    clock move fired a thousand timers was thousands of round trips before, and held the partition."""
+    clock move fired a thousand timers was thousands of round trips before, and held the partition.
+
+    One difference, on purpose: an alert pages once per batch. Its record is written as it stands at the
+    batch's end (an alert opened and made worse in one batch is opened at the worse severity), so the
+    pages of its open already go where the worse repeat's would; writing both paged every receiver twice."""
     changes = [(change, r) for change, r in changes if change in ("opened", "escalated", "resolved")]
     if not changes:
         return
+    paged: set[str] = set()  # alerts whose triggers this batch has written
     for wave in waves(changes):
-        await _apply_wave(conn, wave, now, alerting)
+        await _apply_wave(conn, wave, now, alerting, paged)
     # The history, in the order the book decided: the chain is per tenant and hashes the order.
     entries: dict[str, list[Entry]] = {}
     stamp = utc_iso(now)
@@ -80,7 +85,7 @@ def waves(changes: list[tuple[Change, AlertRecord]]) -> list[list[tuple[Change, 
 
 
 async def _apply_wave(conn: Conn, wave: list[tuple[Change, AlertRecord]], now: datetime,
-                      alerting: AlertingConfig | None) -> None:  # fmt: skip
+                      alerting: AlertingConfig | None, paged: set[str]) -> None:  # fmt: skip
     opened = [r for change, r in wave if change == "opened"]
     escalated = [r for change, r in wave if change == "escalated"]
     resolved = [r for change, r in wave if change == "resolved"]
@@ -93,18 +98,20 @@ async def _apply_wave(conn: Conn, wave: list[tuple[Change, AlertRecord]], now: d
         return
     resolved_ids = [r.alert_id for r in resolved]
     await outbox.cancel_pending(conn, resolved_ids, "auto-resolved", ("trigger", "acknowledge"))
-    paged = await outbox.paged_receivers_of(conn, resolved_ids)
+    told = await outbox.paged_receivers_of(conn, resolved_ids)
     pages: list[OutboxEntry] = []
     for change, r in wave:  # in the wave's order, as the changes were decided
         doc = {**r.to_json(), "facility_id": r.facility_id}
-        if change == "opened" and r.alert_id in stored:
+        if change == "opened" and r.alert_id in stored and r.alert_id not in paged:
+            paged.add(r.alert_id)  # an open found stored (written before) pages nothing: its first write did
             pages += paging.pages(alerting, doc, now)
-        elif change == "escalated" and (status := statuses.get(r.alert_id)) is not None:
+        elif change == "escalated" and r.alert_id not in paged and (status := statuses.get(r.alert_id)) is not None:
             # A worse repeat pages again; an acknowledged alert only its first tier.
+            paged.add(r.alert_id)
             doc["status"] = status
             pages += paging.pages(alerting, doc, now, first_tier_only=status != "open")
         elif change == "resolved":
-            pages += paging.followups(alerting, doc, "resolve", paged.get(r.alert_id, []), now)
+            pages += paging.followups(alerting, doc, "resolve", told.get(r.alert_id, []), now)
     await outbox.insert(conn, pages)
 
 

@@ -1,7 +1,8 @@
-"""A batch's alert changes written in waves (``stream.alert_changes.apply_changes``) leave exactly the
-rows that writing each change alone leaves: the alerts, their pages, cancellations and follow-ups, and
-the history chain. The waves exist for storms (a clock move that fires a thousand timers); this checks
-they change nothing but the number of statements."""
+"""A batch's alert changes written in waves (``stream.alert_changes.apply_changes``) leave the rows that
+writing each change alone leaves: the alerts, their pages, cancellations and follow-ups, and the history
+chain. The waves exist for storms (a clock move that fires a thousand timers); this checks they change
+nothing but the number of statements, and the one thing changed on purpose: an alert opened and made
+worse in one batch pages once, not twice."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -86,9 +87,12 @@ async def test_a_batch_of_changes_writes_what_each_change_alone_writes(database_
             raised("raise", "acme", "F"),
             raised("resolve", "acme", "F"),
             raised("resolve", "acme", "A"),
+            raised("raise", "acme", "G"),  # G: opened and made worse, left open
+            raised("raise", "acme", "G", "high"),
+            raised("raise", "acme", "G", "critical"),
         ]
-        assert [c for c, _ in batch] == ["opened", "opened", "escalated", "resolved", "escalated", "opened",
-                                         "opened", "resolved", "resolved"]  # fmt: skip
+        assert [c for c, _ in batch] == ["opened", "opened", "escalated", "resolved", "escalated", "opened", "opened",
+                                         "resolved", "resolved", "opened", "escalated", "escalated"]  # fmt: skip
         async with conn.transaction():
             before = await _snapshot(conn)
             await apply_changes(conn, batch, NOW, ALERTING)
@@ -100,21 +104,28 @@ async def test_a_batch_of_changes_writes_what_each_change_alone_writes(database_
                 await apply_changes(conn, [change], NOW, ALERTING)
             alone = await _snapshot(conn)
             raise psycopg.Rollback()
-        assert together == alone
-        # ... and what both wrote is what the lifecycle asks for (so the comparison is not of two nothings).
-        new_pages = [p for p in together["outbox"] if p not in before["outbox"]]
         by = {r.conveyance_id: r.alert_id for _, r in batch}
 
-        def pages_of(conveyance: str) -> list[tuple[str, str, str]]:
-            return [(p["kind"], p["receiver"], p["status"]) for p in together["outbox"]
-                    if p["alert_id"] == by[conveyance] and p in new_pages]  # fmt: skip
+        def pages_of(rows: dict[str, list[Any]], conveyance: str) -> list[tuple[str, str, str]]:
+            return [(p["kind"], p["receiver"], p["status"]) for p in rows["outbox"]
+                    if p["alert_id"] == by[conveyance] and p not in before["outbox"]]  # fmt: skip
 
-        # A's record is final when written (critical, resolved): its pages from the open and from the worse
-        # repeat, each to the critical route's two tiers, all cancelled by its resolution in the same batch.
-        assert pages_of("A") == [("trigger", "pager", "cancelled"), ("trigger", "escalate", "cancelled")] * 2
-        assert sorted(pages_of("B")) == [("resolve", "escalate", "pending"), ("resolve", "pager", "pending")]
-        assert pages_of("C") == [("trigger", "pager", "pending")]  # acknowledged: the first tier only
-        assert pages_of("D") == []
-        assert pages_of("F") == [("trigger", "ops", "cancelled")]
+        assert together["alerts"] == alone["alerts"] and together["history"] == alone["history"]
+        twice = {by["A"], by["G"]}  # opened and made worse in the batch
+        assert [p for p in together["outbox"] if p["alert_id"] not in twice] == [
+            p for p in alone["outbox"] if p["alert_id"] not in twice
+        ]
+        # A and G are written as they stand at the batch's end (critical), so their open's pages already
+        # reach the critical route's two tiers: each worse repeat wrote them again, once per repeat.
+        assert pages_of(alone, "A") == pages_of(together, "A") * 2
+        assert pages_of(alone, "G") == pages_of(together, "G") * 3
+        # ... and what was written is what the lifecycle asks for (so no comparison is of two nothings).
+        assert pages_of(together, "A") == [("trigger", "pager", "cancelled"), ("trigger", "escalate", "cancelled")]
+        assert pages_of(together, "G") == [("trigger", "pager", "pending"), ("trigger", "escalate", "pending")]
+        assert sorted(pages_of(together, "B")) == [("resolve", "escalate", "pending"), ("resolve", "pager", "pending")]
+        assert pages_of(together, "C") == [("trigger", "pager", "pending")]  # acknowledged: the first tier only
+        assert pages_of(together, "D") == []
+        assert pages_of(together, "E") == [("trigger", "pager", "pending"), ("trigger", "escalate", "pending")]
+        assert pages_of(together, "F") == [("trigger", "ops", "cancelled")]
         assert len(together["history"]) == len(before["history"]) + len(batch)
         assert chain_problem is None
