@@ -43,6 +43,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.replay_bench
 	$(BIN)/python -m bench.live_bench
+	$(BIN)/python -m bench.storm_bench
 	$(BIN)/python -m bench.roles_bench
 	$(BIN)/python -m bench.state_bench
 	$(BIN)/python -m bench.embedded_bench
