@@ -6,6 +6,7 @@ could not be handled, the partition is rewound to it and nothing past it is comm
 """
 
 import asyncio
+import collections
 import logging
 import math
 import ssl
@@ -26,6 +27,7 @@ log = logging.getLogger("sealguard.kafka")
 
 DEFAULT_TOPIC = "sealguard.events"
 ADVISORY_COMMIT_S = 1.0  # how often a worker tells Kafka how far it is (lag monitoring only)
+IN_FLIGHT = 4  # fetched batches a source hands over before the oldest of them is durable and committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,36 @@ class KafkaOptions:
             args.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
                         sasl_plain_password=self.sasl_password)  # fmt: skip
         return args
+
+
+@dataclass(slots=True)
+class Fetched:
+    """A fetched batch handed over: each record's partition, offset and answer, in fetch order, and
+    which fetch it came from (``generation``, counting up)."""
+
+    generation: int
+    pending: list[tuple[TopicPartition, int, Any]]
+
+    def answered(self) -> bool:
+        return all(f.done() for _, _, f in self.pending)
+
+
+def settle(batch: Fetched, rewound: dict[TopicPartition, int]) -> tuple[dict[TopicPartition, int],
+                                                                       dict[TopicPartition, int]]:  # fmt: skip
+    """Once every answer of ``batch`` is in: the offsets to commit, and the partitions to rewind to their
+    first record that failed (nothing past it is committed: it comes again). A partition rewound after
+    this batch was fetched (``rewound``: partition -> the last generation fetched before the rewind) is
+    left alone: those of its records come again from the rewind."""
+    commit: dict[TopicPartition, int] = {}
+    failed: dict[TopicPartition, int] = {}
+    for tp, offset, future in batch.pending:
+        if tp in failed or rewound.get(tp, 0) >= batch.generation:
+            continue
+        if future.cancelled() or future.exception() is not None:
+            failed[tp] = offset
+        else:
+            commit[tp] = offset + 1
+    return commit, failed
 
 
 def record_key(tenant: str, conveyance_id: str | None) -> bytes:
@@ -95,35 +127,46 @@ class KafkaSource:
                 await consumer.stop()
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        """Fetch, hand over, and commit each batch once all of it is durable, in fetch order. The next batch
+        is handed over while the one before it is still being made durable (up to ``IN_FLIGHT``): waiting
+        for the log's commit and Kafka's before each fetch held every record for the whole previous
+        batch's round trips."""
+        inflight: collections.deque[Fetched] = collections.deque()
+        rewound: dict[TopicPartition, int] = {}
+        generation = 0
         while not self.stopping:
-            batches = await consumer.getmany(timeout_ms=500, max_records=self.options.max_records)
-            if not batches:
-                continue
-            pending: list[tuple[TopicPartition, int, asyncio.Future[Any]]] = []
-            for tp, records in batches.items():
-                for r in records:
-                    origin = {"topic": tp.topic, "partition": tp.partition, "offset": r.offset,
-                              "key": r.key.decode(errors="replace") if r.key else None}  # fmt: skip
-                    future = await self.sink.submit(Inbound(r.value or b"", "kafka", origin))
-                    pending.append((tp, r.offset, future))
-            await asyncio.wait([f for _, _, f in pending])
-            commit: dict[TopicPartition, int] = {}
-            failed: dict[TopicPartition, int] = {}
-            for tp, offset, future in pending:
-                if tp in failed:
-                    continue
-                if future.exception() is not None:
-                    failed[tp] = offset
-                else:
-                    commit[tp] = offset + 1
-            if commit:
-                await consumer.commit(commit)
-            for tp, offset in failed.items():
-                consumer.seek(tp, offset)
-            for tp in batches:
-                high = consumer.highwater(tp)
-                if high is not None:
-                    self.metrics.consumer_lag.labels("kafka", str(tp.partition)).set(max(0, high - commit.get(tp, 0)))
+            batches = await consumer.getmany(timeout_ms=0 if inflight else 500, max_records=self.options.max_records)
+            if batches:
+                generation += 1
+                inflight.append(Fetched(generation, await self._submit(batches)))
+            while inflight and (not batches or len(inflight) > IN_FLIGHT or inflight[0].answered()):
+                await self._settle(consumer, inflight.popleft(), rewound, generation)
+        while inflight:  # asked to stop: what was handed over is committed once durable
+            await self._settle(consumer, inflight.popleft(), rewound, generation)
+
+    async def _submit(self, batches: dict[TopicPartition, list[Any]]) -> list[tuple[TopicPartition, int, Any]]:
+        pending = []
+        for tp, records in batches.items():
+            for r in records:
+                origin = {"topic": tp.topic, "partition": tp.partition, "offset": r.offset,
+                          "key": r.key.decode(errors="replace") if r.key else None}  # fmt: skip
+                pending.append((tp, r.offset, await self.sink.submit(Inbound(r.value or b"", "kafka", origin))))
+        return pending
+
+    async def _settle(self, consumer: AIOKafkaConsumer, batch: "Fetched", rewound: dict[TopicPartition, int],
+                      generation: int) -> None:  # fmt: skip
+        if batch.pending:
+            await asyncio.wait([f for _, _, f in batch.pending])
+        commit, failed = settle(batch, rewound)
+        if commit:
+            await consumer.commit(commit)
+        for tp, offset in failed.items():
+            consumer.seek(tp, offset)
+            rewound[tp] = generation  # every batch fetched so far holds this partition's records past it
+        for tp in {tp for tp, _, _ in batch.pending}:
+            high = consumer.highwater(tp)
+            if high is not None and tp in commit:
+                self.metrics.consumer_lag.labels("kafka", str(tp.partition)).set(max(0, high - commit[tp]))
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
