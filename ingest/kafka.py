@@ -1,8 +1,9 @@
 """Kafka source and producer (aiokafka).
 
 Records are keyed ``{tenant}:{conveyance_id}`` so one conveyance stays on one partition, in order.
-Offsets are committed only after every record of the batch is stored and evaluated; if any record
-could not be handled, the partition is rewound to it and nothing past it is committed.
+The source commits a batch's offsets only once every record of it is durable in the log, batch after
+batch in fetch order (the next batch is handed over meanwhile); if any record could not be handled, the
+partition is rewound to it and nothing past it is committed.
 """
 
 import asyncio
