@@ -6,10 +6,9 @@ a separate process, and publishes the simulated fleet from this one:
 - sustained: publish as fast as the broker takes it; events/s = events / (first publish -> last stored);
 - paced: publish at a fixed rate and report event-to-alert latency (publish of the alert's last
   evidence event -> the commit of the batch that opened it, heard as its live notification, both wall
-  clock on this machine), twice: the same
-  fleet going on after the backlog (steady: the goal's figure), then a fresh fleet ten days on (a cold
-  start: every truck starting a trip at once, and the first fleet's timers firing at the clock's jump);
-  and the monitor's own receipt-to-stored histogram.
+  clock on this machine), twice: the same fleet going on after the backlog (steady: the goal's figure),
+  then a fresh fleet ten days on (a cold start: every truck starting a trip at once, and the first
+  fleet's timers firing at the clock's jump); and the monitor's own receipt-to-stored histogram.
 Printed, never asserted.
 """
 
